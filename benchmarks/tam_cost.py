@@ -1,0 +1,220 @@
+"""How much of bLVNet-TAM's time goes into TAM, fast TAM against the authors' recipe.
+
+The paper calls TAM's cost negligible, and in FLOPs it is. In wall time, built the
+authors' way (one depthwise 1x1 conv per offset, shift, stack, sum; our `TAMReference`),
+it is not. This script measures, on one machine and in one run:
+
+- the forward time (inference) and forward+backward time (training step without the
+  optimizer) of bLVNet-TAM-50 with the fast `TAM`, with `TAMReference`, and with every TAM
+  replaced by the identity;
+- TAM's share of the time: `1 - t(identity) / t(model)`;
+- a direct cross-check of the forward share: wall time spent inside the TAM modules
+  (forward hooks; exact on CPU, where operations are synchronous).
+
+Each figure is the median of `--repeats` runs, the three variants interleaved so that drift
+affects them alike, once with glibc's default malloc and once with a malloc that keeps freed
+memory (each in a fresh process). Results go to stdout and `docs/benchmarks/tam_cost.md`.
+
+    python benchmarks/tam_cost.py                      # 16 frames, 160 px, batch 2
+    python benchmarks/tam_cost.py --size 224 --repeats 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from blvnet_edu import build_model
+from blvnet_edu.models import TAM, TAMReference
+
+OUT = Path(__file__).resolve().parents[1] / "docs" / "benchmarks" / "tam_cost.md"
+
+
+def swap_tams(model: nn.Module, make) -> nn.Module:
+    """A copy of `model` with every TAM replaced by `make(tam)`."""
+    model = copy.deepcopy(model)
+    for name, module in list(model.named_modules()):
+        for child_name, child in list(module.named_children()):
+            if isinstance(child, TAM):
+                setattr(module, child_name, make(child))
+    return model
+
+
+def as_reference(tam: TAM) -> TAMReference:
+    ref = TAMReference(tam.channels, tam.num_frames, tam.blending_frames)
+    ref.load_state_dict(tam.state_dict())
+    return ref
+
+
+def time_forward(model: nn.Module, video: torch.Tensor) -> float:
+    model.eval()
+    with torch.inference_mode():
+        start = time.perf_counter()
+        model(video)
+    return time.perf_counter() - start
+
+
+def time_train_step(model: nn.Module, video: torch.Tensor) -> float:
+    model.train()
+    model.zero_grad(set_to_none=True)
+    start = time.perf_counter()
+    model(video).sum().backward()
+    return time.perf_counter() - start
+
+
+def tam_forward_time(model: nn.Module, video: torch.Tensor) -> tuple[float, float]:
+    """(total forward, time inside TAM modules), by forward hooks."""
+    spent = [0.0]
+    starts = {}
+
+    def pre(module, _inputs):
+        starts[module] = time.perf_counter()
+
+    def post(module, _inputs, _output):
+        spent[0] += time.perf_counter() - starts[module]
+
+    hooks = []
+    for m in model.modules():
+        if isinstance(m, (TAM, TAMReference)):
+            hooks += [m.register_forward_pre_hook(pre), m.register_forward_hook(post)]
+    try:
+        total = time_forward(model, video)
+    finally:
+        for h in hooks:
+            h.remove()
+    return total, spent[0]
+
+
+# glibc keeps freed memory for reuse instead of returning it to the OS at once; without
+# this every large tensor page-faults afresh. PyTorch's CPU tuning guide recommends a
+# caching allocator (jemalloc, tcmalloc) for the same reason.
+TUNED_MALLOC = {"MALLOC_MMAP_THRESHOLD_": str(1 << 30), "MALLOC_TRIM_THRESHOLD_": str(1 << 33)}
+
+
+def measure(args: argparse.Namespace) -> dict:
+    """Medians for the three variants, in this process."""
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    fast = build_model(args.model, num_frames=args.frames)
+    with torch.no_grad():  # non-trivial TAM weights, so no variant is a shortcut
+        for tam in fast.tams().values():
+            tam.weight.uniform_(0.0, 1.0)
+    variants = {
+        "fast": fast,
+        "reference": swap_tams(fast, as_reference),
+        "identity": swap_tams(fast, lambda _tam: nn.Identity()),
+    }
+    video = torch.randn(args.batch, args.frames, 3, args.size, args.size)
+    with torch.inference_mode():
+        diff = variants["fast"].eval()(video) - variants["reference"].eval()(video)
+    fwd = {k: [] for k in variants}
+    step = {k: [] for k in variants}
+    hook_share = {"fast": [], "reference": []}
+    for model in variants.values():  # warm-up
+        time_forward(model, video)
+        time_train_step(model, video)
+    for r in range(args.repeats):
+        for name, model in variants.items():
+            fwd[name].append(time_forward(model, video))
+            step[name].append(time_train_step(model, video))
+            if name in hook_share:
+                total, inside = tam_forward_time(model, video)
+                hook_share[name].append(inside / total)
+        print(f"repeat {r + 1}/{args.repeats} done", file=sys.stderr, flush=True)
+    med = statistics.median
+    return {
+        "max_logit_diff": diff.abs().max().item(),
+        "forward": {k: med(v) for k, v in fwd.items()},
+        "train_step": {k: med(v) for k, v in step.items()},
+        "hook_share": {k: med(v) for k, v in hook_share.items()},
+    }
+
+
+def report(args: argparse.Namespace, results: dict[str, dict]) -> str:
+    lines = [
+        "# TAM's share of bLVNet-TAM's time",
+        "",
+        f"`python benchmarks/tam_cost.py --model {args.model} --frames {args.frames} --size {args.size} "
+        f"--batch {args.batch} --repeats {args.repeats} --threads {args.threads}`",
+        "",
+        f"Machine: {platform.machine()}, {os.cpu_count()} cores, {args.threads} threads, "
+        f"torch {torch.__version__}; input ({args.batch}, {args.frames}, 3, {args.size}, {args.size}) "
+        f"float32; median of {args.repeats} runs per variant, variants interleaved; "
+        "each allocator setting in a fresh process.",
+        "",
+        "TAM share = 1 - t(model with TAMs replaced by the identity) / t(model). "
+        "'By hooks' = wall time inside the TAM modules / forward time.",
+        "",
+        "| allocator | TAM | forward (s) | TAM share of forward | by hooks "
+        "| forward+backward (s) | TAM share of fwd+bwd |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for alloc, r in results.items():
+        f, s = r["forward"], r["train_step"]
+        for name, label in (("fast", "fast `TAM`"), ("reference", "`TAMReference` (authors' recipe)")):
+            lines.append(
+                f"| {alloc} | {label} | {f[name]:.3f} | {1 - f['identity'] / f[name]:.1%} "
+                f"| {r['hook_share'][name]:.1%} | {s[name]:.3f} | {1 - s['identity'] / s[name]:.1%} |"
+            )
+        lines.append(f"| {alloc} | none (identity) | {f['identity']:.3f} | - | - | {s['identity']:.3f} | - |")
+    lines.append("")
+    for alloc, r in results.items():
+        f, s = r["forward"], r["train_step"]
+        lines.append(
+            f"- {alloc}: the model with the fast TAM is {f['reference'] / f['fast']:.2f}x faster forward and "
+            f"{s['reference'] / s['fast']:.2f}x faster forward+backward than with the reference TAM "
+            f"(largest logit difference {r['max_logit_diff']:.1e})."
+        )
+    lines += [
+        "",
+        "Allocators: 'glibc default' is a plain `python`; 'glibc tuned' sets "
+        + ", ".join(f"`{k}={v}`" for k, v in TUNED_MALLOC.items())
+        + " so that freed memory is reused instead of page-faulted in again.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", default="blvnet_tam_50")
+    parser.add_argument("--frames", type=int, default=16)
+    parser.add_argument("--size", type=int, default=160)
+    parser.add_argument("--batch", type=int, default=2)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--out", type=Path, default=OUT)
+    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        print(json.dumps(measure(args)))
+        return
+    results = {}
+    for alloc, env in (("glibc default", {}), ("glibc tuned", TUNED_MALLOC)):
+        print(f"measuring with {alloc} malloc ...", file=sys.stderr, flush=True)
+        clean = {k: v for k, v in os.environ.items() if k not in TUNED_MALLOC}
+        done = subprocess.run(
+            [sys.executable, __file__, "--worker", *sys.argv[1:]],
+            env={**clean, **env}, check=True, stdout=subprocess.PIPE, text=True,
+        )
+        results[alloc] = json.loads(done.stdout.strip().splitlines()[-1])
+    text = report(args, results)
+    print(text)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(text)
+    print(f"written to {args.out}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()

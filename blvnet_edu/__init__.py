@@ -1,0 +1,23 @@
+"""blvnet-edu: bLVNet-TAM (Fan et al., NeurIPS 2019), readable and complete."""
+
+from .models import (
+    BLVNetConfig,
+    CheckpointMismatchError,
+    VideoNet,
+    build_model,
+    list_models,
+    load_imagenet_backbone,
+    load_official_checkpoint,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "BLVNetConfig",
+    "CheckpointMismatchError",
+    "VideoNet",
+    "build_model",
+    "list_models",
+    "load_imagenet_backbone",
+    "load_official_checkpoint",
+]

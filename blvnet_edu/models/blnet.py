@@ -1,0 +1,112 @@
+"""Big-Little stages: bL layer 0 and the bL module of stages 1-3 (paper, Sec. 3.1, Fig. 3).
+
+A bL module has two branches over the same stage:
+
+    x ─ TAM ─┬─ big:    (blocks - 1) Bottlenecks, first one stride 2 ──── upsample ─┐
+             │          (deep, at half resolution)                                 (+) ─ ReLU ─ fusion block ─ merge
+             └─ little: max(1, blocks // beta - 1) Bottlenecks, C / alpha ─ 1x1 ──┘
+                        (light, at full resolution)
+
+- `alpha` divides the little branch's channels, `beta` its depth.
+- The big output is upsampled (nearest) to the little resolution and the two are added.
+  With bLVNet's `PairRouting` the big branch sees the odd frame and the little branch the
+  even frame of each pair, so this addition *is* the local fusion of a pair; the fusion
+  Bottleneck then applies the stage's stride and the result is copied back to both frames.
+- With `FrameRouting` both branches see the same frame: this is the image Big-Little Net.
+- TAM (or nothing) runs on the stage input, over all `T` frames (paper Fig. 3).
+"""
+
+from __future__ import annotations
+
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from .blocks import TemporalFactory, make_layer
+from .temporal import Routing
+
+__all__ = ["BLLayer0", "BLModule"]
+
+
+class BLLayer0(nn.Module):
+    """bL layer 0, after the stem: `(B*T, C, H, W)` -> `(B*T, C, H/2, W/2)`.
+
+    Big: one strided 3x3 conv. Little: 3x3 conv (C/alpha), strided 3x3 conv, 1x1 back to C.
+    The sum goes through a 1x1 conv (`bl_init`). Names follow the authors' checkpoints.
+    """
+
+    def __init__(
+        self,
+        channels: int,
+        alpha: int,
+        routing: Routing,
+        temporal: TemporalFactory | None = None,
+    ) -> None:
+        super().__init__()
+        little = channels // alpha
+        self.routing = routing
+        self.tam = temporal(channels) if temporal is not None else None
+        self.b_conv0 = nn.Conv2d(channels, channels, kernel_size=3, stride=2, padding=1, bias=False)
+        self.bn_b0 = nn.BatchNorm2d(channels)
+        self.l_conv0 = nn.Conv2d(channels, little, kernel_size=3, padding=1, bias=False)
+        self.bn_l0 = nn.BatchNorm2d(little)
+        self.l_conv1 = nn.Conv2d(little, little, kernel_size=3, stride=2, padding=1, bias=False)
+        self.bn_l1 = nn.BatchNorm2d(little)
+        self.l_conv2 = nn.Conv2d(little, channels, kernel_size=1, bias=False)
+        self.bn_l2 = nn.BatchNorm2d(channels)
+        self.bl_init = nn.Conv2d(channels, channels, kernel_size=1, bias=False)
+        self.bn_bl_init = nn.BatchNorm2d(channels)
+        self.relu = nn.ReLU(inplace=True)
+
+    def forward(self, x: Tensor) -> Tensor:
+        if self.tam is not None:
+            x = self.tam(x)
+        big, little = self.routing.split(x)  # (N, C, H, W) each, N = B*T/2 for pairs
+        big = self.bn_b0(self.b_conv0(big))  # (N, C, H/2, W/2)
+        little = self.relu(self.bn_l0(self.l_conv0(little)))  # (N, C/alpha, H, W)
+        little = self.relu(self.bn_l1(self.l_conv1(little)))  # (N, C/alpha, H/2, W/2)
+        little = self.bn_l2(self.l_conv2(little))  # (N, C, H/2, W/2)
+        fused = self.relu(big + little)
+        fused = self.relu(self.bn_bl_init(self.bl_init(fused)))  # (N, C, H/2, W/2)
+        return self.routing.merge(fused)  # (B*T, C, H/2, W/2)
+
+
+class BLModule(nn.Module):
+    """A bL stage: `(B*T, C_in, H, W)` -> `(B*T, C_out, H/stride, W/stride)`."""
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        blocks: int,
+        alpha: int,
+        beta: int,
+        stride: int,
+        routing: Routing,
+        temporal: TemporalFactory | None = None,
+    ) -> None:
+        super().__init__()
+        if blocks < 2:
+            raise ValueError(f"a bL stage needs at least 2 blocks (big gets blocks - 1), got {blocks}")
+        self.routing = routing
+        self.tam = temporal(in_channels) if temporal is not None else None
+        # big: deep, at half resolution; no final ReLU, the sum with little comes first.
+        self.big = make_layer(in_channels, out_channels, blocks - 1, stride=2, last_relu=False)
+        # little: C / alpha channels, fewer blocks, full resolution; 1x1 conv back to C.
+        self.little = make_layer(in_channels, out_channels // alpha, max(1, blocks // beta - 1))
+        self.little_e = nn.Sequential(
+            nn.Conv2d(out_channels // alpha, out_channels, kernel_size=1, bias=False),
+            nn.BatchNorm2d(out_channels),
+        )
+        self.fusion = make_layer(out_channels, out_channels, 1, stride=stride)
+        self.relu = nn.ReLU(inplace=True)
+
+    def forward(self, x: Tensor) -> Tensor:
+        if self.tam is not None:
+            x = self.tam(x)
+        big, little = self.routing.split(x)
+        big = self.big(big)  # (N, C_out, H/2, W/2)
+        little = self.little_e(self.little(little))  # (N, C_out, H, W)
+        big = F.interpolate(big, size=little.shape[-2:], mode="nearest")  # (N, C_out, H, W)
+        fused = self.fusion(self.relu(big + little))  # (N, C_out, H/stride, W/stride)
+        return self.routing.merge(fused)  # (B*T, C_out, H/stride, W/stride)
+

@@ -1,0 +1,253 @@
+"""bLVNet-TAM and its baselines as one skeleton with interchangeable parts (paper, Sec. 3, Fig. 1).
+
+    video (B, T, 3, H, W) ─ fold ─ stem ─ layer0 ─ layer1 ─ layer2 ─ layer3 ─ select ─ layer4 ─ pool ─ fc ─ mean over frames
+                                          └──────── bL stages: [TAM] + big/little ─┘   one frame     [TAM] in
+                                                                                     per pair      every block
+
+Three parts decide which network of the paper's Figure 1 this is:
+
+| preset            | backbone   | frame routing | temporal module |
+|-------------------|------------|---------------|-----------------|
+| `tsn_resnet50`    | `resnet`   | `frames`      | none            |
+| `tsn_blresnet50`  | `blresnet` | `frames`      | none            |
+| `blvnet_50`       | `blresnet` | `pairs`       | none            |
+| `blvnet_tam_50`   | `blresnet` | `pairs`       | `tam`           |
+
+With `pairs` routing each bL stage fuses adjacent frames and stage 4 sees one frame per pair,
+so 2T frames cost about what T frames cost in TSN. The `_tiny` presets keep the
+architecture with fewer blocks and narrower widths, for CPUs, tests and notebooks.
+
+Building a model does no I/O: weights are loaded by `checkpoints.py`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from functools import partial
+from typing import Literal
+
+from torch import Tensor, nn
+
+from .blnet import BLLayer0, BLModule
+from .blocks import Bottleneck, blnet_downsample, make_layer, resnet_downsample
+from .tam import TAM
+from .temporal import FrameRouting, PairRouting, fold_time, unfold_time
+
+__all__ = ["BLVNetConfig", "VideoNet", "PRESETS", "build_model", "list_models"]
+
+MIN_INPUT_SIZE = 32  # the network's total stride: stage 4 needs at least one pixel
+
+
+@dataclass(frozen=True)
+class BLVNetConfig:
+    """Everything that defines a network; saved inside checkpoints and next to results."""
+
+    name: str = "blvnet_tam_50"
+    layers: tuple[int, int, int, int] = (3, 4, 6, 3)  # Bottlenecks per stage (ResNet-50)
+    widths: tuple[int, int, int, int] = (64, 128, 256, 512)  # stage i outputs 4 * widths[i]
+    alpha: int = 2  # little branch has channels / alpha
+    beta: int = 4  # little branch has max(1, blocks // beta - 1) blocks
+    num_frames: int = 16  # T; with pair routing, T = 2 x pairs ("8x2")
+    blending_frames: int = 3  # TAM width 2k+1
+    num_classes: int = 174  # Something-Something V1
+    dropout: float = 0.5
+    backbone: Literal["blresnet", "resnet"] = "blresnet"
+    frame_routing: Literal["pairs", "frames"] = "pairs"
+    temporal_module: Literal["tam"] | None = "tam"
+
+    def __post_init__(self) -> None:
+        problems = []
+        if self.backbone not in ("blresnet", "resnet"):
+            problems.append(f"backbone must be 'blresnet' or 'resnet', got {self.backbone!r}")
+        if self.frame_routing not in ("pairs", "frames"):
+            problems.append(f"frame_routing must be 'pairs' or 'frames', got {self.frame_routing!r}")
+        if self.temporal_module not in ("tam", None):
+            problems.append(f"temporal_module must be 'tam' or None, got {self.temporal_module!r}")
+        if self.backbone == "resnet" and (self.frame_routing != "frames" or self.temporal_module):
+            problems.append("the plain 'resnet' backbone is TSN: frame_routing='frames', no temporal module")
+        if self.num_frames < 1 or (self.frame_routing == "pairs" and self.num_frames % 2):
+            problems.append(f"pair routing needs an even number of frames >= 2, got num_frames={self.num_frames}")
+        if self.blending_frames < 1 or self.blending_frames % 2 == 0:
+            problems.append(f"blending_frames must be odd (3, 5, 7, ...), got {self.blending_frames}")
+        if len(self.layers) != 4 or min(self.layers) < 1:
+            problems.append(f"layers must be 4 positive block counts, got {self.layers}")
+        elif self.backbone == "blresnet" and min(self.layers[:3]) < 2:
+            problems.append(f"bL stages need >= 2 blocks each (big gets blocks - 1), got {self.layers}")
+        if len(self.widths) != 4 or any(w % self.alpha for w in self.widths) or self.alpha < 1:
+            problems.append(f"widths {self.widths} must be 4 values divisible by alpha={self.alpha}")
+        if self.beta < 1:
+            problems.append(f"beta must be >= 1, got {self.beta}")
+        if self.num_classes < 1:
+            problems.append(f"num_classes must be >= 1, got {self.num_classes}")
+        if not 0.0 <= self.dropout < 1.0:
+            problems.append(f"dropout must be in [0, 1), got {self.dropout}")
+        if problems:
+            raise ValueError("invalid model config: " + "; ".join(problems))
+
+    @property
+    def output_frames(self) -> int:
+        """Frames that reach stage 4 and the classifier: one per pair with pair routing."""
+        return self.num_frames // 2 if self.frame_routing == "pairs" else self.num_frames
+
+
+class VideoNet(nn.Module):
+    """A 2D-CNN video classifier: `(B, T, 3, H, W)` float frames -> `(B, num_classes)` logits."""
+
+    def __init__(self, config: BLVNetConfig) -> None:
+        super().__init__()
+        self.config = config
+        c = config
+        stem, stage_out = c.widths[0], [4 * w for w in c.widths]
+        routing = PairRouting() if c.frame_routing == "pairs" else FrameRouting()
+
+        def tam_for(num_frames: int, inplace: bool):
+            if c.temporal_module is None:
+                return None
+            return partial(TAM, num_frames=num_frames, blending_frames=c.blending_frames, inplace=inplace)
+
+        self.conv1 = nn.Conv2d(3, stem, kernel_size=7, stride=2, padding=3, bias=False)
+        self.bn1 = nn.BatchNorm2d(stem)
+        self.relu = nn.ReLU(inplace=True)
+        if c.backbone == "blresnet":
+            # A bL stage's input is read by its TAM only, so inference can aggregate in place.
+            temporal = tam_for(c.num_frames, inplace=True)
+            self.layer0 = BLLayer0(stem, c.alpha, routing, temporal)
+            self.layer1 = BLModule(stem, stage_out[0], c.layers[0], c.alpha, c.beta, 2, routing, temporal)
+            self.layer2 = BLModule(stage_out[0], stage_out[1], c.layers[1], c.alpha, c.beta, 2, routing, temporal)
+            self.layer3 = BLModule(stage_out[1], stage_out[2], c.layers[2], c.alpha, c.beta, 1, routing, temporal)
+            downsample_fn = blnet_downsample
+        else:  # torchvision's ResNet
+            self.layer0 = nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
+            self.layer1 = make_layer(stem, stage_out[0], c.layers[0], 1, resnet_downsample)
+            self.layer2 = make_layer(stage_out[0], stage_out[1], c.layers[1], 2, resnet_downsample)
+            self.layer3 = make_layer(stage_out[1], stage_out[2], c.layers[2], 2, resnet_downsample)
+            downsample_fn = resnet_downsample
+        self.select_frames = routing.select  # stage 4 on one frame per pair (pairs routing)
+        # Global fusion: TAM in every stage-4 block, over the T/2 frames that are left.
+        self.layer4 = make_layer(
+            stage_out[2], stage_out[3], c.layers[3], 2, downsample_fn, temporal=tam_for(c.output_frames, inplace=False)
+        )
+        self.avgpool = nn.AdaptiveAvgPool2d(1)
+        self.dropout = nn.Dropout(c.dropout)
+        self.fc = nn.Linear(stage_out[3], c.num_classes)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """The authors' initialisation (TAMs start as identities, see `TAM`)."""
+        for m in self.modules():
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+            elif isinstance(m, nn.BatchNorm2d):
+                nn.init.ones_(m.weight)
+                nn.init.zeros_(m.bias)
+        for m in self.modules():
+            if isinstance(m, Bottleneck):
+                nn.init.zeros_(m.bn3.weight)  # each residual block starts as the identity
+        nn.init.normal_(self.fc.weight, 0.0, 0.001)
+        nn.init.zeros_(self.fc.bias)
+
+    def check_input(self, video: Tensor) -> None:
+        """Raise a `ValueError` that says what was expected if `video` does not fit."""
+        c = self.config
+        expected = f"(B, {c.num_frames}, 3, H, W) float frames, H and W >= {MIN_INPUT_SIZE}"
+        if video.ndim != 5:
+            raise ValueError(f"expected {expected}; got a tensor of shape {tuple(video.shape)}")
+        _, t, channels, h, w = video.shape
+        if c.frame_routing == "pairs" and t % 2:
+            raise ValueError(
+                f"bLVNet takes frames in pairs, so T must be even; got T={t} (expected {expected})"
+            )
+        if t != c.num_frames:
+            raise ValueError(
+                f"this model was built for {c.num_frames} frames; got T={t}. Expected {expected}, "
+                f"or build the model with num_frames={t}"
+            )
+        if channels != 3:
+            raise ValueError(f"expected 3 colour channels at dim 2, {expected}; got {channels}")
+        if min(h, w) < MIN_INPUT_SIZE:
+            raise ValueError(f"frames of {h}x{w} are too small for the network: expected {expected}")
+        if not video.is_floating_point():
+            raise ValueError(f"expected {expected}; got dtype {video.dtype} (normalise frames first)")
+
+    def forward_features(self, video: Tensor) -> Tensor:
+        """`(B, T, 3, H, W)` -> per-frame pooled features `(B, T', C)`, T' = `output_frames`."""
+        self.check_input(video)
+        x = fold_time(video)  # (B*T, 3, H, W)
+        x = self.relu(self.bn1(self.conv1(x)))  # (B*T, 64, H/2, W/2)
+        x = self.layer0(x)  # (B*T, 64, H/4, W/4)
+        x = self.layer1(x)  # (B*T, 256, H/8, W/8)
+        x = self.layer2(x)  # (B*T, 512, H/16, W/16)
+        x = self.layer3(x)  # (B*T, 1024, H/16, W/16) (bL) or H/32 (resnet)
+        x = self.select_frames(x)  # (B*T', 1024, ., .)
+        x = self.layer4(x)  # (B*T', 2048, H/32, W/32)
+        x = self.avgpool(x).flatten(1)  # (B*T', 2048)
+        return unfold_time(x, self.config.output_frames)  # (B, T', 2048)
+
+    def forward_head(self, features: Tensor) -> Tensor:
+        """Per-frame logits averaged over frames (TSN's consensus): `(B, T', C)` -> `(B, K)`."""
+        return self.fc(self.dropout(features)).mean(dim=1)
+
+    def forward(self, video: Tensor) -> Tensor:
+        return self.forward_head(self.forward_features(video))
+
+    def tams(self) -> dict[str, TAM]:
+        """Every TAM of the network by module name, in forward order."""
+        return {name: m for name, m in self.named_modules() if isinstance(m, TAM)}
+
+
+def _depth_presets() -> dict[str, BLVNetConfig]:
+    presets = {}
+    for depth, layers in ((50, (3, 4, 6, 3)), (101, (4, 8, 18, 3))):
+        presets[f"blvnet_tam_{depth}"] = BLVNetConfig(name=f"blvnet_tam_{depth}", layers=layers)
+        presets[f"blvnet_{depth}"] = BLVNetConfig(name=f"blvnet_{depth}", layers=layers, temporal_module=None)
+        presets[f"tsn_blresnet{depth}"] = BLVNetConfig(
+            name=f"tsn_blresnet{depth}", layers=layers, num_frames=8, frame_routing="frames",
+            temporal_module=None,
+        )
+        presets[f"tsn_resnet{depth}"] = BLVNetConfig(
+            name=f"tsn_resnet{depth}", layers=layers, num_frames=8, backbone="resnet",
+            frame_routing="frames", temporal_module=None,
+        )
+    return presets
+
+
+def _tiny_presets() -> dict[str, BLVNetConfig]:
+    """Same architectures, 2-2-2-1 blocks and a quarter of the widths: for 2 CPU cores."""
+    tiny = dict(layers=(2, 2, 2, 1), widths=(16, 32, 64, 128), num_frames=8, num_classes=10)
+    return {
+        "blvnet_tam_tiny": BLVNetConfig(name="blvnet_tam_tiny", **tiny),
+        "blvnet_tiny": BLVNetConfig(name="blvnet_tiny", temporal_module=None, **tiny),
+        "tsn_blresnet_tiny": BLVNetConfig(
+            name="tsn_blresnet_tiny", frame_routing="frames", temporal_module=None, **tiny
+        ),
+        "tsn_resnet_tiny": BLVNetConfig(
+            name="tsn_resnet_tiny", backbone="resnet", frame_routing="frames", temporal_module=None, **tiny
+        ),
+    }
+
+
+PRESETS: dict[str, BLVNetConfig] = {**_depth_presets(), **_tiny_presets()}
+
+
+def list_models() -> list[str]:
+    """Names accepted by `build_model`."""
+    return sorted(PRESETS)
+
+
+def build_model(name: str, **overrides) -> VideoNet:
+    """Build a preset with overrides, e.g. `build_model("blvnet_tam_50", num_frames=32)`.
+
+    Any `BLVNetConfig` field can be overridden (`num_classes`, `num_frames`,
+    `blending_frames`, `dropout`, `alpha`, `beta`, `layers`, ...). The weights are freshly
+    initialised; load a checkpoint with `load_official_checkpoint` or `load_imagenet_backbone`.
+    """
+    if name not in PRESETS:
+        raise ValueError(f"unknown model {name!r}; available: {', '.join(list_models())}")
+    fields = {f.name for f in dataclasses.fields(BLVNetConfig)} - {"name"}
+    unknown = sorted(set(overrides) - fields)
+    if unknown:
+        raise ValueError(f"unknown option(s) {unknown} for {name}; available: {sorted(fields)}")
+    if "layers" in overrides or "widths" in overrides:
+        overrides = {k: tuple(v) if k in ("layers", "widths") else v for k, v in overrides.items()}
+    return VideoNet(dataclasses.replace(PRESETS[name], **overrides))

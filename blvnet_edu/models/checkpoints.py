@@ -1,0 +1,197 @@
+"""Loading weights: the authors' released bLVNet-TAM checkpoints and ImageNet backbones.
+
+Our parameter names are the authors' with three differences, undone by `convert_official`:
+
+| authors' checkpoint                                | ours                         |
+|----------------------------------------------------|------------------------------|
+| `module.` prefix (DataParallel), `baseline_model.` | none                         |
+| `b_conv0`, `bn_b0`, `l_conv*`, `bl_init`, `tam` of the backbone | under `layer0.` |
+| `X.tam.prev/curr/next.weight` (width 3) or `X.tam.blending_layers.i.weight`, each `(C, 1, 1, 1)` | one `X.tam.weight`, `(offsets, C)` |
+| `new_fc` (dropout > 0) or `baseline_model.fc`      | `fc`                         |
+
+Files are only read with `torch.load(..., weights_only=True)`: a checkpoint can hold tensors
+and plain containers, never code.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from os import PathLike
+from pathlib import Path
+
+import torch
+from torch import Tensor, nn
+
+__all__ = [
+    "CheckpointMismatchError",
+    "LoadReport",
+    "read_checkpoint",
+    "convert_official",
+    "load_official_checkpoint",
+    "load_imagenet_backbone",
+]
+
+Checkpoint = str | PathLike | Mapping[str, Tensor]
+
+_LAYER0_PARTS = (
+    "b_conv0.", "bn_b0.", "l_conv0.", "bn_l0.", "l_conv1.", "bn_l1.", "l_conv2.", "bn_l2.",
+    "bl_init.", "bn_bl_init.", "tam.",
+)
+_TAM_WIDTH3_ROWS = {"prev": 0, "curr": 1, "next": 2}  # offsets -1, 0, +1
+_TAM_KEY = re.compile(r"^(?P<prefix>.*?)tam\.(?:(?P<named>prev|curr|next)|blending_layers\.(?P<index>\d+))\.weight$")
+
+
+class CheckpointMismatchError(ValueError):
+    """A checkpoint does not fit the model; the message lists every difference."""
+
+
+@dataclass
+class LoadReport:
+    """What `load_imagenet_backbone` did."""
+
+    loaded: list[str] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)  # model tensors left as initialised
+    skipped: list[str] = field(default_factory=list)  # checkpoint tensors not used, with why
+
+    def __str__(self) -> str:
+        lines = [f"loaded {len(self.loaded)} tensors"]
+        if self.missing:
+            lines.append(f"left as initialised ({len(self.missing)}): {_short_list(self.missing)}")
+        if self.skipped:
+            lines.append(f"not used from the checkpoint ({len(self.skipped)}): {_short_list(self.skipped)}")
+        return "\n".join(lines)
+
+
+def _short_list(items: list[str], limit: int = 20) -> str:
+    shown = ", ".join(items[:limit])
+    return shown + (f", ... and {len(items) - limit} more" if len(items) > limit else "")
+
+
+def read_checkpoint(checkpoint: Checkpoint) -> dict[str, Tensor]:
+    """A state dict from a path or a mapping; unwraps `{"state_dict": ...}` and `{"model": ...}`."""
+    if isinstance(checkpoint, (str, PathLike)):
+        path = Path(checkpoint)
+        if not path.is_file():
+            raise FileNotFoundError(f"checkpoint not found: {path}")
+        try:
+            checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as err:  # pickle errors, truncated zips, forbidden globals, ...
+            raise ValueError(f"could not read {path} as a PyTorch checkpoint: {err}") from err
+    if not isinstance(checkpoint, Mapping):
+        raise ValueError(f"expected a state dict (a mapping of names to tensors), got {type(checkpoint).__name__}")
+    for wrapper in ("state_dict", "model"):
+        if wrapper in checkpoint and isinstance(checkpoint[wrapper], Mapping):
+            checkpoint = checkpoint[wrapper]
+            break
+    state = {k: v for k, v in checkpoint.items() if isinstance(v, Tensor)}
+    if not state:
+        raise ValueError("the checkpoint holds no tensors")
+    return state
+
+
+def _rename(key: str) -> str:
+    """An authors' (bLVNet-TAM or bLResNet) key in our naming, TAM keys aside."""
+    key = key.removeprefix("module.")
+    if key.startswith("new_fc."):
+        return "fc." + key.removeprefix("new_fc.")
+    key = key.removeprefix("baseline_model.")
+    if key.startswith(_LAYER0_PARTS):
+        key = "layer0." + key
+    return key
+
+
+def convert_official(state: Mapping[str, Tensor]) -> dict[str, Tensor]:
+    """The authors' state dict in our naming, per-offset TAM convs merged into `(offsets, C)`."""
+    converted: dict[str, Tensor] = {}
+    tam_rows: dict[str, dict[int, Tensor]] = {}
+    for key, value in state.items():
+        key = _rename(key)
+        match = _TAM_KEY.match(key)
+        if match is None:
+            converted[key] = value
+            continue
+        row = _TAM_WIDTH3_ROWS[match["named"]] if match["named"] else int(match["index"])
+        tam_rows.setdefault(match["prefix"] + "tam.weight", {})[row] = value.reshape(-1)
+    for key, rows in tam_rows.items():
+        if sorted(rows) != list(range(len(rows))):
+            raise CheckpointMismatchError(f"{key}: offsets {sorted(rows)} are not a complete TAM")
+        shapes = {tuple(r.shape) for r in rows.values()}
+        if len(shapes) != 1:
+            raise CheckpointMismatchError(f"{key}: per-offset weights of different sizes {sorted(shapes)}")
+        converted[key] = torch.stack([rows[i] for i in range(len(rows))])  # (offsets, C)
+    return converted
+
+
+def _differences(model: nn.Module, state: Mapping[str, Tensor]) -> tuple[list[str], list[str], list[str]]:
+    expected = model.state_dict()
+    missing = [k for k in expected if k not in state]
+    unexpected = [k for k in state if k not in expected]
+    mismatched = [
+        f"{k}: checkpoint {tuple(state[k].shape)} vs model {tuple(v.shape)}"
+        for k, v in expected.items()
+        if k in state and state[k].shape != v.shape
+    ]
+    return missing, unexpected, mismatched
+
+
+def load_official_checkpoint(model: nn.Module, checkpoint: Checkpoint) -> nn.Module:
+    """Load a checkpoint in the authors' released format into `model`, strictly.
+
+    Args:
+        model: a `VideoNet` whose config matches the checkpoint (depth, alpha, beta,
+            frames, blending width, classes).
+        checkpoint: a path, or a state dict; keys with or without `module.`, classifier
+            `new_fc` or `baseline_model.fc`.
+
+    Raises:
+        CheckpointMismatchError: listing missing and unexpected keys and shape mismatches;
+            the model is left untouched.
+    """
+    state = convert_official(read_checkpoint(checkpoint))
+    missing, unexpected, mismatched = _differences(model, state)
+    if missing or unexpected or mismatched:
+        parts = []
+        if missing:
+            parts.append(f"missing from the checkpoint ({len(missing)}): {_short_list(missing)}")
+        if unexpected:
+            parts.append(f"not in the model ({len(unexpected)}): {_short_list(unexpected)}")
+        if mismatched:
+            parts.append(f"shape mismatches ({len(mismatched)}): {_short_list(mismatched)}")
+        hint = getattr(model, "config", None)
+        raise CheckpointMismatchError(
+            "the checkpoint does not fit the model"
+            + (f" {hint.name} ({hint})" if hint is not None else "")
+            + ":\n  " + "\n  ".join(parts)
+        )
+    model.load_state_dict(state, strict=True)
+    return model
+
+
+def load_imagenet_backbone(model: nn.Module, checkpoint: Checkpoint) -> LoadReport:
+    """Initialise the backbone from ImageNet weights; the classifier and TAMs stay as they are.
+
+    Takes the Big-Little Net release's `ImageNet-bLResNet-{50,101}-a2-b4.pth.tar` for the
+    `blresnet` presets, or a torchvision ResNet state dict for the `tsn_resnet` presets.
+    Tensors whose name or shape do not fit are reported, not loaded.
+    """
+    state = {_rename(k): v for k, v in read_checkpoint(checkpoint).items()}
+    expected = model.state_dict()
+    report = LoadReport()
+    usable = {}
+    for key, value in state.items():
+        if key.startswith("fc."):
+            report.skipped.append(f"{key} (classifier)")
+        elif key not in expected:
+            report.skipped.append(f"{key} (not in the model)")
+        elif value.shape != expected[key].shape:
+            report.skipped.append(f"{key} (shape {tuple(value.shape)} vs {tuple(expected[key].shape)})")
+        else:
+            usable[key] = value
+    if not any(not k.endswith("num_batches_tracked") for k in usable):
+        raise CheckpointMismatchError(f"no tensor of this checkpoint fits the model:\n{report}")
+    model.load_state_dict(usable, strict=False)
+    report.loaded = sorted(usable)
+    report.missing = [k for k in expected if k not in usable]
+    return report

@@ -1,0 +1,217 @@
+"""TAM: depthwise Temporal Aggregation Module (paper, Sec. 3.2, Fig. 2).
+
+For a clip of `T` feature maps `x_t` with `C` channels and a blending width `2k+1`, TAM
+learns one weight per channel and per temporal offset `o` in `-k..k` and computes
+
+    y_t = ReLU( sum_{o=-k..k}  w_o (.) x_{t+o} ),      x_{t+o} = 0 outside the clip,
+
+where `(.)` scales every channel by its own weight (a depthwise 1x1 convolution). Seen along
+time this is a depthwise temporal convolution of kernel size `2k+1` with zero padding.
+
+Two implementations with the same parameter, `weight` of shape `(2k+1, C)` (row `i` holds
+offset `i - k`, so row 0 looks furthest into the past):
+
+- `TAMReference`: the paper's recipe, step by step, the way the authors wrote it: one
+  depthwise 1x1 convolution per offset, shift along time with zero padding, stack, sum, ReLU.
+  Easy to read, but every step allocates a full-size tensor; on a CPU it takes most of
+  bLVNet-TAM's forward time.
+- `TAM` (used by the models): the same sum accumulated in place into one output tensor
+  (one multiply for the current frame, then one fused multiply-add per shifted offset),
+  with a hand-written backward of the same form. It works for any memory format
+  (channels_last included) and any floating dtype.
+
+Both take folded frames `(B*T, C, H, W)` and return the same shape.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from .temporal import fold_time, unfold_time
+
+__all__ = ["TAM", "TAMReference", "tam_aggregate", "tam_aggregate_relu_"]
+
+
+def _shifted_slices(offset: int, num_frames: int) -> tuple[slice, slice] | None:
+    """Time slices `(dst, src)` such that `out[:, dst] += w * x[:, src]` adds `x_{t+offset}`.
+
+    `None` when the shift moves every frame out of the clip (|offset| >= T).
+    """
+    if abs(offset) >= num_frames:
+        return None
+    if offset >= 0:
+        return slice(0, num_frames - offset), slice(offset, num_frames)
+    return slice(-offset, num_frames), slice(0, num_frames + offset)
+
+
+def tam_aggregate(x: Tensor, weight: Tensor) -> Tensor:
+    """`sum_o w_o (.) x_{t+o}` (no ReLU), accumulated in place.
+
+    Args:
+        x: clips of feature maps, `(B, T, C, H, W)`.
+        weight: `(2k+1, C)`, row `i` for offset `i - k`.
+
+    Returns:
+        `(B, T, C, H, W)`, a new tensor.
+    """
+    num_offsets, channels = weight.shape
+    k = num_offsets // 2
+    w = weight.view(num_offsets, 1, 1, channels, 1, 1)  # broadcasts over (B, T, C, H, W)
+    out = x * w[k]  # the current frame, o = 0
+    num_frames = x.shape[1]
+    for i in range(num_offsets):
+        slices = _shifted_slices(i - k, num_frames)
+        if i == k or slices is None:
+            continue
+        dst, src = slices
+        out[:, dst].addcmul_(x[:, src], w[i])  # out_t += w_o (.) x_{t+o}
+    return out
+
+
+def tam_aggregate_relu_(x: Tensor, weight: Tensor) -> Tensor:
+    """`ReLU(tam_aggregate(x, weight))` written into `x`, frame by frame (no autograd).
+
+    Going forward in time, frame t is overwritten only after copies of it are kept for
+    the k later frames that still need it, so the only extra memory is k frames.
+    """
+    num_offsets, channels = weight.shape
+    k, num_frames = num_offsets // 2, x.shape[1]
+    w = weight.view(num_offsets, 1, channels, 1, 1)  # broadcasts over (B, C, H, W)
+    past: list[Tensor] = []  # originals of frames t-k .. t-1, oldest first
+    for t in range(num_frames):
+        frame = x[:, t]  # (B, C, H, W), a view into x
+        past.append(frame.clone())
+        frame.mul_(w[k])
+        for i in range(num_offsets):
+            offset = i - k
+            if offset < 0 and t + offset >= 0:
+                frame.addcmul_(past[offset - 1], w[i])  # x_{t+o}, already overwritten in x
+            elif offset > 0 and t + offset < num_frames:
+                frame.addcmul_(x[:, t + offset], w[i])  # x_{t+o}, still the original
+        past = past[-k:] if k else []
+    return x.relu_()
+
+
+class _TAMFunction(torch.autograd.Function):
+    """ReLU(tam_aggregate(x, w)) with a backward that reuses the same in-place form."""
+
+    @staticmethod
+    def forward(ctx, x: Tensor, weight: Tensor) -> Tensor:
+        out = tam_aggregate(x, weight).relu_()
+        # `out` is also the next layer's input, so keeping it for the ReLU mask is free.
+        ctx.save_for_backward(x, weight, out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad_out: Tensor) -> tuple[Tensor | None, Tensor | None]:
+        x, weight, out = ctx.saved_tensors
+        g = torch.ops.aten.threshold_backward(grad_out, out, 0)  # through the ReLU
+        grad_x = grad_w = None
+        if ctx.needs_input_grad[0]:
+            # y_t = sum_o w_o x_{t+o}  =>  dL/dx_s = sum_o w_o g_{s-o}: the same
+            # aggregation with the offsets mirrored.
+            grad_x = tam_aggregate(g, weight.flip(0))
+        if ctx.needs_input_grad[1]:
+            num_offsets = weight.shape[0]
+            k, num_frames = num_offsets // 2, x.shape[1]
+            # One scratch buffer for the products of every offset: on a CPU each fresh
+            # full-size allocation costs about as much as the arithmetic (page faults).
+            scratch = torch.empty_like(g)
+            rows = []
+            for i in range(num_offsets):
+                slices = _shifted_slices(i - k, num_frames)
+                if slices is None:
+                    rows.append(weight.new_zeros(weight.shape[1]))
+                    continue
+                dst, src = slices
+                # dL/dw_o[c] = sum over (b, t, h, w) of g_t[c] * x_{t+o}[c]
+                prod = scratch[:, : dst.stop - dst.start].copy_(g[:, dst]).mul_(x[:, src])
+                rows.append(prod.sum(dim=(0, 1, 3, 4)))
+            grad_w = torch.stack(rows)  # (2k+1, C)
+        return grad_x, grad_w
+
+
+class _TAMBase(nn.Module):
+    """Shared parameter and bookkeeping of the two TAM implementations."""
+
+    def __init__(
+        self, channels: int, num_frames: int, blending_frames: int = 3, inplace: bool = False
+    ) -> None:
+        super().__init__()
+        self.inplace = inplace
+        if blending_frames < 1 or blending_frames % 2 == 0:
+            raise ValueError(f"blending_frames must be odd and >= 1, got {blending_frames}")
+        self.channels = channels
+        self.num_frames = num_frames
+        self.blending_frames = blending_frames
+        self.weight = nn.Parameter(torch.empty(blending_frames, channels))
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """Start as the identity on the current frame (offset 0 weight 1, others 0).
+
+        TAM's input is always the output of a ReLU, so at initialisation TAM changes nothing
+        and an ImageNet-initialised backbone starts out as the image model it came from.
+        (The authors draw these weights from a Kaiming normal instead.)
+        """
+        with torch.no_grad():
+            self.weight.zero_()
+            self.weight[self.blending_frames // 2].fill_(1.0)
+
+    @property
+    def offsets(self) -> list[int]:
+        """Temporal offsets `-k..k`, in the order of the rows of `weight`."""
+        k = self.blending_frames // 2
+        return list(range(-k, k + 1))
+
+    def offset_weights(self) -> Tensor:
+        """A detached `(offsets, channels)` copy of the weights, for plotting."""
+        return self.weight.detach().clone()
+
+    def extra_repr(self) -> str:
+        return (
+            f"channels={self.channels}, num_frames={self.num_frames}, "
+            f"blending_frames={self.blending_frames}" + (", inplace=True" if self.inplace else "")
+        )
+
+
+class TAM(_TAMBase):
+    """Fast TAM: `(B*T, C, H, W)` -> `(B*T, C, H, W)`, the aggregation done in place.
+
+    With `inplace=True` and no gradient to compute (inference), the result overwrites the
+    input, as `nn.ReLU(inplace=True)` does; the bL stages use it, since nothing else reads
+    their input. Training always takes the out-of-place path (backward needs the input).
+    As with in-place ReLU, a forward hook that keeps a stage's output under `no_grad` sees
+    it aggregated by the next stage's TAM: clone it in the hook.
+    """
+
+    def forward(self, x: Tensor) -> Tensor:
+        clips = unfold_time(x, self.num_frames)  # (B, T, C, H, W), a view
+        weight = self.weight.to(x.dtype)
+        needs_grad = torch.is_grad_enabled() and (x.requires_grad or weight.requires_grad)
+        if self.inplace and not needs_grad:
+            out = tam_aggregate_relu_(clips, weight)
+        else:
+            out = _TAMFunction.apply(clips, weight)  # (B, T, C, H, W)
+        return fold_time(out)  # (B*T, C, H, W)
+
+
+class TAMReference(_TAMBase):
+    """Readable TAM: depthwise 1x1 conv per offset, shift with zero padding, sum, ReLU."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        k = self.blending_frames // 2
+        shifted = []
+        for i, offset in enumerate(self.offsets):
+            # A depthwise 1x1 convolution scales each channel by its own weight.
+            kernel = self.weight[i].to(x.dtype).view(self.channels, 1, 1, 1)
+            scaled = F.conv2d(x, kernel, groups=self.channels)  # (B*T, C, H, W)
+            scaled = unfold_time(scaled, self.num_frames)  # (B, T, C, H, W)
+            # Frame t must receive x_{t+offset}: pad k frames on both ends of time, then
+            # take the window that starts `offset` frames after the original start.
+            padded = F.pad(scaled, (0, 0, 0, 0, 0, 0, k, k))  # (B, T+2k, C, H, W)
+            shifted.append(padded[:, k + offset : k + offset + self.num_frames])
+        out = torch.stack(shifted, dim=0).sum(dim=0)  # (B, T, C, H, W)
+        return fold_time(F.relu(out))  # (B*T, C, H, W)

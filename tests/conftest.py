@@ -1,0 +1,70 @@
+"""Shared test helpers: the authors' reference data and small inputs."""
+
+from __future__ import annotations
+
+import json
+import math
+import zlib
+from pathlib import Path
+
+import pytest
+import torch
+
+REFERENCE_DIR = Path(__file__).parent / "data" / "official_blvnet_tam"
+
+
+def official_manifest() -> dict[str, list[int]]:
+    """Every key of the authors' bLVNet-TAM-50 state dict with its shape."""
+    return json.loads((REFERENCE_DIR / "state_dict_blvnet_tam_50.json").read_text())
+
+
+def official_logits() -> dict:
+    return json.loads((REFERENCE_DIR / "logits_blvnet_tam_50_f8x2.json").read_text())
+
+
+def deterministic_tensor(key: str, shape: list[int]) -> torch.Tensor:
+    """The reference weights, exactly as described in data/official_blvnet_tam/README.md."""
+    g = torch.Generator().manual_seed(zlib.crc32(key.encode()))
+    f64 = torch.float64
+    if key.endswith("num_batches_tracked"):
+        return torch.zeros(shape, dtype=torch.long)
+    if key.endswith("running_var"):
+        return 1.0 + 0.1 * torch.rand(shape, generator=g, dtype=f64)
+    if key.endswith("running_mean") or key.endswith("bias"):
+        return 0.1 * torch.randn(shape, generator=g, dtype=f64)
+    if len(shape) == 1:
+        return 1.0 + 0.1 * torch.randn(shape, generator=g, dtype=f64)
+    fan_in = math.prod(shape[1:])
+    return torch.randn(shape, generator=g, dtype=f64) * math.sqrt(2.0 / fan_in)
+
+
+def official_state_dict(manifest: dict[str, list[int]] | None = None) -> dict[str, torch.Tensor]:
+    manifest = official_manifest() if manifest is None else manifest
+    return {key: deterministic_tensor(key, shape) for key, shape in manifest.items()}
+
+
+@pytest.fixture(scope="session")
+def reference_state_dict() -> dict[str, torch.Tensor]:
+    return official_state_dict()
+
+
+def randomize_(model: torch.nn.Module, seed: int = 0) -> torch.nn.Module:
+    """Give every parameter and BN statistic a generic random value (no zero-init, no identity TAM)."""
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, tensor in model.state_dict().items():
+            if not tensor.is_floating_point():
+                continue
+            if name.endswith("running_var"):
+                tensor.copy_(1.0 + 0.1 * torch.rand(tensor.shape, generator=g))
+            elif tensor.ndim == 1 and not name.endswith("running_mean"):
+                tensor.copy_(1.0 + 0.1 * torch.randn(tensor.shape, generator=g))
+            else:
+                fan_in = max(1, math.prod(tensor.shape[1:]))
+                tensor.copy_(torch.randn(tensor.shape, generator=g) * math.sqrt(2.0 / fan_in))
+    return model
+
+
+def random_video(batch: int, frames: int, size: int, seed: int = 0, dtype=torch.float32) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    return torch.randn(batch, frames, 3, size, size, generator=g, dtype=dtype)

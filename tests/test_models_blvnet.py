@@ -1,0 +1,219 @@
+"""blvnet_edu/models/blvnet.py (+ blnet.py): presets, shapes, errors and the paper's properties."""
+
+import dataclasses
+
+import pytest
+import torch
+
+from blvnet_edu import BLVNetConfig, build_model, list_models
+from blvnet_edu.models import TAM, BLModule
+
+from conftest import random_video, randomize_
+
+TINY = ["blvnet_tam_tiny", "blvnet_tiny", "tsn_blresnet_tiny", "tsn_resnet_tiny"]
+
+
+def test_list_models_has_the_paper_presets_and_tiny_baselines():
+    names = set(list_models())
+    assert {"blvnet_tam_50", "blvnet_tam_101", "blvnet_tam_tiny", "tsn_resnet50", "tsn_blresnet50",
+            "blvnet_50"} <= names
+    assert set(TINY) <= names
+
+
+def test_paper_preset_defaults():
+    cfg = build_model("blvnet_tam_50").config
+    assert (cfg.alpha, cfg.beta, cfg.num_frames, cfg.blending_frames) == (2, 4, 16, 3)
+    assert build_model("blvnet_tam_101").config.layers == (4, 8, 18, 3)
+
+
+@pytest.mark.parametrize("name", TINY)
+def test_tiny_presets_map_a_video_to_logits(name):
+    model = build_model(name, num_classes=7).eval()
+    video = random_video(2, model.config.num_frames, 64)
+    with torch.no_grad():
+        logits = model(video)
+        features = model.forward_features(video)
+    assert logits.shape == (2, 7)
+    assert features.shape == (2, model.config.output_frames, model.fc.in_features)
+    torch.testing.assert_close(model.forward_head(features), logits)
+
+
+def test_stage4_sees_one_frame_per_pair_only_with_pair_routing():
+    assert build_model("blvnet_tam_tiny", num_frames=12).config.output_frames == 6
+    assert build_model("tsn_blresnet_tiny", num_frames=12).config.output_frames == 12
+
+
+@pytest.mark.parametrize("frames,width", [(2, 3), (6, 5), (10, 7), (4, 1)])
+def test_any_even_number_of_frames_and_any_odd_blending_width(frames, width):
+    model = build_model("blvnet_tam_tiny", num_frames=frames, blending_frames=width, num_classes=3).eval()
+    assert all(t.blending_frames == width for t in model.tams().values())
+    with torch.no_grad():
+        assert model(random_video(1, frames, 48)).shape == (1, 3)
+
+
+def test_alpha_beta_shape_the_little_branch():
+    model = build_model("blvnet_tam_101", alpha=4, beta=2)
+    layer3 = model.layer3
+    assert isinstance(layer3, BLModule)
+    assert len(layer3.big) == 17 and len(layer3.little) == 18 // 2 - 1
+    assert layer3.little[0].conv3.out_channels == 1024 // 4
+
+
+def test_tams_sit_where_the_paper_puts_them():
+    model = build_model("blvnet_tam_50")
+    names = list(model.tams())
+    assert names == ["layer0.tam", "layer1.tam", "layer2.tam", "layer3.tam",
+                     "layer4.0.tam", "layer4.1.tam", "layer4.2.tam"]
+    assert [t.num_frames for t in model.tams().values()] == [16] * 4 + [8] * 3
+    assert not build_model("blvnet_50").tams() and not build_model("tsn_resnet50").tams()
+
+
+def test_overrides_and_unknown_names_or_options():
+    model = build_model("blvnet_tam_tiny", num_classes=5, dropout=0.0, num_frames=4)
+    assert model.fc.out_features == 5 and model.config.num_frames == 4
+    with pytest.raises(ValueError, match="unknown model"):
+        build_model("resnet9000")
+    with pytest.raises(ValueError, match="unknown option"):
+        build_model("blvnet_tam_tiny", frames=8)
+
+
+@pytest.mark.parametrize(
+    "overrides,message",
+    [
+        (dict(num_frames=7), "even number of frames"),
+        (dict(blending_frames=4), "blending_frames must be odd"),
+        (dict(dropout=1.0), "dropout"),
+        (dict(num_classes=0), "num_classes"),
+        (dict(layers=(1, 2, 2, 1)), "bL stages need >= 2 blocks"),
+        (dict(alpha=3), "divisible by alpha"),
+    ],
+)
+def test_invalid_configs_are_rejected_with_a_reason(overrides, message):
+    with pytest.raises(ValueError, match=message):
+        build_model("blvnet_tam_tiny", **overrides)
+
+
+def test_tsn_can_take_an_odd_number_of_frames():
+    model = build_model("tsn_resnet_tiny", num_frames=3).eval()
+    with torch.no_grad():
+        assert model(random_video(1, 3, 32)).shape == (1, 10)
+
+
+@pytest.mark.parametrize(
+    "video,message",
+    [
+        (torch.zeros(8, 3, 64, 64), r"expected \(B, 8, 3, H, W\)"),
+        (torch.zeros(1, 6, 3, 64, 64), "built for 8 frames; got T=6"),
+        (torch.zeros(1, 7, 3, 64, 64), "T must be even"),
+        (torch.zeros(1, 8, 1, 64, 64), "3 colour channels"),
+        (torch.zeros(1, 8, 3, 16, 64), "too small"),
+        (torch.zeros(1, 8, 3, 64, 64, dtype=torch.uint8), "normalise"),
+    ],
+)
+def test_bad_inputs_raise_value_errors_that_say_what_was_expected(video, message):
+    model = build_model("blvnet_tam_tiny").eval()
+    with pytest.raises(ValueError, match=message):
+        model(video)
+
+
+def test_eval_mode_is_deterministic_and_train_mode_uses_dropout():
+    model = randomize_(build_model("blvnet_tam_tiny"))
+    video = random_video(2, 8, 64)
+    model.eval()
+    with torch.no_grad():
+        assert torch.equal(model(video), model(video))
+    model.train()
+    with torch.no_grad():
+        assert not torch.equal(model(video), model(video))
+
+
+@pytest.mark.parametrize("name", TINY)
+def test_every_parameter_receives_a_gradient(name):
+    model = randomize_(build_model(name)).train()
+    model(random_video(2, model.config.num_frames, 64)).logsumexp(dim=1).sum().backward()
+    for pname, p in model.named_parameters():
+        assert p.grad is not None, pname
+        assert torch.isfinite(p.grad).all(), pname
+        assert p.grad.abs().sum() > 0, pname
+
+
+def test_training_and_inference_paths_agree():
+    """The in-place inference TAM and the autograd TAM give the same network output."""
+    model = randomize_(build_model("blvnet_tam_tiny")).eval()
+    video = random_video(2, 8, 64)
+    with torch.no_grad():
+        inference = model(video)
+    torch.testing.assert_close(model(video), inference)  # autograd path
+
+
+def test_reversing_frames_changes_blvnet_tam_but_not_tsn():
+    """The paper's point: TSN averages frames and is blind to order; bLVNet-TAM is not."""
+    video = random_video(2, 8, 64, seed=3, dtype=torch.float64)
+    reverse = video.flip(1)
+    for name in ("tsn_resnet_tiny", "tsn_blresnet_tiny"):
+        tsn = randomize_(build_model(name)).double().eval()
+        with torch.no_grad():
+            assert (tsn(video) - tsn(reverse)).abs().max() < 1e-10  # float rounding only
+    blvnet = randomize_(build_model("blvnet_tam_tiny")).double().eval()
+    with torch.no_grad():
+        assert (blvnet(video) - blvnet(reverse)).abs().max() > 1e-3  # 100x the rounding
+
+
+def test_pair_fusion_is_local_without_tam():
+    """bLVNet without TAM only mixes the two frames of a pair: changing pair 0 leaves the
+    per-frame features of the other pairs untouched."""
+    model = randomize_(build_model("blvnet_tiny")).eval()
+    video = random_video(1, 8, 64)
+    changed = video.clone()
+    changed[:, 1] += 1.0
+    with torch.no_grad():
+        a, b = model.forward_features(video), model.forward_features(changed)
+    assert not torch.allclose(a[:, 0], b[:, 0])
+    torch.testing.assert_close(a[:, 1:], b[:, 1:])
+
+
+def test_model_is_dtype_agnostic_float64():
+    model = randomize_(build_model("blvnet_tam_tiny")).double().eval()
+    with torch.no_grad():
+        assert model(random_video(1, 8, 64, dtype=torch.float64)).dtype == torch.float64
+
+
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
+def test_runs_under_cpu_autocast(dtype):
+    model = randomize_(build_model("blvnet_tam_tiny")).eval()
+    video = random_video(1, 8, 64)
+    with torch.no_grad():
+        expected = model(video)
+        with torch.autocast("cpu", dtype=dtype):
+            out = model(video)
+    assert torch.isfinite(out).all()
+    assert (out.float() - expected).abs().max() < 0.1 * expected.abs().max()
+
+
+def test_channels_last_gives_the_same_output():
+    model = randomize_(build_model("blvnet_tam_tiny")).eval()
+    video = random_video(2, 8, 64)
+    with torch.no_grad():
+        expected = model(video)
+        model_cl = model.to(memory_format=torch.channels_last)
+        out = model_cl(video)
+    torch.testing.assert_close(out, expected, rtol=1e-4, atol=1e-4)
+
+
+def test_compiles_without_graph_breaks():
+    model = randomize_(build_model("blvnet_tam_tiny", dropout=0.0)).train()
+    video = random_video(2, 8, 64)
+    expected = model(video)
+    compiled = torch.compile(model, backend="aot_eager", fullgraph=True)
+    out = compiled(video)
+    torch.testing.assert_close(out, expected, rtol=1e-4, atol=1e-4)
+    out.sum().backward()
+    assert all(p.grad is not None for p in model.parameters())
+
+
+def test_config_is_frozen_and_kept_on_the_model():
+    model = build_model("blvnet_tam_tiny", num_classes=4)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        model.config.num_classes = 5
+    assert isinstance(model.config, BLVNetConfig) and model.config.name == "blvnet_tam_tiny"
+    assert isinstance(model.layer0.tam, TAM)

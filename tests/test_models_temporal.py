@@ -1,0 +1,40 @@
+"""blvnet_edu/models/temporal.py: folding time and routing frames to the big/little branches."""
+
+import torch
+
+from blvnet_edu.models import FrameRouting, PairRouting, fold_time, unfold_time
+
+
+def frame_ids(batch, frames):
+    """(B, T, 1, 1, 1) whose value is 100 * clip + frame."""
+    ids = torch.arange(batch).view(-1, 1) * 100 + torch.arange(frames).view(1, -1)
+    return ids.view(batch, frames, 1, 1, 1).float()
+
+
+def test_fold_is_clip_major_and_unfold_inverts_it():
+    video = frame_ids(3, 4)
+    folded = fold_time(video)
+    assert folded.shape == (12, 1, 1, 1)
+    assert folded.flatten().tolist()[:6] == [0, 1, 2, 3, 100, 101]
+    assert torch.equal(unfold_time(folded, 4), video)
+
+
+def test_pair_routing_sends_odd_frames_to_big_and_even_to_little():
+    x = fold_time(frame_ids(2, 6))
+    big, little = PairRouting.split(x)
+    assert big.flatten().tolist() == [1, 3, 5, 101, 103, 105]
+    assert little.flatten().tolist() == [0, 2, 4, 100, 102, 104]
+
+
+def test_pair_routing_copies_each_fused_map_to_both_frames_of_its_pair():
+    fused = torch.tensor([10.0, 20.0, 30.0]).view(3, 1, 1, 1)  # one per pair
+    merged = PairRouting.merge(fused)
+    assert merged.flatten().tolist() == [10, 10, 20, 20, 30, 30]
+    assert PairRouting.select(merged).flatten().tolist() == [10, 20, 30]
+
+
+def test_frame_routing_keeps_frames_independent():
+    x = fold_time(frame_ids(1, 4))
+    big, little = FrameRouting.split(x)
+    assert torch.equal(big, x) and torch.equal(little, x)
+    assert torch.equal(FrameRouting.merge(x), x) and torch.equal(FrameRouting.select(x), x)

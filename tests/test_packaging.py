@@ -1,0 +1,36 @@
+"""pyproject.toml and environment.yml pin the same versions; the README's commands are what CI runs."""
+
+import re
+import tomllib
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def pins(requirements):
+    found = {}
+    for req in requirements:
+        match = re.fullmatch(r"([A-Za-z0-9_.\-]+)==([^\s;]+)", req.strip())
+        assert match, f"not an exact pin: {req!r}"
+        found[match[1].lower().replace("_", "-")] = match[2]
+    return found
+
+
+def test_environment_yml_pins_what_pyproject_pins():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    from_pyproject = pins(project["dependencies"] + sum(project["optional-dependencies"].values(), []))
+    env = yaml.safe_load((ROOT / "environment.yml").read_text())
+    pip_section = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
+    from_env = pins([r for r in pip_section if not r.startswith("-e")])
+    assert from_env == from_pyproject
+    assert {"torch", "torchvision"} <= set(from_pyproject)
+
+
+def test_ci_runs_exactly_the_readme_test_command():
+    readme = (ROOT / "README.md").read_text()
+    block = re.search(r"<!-- test-command -->\s*```bash\n(.+?)\n```", readme, re.S)
+    assert block, "README must keep the test command in a marked block"
+    ci = (ROOT / ".ci" / "run").read_text().strip().splitlines()
+    assert ci[-1] == block[1].strip()
