@@ -1,8 +1,13 @@
 """bLVNet-TAM and its baselines as one skeleton with interchangeable parts (paper, Sec. 3, Fig. 1).
 
-    video (B, T, 3, H, W) ─ fold ─ stem ─ layer0 ─ layer1 ─ layer2 ─ layer3 ─ select ─ layer4 ─ pool ─ fc ─ mean over frames
-                                          └──────── bL stages: [TAM] + big/little ─┘   one frame     [TAM] in
-                                                                                     per pair      every block
+    video (B, T, 3, H, W) ── fold time ──> frames (B*T, 3, H, W)
+      stem                 conv1, bn1, relu
+      layer0 .. layer3     bL stages: [TAM] on the input, big/little branches, local
+                           fusion of each frame pair, the result copied to both frames
+      select               one frame per pair: (B*T/2, C, h, w)
+      layer4               Bottlenecks with [TAM] in every block (global fusion)
+      pool, dropout, fc    per-frame logits (B, T/2, K)
+      mean over frames     (B, K)
 
 Three parts decide which network of the paper's Figure 1 this is:
 
@@ -175,11 +180,12 @@ class VideoNet(nn.Module):
         self.check_input(video)
         x = fold_time(video)  # (B*T, 3, H, W)
         x = self.relu(self.bn1(self.conv1(x)))  # (B*T, 64, H/2, W/2)
+        # Shapes for the bL backbone; the plain ResNet's layer1/layer2 are at H/4 and H/8.
         x = self.layer0(x)  # (B*T, 64, H/4, W/4)
         x = self.layer1(x)  # (B*T, 256, H/8, W/8)
         x = self.layer2(x)  # (B*T, 512, H/16, W/16)
-        x = self.layer3(x)  # (B*T, 1024, H/16, W/16) (bL) or H/32 (resnet)
-        x = self.select_frames(x)  # (B*T', 1024, ., .)
+        x = self.layer3(x)  # (B*T, 1024, H/16, W/16)
+        x = self.select_frames(x)  # (B*T', 1024, H/16, W/16)
         x = self.layer4(x)  # (B*T', 2048, H/32, W/32)
         x = self.avgpool(x).flatten(1)  # (B*T', 2048)
         return unfold_time(x, self.config.output_frames)  # (B, T', 2048)
