@@ -79,7 +79,7 @@ def tam_aggregate_relu_(x: Tensor, weight: Tensor) -> Tensor:
     num_offsets, channels = weight.shape
     k, num_frames = num_offsets // 2, x.shape[1]
     w = weight.view(num_offsets, 1, channels, 1, 1)  # broadcasts over (B, C, H, W)
-    past: list[Tensor] = []  # originals of frames t-k .. t-1, oldest first
+    past: list[Tensor] = []  # originals of frames t-k .. t, oldest first
     for t in range(num_frames):
         frame = x[:, t]  # (B, C, H, W), a view into x
         past.append(frame.clone())
