@@ -11,8 +11,8 @@ it is not. This script measures, on one machine and in one run:
 - a direct cross-check of the forward share: wall time spent inside the TAM modules
   (forward hooks; exact on CPU, where operations are synchronous).
 
-Each figure is the median of `--repeats` runs, the three variants interleaved so that drift
-affects them alike, once with glibc's default malloc and once with a malloc that keeps freed
+Each figure is the median of `--repeats` runs, forward, hook and training-step timings each
+in their own phase with the three variants interleaved so that drift affects them alike, once with glibc's default malloc and once with a malloc that keeps freed
 memory (each in a fresh process). Results go to stdout and `docs/benchmarks/tam_cost.md`.
 
     python benchmarks/tam_cost.py                      # 16 frames, 160 px, batch 2
@@ -118,26 +118,33 @@ def measure(args: argparse.Namespace) -> dict:
     video = torch.randn(args.batch, args.frames, 3, args.size, args.size)
     with torch.inference_mode():
         diff = variants["fast"].eval()(video) - variants["reference"].eval()(video)
-    fwd = {k: [] for k in variants}
-    step = {k: [] for k in variants}
-    hook_share = {"fast": [], "reference": []}
-    for model in variants.values():  # warm-up
-        time_forward(model, video)
-        time_train_step(model, video)
-    for r in range(args.repeats):
-        for name, model in variants.items():
-            fwd[name].append(time_forward(model, video))
-            step[name].append(time_train_step(model, video))
-            if name in hook_share:
-                total, inside = tam_forward_time(model, video)
-                hook_share[name].append(inside / total)
-        print(f"repeat {r + 1}/{args.repeats} done", file=sys.stderr, flush=True)
+    def phase(measure_once) -> dict[str, list[float]]:
+        """Warm up, then `repeats` rounds with the variants interleaved.
+
+        Each kind of measurement gets its own phase: a forward timed right after a training
+        step would pay for the memory that step just freed and bias the comparison.
+        """
+        for model in variants.values():
+            measure_once(model, video)
+        times = {name: [] for name in variants}
+        for _ in range(args.repeats):
+            for name, model in variants.items():
+                times[name].append(measure_once(model, video))
+        return times
+
+    def tam_share_by_hooks(model, video) -> float:
+        total, inside = tam_forward_time(model, video)
+        return inside / total
+
+    fwd = phase(time_forward)
+    hook_share = phase(tam_share_by_hooks)
+    step = phase(time_train_step)
     med = statistics.median
     return {
         "max_logit_diff": diff.abs().max().item(),
         "forward": {k: med(v) for k, v in fwd.items()},
         "train_step": {k: med(v) for k, v in step.items()},
-        "hook_share": {k: med(v) for k, v in hook_share.items()},
+        "hook_share": {k: med(v) for k, v in hook_share.items() if k != "identity"},
     }
 
 
