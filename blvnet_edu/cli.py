@@ -1,13 +1,19 @@
 """The `blvnet-edu` command line: one entry point, one subcommand per job.
 
-    blvnet-edu profile blvnet_tam_50 --frames 16 --classes 174
     blvnet-edu models
+    blvnet-edu profile blvnet_tam_50 --frames 16 --classes 174
+    blvnet-edu make-synthetic --out data/synthetic-raw --clips 2000 --seed 0
+    blvnet-edu kinetics-subset --csv train.csv --csv validate.csv --videos clips/ --classes 10 --per-class 50 --out data/k10
+    blvnet-edu folder-list --videos my_videos/ --out data/mine
+    blvnet-edu train --config configs/synthetic_tiny.yaml epochs=5 out=runs/tam
+    blvnet-edu eval --checkpoint runs/tam/best.pt --data data/synthetic --clips 2 --crops 3
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from .models.blvnet import build_model, list_models
 from .profiling import format_profile, profile_model
@@ -24,6 +30,86 @@ def _cmd_profile(args: argparse.Namespace) -> int:
         overrides["num_frames"] = args.frames
     model = build_model(args.model, **overrides)
     print(format_profile(profile_model(model, size=args.size)))
+    return 0
+
+
+def _progress(total: int, desc: str):
+    from tqdm import tqdm
+
+    bar = tqdm(total=total, desc=desc, dynamic_ncols=True)
+
+    def update(done: int, _total: int) -> None:
+        bar.n = done
+        bar.refresh()
+        if done == total:
+            bar.close()
+
+    return update
+
+
+def _cmd_make_synthetic(args: argparse.Namespace) -> int:
+    from .data.synthetic import make_synthetic
+
+    csv_path = make_synthetic(args.out, args.clips, args.seed, args.size, args.frames, args.fps,
+                              progress=_progress(args.clips, "rendering clips"))
+    print(f"wrote {args.clips} clips and {csv_path}")
+    print(f"next: blvnet-edu kinetics-subset --csv {csv_path} --videos {Path(args.out) / 'videos'} "
+          f"--classes 8 --per-class {max(1, args.clips // 8)} --out DIR")
+    return 0
+
+
+def _print_report(report: dict, out: str) -> None:
+    print(f"{report['classes']} classes; clips: {report['clips']}; "
+          f"skipped {len(report['skipped_clips'])} clips, {len(report['bad_annotation_rows'])} bad rows")
+    for item in report["skipped_clips"][:10]:
+        print(f"  skipped {item['clip']}: {item['reason']}")
+    if report.get("classes_short_of_clips"):
+        print(f"  classes with fewer clips than asked: {report['classes_short_of_clips']}")
+    print(f"lists, classes.txt and report.json in {out}")
+
+
+def _cmd_kinetics_subset(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from .data.kinetics import make_subset
+    from .data.lists import read_classes
+
+    report = make_subset(
+        args.csv, args.videos, args.out, args.per_class,
+        num_classes=args.classes,
+        class_list=read_classes(args.class_list) if args.class_list else None,
+        val_per_class=args.val_per_class, short_side=args.short_side, seed=args.seed,
+        progress=lambda items: tqdm(items, desc="checking clips (per class)", dynamic_ncols=True),
+    )
+    _print_report(report, args.out)
+    return 0
+
+
+def _cmd_folder_list(args: argparse.Namespace) -> int:
+    from .data.lists import make_folder_dataset
+
+    report = make_folder_dataset(args.videos, args.out, args.val_fraction, args.seed)
+    _print_report(report, args.out)
+    return 0
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    from .engine.config import load_config
+    from .engine.train import train
+
+    config = load_config(args.config, args.overrides)
+    train(config, resume=args.resume or False)
+    return 0
+
+
+def _cmd_eval(args: argparse.Namespace) -> int:
+    import json
+
+    from .engine.evaluate_cli import evaluate_checkpoint
+
+    metrics = evaluate_checkpoint(args.checkpoint, args.data, args.split, args.clips, args.crops,
+                                  args.size, args.resize, args.batch_size, args.device, args.workers)
+    print(json.dumps(metrics.summary(), indent=2))
     return 0
 
 
@@ -44,6 +130,55 @@ def build_parser() -> argparse.ArgumentParser:
     profile.add_argument("--size", type=int, default=224, help="frame height and width in pixels")
     profile.add_argument("--classes", type=int, default=174, help="number of classes")
     profile.set_defaults(run=_cmd_profile)
+
+    syn = commands.add_parser("make-synthetic", help="render the synthetic temporal dataset (Kinetics layout)")
+    syn.add_argument("--out", required=True, help="output folder (videos/ and annotations.csv)")
+    syn.add_argument("--clips", type=int, required=True, help="number of clips (balanced over 8 classes)")
+    syn.add_argument("--seed", type=int, default=0)
+    syn.add_argument("--size", type=int, default=80, help="frame size in pixels")
+    syn.add_argument("--frames", type=int, default=32, help="frames per clip")
+    syn.add_argument("--fps", type=int, default=16)
+    syn.set_defaults(run=_cmd_make_synthetic)
+
+    kin = commands.add_parser("kinetics-subset", help="a checked Kinetics subset: lists and label map")
+    kin.add_argument("--csv", action="append", required=True, help="annotation CSV (repeat for several)")
+    kin.add_argument("--videos", required=True, help="folder of downloaded clips (flat or per class)")
+    which = kin.add_mutually_exclusive_group(required=True)
+    which.add_argument("--classes", type=int, help="the first N classes in alphabetical order")
+    which.add_argument("--class-list", help="file with one class name per line (e.g. Mini-Kinetics-200)")
+    kin.add_argument("--per-class", type=int, required=True, help="training clips per class")
+    kin.add_argument("--val-per-class", type=int, default=None, help="validation clips per class")
+    kin.add_argument("--short-side", type=int, default=None, help="re-encode clips to this short side")
+    kin.add_argument("--seed", type=int, default=0)
+    kin.add_argument("--out", required=True)
+    kin.set_defaults(run=_cmd_kinetics_subset)
+
+    folder = commands.add_parser("folder-list", help="lists for a folder with one sub-folder of videos per class")
+    folder.add_argument("--videos", required=True)
+    folder.add_argument("--out", required=True)
+    folder.add_argument("--val-fraction", type=float, default=0.2)
+    folder.add_argument("--seed", type=int, default=0)
+    folder.set_defaults(run=_cmd_folder_list)
+
+    tr = commands.add_parser("train", help="train a model (YAML config + key=value overrides)")
+    tr.add_argument("--config", default=None, help="YAML file (see configs/)")
+    tr.add_argument("--resume", nargs="?", const=True, default=None,
+                    help="continue from out/last.pt, or from the checkpoint given")
+    tr.add_argument("overrides", nargs="*", help="key=value, e.g. epochs=5 model_options.num_frames=16")
+    tr.set_defaults(run=_cmd_train)
+
+    ev = commands.add_parser("eval", help="evaluate a checkpoint on a clip list")
+    ev.add_argument("--checkpoint", required=True)
+    ev.add_argument("--data", required=True, help="dataset folder (with <split>.csv)")
+    ev.add_argument("--split", default="val")
+    ev.add_argument("--clips", type=int, default=1, help="clips per video")
+    ev.add_argument("--crops", type=int, default=1, choices=(1, 3))
+    ev.add_argument("--size", type=int, default=None, help="crop size (default: the training config's)")
+    ev.add_argument("--resize", type=int, default=None, help="short side (default: the training config's)")
+    ev.add_argument("--batch-size", type=int, default=4)
+    ev.add_argument("--device", default="auto")
+    ev.add_argument("--workers", type=int, default=2)
+    ev.set_defaults(run=_cmd_eval)
     return parser
 
 

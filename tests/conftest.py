@@ -68,3 +68,33 @@ def randomize_(model: torch.nn.Module, seed: int = 0) -> torch.nn.Module:
 def random_video(batch: int, frames: int, size: int, seed: int = 0, dtype=torch.float32) -> torch.Tensor:
     g = torch.Generator().manual_seed(seed)
     return torch.randn(batch, frames, 3, size, size, generator=g, dtype=dtype)
+
+
+INDEX_BITS = 12  # frames up to 4095
+
+
+def index_frames(count: int, height: int = 48, width: int = 96, start: int = 0) -> torch.Tensor:
+    """`(T, 3, H, W)` uint8 frames whose picture encodes the frame index in binary bars,
+    robust to lossy compression."""
+    frames = torch.zeros(count, 3, height, width, dtype=torch.uint8)
+    bar = width // INDEX_BITS
+    for i in range(count):
+        for b in range(INDEX_BITS):
+            if ((start + i) >> b) & 1:
+                frames[i, :, :, b * bar : (b + 1) * bar] = 255
+    return frames
+
+
+def decode_index(frames: torch.Tensor) -> list[int]:
+    """Inverse of `index_frames` on decoded (possibly resized) frames."""
+    width = frames.shape[-1]
+    bar = width / INDEX_BITS
+    out = []
+    for frame in frames:
+        value = 0
+        for b in range(INDEX_BITS):
+            lo, hi = int(b * bar + bar * 0.3), int((b + 1) * bar - bar * 0.3)
+            if frame[:, :, lo:hi].float().mean() > 127:
+                value |= 1 << b
+        out.append(value)
+    return out

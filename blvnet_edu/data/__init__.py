@@ -1,0 +1,1 @@
+"""Video data: decoding, sampling, transforms and datasets (Kinetics, folders, synthetic)."""

@@ -1,0 +1,179 @@
+"""A Kinetics subset from the official annotations and a folder of downloaded clips.
+
+The Kinetics-400/600/700 annotation CSVs (https://github.com/cvdfoundation/kinetics-dataset)
+have the columns `label,youtube_id,time_start,time_end,split[,is_cc]`; labels may be quoted
+and contain spaces or commas. A downloaded clip is named
+`{youtube_id}_{time_start:06d}_{time_end:06d}.mp4` (the naming of the official download
+scripts), either flat in one folder or in one folder per class.
+
+`make_subset` picks a deterministic subset (the first N classes in alphabetical order, or a
+class list such as Mini-Kinetics-200; K clips per class ordered by a seeded hash of their id),
+checks every clip it picks (missing or undecodable clips are skipped, reported, and replaced
+by the next candidates), can re-encode clips to a smaller short side, and writes the clip
+lists of `lists.py`. Nothing is downloaded.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from .lists import VIDEO_EXTENSIONS, ClipEntry, check_clip, write_dataset
+from .video_io import VideoDecodeError, resize_video
+
+__all__ = ["KineticsRow", "read_annotations", "clip_stem", "index_videos", "make_subset"]
+
+REQUIRED = ("label", "youtube_id", "time_start", "time_end", "split")
+SPLIT_NAMES = {"train": "train", "val": "val", "validate": "val", "valid": "val", "test": "test"}
+
+
+@dataclass(frozen=True)
+class KineticsRow:
+    label: str
+    youtube_id: str
+    time_start: int
+    time_end: int
+    split: str  # "train", "val" or "test"
+
+
+def clip_stem(row: KineticsRow) -> str:
+    return f"{row.youtube_id}_{row.time_start:06d}_{row.time_end:06d}"
+
+
+def read_annotations(paths: Sequence[str | Path]) -> tuple[list[KineticsRow], list[str]]:
+    """Rows of one or more annotation CSVs, and a description of every row that was skipped."""
+    rows, problems = [], []
+    for path in map(Path, paths):
+        if not path.is_file():
+            raise FileNotFoundError(f"annotation file not found: {path}")
+        with open(path, newline="", encoding="utf-8") as f:
+            reader = csv.DictReader(f)
+            missing = [c for c in REQUIRED if c not in (reader.fieldnames or [])]
+            if missing:
+                raise ValueError(f"{path}: not a Kinetics annotation file, missing columns {missing}")
+            for line, row in enumerate(reader, start=2):
+                try:
+                    label, youtube_id = row["label"].strip(), row["youtube_id"].strip()
+                    split = SPLIT_NAMES[row["split"].strip().lower()]
+                    start, end = int(float(row["time_start"])), int(float(row["time_end"]))
+                    if not label or not youtube_id:
+                        raise ValueError("empty label or youtube_id")
+                except (KeyError, AttributeError, ValueError) as err:
+                    problems.append(f"{path.name}:{line}: bad row {dict(row)} ({err})")
+                    continue
+                rows.append(KineticsRow(label, youtube_id, start, end, split))
+    return rows, problems
+
+
+def index_videos(videos: str | Path) -> dict[str, Path]:
+    """`{clip stem: path}` for every video under `videos` (flat or in class folders)."""
+    videos = Path(videos)
+    if not videos.is_dir():
+        raise FileNotFoundError(f"video folder not found: {videos}")
+    return {p.stem: p for p in sorted(videos.rglob("*")) if p.suffix.lower() in VIDEO_EXTENSIONS}
+
+
+def _order(seed: int, youtube_id: str) -> str:
+    return hashlib.sha1(f"{seed}:{youtube_id}".encode()).hexdigest()
+
+
+def make_subset(
+    csv_paths: Sequence[str | Path],
+    videos: str | Path,
+    out: str | Path,
+    per_class: int,
+    num_classes: int | None = None,
+    class_list: Sequence[str] | None = None,
+    val_per_class: int | None = None,
+    short_side: int | None = None,
+    seed: int = 0,
+    progress: Callable[[Sequence], Sequence] = lambda items: items,
+) -> dict:
+    """Build a checked subset and write its lists under `out`; returns the report.
+
+    Args:
+        csv_paths: official annotation CSVs (e.g. train.csv and validate.csv).
+        videos: folder with the downloaded clips.
+        out: where lists (and re-encoded clips) go.
+        per_class: training clips per class.
+        num_classes: take the first N classes in alphabetical order, or
+        class_list: exactly these classes (e.g. Mini-Kinetics-200).
+        val_per_class: validation clips per class (default: per_class // 4, at least 1).
+        short_side: re-encode clips to this short side under `out/videos` (kept if present,
+            so an interrupted run resumes).
+        progress: wraps the list of clips to check (e.g. `tqdm`).
+    """
+    if (num_classes is None) == (class_list is None):
+        raise ValueError("give either num_classes or class_list")
+    if per_class < 1:
+        raise ValueError(f"per_class must be >= 1, got {per_class}")
+    rows, bad_rows = read_annotations(csv_paths)
+    known = sorted({r.label for r in rows})
+    if class_list is not None:
+        unknown = [c for c in class_list if c not in known]
+        if unknown:
+            raise ValueError(f"classes not in the annotations: {unknown}")
+        classes = list(dict.fromkeys(class_list))
+    else:
+        if num_classes > len(known):
+            raise ValueError(f"asked for {num_classes} classes, the annotations have {len(known)}")
+        classes = known[:num_classes]
+    label_of = {c: i for i, c in enumerate(classes)}
+    wanted = {"train": per_class, "val": val_per_class or max(1, per_class // 4)}
+    candidates: dict[tuple[str, str], list[KineticsRow]] = defaultdict(list)
+    for row in rows:
+        if row.label in label_of and row.split in wanted:
+            candidates[(row.split, row.label)].append(row)
+    files = index_videos(videos)
+    out = Path(out)
+    splits: dict[str, list[ClipEntry]] = {"train": [], "val": []}
+    skipped: list[dict] = []
+    queue = [
+        (split, label, sorted(candidates[(split, label)], key=lambda r: _order(seed, r.youtube_id)))
+        for split in ("train", "val")
+        for label in classes
+    ]
+    for split, label, ordered in progress(queue):
+        taken = 0
+        for row in ordered:
+            if taken == wanted[split]:
+                break
+            stem = clip_stem(row)
+            path = files.get(stem)
+            if path is None:
+                skipped.append({"clip": stem, "label": label, "split": split, "reason": "missing"})
+                continue
+            try:
+                if short_side:
+                    target = out / "videos" / label / f"{stem}.mp4"
+                    if not target.exists():
+                        resize_video(path, target, short_side)
+                    path = target
+                num_frames = check_clip(path)
+            except (VideoDecodeError, FileNotFoundError) as err:
+                skipped.append({"clip": stem, "label": label, "split": split, "reason": str(err)})
+                continue
+            splits[split].append(ClipEntry(str(path), label_of[label], num_frames))
+            taken += 1
+    counts = {s: len(e) for s, e in splits.items()}
+    short = {
+        f"{split}/{label}": sum(1 for e in splits[split] if e.label == label_of[label])
+        for split in ("train", "val")
+        for label in classes
+        if sum(1 for e in splits[split] if e.label == label_of[label]) < wanted[split]
+    }
+    report = {
+        "classes": len(classes),
+        "clips": counts,
+        "per_class_wanted": wanted,
+        "classes_short_of_clips": short,
+        "skipped_clips": skipped,
+        "bad_annotation_rows": bad_rows,
+        "seed": seed,
+    }
+    write_dataset(out, classes, splits, report)
+    return report

@@ -1,0 +1,46 @@
+"""`blvnet-edu eval`: a saved checkpoint on a clip list, with several clips and crops per video."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from torch.utils.data import DataLoader
+from tqdm import tqdm
+
+from ..data.datasets import VideoClipDataset
+from ..data.lists import read_classes
+from ..data.transforms import EvalTransform
+from .checkpointing import load_checkpoint, load_model
+from .distributed import resolve_device
+from .evaluate import Metrics, evaluate
+
+__all__ = ["evaluate_checkpoint"]
+
+
+def evaluate_checkpoint(
+    checkpoint: str | Path,
+    data: str | Path,
+    split: str = "val",
+    clips: int = 1,
+    crops: int = 1,
+    size: int | None = None,
+    resize: int | None = None,
+    batch_size: int = 4,
+    device: str = "auto",
+    workers: int = 2,
+) -> Metrics:
+    model, classes = load_model(checkpoint)
+    trained = load_checkpoint(checkpoint).get("train_config", {})
+    data_classes = read_classes(Path(data) / "classes.txt")
+    if data_classes != classes:
+        raise ValueError(f"{checkpoint} knows {len(classes)} classes that differ from {data}/classes.txt")
+    size = size or trained.get("size", 224)
+    resize = resize or trained.get("resize", 256)
+    target = resolve_device(device)
+    dataset = VideoClipDataset(
+        Path(data) / f"{split}.csv", model.config.num_frames, EvalTransform(size, resize, crops), False,
+        stride=trained.get("stride"), num_clips=clips,
+    )
+    loader = DataLoader(dataset, batch_size, num_workers=workers)
+    return evaluate(model.to(target), loader, len(classes), target,
+                    progress=lambda it: tqdm(it, desc=f"evaluating {split}", dynamic_ncols=True))

@@ -1,0 +1,244 @@
+"""The training loop: one process on a CPU or GPU, or many under `torchrun` (DDP).
+
+    blvnet-edu train --config configs/synthetic_tiny.yaml epochs=10 out=runs/tam
+    torchrun --nproc_per_node 8 -m blvnet_edu.cli train --config configs/kinetics_blvnet_tam_50.yaml
+
+Per epoch it writes, under `out/`: `metrics.jsonl` and `metrics.csv` (loss, top-1/top-5, per-
+class accuracy, learning rate, time), `confusion.csv` (latest validation confusion matrix),
+`last.pt` (everything needed to resume) and `best.pt` (the best model so far, weights only),
+all written atomically. `config.yaml` holds the resolved configuration. With `resume=True`
+training restarts after the last finished epoch, with the model, optimizer, scheduler,
+scaler and random generators as they were: the result equals an uninterrupted run.
+
+Precision is decided here and only here: autocast in bf16 or fp16 (fp16 with a gradient
+scaler), optional channels_last and `torch.compile`.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import time
+from contextlib import nullcontext
+from pathlib import Path
+
+import torch
+import torch.distributed as dist
+import torch.nn.functional as F
+import yaml
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DataLoader, DistributedSampler
+from tqdm import tqdm
+
+from ..data.datasets import VideoClipDataset
+from ..data.lists import read_classes
+from ..data.transforms import EvalTransform, TrainTransform
+from ..models.blvnet import build_model
+from ..models.checkpoints import load_imagenet_backbone
+from .checkpointing import config_to_dict, load_checkpoint, rng_state, save_checkpoint, set_rng_state, unwrap
+from .config import TrainConfig
+from .distributed import DistInfo, setup, teardown
+from .evaluate import evaluate
+
+__all__ = ["train", "AUTOCAST_DTYPES"]
+
+AUTOCAST_DTYPES = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+def _param_groups(model: nn.Module, weight_decay: float) -> list[dict]:
+    """No weight decay on biases and BatchNorm parameters (1-D tensors)."""
+    decay, no_decay = [], []
+    for p in model.parameters():
+        if p.requires_grad:
+            (no_decay if p.ndim <= 1 else decay).append(p)
+    return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+
+
+def _lr_factor(total_steps: int, warmup_steps: int):
+    """Linear warm-up, then cosine decay to zero, per optimizer step."""
+
+    def factor(step: int) -> float:
+        if step < warmup_steps:
+            return (step + 1) / warmup_steps
+        progress = (step - warmup_steps) / max(1, total_steps - warmup_steps)
+        return 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
+
+    return factor
+
+
+def _freeze_batchnorm(model: nn.Module) -> None:
+    for m in model.modules():
+        if isinstance(m, nn.modules.batchnorm._BatchNorm):
+            m.eval()
+            for p in m.parameters():
+                p.requires_grad_(False)
+
+
+def _loaders(cfg: TrainConfig, frames: int, info: DistInfo, pin: bool):
+    data = Path(cfg.data)
+    train_set = VideoClipDataset(
+        data / "train.csv", frames, TrainTransform(cfg.size, cfg.scales, cfg.flip), True,
+        stride=cfg.stride, seed=cfg.seed,
+    )
+    val_set = VideoClipDataset(
+        data / "val.csv", frames, EvalTransform(cfg.size, cfg.resize, cfg.eval_crops), False,
+        stride=cfg.stride, num_clips=cfg.eval_clips,
+    )
+    if len(train_set) < cfg.batch_size * info.world_size:
+        raise ValueError(
+            f"{data / 'train.csv'} has {len(train_set)} clips, fewer than one global batch "
+            f"({cfg.batch_size} x {info.world_size} processes)"
+        )
+    # One sampler for one process or many: each rank takes its share of one seeded permutation.
+    sampler = DistributedSampler(
+        train_set, num_replicas=info.world_size, rank=info.rank, shuffle=True, seed=cfg.seed, drop_last=True
+    )
+    common = dict(num_workers=cfg.workers, pin_memory=pin, persistent_workers=False)
+    train_loader = DataLoader(train_set, cfg.batch_size, sampler=sampler, drop_last=True, **common)
+    views = cfg.eval_clips * cfg.eval_crops
+    val_loader = DataLoader(val_set, max(1, cfg.batch_size // views), shuffle=False, **common)
+    return train_set, sampler, train_loader, val_loader
+
+
+def _log_epoch(out: Path, record: dict, classes: list[str], confusion: list[list[int]]) -> None:
+    with open(out / "metrics.jsonl", "a") as f:
+        f.write(json.dumps(record) + "\n")
+    scalars = {k: v for k, v in record.items() if not isinstance(v, (list, dict))}
+    new = not (out / "metrics.csv").exists()
+    with open(out / "metrics.csv", "a", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(scalars))
+        if new:
+            writer.writeheader()
+        writer.writerow(scalars)
+    with open(out / "confusion.csv", "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["true \\ predicted", *classes])
+        writer.writerows([name, *row] for name, row in zip(classes, confusion))
+
+
+def train(cfg: TrainConfig, resume: bool | str = False, log=print) -> dict:
+    """Train as `cfg` says; returns the last epoch's record. `resume`: True (from
+    `out/last.pt`) or a checkpoint path."""
+    info, device = setup(cfg.device)
+    try:
+        return _train(cfg, resume, log, info, device)
+    finally:
+        teardown()
+
+
+def _train(cfg: TrainConfig, resume, log, info: DistInfo, device: torch.device) -> dict:
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    log = log if info.is_main else (lambda *_a, **_k: None)
+    out = Path(cfg.out)
+    classes = read_classes(Path(cfg.data) / "classes.txt")
+    torch.manual_seed(cfg.seed)  # the same initial weights in every process
+    model = build_model(cfg.model, num_classes=len(classes), **cfg.model_options)
+    if cfg.pretrained:
+        log(load_imagenet_backbone(model, cfg.pretrained))
+    if cfg.freeze_bn:
+        _freeze_batchnorm(model)
+    model.to(device)
+    if cfg.channels_last:
+        model.to(memory_format=torch.channels_last)
+    train_set, sampler, train_loader, val_loader = _loaders(
+        cfg, model.config.num_frames, info, pin=device.type == "cuda"
+    )
+    steps_in_epoch = len(train_loader) if cfg.max_steps_per_epoch is None else min(
+        len(train_loader), cfg.max_steps_per_epoch
+    )
+    updates_per_epoch = max(1, steps_in_epoch // cfg.accumulate)
+    optimizer = torch.optim.SGD(_param_groups(model, cfg.weight_decay), lr=cfg.lr, momentum=cfg.momentum)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer,
+        _lr_factor(cfg.epochs * updates_per_epoch, round(cfg.warmup_epochs * updates_per_epoch)),
+    )
+    autocast_dtype = AUTOCAST_DTYPES[cfg.precision]
+    scaler = torch.amp.GradScaler(device.type, enabled=cfg.precision == "fp16")
+
+    start_epoch, best_top1 = 0, -1.0
+    if resume:
+        path = out / "last.pt" if resume is True else Path(resume)
+        state = load_checkpoint(path)
+        if state["model_config"] != config_to_dict(model.config):
+            raise ValueError(f"{path} was trained with another model ({state['model_config']}); "
+                             "resume with the configuration saved in its folder")
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        scaler.load_state_dict(state["scaler"])
+        set_rng_state(state["rng"])
+        start_epoch, best_top1 = state["epoch"] + 1, state["best_top1"]
+        log(f"resumed from {path} after epoch {state['epoch']}")
+
+    ddp = DistributedDataParallel(model, device_ids=[device] if device.type == "cuda" else None) if info.enabled else model
+    run = torch.compile(ddp) if cfg.compile else ddp
+    if info.is_main:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "config.yaml").write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
+
+    record: dict = {}
+    for epoch in range(start_epoch, cfg.epochs):
+        sampler.set_epoch(epoch)
+        train_set.set_epoch(epoch)
+        model.train()
+        if cfg.freeze_bn:
+            _freeze_batchnorm(model)
+        started = time.perf_counter()
+        loss_sum = torch.zeros(3, device=device)  # loss x n, correct, n
+        bar = tqdm(train_loader, total=steps_in_epoch, desc=f"epoch {epoch + 1}/{cfg.epochs}",
+                   disable=not info.is_main, leave=False, dynamic_ncols=True)
+        optimizer.zero_grad(set_to_none=True)
+        for step, (videos, labels) in enumerate(bar):
+            if step >= steps_in_epoch:
+                break
+            videos = videos.to(device, non_blocking=True)
+            labels = labels.to(device, non_blocking=True)
+            last_micro = (step + 1) % cfg.accumulate == 0
+            sync = ddp.no_sync() if info.enabled and not last_micro else nullcontext()
+            with sync:
+                with torch.autocast(device.type, dtype=autocast_dtype, enabled=autocast_dtype is not None):
+                    logits = run(videos).float()
+                loss = F.cross_entropy(logits, labels)
+                scaler.scale(loss / cfg.accumulate).backward()
+            if last_micro:
+                if cfg.clip_grad_norm:
+                    scaler.unscale_(optimizer)
+                    nn.utils.clip_grad_norm_(model.parameters(), cfg.clip_grad_norm)
+                scaler.step(optimizer)
+                scaler.update()
+                optimizer.zero_grad(set_to_none=True)
+                scheduler.step()
+            n = labels.numel()
+            loss_sum += torch.stack([loss.detach() * n, (logits.argmax(1) == labels).sum(), torch.tensor(n, device=device)])
+            bar.set_postfix(loss=f"{loss.item():.3f}", lr=f"{optimizer.param_groups[0]['lr']:.2e}")
+        if info.enabled:
+            dist.all_reduce(loss_sum)
+        train_loss, train_top1 = (loss_sum[0] / loss_sum[2]).item(), (loss_sum[1] / loss_sum[2]).item()
+        record = {"epoch": epoch + 1, "lr": optimizer.param_groups[0]["lr"], "train_loss": train_loss,
+                  "train_top1": train_top1}
+        if info.is_main:
+            progress = lambda it: tqdm(it, desc="validation", leave=False, dynamic_ncols=True)
+            metrics = evaluate(unwrap(model), val_loader, len(classes), device, autocast_dtype, progress)
+            record.update(val_loss=metrics.loss, val_top1=metrics.top1, val_top5=metrics.top5,
+                          time_s=round(time.perf_counter() - started, 2),
+                          per_class={c: a for c, a in zip(classes, metrics.per_class)})
+            _log_epoch(out, record, classes, metrics.confusion)
+            common = {"model": unwrap(model).state_dict(), "model_config": config_to_dict(model.config),
+                      "classes": classes, "train_config": cfg.to_dict(), "epoch": epoch}
+            if metrics.top1 > best_top1:
+                best_top1 = metrics.top1
+                save_checkpoint(out / "best.pt", {**common, "metrics": metrics.summary()})
+            save_checkpoint(out / "last.pt", {
+                **common, "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+                "scaler": scaler.state_dict(), "rng": rng_state(), "best_top1": best_top1,
+            })
+            log(f"epoch {epoch + 1}/{cfg.epochs}: train loss {train_loss:.3f} top-1 {train_top1:.3f} | "
+                f"val loss {metrics.loss:.3f} top-1 {metrics.top1:.3f} top-5 {metrics.top5:.3f} "
+                f"({record['time_s']:.1f} s)")
+        if info.enabled:
+            dist.barrier()
+    return record
+

@@ -1,0 +1,144 @@
+"""blvnet_edu/engine: config, training steps, exact resume, DDP == one process, evaluation."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from blvnet_edu import build_model
+from blvnet_edu.cli import main
+from blvnet_edu.data.kinetics import make_subset
+from blvnet_edu.data.synthetic import make_synthetic
+from blvnet_edu.engine.checkpointing import load_checkpoint, load_model
+from blvnet_edu.engine.config import TrainConfig, load_config
+from blvnet_edu.engine.evaluate import metrics_from_scores
+from blvnet_edu.engine.train import train
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory):
+    """32 synthetic clips (24 train, 8 val) through the Kinetics pipeline."""
+    root = tmp_path_factory.mktemp("synthetic")
+    csv_path = make_synthetic(root / "raw", 40, seed=0, size=40, frames=8, fps=8, val_fraction=0.2)
+    make_subset([csv_path], root / "raw" / "videos", root / "lists", per_class=4, num_classes=8, val_per_class=1)
+    return root / "lists"
+
+
+def config(dataset, out, **overrides):
+    values = dict(model="blvnet_tam_tiny", model_options={"num_frames": 4, "dropout": 0.0}, data=str(dataset),
+                  size=32, resize=32, scales=(1.0, 0.875), epochs=2, batch_size=4, lr=0.05, workers=0,
+                  threads=1, out=str(out), seed=3)
+    values.update(overrides)
+    return TrainConfig(**values)
+
+
+def quiet(*_args, **_kwargs):
+    pass
+
+
+def test_yaml_and_overrides(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("model: tsn_resnet_tiny\nepochs: 3\nmodel_options:\n  num_frames: 4\n")
+    cfg = load_config(path, ["epochs=5", "model_options.dropout=0.2", "scales=[1.0]", "stride=null"])
+    assert (cfg.model, cfg.epochs, cfg.model_options, cfg.scales) == ("tsn_resnet_tiny", 5, {"num_frames": 4, "dropout": 0.2}, (1.0,))
+    with pytest.raises(ValueError, match="unknown config keys"):
+        load_config(None, ["epoch=3"])
+    with pytest.raises(ValueError, match="precision"):
+        load_config(None, ["precision=fp8"])
+    with pytest.raises(FileNotFoundError):
+        load_config(tmp_path / "missing.yaml")
+
+
+def test_metrics_from_scores():
+    scores = torch.tensor([[0.9, 0.1, 0.0], [0.2, 0.7, 0.1], [0.5, 0.4, 0.1], [0.1, 0.2, 0.7]])
+    m = metrics_from_scores(scores, torch.tensor([0, 1, 1, 2]), 3, loss=0.0)
+    assert m.top1 == 0.75 and m.top5 == 1.0
+    assert m.confusion == [[1, 0, 0], [1, 1, 0], [0, 0, 1]]
+    assert m.per_class == [1.0, 0.5, 1.0]
+
+
+def test_training_lowers_the_loss_and_writes_its_results(dataset, tmp_path):
+    cfg = config(dataset, tmp_path / "run", epochs=4, lr=0.02)
+    train(cfg, log=quiet)
+    records = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in records] == [1, 2, 3, 4]
+    assert records[-1]["train_loss"] < records[0]["train_loss"]
+    assert set(records[0]["per_class"]) == set((dataset / "classes.txt").read_text().split("\n")[:-1])
+    for name in ("config.yaml", "metrics.csv", "confusion.csv", "last.pt", "best.pt"):
+        assert (tmp_path / "run" / name).is_file(), name
+    assert load_config(tmp_path / "run" / "config.yaml") == cfg  # the run can be repeated
+    model, classes = load_model(tmp_path / "run" / "best.pt")
+    assert len(classes) == 8 and model.config.num_frames == 4 and not model.training
+    assert load_checkpoint(tmp_path / "run" / "last.pt")["train_config"] == cfg.to_dict()
+
+
+class Interrupt(Exception):
+    pass
+
+
+def test_resume_gives_the_same_result_as_an_uninterrupted_run(dataset, tmp_path):
+    straight = config(dataset, tmp_path / "straight", model_options={"num_frames": 4, "dropout": 0.5})
+    train(straight, log=quiet)
+
+    def crash_after_first_epoch(message):
+        if str(message).startswith("epoch 1/"):
+            raise Interrupt
+
+    broken = config(dataset, tmp_path / "broken", model_options={"num_frames": 4, "dropout": 0.5})
+    with pytest.raises(Interrupt):
+        train(broken, log=crash_after_first_epoch)
+    assert load_checkpoint(tmp_path / "broken" / "last.pt")["epoch"] == 0
+    train(broken, resume=True, log=quiet)
+    a = load_checkpoint(tmp_path / "straight" / "last.pt")
+    b = load_checkpoint(tmp_path / "broken" / "last.pt")
+    for key, value in a["model"].items():
+        assert torch.equal(value, b["model"][key]), key
+    lines = lambda run: [json.loads(x) for x in (tmp_path / run / "metrics.jsonl").read_text().splitlines()]
+    assert [r["train_loss"] for r in lines("straight")] == [r["train_loss"] for r in lines("broken")]
+
+
+def test_resume_refuses_another_model(dataset, tmp_path):
+    train(config(dataset, tmp_path / "r", epochs=1), log=quiet)
+    with pytest.raises(ValueError, match="trained with another model"):
+        train(config(dataset, tmp_path / "r", epochs=2, model="tsn_resnet_tiny"), resume=True, log=quiet)
+
+
+def test_two_process_ddp_matches_one_process_on_the_same_global_batch(dataset, tmp_path):
+    common = [f"data={dataset}", "model=blvnet_tam_tiny", "model_options={num_frames: 4, dropout: 0.0}",
+              "size=32", "resize=32", "epochs=1", "max_steps_per_epoch=3", "workers=0", "threads=1",
+              "freeze_bn=true", "lr=0.05", "seed=5"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    ddp = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+         "-m", "blvnet_edu.cli", "train", *common, "batch_size=2", f"out={tmp_path / 'ddp'}"],
+        capture_output=True, text=True, env=env, timeout=300,
+    )
+    assert ddp.returncode == 0, ddp.stderr[-3000:]
+    assert main(["train", *common, "batch_size=4", f"out={tmp_path / 'one'}"]) == 0
+    a = load_checkpoint(tmp_path / "ddp" / "last.pt")["model"]
+    b = load_checkpoint(tmp_path / "one" / "last.pt")["model"]
+    for key in a:
+        torch.testing.assert_close(a[key], b[key], rtol=1e-4, atol=1e-5, msg=key)
+    torch.manual_seed(5)  # the initial weights of both runs
+    initial = build_model("blvnet_tam_tiny", num_classes=8, num_frames=4, dropout=0.0).state_dict()
+    assert any(not torch.allclose(initial[k], a[k]) for k in a if a[k].is_floating_point())
+
+
+def test_eval_command_with_clips_and_crops(dataset, tmp_path, capsys):
+    train(config(dataset, tmp_path / "run", epochs=1), log=quiet)
+    code = main(["eval", "--checkpoint", str(tmp_path / "run" / "best.pt"), "--data", str(dataset),
+                 "--clips", "2", "--crops", "3", "--workers", "0"])
+    assert code == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["count"] == 8 and 0.0 <= result["top1"] <= 1.0
+
+
+def test_eval_rejects_foreign_files(dataset, tmp_path, capsys):
+    bad = tmp_path / "bad.pt"
+    torch.save({"conv1.weight": torch.zeros(1)}, bad)
+    assert main(["eval", "--checkpoint", str(bad), "--data", str(dataset)]) == 2
+    assert "not a blvnet-edu checkpoint" in capsys.readouterr().err
+    assert main(["eval", "--checkpoint", str(tmp_path / "none.pt"), "--data", str(dataset)]) == 2
