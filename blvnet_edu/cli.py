@@ -7,6 +7,7 @@
     blvnet-edu folder-list --videos my_videos/ --out data/mine
     blvnet-edu train --config configs/synthetic_tiny.yaml epochs=5 out=runs/tam
     blvnet-edu eval --checkpoint runs/tam/best.pt --data data/synthetic --clips 2 --crops 3
+    blvnet-edu app
 """
 
 from __future__ import annotations
@@ -113,6 +114,19 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_app(args: argparse.Namespace) -> int:
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[1] / "app" / "app.py"
+    if not path.is_file():
+        raise FileNotFoundError(f"the app lives in the repository ({path}); run it from a clone")
+    spec = importlib.util.spec_from_file_location("blvnet_edu_app", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    module.launch(args.checkpoint, args.labels, args.model, host=args.host, port=args.port)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="blvnet-edu", description="bLVNet-TAM: models, data, training and explanations."
@@ -179,6 +193,14 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--device", default="auto")
     ev.add_argument("--workers", type=int, default=2)
     ev.set_defaults(run=_cmd_eval)
+
+    app = commands.add_parser("app", help="the explainer app (Gradio), on the demo models by default")
+    app.add_argument("--checkpoint", default=None, help="a blvnet-edu checkpoint, or the authors' (with --model, --labels)")
+    app.add_argument("--labels", default=None, help="class names, one per line")
+    app.add_argument("--model", default=None, help="model preset of an authors' checkpoint, e.g. blvnet_tam_50")
+    app.add_argument("--host", default="127.0.0.1")
+    app.add_argument("--port", type=int, default=7860)
+    app.set_defaults(run=_cmd_app)
     return parser
 
 

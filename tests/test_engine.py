@@ -142,3 +142,29 @@ def test_eval_rejects_foreign_files(dataset, tmp_path, capsys):
     assert main(["eval", "--checkpoint", str(bad), "--data", str(dataset)]) == 2
     assert "not a blvnet-edu checkpoint" in capsys.readouterr().err
     assert main(["eval", "--checkpoint", str(tmp_path / "none.pt"), "--data", str(dataset)]) == 2
+
+
+def test_a_killed_run_keeps_a_valid_checkpoint_and_resumes(dataset, tmp_path):
+    """SIGKILL in the middle of training: last.pt stays readable, --resume finishes the run."""
+    import signal
+    import time
+
+    out = tmp_path / "killed"
+    args = [f"data={dataset}", "model=blvnet_tam_tiny", "model_options={num_frames: 4}", "size=32",
+            "resize=32", "epochs=6", "batch_size=4", "workers=0", "threads=1", f"out={out}"]
+    proc = subprocess.Popen([sys.executable, "-m", "blvnet_edu.cli", "train", *args],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.time() + 120
+        while time.time() < deadline and not (out / "last.pt").exists():
+            time.sleep(0.05)
+        time.sleep(0.3)  # into the next epoch
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        proc.kill()
+    done = load_checkpoint(out / "last.pt")["epoch"]
+    assert 0 <= done < 5
+    assert main(["train", *args, "--resume"]) == 0
+    records = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
+    assert records[-1]["epoch"] == 6 and load_checkpoint(out / "last.pt")["epoch"] == 5

@@ -27,6 +27,7 @@ __all__ = [
     "save_checkpoint",
     "load_checkpoint",
     "load_model",
+    "model_from_payload",
     "rng_state",
     "set_rng_state",
     "unwrap",
@@ -94,15 +95,20 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     return payload
 
 
-def load_model(path: str | Path) -> tuple[VideoNet, list[str]]:
-    """Rebuild the network saved in a blvnet-edu checkpoint: `(model in eval mode, classes)`."""
-    payload = load_checkpoint(path)
+def model_from_payload(payload: dict[str, Any], source: str | Path = "checkpoint") -> VideoNet:
+    """The network stored in a loaded blvnet-edu checkpoint, in eval mode."""
     model = VideoNet(config_from_dict(payload["model_config"]))
     try:
         model.load_state_dict(payload["model"])
     except RuntimeError as err:
-        raise CheckpointMismatchError(f"{path}: the weights do not fit the saved model config: {err}") from err
-    return model.eval(), list(payload["classes"])
+        raise CheckpointMismatchError(f"{source}: the weights do not fit the saved model config: {err}") from err
+    return model.eval()
+
+
+def load_model(path: str | Path) -> tuple[VideoNet, list[str]]:
+    """Rebuild the network saved in a blvnet-edu checkpoint: `(model in eval mode, classes)`."""
+    payload = load_checkpoint(path)
+    return model_from_payload(payload, path), list(payload["classes"])
 
 
 def unwrap(model: nn.Module) -> nn.Module:
