@@ -114,7 +114,8 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_app(args: argparse.Namespace) -> int:
+def load_app_module():
+    """`app/app.py` of the repository (the UI is not part of the installed package)."""
     import importlib.util
 
     path = Path(__file__).resolve().parents[1] / "app" / "app.py"
@@ -123,7 +124,11 @@ def _cmd_app(args: argparse.Namespace) -> int:
     spec = importlib.util.spec_from_file_location("blvnet_edu_app", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    module.launch(args.checkpoint, args.labels, args.model, host=args.host, port=args.port)
+    return module
+
+
+def _cmd_app(args: argparse.Namespace) -> int:
+    load_app_module().launch(args.checkpoint, args.labels, args.model, host=args.host, port=args.port)
     return 0
 
 

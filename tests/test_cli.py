@@ -40,3 +40,8 @@ def test_console_script_is_installed():
     done = subprocess.run([exe, "profile", "blvnet_tam_tiny", "--size", "64"], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert "model       blvnet_tam_tiny" in done.stdout
+
+
+def test_app_with_a_bad_checkpoint_exits_with_a_message(tmp_path, capsys):
+    assert main(["app", "--checkpoint", str(tmp_path / "missing.pt")]) == 2
+    assert "checkpoint not found" in capsys.readouterr().err

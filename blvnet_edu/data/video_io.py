@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -114,20 +115,31 @@ def read_frames(path: PathLike, indices: Sequence[int], seek_threshold: float = 
         raise ValueError("no frame indices given")
     if min(indices) < 0:
         raise ValueError(f"frame indices must be >= 0, got {min(indices)}")
+    with _video_stream(path) as (container, stream):
+        info = _stream_info(path, stream, container)
+        decoded = _decode_at(container, stream, info, sorted(set(indices)), seek_threshold)
+    return _as_clip(path, [decoded[i] for i in indices] if decoded else [])
+
+
+@contextmanager
+def _video_stream(path: PathLike):
+    """`(container, video stream)` of a file; FFmpeg errors become `VideoDecodeError`s naming it."""
     container = _open(path)
     try:
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
-        info = _stream_info(path, stream, container)
-        decoded = _decode_at(container, stream, info, sorted(set(indices)), seek_threshold)
+        yield container, stream
     except av.FFmpegError as err:
         raise VideoDecodeError(f"{path}: cannot decode ({err})") from err
     finally:
         container.close()
-    if not decoded:
+
+
+def _as_clip(path: PathLike, images: list[np.ndarray]) -> Tensor:
+    """`(H, W, 3)` uint8 images -> a `(T, 3, H, W)` uint8 tensor."""
+    if not images:
         raise VideoDecodeError(f"{path}: no frame could be decoded")
-    frames = np.stack([decoded[i] for i in indices])  # (T, H, W, 3)
-    return torch.from_numpy(frames).permute(0, 3, 1, 2).contiguous()  # (T, 3, H, W)
+    return torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2).contiguous()  # (T, 3, H, W)
 
 
 def _decode_at(container, stream, info: VideoInfo, wanted: list[int], seek_threshold: float) -> dict:
@@ -194,22 +206,13 @@ def _decode_by_count(container, stream, wanted: list[int]) -> dict:
 
 def read_video(path: PathLike, max_frames: int | None = None) -> Tensor:
     """Every frame (or the first `max_frames`) as `(T, 3, H, W)` uint8."""
-    container = _open(path)
-    frames = []
-    try:
-        stream = container.streams.video[0]
-        stream.thread_type = "AUTO"
+    images = []
+    with _video_stream(path) as (container, stream):
         for frame in container.decode(stream):
-            frames.append(frame.to_ndarray(format="rgb24"))
-            if max_frames is not None and len(frames) >= max_frames:
+            images.append(frame.to_ndarray(format="rgb24"))
+            if max_frames is not None and len(images) >= max_frames:
                 break
-    except av.FFmpegError as err:
-        raise VideoDecodeError(f"{path}: cannot decode ({err})") from err
-    finally:
-        container.close()
-    if not frames:
-        raise VideoDecodeError(f"{path}: no frame could be decoded")
-    return torch.from_numpy(np.stack(frames)).permute(0, 3, 1, 2).contiguous()
+    return _as_clip(path, images)
 
 
 def _even(frames: np.ndarray) -> np.ndarray:
@@ -260,16 +263,9 @@ def resize_video(src: PathLike, dst: PathLike, short_side: int, crf: int = 20) -
     scale = min(1.0, short_side / min(info.width, info.height))
     width = max(2, 2 * round(info.width * scale / 2))
     height = max(2, 2 * round(info.height * scale / 2))
-    container = _open(src)
-    try:
-        stream = container.streams.video[0]
-        stream.thread_type = "AUTO"
+    with _video_stream(src) as (container, stream):
         images = (
             frame.to_ndarray(width=width, height=height, format="rgb24")
             for frame in container.decode(stream)
         )
         return _encode(Path(dst), images, width, height, info.fps or 25.0, crf)
-    except av.FFmpegError as err:
-        raise VideoDecodeError(f"{src}: cannot re-encode ({err})") from err
-    finally:
-        container.close()

@@ -1,0 +1,1 @@
+"""What the model looked at: per-frame attributions, frame importance, learned TAM weights, figures."""

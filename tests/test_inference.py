@@ -1,0 +1,101 @@
+"""blvnet_edu/inference.py: predict and explain a clip file, clear errors for bad input."""
+
+import pytest
+import torch
+
+from blvnet_edu import build_model
+from blvnet_edu.engine.checkpointing import config_to_dict, save_checkpoint
+from blvnet_edu.inference import ClipError, explain, load_clip, load_predictor, model_card, predict, predict_clip
+from blvnet_edu.data.video_io import read_video, write_video
+
+from conftest import index_frames, randomize_
+
+CLASSES = [f"class {i}" for i in range(10)]
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory):
+    model = randomize_(build_model("blvnet_tam_tiny", num_frames=8))
+    path = tmp_path_factory.mktemp("ckpt") / "model.pt"
+    save_checkpoint(path, {"model": model.state_dict(), "model_config": config_to_dict(model.config),
+                           "classes": CLASSES, "train_config": {"size": 48, "resize": 56}})
+    return path
+
+
+@pytest.fixture(scope="module")
+def clip_file(tmp_path_factory):
+    return write_video(tmp_path_factory.mktemp("clips") / "clip.mp4", index_frames(40, 60, 96), fps=10)
+
+
+def test_predict_returns_labelled_probabilities(checkpoint, clip_file):
+    predictor = load_predictor(checkpoint)
+    assert (predictor.size, predictor.resize, predictor.num_frames) == (48, 56, 8)
+    probs = predict(clip_file, predictor)
+    assert list(probs) == CLASSES and sum(probs.values()) == pytest.approx(1.0, abs=1e-5)
+    clip = load_clip(clip_file, 8, 48, 56)
+    assert clip.indices == [2, 7, 12, 17, 22, 27, 32, 37]  # centres of 8 segments: evaluation sampling
+    assert clip.frames.shape == (8, 3, 48, 48) and clip.input.shape == (1, 8, 3, 48, 48)
+    decoded = read_video(clip_file)  # uint8 frames in memory: the same preprocessing as the file
+    assert predict(decoded, predictor) == pytest.approx(probs, abs=1e-6)
+
+
+def test_other_frame_counts_reuse_the_weights(checkpoint, clip_file):
+    predictor = load_predictor(checkpoint)
+    four = predictor.with_frames(4)
+    assert four.num_frames == 4 and four is predictor.with_frames(4)
+    assert torch.equal(four.model.fc.weight, predictor.model.fc.weight)
+    assert len(predict(clip_file, predictor, num_frames=12)) == 10
+
+
+@pytest.mark.parametrize("method", ["saliency", "integrated_gradients", "occlusion", "gradcam"])
+def test_explain_every_method(checkpoint, clip_file, method):
+    predictor = load_predictor(checkpoint)
+    clip = load_clip(clip_file, 8, 48, 56)
+    result = explain(predictor, clip, method=method, steps=4)
+    assert result.maps.shape == (8, 48, 48) and result.overlays.shape == (8, 3, 48, 48)
+    assert result.maps.min() >= 0 and result.maps.max() == pytest.approx(1.0)
+    assert result.importance.shape == (8,) and len(result.captions) == 8
+    probs = predict_clip(predictor, clip)
+    assert result.target == max(probs, key=probs.get)
+    assert explain(predictor, clip, target="class 3", method=method, steps=4).target == "class 3"
+
+
+def test_model_card(checkpoint):
+    card = model_card(load_predictor(checkpoint))
+    assert "blvnet_tam_tiny" in card and "GFLOPs" in card and "10 classes" in card
+
+
+@pytest.mark.parametrize("content,message", [
+    (b"", "empty"),
+    (b"GIF89a not a video at all" * 20, "cannot read this file as a video"),
+])
+def test_bad_files_raise_clip_errors(tmp_path, content, message):
+    path = tmp_path / "upload.mp4"
+    path.write_bytes(content)
+    with pytest.raises(ClipError, match=message):
+        load_clip(path, 8, 48, 56)
+
+
+def test_too_short_and_missing(tmp_path):
+    one = write_video(tmp_path / "one.mp4", index_frames(1), fps=5)
+    with pytest.raises(ClipError, match="at least 2"):
+        load_clip(one, 8, 48, 56)
+    with pytest.raises(ClipError, match="not found"):
+        load_clip(tmp_path / "gone.mp4", 8, 48, 56)
+    with pytest.raises(ClipError, match="no video"):
+        load_clip(None, 8, 48, 56)
+
+
+def test_wrong_checkpoints(tmp_path, checkpoint):
+    with pytest.raises(FileNotFoundError):
+        load_predictor(tmp_path / "none.pt")
+    with pytest.raises(ValueError, match="not a blvnet-edu checkpoint"):
+        junk = tmp_path / "junk.pt"
+        torch.save({"a": torch.zeros(1)}, junk)
+        load_predictor(junk)
+    labels = tmp_path / "labels.txt"
+    labels.write_text("a\nb\n")
+    with pytest.raises(ValueError, match="does not fit|missing from the checkpoint"):
+        load_predictor(junk, labels=labels, model_name="blvnet_tam_tiny")
+    with pytest.raises(ValueError, match="lists 2 classes"):
+        load_predictor(checkpoint, labels=labels)
