@@ -111,7 +111,7 @@ def build_ui(models: dict) -> gr.Blocks:
         layer_fig = figures.tam_layer_heatmap(*first) if first else figures.tam_summary_figure([])
         return figures.tam_summary_figure(summarize_tams(model)), layer_fig, inference.model_card(pick(model_name, None))
 
-    with gr.Blocks(title="bLVNet-TAM explainer") as demo:
+    with gr.Blocks(title="bLVNet-TAM explainer", analytics_enabled=False) as demo:
         gr.Markdown("# bLVNet-TAM explainer\nUpload a clip: see what the model predicts, which pixels of "
                     "which frames it used, and what its temporal modules learned.")
         with gr.Row():
