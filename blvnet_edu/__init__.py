@@ -10,6 +10,8 @@ from .models import (
     load_official_checkpoint,
 )
 
+from .inference import load_predictor, predict
+
 __version__ = "0.1.0"
 
 __all__ = [
@@ -20,4 +22,6 @@ __all__ = [
     "list_models",
     "load_imagenet_backbone",
     "load_official_checkpoint",
+    "load_predictor",
+    "predict",
 ]
