@@ -74,6 +74,7 @@ class Predictor:
             return self
         if num_frames not in self._by_frames:
             model = VideoNet(config_from_dict({**self.model.config.__dict__, "num_frames": num_frames}))
+            model = model.to(memory_format=torch.channels_last)
             model.load_state_dict(self.model.state_dict())
             self._by_frames[num_frames] = Predictor(self.name, model.eval(), self.classes, self.size, self.resize)
         return self._by_frames[num_frames]
@@ -107,7 +108,9 @@ def load_predictor(
         size, resize = size or 224, resize or 256
     if len(classes) != model.config.num_classes:
         raise ValueError(f"{labels} lists {len(classes)} classes; the model has {model.config.num_classes}")
-    predictor = Predictor(model.config.name, model.eval(), classes, size, resize)
+    # channels_last: oneDNN's preferred layout, ~1.4x faster inference on CPU (benchmarks/speed.py)
+    model = model.to(memory_format=torch.channels_last).eval()
+    predictor = Predictor(model.config.name, model, classes, size, resize)
     return predictor.with_frames(num_frames) if num_frames else predictor
 
 

@@ -46,20 +46,21 @@ def _shifted_slices(offset: int, num_frames: int) -> tuple[slice, slice] | None:
     return slice(-offset, num_frames), slice(0, num_frames + offset)
 
 
-def tam_aggregate(x: Tensor, weight: Tensor) -> Tensor:
+def tam_aggregate(x: Tensor, weight: Tensor, out: Tensor | None = None) -> Tensor:
     """`sum_o w_o (.) x_{t+o}` (no ReLU), accumulated in place.
 
     Args:
         x: clips of feature maps, `(B, T, C, H, W)`.
         weight: `(2k+1, C)`, row `i` for offset `i - k`.
+        out: a contiguous buffer like `x` to write into (default: a new tensor).
 
     Returns:
-        `(B, T, C, H, W)`, a new tensor.
+        `(B, T, C, H, W)`.
     """
     num_offsets, channels = weight.shape
     k = num_offsets // 2
     w = weight.view(num_offsets, 1, 1, channels, 1, 1)  # broadcasts over (B, T, C, H, W)
-    out = x * w[k]  # the current frame, o = 0
+    out = x * w[k] if out is None else torch.mul(x, w[k], out=out)  # the current frame, o = 0
     num_frames = x.shape[1]
     for i in range(num_offsets):
         slices = _shifted_slices(i - k, num_frames)
@@ -109,16 +110,13 @@ class _TAMFunction(torch.autograd.Function):
         x, weight, out = ctx.saved_tensors
         g = torch.ops.aten.threshold_backward(grad_out, out, 0)  # through the ReLU
         grad_x = grad_w = None
-        if ctx.needs_input_grad[0]:
-            # y_t = sum_o w_o x_{t+o}  =>  dL/dx_s = sum_o w_o g_{s-o}: the same
-            # aggregation with the offsets mirrored.
-            grad_x = tam_aggregate(g, weight.flip(0))
+        # One scratch buffer serves the weight-gradient products and then holds the input
+        # gradient: on a CPU each fresh full-size allocation costs about as much as the
+        # arithmetic (page faults), and it is one full-size tensor less at the peak.
+        scratch = torch.empty_like(g)
         if ctx.needs_input_grad[1]:
             num_offsets = weight.shape[0]
             k, num_frames = num_offsets // 2, x.shape[1]
-            # One scratch buffer for the products of every offset: on a CPU each fresh
-            # full-size allocation costs about as much as the arithmetic (page faults).
-            scratch = torch.empty_like(g)
             rows = []
             for i in range(num_offsets):
                 slices = _shifted_slices(i - k, num_frames)
@@ -130,6 +128,10 @@ class _TAMFunction(torch.autograd.Function):
                 prod = scratch[:, : dst.stop - dst.start].copy_(g[:, dst]).mul_(x[:, src])
                 rows.append(prod.sum(dim=(0, 1, 3, 4)))
             grad_w = torch.stack(rows)  # (2k+1, C)
+        if ctx.needs_input_grad[0]:
+            # y_t = sum_o w_o x_{t+o}  =>  dL/dx_s = sum_o w_o g_{s-o}: the same
+            # aggregation with the offsets mirrored.
+            grad_x = tam_aggregate(g, weight.flip(0), out=scratch)
         return grad_x, grad_w
 
 

@@ -1,0 +1,62 @@
+"""Run every benchmark and collect their reports into docs/BENCHMARKS.md.
+
+    python benchmarks/run_all.py                 # everything that runs here (about 30 min on 2 cores)
+    python benchmarks/run_all.py --only memory speed
+    python benchmarks/run_all.py --collect       # only rebuild docs/BENCHMARKS.md from docs/benchmarks/
+
+The GPU benchmark runs only where CUDA is available. The synthetic comparison (about 20 min)
+runs only with --with-training.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+REPORTS = ROOT / "docs" / "benchmarks"
+ORDER = ["efficiency_table", "memory", "tam_cost", "speed", "data_decode", "app_latency",
+         "gpu_training", "synthetic_comparison"]
+
+
+def collect() -> Path:
+    parts = ["# Benchmarks", "",
+             "Measured figures only, each with the command and the machine that produced it. "
+             "Regenerate with `python benchmarks/run_all.py`.", ""]
+    for name in ORDER:
+        report = REPORTS / f"{name}.md"
+        if report.exists():
+            text = report.read_text().strip().splitlines()
+            parts += ["#" + text[0]] + text[1:] + [""]
+        else:
+            parts += [f"## {name}", "", f"Not measured yet: `python benchmarks/{name}.py`.", ""]
+    out = ROOT / "docs" / "BENCHMARKS.md"
+    out.write_text("\n".join(parts))
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--only", nargs="+", choices=ORDER)
+    parser.add_argument("--with-training", action="store_true")
+    parser.add_argument("--collect", action="store_true")
+    args = parser.parse_args()
+    if not args.collect:
+        for name in args.only or ORDER:
+            if name == "gpu_training" and not torch.cuda.is_available():
+                print("skipping gpu_training: no CUDA GPU here")
+                continue
+            if name == "synthetic_comparison" and not (args.with_training or args.only):
+                print("skipping synthetic_comparison (about 20 min): add --with-training")
+                continue
+            print(f"== {name}", flush=True)
+            subprocess.run([sys.executable, str(ROOT / "benchmarks" / f"{name}.py")], check=True)
+    print(f"wrote {collect()}")
+
+
+if __name__ == "__main__":
+    main()
