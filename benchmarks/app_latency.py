@@ -14,6 +14,7 @@ Results: docs/benchmarks/app_latency.md.
 
 from __future__ import annotations
 
+import sys
 import argparse
 import platform
 import statistics
@@ -28,6 +29,9 @@ from blvnet_edu import build_model
 from blvnet_edu.data.video_io import write_video
 from blvnet_edu.explain.attributions import attribute
 from blvnet_edu.inference import Predictor, explain, load_clip, load_predictor, predict_clip
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from report import write_report  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -86,9 +90,7 @@ def main() -> None:
     lines += [f"| {name} | {r['predict']:.3f} | {r['predict + saliency']:.3f} | {r['full explanation']:.3f} |"
               for name, r in rows]
     lines += ["", "Targets for the demo model on 2 CPU cores: predict < 1 s, predict + saliency < 3 s.", ""]
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text("\n".join(lines))
-    print("\n".join(lines))
+    write_report(args.out, lines)
 
 
 if __name__ == "__main__":

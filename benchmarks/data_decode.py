@@ -9,6 +9,7 @@ frames per clip by TSN segment sampling; each method reads the same clips. Media
 
 from __future__ import annotations
 
+import sys
 import argparse
 import platform
 import statistics
@@ -23,6 +24,9 @@ import torch
 
 from blvnet_edu.data.sampling import segment_indices
 from blvnet_edu.data.video_io import read_frames, read_video
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from report import write_report  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -47,13 +51,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--clips", type=int, default=4, help="clips per measurement")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--seconds", type=int, default=120, help="length of the test video")
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "benchmarks" / "data_decode.md")
     args = parser.parse_args()
     torch.set_num_threads(2)
     with tempfile.TemporaryDirectory() as tmp:
-        path = make_video(Path(tmp) / "two_minutes.mp4")
+        path = make_video(Path(tmp) / "video.mp4", seconds=args.seconds)
         generator = torch.Generator().manual_seed(0)
-        clips = [segment_indices(3000, 16, True, generator) for _ in range(args.clips)]
+        clips = [segment_indices(args.seconds * 25, 16, True, generator) for _ in range(args.clips)]
         seek, full = [], []
         for _ in range(args.repeats):
             start = time.perf_counter()
@@ -68,7 +73,7 @@ def main() -> None:
     lines = [
         "# Data: clips per second from mp4, seeking against decoding every frame",
         "",
-        f"`python benchmarks/data_decode.py` — {platform.machine()}, PyAV {av.__version__}; a 2-minute 640x360 "
+        f"`python benchmarks/data_decode.py` — {platform.machine()}, PyAV {av.__version__}; a {args.seconds}-second 640x360 "
         f"H.264 video (25 fps, key frame every 2 s), 16 frames per clip (TSN segments), median of {args.repeats}.",
         "",
         "| method | clips / s |",
@@ -79,9 +84,7 @@ def main() -> None:
         f"Seeking is {s / f:.1f}x faster here.",
         "",
     ]
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text("\n".join(lines))
-    print("\n".join(lines))
+    write_report(args.out, lines)
 
 
 if __name__ == "__main__":

@@ -8,12 +8,16 @@ forward pass (174 classes, as in the paper's Something-Something table).
 
 from __future__ import annotations
 
+import sys
 import argparse
 from pathlib import Path
 
 from blvnet_edu import build_model
 from blvnet_edu.models.blvnet import PRESETS
 from blvnet_edu.profiling import PAPER_COST, profile_model
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from report import write_report  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 FULL = ["blvnet_tam_50", "blvnet_50", "tsn_blresnet50", "tsn_resnet50", "blvnet_tam_101", "blvnet_101",
@@ -48,8 +52,7 @@ def main() -> None:
         print(lines[-1], flush=True)
     lines += ["", "bLVNet with T frames costs about what TSN costs with T/2: the big branch runs at half "
               "resolution and stage 4 on one frame per pair.", ""]
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text("\n".join(lines))
+    write_report(args.out, lines, echo=False)
 
 
 if __name__ == "__main__":

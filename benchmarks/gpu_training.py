@@ -19,6 +19,9 @@ import torch
 
 from blvnet_edu import build_model
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from report import write_report  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -75,8 +78,7 @@ def main() -> None:
         rate = clips_per_second(name, args.batch, dtype, channels_last, compile_, args.steps)
         lines.append(f"| {name} | {label} | {rate:.1f} |")
         print(lines[-1], flush=True)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text("\n".join(lines) + "\n")
+    write_report(args.out, lines, echo=False)
 
 
 if __name__ == "__main__":

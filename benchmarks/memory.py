@@ -28,6 +28,9 @@ import torch
 
 from blvnet_edu import build_model
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from report import write_report  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[1]
 MODELS = ("tsn_resnet50", "blvnet_tam_50")
 
@@ -120,9 +123,7 @@ def main() -> None:
         lines.append(f"bLVNet-TAM with {hi} frames: {results[('blvnet_tam_50', hi)]['per_clip_mib']:.0f} MiB per clip; "
                      f"TSN with {lo} frames: {results[('tsn_resnet50', lo)]['per_clip_mib']:.0f} MiB per clip.")
     lines += ["", "Target: bLVNet-TAM at most 0.6 of TSN at equal frames.", ""]
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text("\n".join(lines))
-    print("\n".join(lines))
+    write_report(args.out, lines)
 
 
 if __name__ == "__main__":

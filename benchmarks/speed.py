@@ -31,6 +31,7 @@ from blvnet_edu import build_model
 from blvnet_edu.models import BLLayer0, BLModule
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from report import write_report  # noqa: E402
 from tam_cost import as_reference, swap_tams, time_forward, time_train_step  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -126,9 +127,7 @@ def main() -> None:
         t = timings[phase]
         lines.append(f"| {phase} | {t['ours, contiguous']:.3f} | {t[AUTHORS] / t['ours, contiguous']:.2f}x |")
     lines.append("")
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text("\n".join(lines))
-    print("\n".join(lines))
+    write_report(args.out, lines)
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ bLVNet-TAM and TSN checkpoints, their classes and metrics are copied to app/demo
 
 from __future__ import annotations
 
+import sys
 import argparse
 import json
 import platform
@@ -32,6 +33,9 @@ from blvnet_edu.engine.checkpointing import load_model
 from blvnet_edu.engine.config import load_config
 from blvnet_edu.engine.evaluate import collect_scores
 from blvnet_edu.engine.train import train
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from report import write_report  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 MODELS = ("tsn_resnet_tiny", "tsn_blresnet_tiny", "blvnet_tiny", "blvnet_tam_tiny")
@@ -94,9 +98,7 @@ def main() -> None:
     lines += ["", "All eight classes form four order-only pairs (moving left/right, growing/shrinking, "
               "appearing/disappearing, rotating clockwise/anticlockwise): a model that averages frames "
               "can find the pair but not the direction.", ""]
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text("\n".join(lines))
-    print("\n".join(lines))
+    write_report(args.out, lines)
 
     if args.export:
         demo = ROOT / "app" / "demo"

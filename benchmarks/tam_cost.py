@@ -38,6 +38,9 @@ from torch import nn
 from blvnet_edu import build_model
 from blvnet_edu.models import TAM, TAMReference
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from report import write_report  # noqa: E402
+
 OUT = Path(__file__).resolve().parents[1] / "docs" / "benchmarks" / "tam_cost.md"
 
 
@@ -217,9 +220,7 @@ def main() -> None:
         )
         results[alloc] = json.loads(done.stdout.strip().splitlines()[-1])
     text = report(args, results)
-    print(text)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(text)
+    write_report(args.out, text.splitlines())
     print(f"written to {args.out}", file=sys.stderr)
 
 
