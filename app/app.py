@@ -28,7 +28,7 @@ OURS = "blvnet-edu checkpoint (knows its model)"
 CAVEAT = (
     "Attributions are computed on the whole clip at once: TAM mixes frames, so a single frame "
     "cannot be explained alone. After each bL stage both frames of a pair share one feature "
-    "map, and stage 4 sees one frame per pair: Grad-CAM on layer4 gives one map per pair."
+    "map, and stage 4 sees one frame per pair: Grad-CAM gives one map per pair of frames."
 )
 
 

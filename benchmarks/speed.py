@@ -3,8 +3,9 @@
 The straightforward version has the same weights and gives the same outputs; it differs in
 how the work is done, as in the authors' code:
 
-- pair copies: a zero tensor filled by index (`x[range(0, n, 2)] = y; x[range(1, n, 2)] = y`),
-  and frames picked with index lists (gathers, i.e. copies) instead of strided views;
+- pair copies: every stage output copied to both frames of its pair in a zero tensor filled
+  by index (`x[range(0, n, 2)] = y; x[range(1, n, 2)] = y`), and frames picked with index
+  lists (gathers, i.e. copies); we keep one map per pair and never copy it;
 - TAM: one depthwise 1x1 convolution per offset, shift with padding, stack and sum
   (`TAMReference`).
 
@@ -39,15 +40,21 @@ AUTHORS = "authors' structure"
 
 
 class IndexFillPairRouting:
-    """The authors' frame routing: index lists and a zero tensor filled by index."""
+    """The authors' frame routing: every stage output copied back to both frames of each
+    pair in a zero tensor filled by index, frames picked with index lists (gathers)."""
 
     @staticmethod
-    def split(x):
+    def route_frames(x):
         n = x.shape[0]
         return x[list(range(1, n, 2))], x[list(range(0, n, 2))]
 
     @staticmethod
-    def merge(fused):
+    def route_stage(x, temporal=None):
+        x = temporal(x) if temporal is not None else x  # TAM over the copied frames
+        return IndexFillPairRouting.route_frames(x)
+
+    @staticmethod
+    def fuse(fused):
         n = 2 * fused.shape[0]
         x = torch.zeros((n,) + fused.shape[1:], device=fused.device, dtype=fused.dtype)
         x[range(0, n, 2)] = fused

@@ -11,8 +11,8 @@ it is not. This script measures, on one machine and in one run:
 - a direct cross-check of the forward share: wall time spent inside the TAM modules
   (forward hooks; exact on CPU, where operations are synchronous).
 
-Each figure is the median of `--repeats` runs, forward, hook and training-step timings each
-in their own phase with the three variants interleaved so that drift affects them alike, once with glibc's default malloc and once with a malloc that keeps freed
+Each figure is the median of 2 x `--repeats` runs: forward, hook and training-step timings
+each in their own phase, per variant a block of runs in a row, the blocks in two orders, once with glibc's default malloc and once with a malloc that keeps freed
 memory (each in a fresh process). Results go to stdout and `docs/benchmarks/tam_cost.md`.
 
     python benchmarks/tam_cost.py                      # 16 frames, 160 px, batch 2
@@ -122,17 +122,18 @@ def measure(args: argparse.Namespace) -> dict:
     with torch.inference_mode():
         diff = variants["fast"].eval()(video) - variants["reference"].eval()(video)
     def phase(measure_once) -> dict[str, list[float]]:
-        """Warm up, then `repeats` rounds with the variants interleaved.
+        """Steady state per variant: a warm-up and `repeats` runs of one variant in a row,
+        the blocks run twice in opposite orders (against drift).
 
-        Each kind of measurement gets its own phase: a forward timed right after a training
-        step would pay for the memory that step just freed and bias the comparison.
+        Interleaving single runs would make each variant pay for the memory the previous
+        one freed (with glibc's malloc a fresh large allocation page-faults): a bias larger
+        than drift. Each kind of measurement gets its own phase for the same reason.
         """
-        for model in variants.values():
-            measure_once(model, video)
         times = {name: [] for name in variants}
-        for _ in range(args.repeats):
-            for name, model in variants.items():
-                times[name].append(measure_once(model, video))
+        for order in (list(variants), list(variants)[::-1]):
+            for name in order:
+                measure_once(variants[name], video)
+                times[name] += [measure_once(variants[name], video) for _ in range(args.repeats)]
         return times
 
     def tam_share_by_hooks(model, video) -> float:
@@ -160,7 +161,7 @@ def report(args: argparse.Namespace, results: dict[str, dict]) -> str:
         "",
         f"Machine: {platform.machine()}, {os.cpu_count()} cores, {args.threads} threads, "
         f"torch {torch.__version__}; input ({args.batch}, {args.frames}, 3, {args.size}, {args.size}) "
-        f"float32; median of {args.repeats} runs per variant, variants interleaved; "
+        f"float32; median of 2 x {args.repeats} runs per variant (steady-state blocks, two orders); "
         "each allocator setting in a fresh process.",
         "",
         "TAM share = 1 - t(model with TAMs replaced by the identity) / t(model). "
@@ -202,7 +203,7 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=16)
     parser.add_argument("--size", type=int, default=160)
     parser.add_argument("--batch", type=int, default=2)
-    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--repeats", type=int, default=4)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--out", type=Path, default=OUT)
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)

@@ -40,7 +40,7 @@ PAPER_COST = {
 class StageRow:
     name: str
     output_shape: tuple[int, ...]  # as the module returns it: (B*T, C, H, W), fc (B, T', K)
-    frames: int  # frames per clip at this point
+    frames: int  # maps per clip at this point (bLVNet: one per frame pair from bL layer 0 on)
     gflops: float  # multiply-adds of this stage, billions, per clip
 
 
@@ -118,9 +118,10 @@ def format_profile(profile: ModelProfile) -> str:
         lines.append(f"paper       {paper[0]:.1f}M parameters, {paper[1]:.1f} GFLOPs (Table 1)")
     lines += [
         "",
-        f"{'stage':<8} {'output shape':<36} {'frames':>6} {'GFLOPs':>8}",
+        f"{'stage':<8} {'output shape':<36} {'maps':>6} {'GFLOPs':>8}",
     ]
     for row in profile.stages:
         shape = "(" + ", ".join(str(s) for s in row.output_shape) + ")"
         lines.append(f"{row.name:<8} {shape:<36} {row.frames:>6} {row.gflops:>8.2f}")
+    lines.append("maps = feature maps per clip; bLVNet keeps one per frame pair from layer0 on")
     return "\n".join(lines)

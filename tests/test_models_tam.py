@@ -119,3 +119,20 @@ def test_inplace_tam_still_trains_out_of_place():
     torch.testing.assert_close(out, ref(x))
     out.sum().backward()
     assert fast.weight.grad is not None and x.grad is not None
+
+
+@pytest.mark.parametrize("width", [1, 3, 5, 7])
+@pytest.mark.parametrize("frames", [2, 4, 8])
+def test_forward_pairs_equals_copying_each_pair_to_both_frames(width, frames):
+    """After a bL stage each pair holds one map; TAM must act as on the two equal frames."""
+    fast, ref = pair(6, frames, width)
+    pairs = torch.randn(2 * frames // 2, 6, 3, 3, dtype=torch.float64)
+    grads = (torch.randn_like(pairs), torch.randn_like(pairs))
+    p_fast, p_ref = pairs.clone().requires_grad_(), pairs.clone().requires_grad_()
+    out_fast, out_ref = fast.forward_pairs(p_fast), ref.forward_pairs(p_ref)  # (odd, even)
+    for a, b in zip(out_fast, out_ref):
+        torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12)
+    torch.autograd.backward(out_fast, grads)
+    torch.autograd.backward(out_ref, grads)
+    torch.testing.assert_close(p_fast.grad, p_ref.grad, rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(fast.weight.grad, ref.weight.grad, rtol=1e-12, atol=1e-12)

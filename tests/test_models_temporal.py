@@ -21,20 +21,33 @@ def test_fold_is_clip_major_and_unfold_inverts_it():
 
 def test_pair_routing_sends_odd_frames_to_big_and_even_to_little():
     x = fold_time(frame_ids(2, 6))
-    big, little = PairRouting.split(x)
+    big, little = PairRouting.route_frames(x)
     assert big.flatten().tolist() == [1, 3, 5, 101, 103, 105]
     assert little.flatten().tolist() == [0, 2, 4, 100, 102, 104]
 
 
-def test_pair_routing_copies_each_fused_map_to_both_frames_of_its_pair():
+def test_pair_routing_keeps_one_map_per_pair():
     fused = torch.tensor([10.0, 20.0, 30.0]).view(3, 1, 1, 1)  # one per pair
-    merged = PairRouting.merge(fused)
-    assert merged.flatten().tolist() == [10, 10, 20, 20, 30, 30]
-    assert PairRouting.select(merged).flatten().tolist() == [10, 20, 30]
+    assert torch.equal(PairRouting.fuse(fused), fused) and torch.equal(PairRouting.select(fused), fused)
+    big, little = PairRouting.route_stage(fused)  # no temporal module: both frames of a pair are equal
+    assert torch.equal(big, fused) and torch.equal(little, fused)
+
+
+def test_a_module_without_forward_pairs_sees_real_frames():
+    fused = torch.tensor([10.0, 20.0]).view(2, 1, 1, 1)
+
+    class AddFrameIndex(torch.nn.Module):
+        def forward(self, frames):
+            return frames + torch.arange(len(frames)).view(-1, 1, 1, 1)
+
+    big, little = PairRouting.route_stage(fused, AddFrameIndex())
+    assert big.flatten().tolist() == [11, 23] and little.flatten().tolist() == [10, 22]
 
 
 def test_frame_routing_keeps_frames_independent():
     x = fold_time(frame_ids(1, 4))
-    big, little = FrameRouting.split(x)
+    big, little = FrameRouting.route_frames(x)
     assert torch.equal(big, x) and torch.equal(little, x)
-    assert torch.equal(FrameRouting.merge(x), x) and torch.equal(FrameRouting.select(x), x)
+    assert torch.equal(FrameRouting.fuse(x), x) and torch.equal(FrameRouting.select(x), x)
+    doubled = FrameRouting.route_stage(x, lambda t: 2 * t)
+    assert torch.equal(doubled[0], 2 * x) and torch.equal(doubled[1], 2 * x)

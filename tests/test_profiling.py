@@ -34,8 +34,9 @@ def test_stage_table_shapes_and_flops_add_up():
     profile = profile_model(model, size=64)
     rows = {r.name: r for r in profile.stages}
     assert [r.name for r in profile.stages] == list(STAGES)
-    assert rows["layer0"].output_shape == (8, 16, 16, 16)
-    assert rows["layer3"].frames == 8 and rows["layer4"].frames == 4
+    assert rows["conv1"].output_shape == (8, 16, 32, 32)  # every frame
+    assert rows["layer0"].output_shape == (4, 16, 16, 16)  # one map per frame pair from here on
+    assert rows["layer3"].frames == 4 and rows["layer4"].frames == 4
     assert rows["layer4"].output_shape == (4, 512, 2, 2)
     assert rows["fc"].output_shape == (1, 4, 10)
     assert sum(r.gflops for r in profile.stages) == pytest.approx(profile.gflops, rel=1e-6)

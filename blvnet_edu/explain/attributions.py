@@ -12,9 +12,8 @@ takes the whole clip `(1, T, 3, H, W)` in one pass and returns one map per frame
 | `gradcam`              | Grad-CAM on a layer's feature maps, upsampled                 | 1 backward |
 
 bLVNet caveats for layer-level maps (Grad-CAM): after each bL stage both frames of a pair
-share one feature map (identical activations, told apart only by the gradients flowing back
-into the next stage's big and little branches), and stage 4 sees one frame per pair, so its
-maps are shown on both frames of the pair: layer maps have half the temporal resolution.
+share one feature map (bLVNet keeps it once per pair), and stage 4 sees one frame per pair,
+so layer maps have half the temporal resolution: both frames of a pair get the same map.
 Pixel-level methods (saliency, integrated gradients, occlusion) keep one map per frame.
 
 `temporal_importance` asks the coarser question: how much does the target probability drop
@@ -116,7 +115,7 @@ def attribute(
         cam = LayerGradCam(model, module).attribute(video, target=target, relu_attributions=True)
         cam = LayerAttribution.interpolate(cam, (h, w), interpolate_mode="bilinear")  # (B*T', 1, H, W)
         maps = cam[:, 0]
-        if maps.shape[0] != t:  # stage 4: one map per pair, shown on both of its frames
+        if maps.shape[0] != t:  # bLVNet layers: one map per pair, shown on both of its frames
             maps = maps.repeat_interleave(t // maps.shape[0], dim=0)
     return normalise_clip(maps.detach().float())
 

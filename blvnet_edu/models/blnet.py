@@ -11,9 +11,10 @@ A bL module has two branches over the same stage:
 - The big output is upsampled (nearest) to the little resolution and the two are added.
   With bLVNet's `PairRouting` the big branch sees the odd frame and the little branch the
   even frame of each pair, so this addition *is* the local fusion of a pair; the fusion
-  Bottleneck then applies the stage's stride and the result is copied back to both frames.
+  Bottleneck then applies the stage's stride, and the result stands for both frames.
 - With `FrameRouting` both branches see the same frame: this is the image Big-Little Net.
-- TAM (or nothing) runs on the stage input, over all `T` frames (paper Fig. 3).
+- TAM (or nothing) runs on the stage input, over all `T` frames (paper Fig. 3); with pair
+  routing the input holds one map per pair and TAM reads it as two frames.
 """
 
 from __future__ import annotations
@@ -28,7 +29,8 @@ __all__ = ["BLLayer0", "BLModule"]
 
 
 class BLLayer0(nn.Module):
-    """bL layer 0, after the stem: `(B*T, C, H, W)` -> `(B*T, C, H/2, W/2)`.
+    """bL layer 0, after the stem: `(B*T, C, H, W)` frames -> `(N, C, H/2, W/2)`, N = B*T/2
+    fused pairs (pair routing) or B*T frames (frame routing).
 
     Big: one strided 3x3 conv. Little: 3x3 conv (C/alpha), strided 3x3 conv, 1x1 back to C.
     The sum goes through a 1x1 conv (`bl_init`). Names follow the authors' checkpoints.
@@ -60,18 +62,18 @@ class BLLayer0(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         if self.tam is not None:
             x = self.tam(x)
-        big, little = self.routing.split(x)  # (N, C, H, W) each, N = B*T/2 for pairs
+        big, little = self.routing.route_frames(x)  # (N, C, H, W) each, N = B*T/2 for pairs
         big = self.bn_b0(self.b_conv0(big))  # (N, C, H/2, W/2)
         little = self.relu(self.bn_l0(self.l_conv0(little)))  # (N, C/alpha, H, W)
         little = self.relu(self.bn_l1(self.l_conv1(little)))  # (N, C/alpha, H/2, W/2)
         little = self.bn_l2(self.l_conv2(little))  # (N, C, H/2, W/2)
         fused = self.relu(big + little)
         fused = self.relu(self.bn_bl_init(self.bl_init(fused)))  # (N, C, H/2, W/2)
-        return self.routing.merge(fused)  # (B*T, C, H/2, W/2)
+        return self.routing.fuse(fused)  # (N, C, H/2, W/2): one map per pair
 
 
 class BLModule(nn.Module):
-    """A bL stage: `(B*T, C_in, H, W)` -> `(B*T, C_out, H/stride, W/stride)`."""
+    """A bL stage: `(N, C_in, H, W)` -> `(N, C_out, H/stride, W/stride)`, N = B*T/2 pairs or B*T frames."""
 
     def __init__(
         self,
@@ -101,12 +103,10 @@ class BLModule(nn.Module):
         self.relu = nn.ReLU(inplace=True)
 
     def forward(self, x: Tensor) -> Tensor:
-        if self.tam is not None:
-            x = self.tam(x)
-        big, little = self.routing.split(x)
+        big, little = self.routing.route_stage(x, self.tam)  # TAM over all T frames, then routed
         big = self.big(big)  # (N, C_out, H/2, W/2)
         little = self.little_e(self.little(little))  # (N, C_out, H, W)
         big = F.interpolate(big, size=little.shape[-2:], mode="nearest")  # (N, C_out, H, W)
         fused = self.fusion(self.relu(big + little))  # (N, C_out, H/stride, W/stride)
-        return self.routing.merge(fused)  # (B*T, C_out, H/stride, W/stride)
+        return self.routing.fuse(fused)  # (N, C_out, H/stride, W/stride)
 

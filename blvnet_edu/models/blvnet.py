@@ -3,8 +3,9 @@
     video (B, T, 3, H, W) ── fold time ──> frames (B*T, 3, H, W)
       stem                 conv1, bn1, relu
       layer0 .. layer3     bL stages: [TAM] on the input, big/little branches, local
-                           fusion of each frame pair, the result copied to both frames
-      select               one frame per pair: (B*T/2, C, h, w)
+                           fusion of each frame pair; one map per pair, (B*T/2, C, h, w),
+                           stands for both of its frames
+      select               stage 4 runs on one frame per pair
       layer4               Bottlenecks with [TAM] in every block (global fusion)
       pool, dropout, fc    per-frame logits (B, T/2, K)
       mean over frames     (B, K)
@@ -180,12 +181,13 @@ class VideoNet(nn.Module):
         self.check_input(video)
         x = fold_time(video)  # (B*T, 3, H, W)
         x = self.relu(self.bn1(self.conv1(x)))  # (B*T, 64, H/2, W/2)
-        # Shapes for the bL backbone; the plain ResNet's layer1/layer2 are at H/4 and H/8.
-        x = self.layer0(x)  # (B*T, 64, H/4, W/4)
-        x = self.layer1(x)  # (B*T, 256, H/8, W/8)
-        x = self.layer2(x)  # (B*T, 512, H/16, W/16)
-        x = self.layer3(x)  # (B*T, 1024, H/16, W/16)
-        x = self.select_frames(x)  # (B*T', 1024, H/16, W/16)
+        # Shapes for bLVNet (N = B*T/2: one map per frame pair from layer0 on; N = B*T for
+        # TSN). The plain ResNet's layer1/layer2 are at H/4 and H/8.
+        x = self.layer0(x)  # (N, 64, H/4, W/4)
+        x = self.layer1(x)  # (N, 256, H/8, W/8)
+        x = self.layer2(x)  # (N, 512, H/16, W/16)
+        x = self.layer3(x)  # (N, 1024, H/16, W/16)
+        x = self.select_frames(x)  # (B*T', 1024, H/16, W/16), T' = output_frames
         x = self.layer4(x)  # (B*T', 2048, H/32, W/32)
         x = self.avgpool(x).flatten(1)  # (B*T', 2048)
         return unfold_time(x, self.config.output_frames)  # (B, T', 2048)

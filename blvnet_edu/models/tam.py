@@ -31,7 +31,7 @@ from torch import Tensor, nn
 
 from .temporal import fold_time, unfold_time
 
-__all__ = ["TAM", "TAMReference", "tam_aggregate", "tam_aggregate_relu_"]
+__all__ = ["TAM", "TAMReference", "pair_weights", "tam_aggregate", "tam_aggregate_relu_"]
 
 
 def _shifted_slices(offset: int, num_frames: int) -> tuple[slice, slice] | None:
@@ -93,6 +93,31 @@ def tam_aggregate_relu_(x: Tensor, weight: Tensor) -> Tensor:
                 frame.addcmul_(x[:, t + offset], w[i])  # x_{t+o}, still the original
         past = past[-k:] if k else []
     return x.relu_()
+
+
+def pair_weights(weight: Tensor, parity: int) -> Tensor:
+    """TAM weights for a clip stored as one map per frame pair, read at frames of one parity.
+
+    After a bL stage the two frames of a pair hold the same map: `x_{2i} = x_{2i+1} = f_i`.
+    Frame `2i + e` (e = 0: even, little branch; e = 1: odd, big branch) then receives
+    `sum_o w_o x_{2i+e+o} = sum_o w_o f_{i + floor((e+o)/2)}`: a TAM over the pairs whose
+    weight for pair offset `d` is the sum of the `w_o` with `floor((e+o)/2) = d`. Zero
+    padding over frames is zero padding over pairs, so the result is exact.
+
+    Args:
+        weight: `(2k+1, C)` frame-offset weights.
+        parity: 0 for even frames, 1 for odd frames.
+
+    Returns:
+        `(2D+1, C)` pair-offset weights, `D = ceil(k / 2)`.
+    """
+    num_offsets = weight.shape[0]
+    k = num_offsets // 2
+    reach = (k + 1) // 2
+    folding = weight.new_zeros(2 * reach + 1, num_offsets)  # (pair offsets, frame offsets)
+    for i, offset in enumerate(range(-k, k + 1)):
+        folding[(parity + offset) // 2 + reach, i] = 1.0
+    return folding @ weight  # (2D+1, C)
 
 
 class _TAMFunction(torch.autograd.Function):
@@ -168,6 +193,15 @@ class _TAMBase(nn.Module):
         k = self.blending_frames // 2
         return list(range(-k, k + 1))
 
+    def forward_pairs(self, pairs: Tensor) -> tuple[Tensor, Tensor]:
+        """TAM over a clip stored as one map per frame pair: `(B*T/2, C, H, W)` ->
+        (odd frames, even frames), each `(B*T/2, C, H, W)`.
+
+        By definition: copy each map to both frames of its pair, aggregate, split.
+        """
+        frames = self(pairs.repeat_interleave(2, dim=0))  # (B*T, C, H, W)
+        return frames[1::2], frames[0::2]
+
     def offset_weights(self) -> Tensor:
         """A detached `(offsets, channels)` copy of the weights, for plotting."""
         return self.weight.detach().clone()
@@ -198,6 +232,16 @@ class TAM(_TAMBase):
         else:
             out = _TAMFunction.apply(clips, weight)  # (B, T, C, H, W)
         return fold_time(out)  # (B*T, C, H, W)
+
+    def forward_pairs(self, pairs: Tensor) -> tuple[Tensor, Tensor]:
+        """The same as `_TAMBase.forward_pairs` without materialising the copies: two TAMs
+        over the pairs with `pair_weights`, written straight into the big (odd) and little
+        (even) branch inputs."""
+        clips = unfold_time(pairs, self.num_frames // 2)  # (B, T/2, C, H, W)
+        weight = self.weight.to(pairs.dtype)
+        odd = _TAMFunction.apply(clips, pair_weights(weight, 1))  # (B, T/2, C, H, W)
+        even = _TAMFunction.apply(clips, pair_weights(weight, 0))
+        return fold_time(odd), fold_time(even)  # (B*T/2, C, H, W) each
 
 
 class TAMReference(_TAMBase):

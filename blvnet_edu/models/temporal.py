@@ -8,13 +8,14 @@ Frame routing is what separates bLVNet from its image-model ancestor (paper, Sec
 
 - `PairRouting` (bLVNet): the big branch sees the odd frames 1, 3, 5, ... and the little
   branch the even frames 0, 2, 4, ... (0-based). Adding the two branch outputs fuses each
-  adjacent pair (local fusion), and the merged map is copied back to both frames of the
-  pair so the next stage again sees `T` frames. Stage 4 keeps one frame per pair.
+  adjacent pair (local fusion). The paper copies the fused map back to both frames of the
+  pair; the copies are equal, so we store it once per pair and let the next stage's TAM
+  read it as two frames (`TAM.forward_pairs`, exact). Stage 4 runs on one frame per pair.
 - `FrameRouting` (TSN, TSN-bLNet): every frame goes through both branches; frames never
   meet, and stage 4 sees every frame.
 
 Because `T` is even and frames are folded clip-major, "odd frames of every clip" is simply
-`x[1::2]` on the folded batch.
+`x[1::2]` on the folded batch, and one map per pair is `(B*T/2, C, H, W)`.
 """
 
 from __future__ import annotations
@@ -35,24 +36,43 @@ def unfold_time(frames: Tensor, num_frames: int) -> Tensor:
 
 
 class PairRouting:
-    """bLVNet routing: big <- odd frames, little <- even frames, one fused map per pair."""
+    """bLVNet routing: big <- odd frames, little <- even frames, one fused map per pair.
+
+    After bL layer 0 the clip is stored as one map per pair, `(B*T/2, C, H, W)`: the paper
+    copies the fused map back to both frames of the pair, and both copies are equal, so we
+    keep it once. A stage's temporal module still sees `T` frames (`TAM.forward_pairs`).
+    """
 
     frames_per_output = 2  # input frames summarised by one stage-4 frame
 
     @staticmethod
-    def split(x: Tensor) -> tuple[Tensor, Tensor]:
-        """`(B*T, C, H, W)` -> big input `(B*T/2, ...)` (odd frames), little input (even)."""
+    def route_frames(x: Tensor) -> tuple[Tensor, Tensor]:
+        """`(B*T, C, H, W)` frames -> big input (odd frames), little input (even), `(B*T/2, ...)` each."""
         return x[1::2], x[0::2]
 
     @staticmethod
-    def merge(fused: Tensor) -> Tensor:
-        """`(B*T/2, C, H, W)` -> `(B*T, C, H, W)`: the pair's fused map in both of its slots."""
-        return fused.repeat_interleave(2, dim=0)  # (B*T, C, H, W)
+    def route_stage(x: Tensor, temporal=None) -> tuple[Tensor, Tensor]:
+        """A stage's input, one map per pair `(B*T/2, ...)` -> (big input, little input).
+
+        With a temporal module, the two frames of a pair differ after it: the big branch
+        gets the odd frames, the little branch the even frames.
+        """
+        if temporal is None:
+            return x, x
+        if hasattr(temporal, "forward_pairs"):
+            return temporal.forward_pairs(x)
+        frames = temporal(x.repeat_interleave(2, dim=0))  # any other module sees real frames
+        return frames[1::2], frames[0::2]
+
+    @staticmethod
+    def fuse(fused: Tensor) -> Tensor:
+        """What a stage returns: the fused map of each pair, standing for both of its frames."""
+        return fused
 
     @staticmethod
     def select(x: Tensor) -> Tensor:
-        """Stage 4 runs on one frame per pair: `(B*T, ...)` -> `(B*T/2, ...)`."""
-        return x[1::2]
+        """Stage 4 runs on one frame per pair: the clip already holds one map per pair."""
+        return x
 
 
 class FrameRouting:
@@ -61,11 +81,16 @@ class FrameRouting:
     frames_per_output = 1
 
     @staticmethod
-    def split(x: Tensor) -> tuple[Tensor, Tensor]:
+    def route_frames(x: Tensor) -> tuple[Tensor, Tensor]:
         return x, x
 
     @staticmethod
-    def merge(fused: Tensor) -> Tensor:
+    def route_stage(x: Tensor, temporal=None) -> tuple[Tensor, Tensor]:
+        x = temporal(x) if temporal is not None else x
+        return x, x
+
+    @staticmethod
+    def fuse(fused: Tensor) -> Tensor:
         return fused
 
     @staticmethod
@@ -74,4 +99,3 @@ class FrameRouting:
 
 
 Routing = PairRouting | FrameRouting
-
