@@ -116,7 +116,8 @@ class VideoNet(nn.Module):
         self.bn1 = nn.BatchNorm2d(stem)
         self.relu = nn.ReLU(inplace=True)
         if c.backbone == "blresnet":
-            # A bL stage's input is read by its TAM only, so inference can aggregate in place.
+            # Layer 0's TAM is the only reader of the stem output, so inference may aggregate
+            # it in place; the stages' TAMs read one map per pair (TAM.forward_pairs).
             temporal = tam_for(c.num_frames, inplace=True)
             self.layer0 = BLLayer0(stem, c.alpha, routing, temporal)
             self.layer1 = BLModule(stem, stage_out[0], c.layers[0], c.alpha, c.beta, 2, routing, temporal)
