@@ -136,3 +136,14 @@ def test_forward_pairs_equals_copying_each_pair_to_both_frames(width, frames):
     torch.autograd.backward(out_ref, grads)
     torch.testing.assert_close(p_fast.grad, p_ref.grad, rtol=1e-12, atol=1e-12)
     torch.testing.assert_close(fast.weight.grad, ref.weight.grad, rtol=1e-12, atol=1e-12)
+
+
+def test_channels_last_gradients_equal_the_reference():
+    fast, ref = pair(8, 4, 3)
+    x = torch.randn(8, 8, 5, 6, dtype=torch.float64).contiguous(memory_format=torch.channels_last)
+    grad = torch.randn(8, 8, 5, 6, dtype=torch.float64)
+    x_fast, x_ref = x.clone().requires_grad_(), x.clone().requires_grad_()
+    fast(x_fast).backward(grad)
+    ref(x_ref).backward(grad)
+    torch.testing.assert_close(x_fast.grad, x_ref.grad, rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(fast.weight.grad, ref.weight.grad, rtol=1e-12, atol=1e-12)

@@ -46,20 +46,38 @@ def _shifted_slices(offset: int, num_frames: int) -> tuple[slice, slice] | None:
     return slice(-offset, num_frames), slice(0, num_frames + offset)
 
 
-def tam_aggregate(x: Tensor, weight: Tensor, out: Tensor | None = None) -> Tensor:
+_CHANNELS_LAST = ((0, 1, 3, 4, 2), (0, 1, 4, 2, 3), 4)  # (permutation, inverse, channel dim)
+_CHANNELS_FIRST = ((0, 1, 2, 3, 4), (0, 1, 2, 3, 4), 2)
+
+
+def _memory_order(x: Tensor) -> tuple[tuple[int, ...], tuple[int, ...], int]:
+    """How to view `(B, T, C, H, W)` clips in memory order.
+
+    For channels_last frames that is `(B, T, H, W, C)`: the same memory, contiguous, which
+    element-wise kernels run about twice as fast on as on the strided 5-D view. Returns the
+    permutation, its inverse, and where the channel dimension lands.
+    """
+    if x.stride(2) == 1 and x.shape[2] > 1 and not x.is_contiguous():
+        return _CHANNELS_LAST
+    return _CHANNELS_FIRST
+
+
+def tam_aggregate(x: Tensor, weight: Tensor, out: Tensor | None = None, channel_dim: int = 2) -> Tensor:
     """`sum_o w_o (.) x_{t+o}` (no ReLU), accumulated in place.
 
     Args:
-        x: clips of feature maps, `(B, T, C, H, W)`.
+        x: clips of feature maps, time at dim 1, channels at `channel_dim`: `(B, T, C, H, W)`.
         weight: `(2k+1, C)`, row `i` for offset `i - k`.
-        out: a contiguous buffer like `x` to write into (default: a new tensor).
+        out: a buffer like `x` to write into (default: a new tensor).
 
     Returns:
-        `(B, T, C, H, W)`.
+        a tensor shaped like `x`.
     """
     num_offsets, channels = weight.shape
     k = num_offsets // 2
-    w = weight.view(num_offsets, 1, 1, channels, 1, 1)  # broadcasts over (B, T, C, H, W)
+    shape = [1] * x.dim()
+    shape[channel_dim] = channels
+    w = weight.view(num_offsets, *shape)  # broadcasts over x
     out = x * w[k] if out is None else torch.mul(x, w[k], out=out)  # the current frame, o = 0
     num_frames = x.shape[1]
     for i in range(num_offsets):
@@ -125,7 +143,8 @@ class _TAMFunction(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x: Tensor, weight: Tensor) -> Tensor:
-        out = tam_aggregate(x, weight).relu_()
+        perm, back, channel_dim = _memory_order(x)
+        out = tam_aggregate(x.permute(perm), weight, channel_dim=channel_dim).relu_().permute(back)
         # `out` is also the next layer's input, so keeping it for the ReLU mask is free.
         ctx.save_for_backward(x, weight, out)
         return out
@@ -133,15 +152,18 @@ class _TAMFunction(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad_out: Tensor) -> tuple[Tensor | None, Tensor | None]:
         x, weight, out = ctx.saved_tensors
-        g = torch.ops.aten.threshold_backward(grad_out, out, 0)  # through the ReLU
+        perm, back, channel_dim = _memory_order(x)
+        g = torch.ops.aten.threshold_backward(grad_out, out, 0).permute(perm)  # through the ReLU
+        x = x.permute(perm)  # work in memory order, channels at `channel_dim`
         grad_x = grad_w = None
         # One scratch buffer serves the weight-gradient products and then holds the input
         # gradient: on a CPU each fresh full-size allocation costs about as much as the
         # arithmetic (page faults), and it is one full-size tensor less at the peak.
-        scratch = torch.empty_like(g)
+        scratch = torch.empty_like(x, memory_format=torch.contiguous_format)
         if ctx.needs_input_grad[1]:
             num_offsets = weight.shape[0]
             k, num_frames = num_offsets // 2, x.shape[1]
+            others = tuple(d for d in range(x.dim()) if d != channel_dim)
             rows = []
             for i in range(num_offsets):
                 slices = _shifted_slices(i - k, num_frames)
@@ -151,12 +173,12 @@ class _TAMFunction(torch.autograd.Function):
                 dst, src = slices
                 # dL/dw_o[c] = sum over (b, t, h, w) of g_t[c] * x_{t+o}[c]
                 prod = scratch[:, : dst.stop - dst.start].copy_(g[:, dst]).mul_(x[:, src])
-                rows.append(prod.sum(dim=(0, 1, 3, 4)))
+                rows.append(prod.sum(dim=others))
             grad_w = torch.stack(rows)  # (2k+1, C)
         if ctx.needs_input_grad[0]:
             # y_t = sum_o w_o x_{t+o}  =>  dL/dx_s = sum_o w_o g_{s-o}: the same
             # aggregation with the offsets mirrored.
-            grad_x = tam_aggregate(g, weight.flip(0), out=scratch)
+            grad_x = tam_aggregate(g, weight.flip(0), out=scratch, channel_dim=channel_dim).permute(back)
         return grad_x, grad_w
 
 
