@@ -28,9 +28,9 @@ from .data.sampling import segment_indices
 from .data.transforms import center_crop, normalize, resize_short_side
 from .data.video_io import VideoDecodeError, VideoInfo, probe_video, read_frames
 from .engine.checkpointing import config_from_dict, load_checkpoint, model_from_payload
-from .models.blvnet import VideoNet, build_model
+from .models.blvnet import BLVNetConfig, VideoNet, build_model
 from .models.checkpoints import load_official_checkpoint
-from .profiling import count_parameters, profile_model
+from .profiling import profile_model
 
 __all__ = [
     "ClipError",
@@ -203,16 +203,16 @@ def explain(
 
 
 @functools.lru_cache(maxsize=8)
-def _cost(name: str, config_key: tuple, size: int) -> tuple[int, float]:
-    model = VideoNet(config_from_dict(dict(config_key)))
-    return count_parameters(model), profile_model(model, size=size).gflops
+def _cost(config: BLVNetConfig, size: int) -> tuple[int, float]:
+    """(parameters, GFLOPs) of a fresh network with this config, measured once per config."""
+    profile = profile_model(VideoNet(config), size=size)
+    return profile.params, profile.gflops
 
 
 def model_card(predictor: Predictor) -> str:
     """Markdown: parameters, GFLOPs, input, classes."""
     config = predictor.model.config
-    key = tuple((k, tuple(v) if isinstance(v, (list, tuple)) else v) for k, v in config.__dict__.items())
-    params, gflops = _cost(config.name, key, predictor.size)
+    params, gflops = _cost(config, predictor.size)
     classes = ", ".join(predictor.classes[:30]) + (" ..." if len(predictor.classes) > 30 else "")
     return (
         f"**{config.name}** — {params / 1e6:.2f}M parameters, {gflops:.2f} GFLOPs per clip "

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -160,11 +160,12 @@ def make_subset(
             splits[split].append(ClipEntry(str(path), label_of[label], num_frames))
             taken += 1
     counts = {s: len(e) for s, e in splits.items()}
+    taken_per_class = {split: Counter(e.label for e in entries) for split, entries in splits.items()}
     short = {
-        f"{split}/{label}": sum(1 for e in splits[split] if e.label == label_of[label])
+        f"{split}/{label}": taken_per_class[split][label_of[label]]
         for split in ("train", "val")
         for label in classes
-        if sum(1 for e in splits[split] if e.label == label_of[label]) < wanted[split]
+        if taken_per_class[split][label_of[label]] < wanted[split]
     }
     report = {
         "classes": len(classes),

@@ -10,7 +10,7 @@ from tqdm import tqdm
 from ..data.datasets import VideoClipDataset
 from ..data.lists import read_classes
 from ..data.transforms import EvalTransform
-from .checkpointing import load_checkpoint, load_model
+from .checkpointing import load_checkpoint, model_from_payload
 from .distributed import resolve_device
 from .evaluate import Metrics, evaluate
 
@@ -29,8 +29,9 @@ def evaluate_checkpoint(
     device: str = "auto",
     workers: int = 2,
 ) -> Metrics:
-    model, classes = load_model(checkpoint)
-    trained = load_checkpoint(checkpoint).get("train_config", {})
+    payload = load_checkpoint(checkpoint)
+    model, classes = model_from_payload(payload, checkpoint), list(payload["classes"])
+    trained = payload.get("train_config", {})
     data_classes = read_classes(Path(data) / "classes.txt")
     if data_classes != classes:
         raise ValueError(f"{checkpoint} knows {len(classes)} classes that differ from {data}/classes.txt")

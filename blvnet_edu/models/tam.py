@@ -29,7 +29,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .temporal import fold_time, unfold_time
+from .temporal import fold_time, through_frames, unfold_time
 
 __all__ = ["TAM", "TAMReference", "pair_weights", "tam_aggregate", "tam_aggregate_relu_"]
 
@@ -221,8 +221,7 @@ class _TAMBase(nn.Module):
 
         By definition: copy each map to both frames of its pair, aggregate, split.
         """
-        frames = self(pairs.repeat_interleave(2, dim=0))  # (B*T, C, H, W)
-        return frames[1::2], frames[0::2]
+        return through_frames(self, pairs)
 
     def offset_weights(self) -> Tensor:
         """A detached `(offsets, channels)` copy of the weights, for plotting."""

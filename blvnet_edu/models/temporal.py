@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from torch import Tensor
 
-__all__ = ["fold_time", "unfold_time", "PairRouting", "FrameRouting"]
+__all__ = ["fold_time", "unfold_time", "through_frames", "PairRouting", "FrameRouting"]
 
 
 def fold_time(video: Tensor) -> Tensor:
@@ -33,6 +33,14 @@ def fold_time(video: Tensor) -> Tensor:
 def unfold_time(frames: Tensor, num_frames: int) -> Tensor:
     """`(B*T, ...)` -> `(B, T, ...)`: the inverse of `fold_time`."""
     return frames.unflatten(0, (-1, num_frames))
+
+
+def through_frames(temporal, pairs: Tensor) -> tuple[Tensor, Tensor]:
+    """A temporal module over a clip stored as one map per frame pair, by definition: copy
+    each map to both frames of its pair, apply the module, and return the odd frames (big
+    branch) and the even frames (little branch), `(B*T/2, C, H, W)` each."""
+    frames = temporal(pairs.repeat_interleave(2, dim=0))  # (B*T, C, H, W)
+    return frames[1::2], frames[0::2]
 
 
 class PairRouting:
@@ -61,8 +69,7 @@ class PairRouting:
             return x, x
         if hasattr(temporal, "forward_pairs"):
             return temporal.forward_pairs(x)
-        frames = temporal(x.repeat_interleave(2, dim=0))  # any other module sees real frames
-        return frames[1::2], frames[0::2]
+        return through_frames(temporal, x)  # any other module sees real frames
 
     @staticmethod
     def fuse(fused: Tensor) -> Tensor:
