@@ -68,6 +68,20 @@ def test_tams_sit_where_the_paper_puts_them():
     assert not build_model("blvnet_50").tams() and not build_model("tsn_resnet50").tams()
 
 
+def test_forward_hooks_fire_on_every_tam():
+    model = build_model("blvnet_tam_tiny").eval()
+    seen = {}
+    for name, tam in model.tams().items():
+        tam.register_forward_hook(lambda _m, _i, out, name=name: seen.__setitem__(
+            name, [tuple(o.shape) for o in out] if isinstance(out, tuple) else tuple(out.shape)))
+    with torch.no_grad():
+        model(torch.randn(2, 8, 3, 64, 64))
+    assert set(seen) == set(model.tams())
+    assert seen["layer0.tam"] == (16, 16, 32, 32)  # the stem output: every frame
+    assert seen["layer1.tam"] == [(8, 16, 16, 16), (8, 16, 16, 16)]  # (odd, even) frames of 8 pairs
+    assert seen["layer4.0.tam"] == (8, 256, 4, 4)  # stage 4: one frame per pair
+
+
 def test_overrides_and_unknown_names_or_options():
     model = build_model("blvnet_tam_tiny", num_classes=5, dropout=0.0, num_frames=4)
     assert model.fc.out_features == 5 and model.config.num_frames == 4

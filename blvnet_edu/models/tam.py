@@ -221,7 +221,7 @@ class _TAMBase(nn.Module):
 
         By definition: copy each map to both frames of its pair, aggregate, split.
         """
-        return through_frames(self, pairs)
+        return through_frames(self.forward, pairs)
 
     def offset_weights(self) -> Tensor:
         """A detached `(offsets, channels)` copy of the weights, for plotting."""
@@ -244,7 +244,12 @@ class TAM(_TAMBase):
     it aggregated by the next stage's TAM: clone it in the hook.
     """
 
-    def forward(self, x: Tensor) -> Tensor:
+    def forward(self, x: Tensor, pairs: bool = False) -> Tensor | tuple[Tensor, Tensor]:
+        """`(B*T, C, H, W)` frames -> `(B*T, C, H, W)`; with `pairs=True`, one map per pair
+        `(B*T/2, C, H, W)` -> (odd frames, even frames), see `forward_pairs`. The bL stages
+        call `tam(x, pairs=True)`, so forward hooks on every TAM fire."""
+        if pairs:
+            return self.forward_pairs(x)
         clips = unfold_time(x, self.num_frames)  # (B, T, C, H, W), a view
         weight = self.weight.to(x.dtype)
         needs_grad = torch.is_grad_enabled() and (x.requires_grad or weight.requires_grad)
@@ -268,7 +273,9 @@ class TAM(_TAMBase):
 class TAMReference(_TAMBase):
     """Readable TAM: depthwise 1x1 conv per offset, shift with zero padding, sum, ReLU."""
 
-    def forward(self, x: Tensor) -> Tensor:
+    def forward(self, x: Tensor, pairs: bool = False) -> Tensor | tuple[Tensor, Tensor]:
+        if pairs:
+            return self.forward_pairs(x)  # by definition, through real frames
         k = self.blending_frames // 2
         shifted = []
         for i, offset in enumerate(self.offsets):

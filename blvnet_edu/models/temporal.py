@@ -68,7 +68,7 @@ class PairRouting:
         if temporal is None:
             return x, x
         if hasattr(temporal, "forward_pairs"):
-            return temporal.forward_pairs(x)
+            return temporal(x, pairs=True)  # through __call__, so hooks on the TAM fire
         return through_frames(temporal, x)  # any other module sees real frames
 
     @staticmethod
