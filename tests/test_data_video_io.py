@@ -16,6 +16,8 @@ from blvnet_edu.data.video_io import (
     write_video,
 )
 
+from blvnet_edu.data.lists import check_clip
+
 from conftest import decode_index, index_frames
 
 
@@ -128,6 +130,19 @@ def test_truncated_video(tmp_path, clip):
     broken.write_bytes(clip.read_bytes()[: 2000])
     with pytest.raises(VideoDecodeError, match="broken.mp4"):
         read_frames(broken, [0, 80])
+
+
+def test_a_cut_off_download_is_an_error_not_repeated_frames(tmp_path):
+    whole = write_video(tmp_path / "whole.mp4", index_frames(90), fps=30)
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(whole.read_bytes()[: int(whole.stat().st_size * 0.8)])  # the header still says 90
+    assert probe_video(cut).num_frames == 90
+    assert decode_index(read_frames(cut, [0, 5])) == [0, 5]  # what is there still decodes
+    with pytest.raises(VideoDecodeError, match="cut.mp4: the video stops at frame .* looks truncated"):
+        read_frames(cut, [0, 89])
+    with pytest.raises(VideoDecodeError, match="truncated"):
+        check_clip(cut)
+    assert check_clip(whole) == 90
 
 
 def test_audio_only_file(tmp_path):

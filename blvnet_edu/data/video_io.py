@@ -103,7 +103,9 @@ def probe_video(path: PathLike) -> VideoInfo:
 def read_frames(path: PathLike, indices: Sequence[int], seek_threshold: float = 1.0) -> Tensor:
     """Decode the frames at `indices` (any order, repeats allowed): `(len(indices), 3, H, W)` uint8.
 
-    Indices past the end of the stream give its last frame (headers can overstate the count).
+    Indices past the header's frame count give the last frame. A stream that stops well
+    before the count its header gives (a cut-off download) raises `VideoDecodeError`; a few
+    missing frames are tolerated, since headers of some containers only estimate the count.
 
     Args:
         path: a video file PyAV can read.
@@ -117,8 +119,18 @@ def read_frames(path: PathLike, indices: Sequence[int], seek_threshold: float = 
         raise ValueError(f"frame indices must be >= 0, got {min(indices)}")
     with _video_stream(path) as (container, stream):
         info = _stream_info(path, stream, container)
-        decoded = _decode_at(container, stream, info, sorted(set(indices)), seek_threshold)
-    return _as_clip(path, [decoded[i] for i in indices] if decoded else [])
+        decoded, last_index = _decode_at(container, stream, info, sorted(set(indices)), seek_threshold)
+    if not decoded:
+        raise VideoDecodeError(f"{path}: no frame could be decoded")
+    # Frames the header promises but the stream lacks: a few are normal (headers estimate),
+    # many mean a cut-off file, e.g. an interrupted download.
+    promised = [i for i in indices if last_index < i < info.num_frames]
+    if promised and max(promised) - last_index > max(3, round(0.05 * info.num_frames)):
+        raise VideoDecodeError(
+            f"{path}: the video stops at frame {last_index} although its header says {info.num_frames} "
+            "frames; the file looks truncated (an incomplete download?)"
+        )
+    return _as_clip(path, [decoded[i] for i in indices])
 
 
 @contextmanager
@@ -142,8 +154,9 @@ def _as_clip(path: PathLike, images: list[np.ndarray]) -> Tensor:
     return torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2).contiguous()  # (T, 3, H, W)
 
 
-def _decode_at(container, stream, info: VideoInfo, wanted: list[int], seek_threshold: float) -> dict:
-    """{index: (H, W, 3) uint8} for the sorted, unique `wanted` indices."""
+def _decode_at(container, stream, info: VideoInfo, wanted: list[int], seek_threshold: float) -> tuple[dict, int]:
+    """`{index: (H, W, 3) uint8}` for the sorted, unique `wanted` indices, and the index of
+    the last frame decoded (wanted indices past it get that frame)."""
     time_base = stream.time_base
     if not info.fps or time_base is None:  # no usable timing: count frames from the start
         return _decode_by_count(container, stream, wanted)
@@ -162,7 +175,7 @@ def _decode_at(container, stream, info: VideoInfo, wanted: list[int], seek_thres
 
     first = target[pending[0]]
     frames = decode_from(first if first - start > seek_threshold else start)
-    previous, restarted = None, False
+    previous, last, restarted = None, None, False  # last: the latest frame decoded, across seeks
     sought = pending[0]  # the target of the last seek: seeking for it again lands at the same key frame
     while pending:
         frame = next(frames, None)
@@ -182,26 +195,29 @@ def _decode_at(container, stream, info: VideoInfo, wanted: list[int], seek_thres
         if pending and pending[0] != sought and target[pending[0]] - t > seek_threshold:
             frames, previous, sought = decode_from(target[pending[0]]), None, pending[0]
             continue
-        previous = frame
-    if previous is not None:
-        last = previous.to_ndarray(format="rgb24")
-        out.update({i: last for i in pending})  # past the end of the stream
-    return out
+        previous = last = frame
+    if last is None:
+        return out, -1
+    last_index = round((last.time - start) * info.fps)
+    if pending:
+        image = last.to_ndarray(format="rgb24")
+        out.update({i: image for i in pending})  # past the end of the stream
+    return out, last_index
 
 
-def _decode_by_count(container, stream, wanted: list[int]) -> dict:
-    out, last = {}, None
+def _decode_by_count(container, stream, wanted: list[int]) -> tuple[dict, int]:
+    out, last, last_index = {}, None, -1
     wanted_set, highest = set(wanted), max(wanted)
-    for i, frame in enumerate(container.decode(stream)):
+    for last_index, frame in enumerate(container.decode(stream)):
         last = frame.to_ndarray(format="rgb24")
-        if i in wanted_set:
-            out[i] = last
-        if i >= highest:
+        if last_index in wanted_set:
+            out[last_index] = last
+        if last_index >= highest:
             break
     for i in wanted:
         if i not in out and last is not None:
             out[i] = last
-    return out
+    return out, last_index
 
 
 def read_video(path: PathLike, max_frames: int | None = None) -> Tensor:
