@@ -25,7 +25,23 @@ from torch import Tensor, nn
 from .blocks import TemporalFactory, make_layer
 from .temporal import Routing
 
-__all__ = ["BLLayer0", "BLModule"]
+__all__ = ["BLLayer0", "BLModule", "upsample_add_"]
+
+
+def upsample_add_(little: Tensor, big: Tensor) -> Tensor:
+    """`little += nearest_upsample(big)`, in place: `(N, C, H, W)` += `(N, C, h, w)`.
+
+    When `H, W = 2h, 2w` (the usual case) every big pixel is added to its 2x2 block of
+    little pixels through a broadcasting view, with no upsampled copy of `big`; otherwise
+    (odd sizes) `F.interpolate` does the upsampling. `little` must not be needed by autograd
+    as it was (here it is a BatchNorm output, which its backward does not use).
+    """
+    (h, w), (height, width) = big.shape[-2:], little.shape[-2:]
+    if (height, width) != (2 * h, 2 * w):
+        return little.add_(F.interpolate(big, size=(height, width), mode="nearest"))
+    blocks = little.unflatten(3, (w, 2)).unflatten(2, (h, 2))  # (N, C, h, 2, w, 2), a view
+    blocks.add_(big[:, :, :, None, :, None])
+    return little
 
 
 class BLLayer0(nn.Module):
@@ -67,7 +83,7 @@ class BLLayer0(nn.Module):
         little = self.relu(self.bn_l0(self.l_conv0(little)))  # (N, C/alpha, H, W)
         little = self.relu(self.bn_l1(self.l_conv1(little)))  # (N, C/alpha, H/2, W/2)
         little = self.bn_l2(self.l_conv2(little))  # (N, C, H/2, W/2)
-        fused = self.relu(big + little)
+        fused = self.relu(little.add_(big))  # in place: BatchNorm outputs are not kept for backward
         fused = self.relu(self.bn_bl_init(self.bl_init(fused)))  # (N, C, H/2, W/2)
         return self.routing.fuse(fused)  # (N, C, H/2, W/2): one map per pair
 
@@ -106,7 +122,6 @@ class BLModule(nn.Module):
         big, little = self.routing.route_stage(x, self.tam)  # TAM over all T frames, then routed
         big = self.big(big)  # (N, C_out, H/2, W/2)
         little = self.little_e(self.little(little))  # (N, C_out, H, W)
-        big = F.interpolate(big, size=little.shape[-2:], mode="nearest")  # (N, C_out, H, W)
-        fused = self.fusion(self.relu(big + little))  # (N, C_out, H/stride, W/stride)
-        return self.routing.fuse(fused)  # (N, C_out, H/stride, W/stride)
+        fused = self.relu(upsample_add_(little, big))  # (N, C_out, H, W)
+        return self.routing.fuse(self.fusion(fused))  # (N, C_out, H/stride, W/stride)
 

@@ -71,7 +71,7 @@ class Bottleneck(nn.Module):
         out = self.bn3(self.conv3(out))  # (N, C_out, H/s, W/s)
         if self.downsample is not None:
             identity = self.downsample(x)
-        out = out + identity
+        out += identity  # in place: bn3's output is not needed by its backward
         return self.relu(out) if self.last_relu else out
 
 
