@@ -138,6 +138,19 @@ def test_forward_pairs_equals_copying_each_pair_to_both_frames(width, frames):
     torch.testing.assert_close(fast.weight.grad, ref.weight.grad, rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.parametrize("used", ["odd", "even"])
+@pytest.mark.parametrize("memory_format", [torch.contiguous_format, torch.channels_last])
+def test_forward_pairs_gradients_when_one_output_is_used(used, memory_format):
+    fast, ref = pair(6, 8, 5)
+    pairs = torch.randn(8, 6, 3, 4, dtype=torch.float64).contiguous(memory_format=memory_format)
+    p_fast, p_ref = pairs.clone().requires_grad_(), pairs.clone().requires_grad_()
+    index = 0 if used == "odd" else 1
+    (fast.forward_pairs(p_fast)[index] ** 2).sum().backward()
+    (ref.forward_pairs(p_ref)[index] ** 2).sum().backward()
+    torch.testing.assert_close(p_fast.grad, p_ref.grad, rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(fast.weight.grad, ref.weight.grad, rtol=1e-12, atol=1e-12)
+
+
 def test_channels_last_gradients_equal_the_reference():
     fast, ref = pair(8, 4, 3)
     x = torch.randn(8, 8, 5, 6, dtype=torch.float64).contiguous(memory_format=torch.channels_last)

@@ -62,13 +62,16 @@ def _memory_order(x: Tensor) -> tuple[tuple[int, ...], tuple[int, ...], int]:
     return _CHANNELS_FIRST
 
 
-def tam_aggregate(x: Tensor, weight: Tensor, out: Tensor | None = None, channel_dim: int = 2) -> Tensor:
+def tam_aggregate(
+    x: Tensor, weight: Tensor, out: Tensor | None = None, channel_dim: int = 2, accumulate: bool = False
+) -> Tensor:
     """`sum_o w_o (.) x_{t+o}` (no ReLU), accumulated in place.
 
     Args:
         x: clips of feature maps, time at dim 1, channels at `channel_dim`: `(B, T, C, H, W)`.
         weight: `(2k+1, C)`, row `i` for offset `i - k`.
         out: a buffer like `x` to write into (default: a new tensor).
+        accumulate: add to what `out` holds instead of overwriting it.
 
     Returns:
         a tensor shaped like `x`.
@@ -78,7 +81,12 @@ def tam_aggregate(x: Tensor, weight: Tensor, out: Tensor | None = None, channel_
     shape = [1] * x.dim()
     shape[channel_dim] = channels
     w = weight.view(num_offsets, *shape)  # broadcasts over x
-    out = x * w[k] if out is None else torch.mul(x, w[k], out=out)  # the current frame, o = 0
+    if out is None:
+        out = x * w[k]  # the current frame, o = 0
+    elif accumulate:
+        out.addcmul_(x, w[k])
+    else:
+        torch.mul(x, w[k], out=out)
     num_frames = x.shape[1]
     for i in range(num_offsets):
         slices = _shifted_slices(i - k, num_frames)
@@ -138,6 +146,55 @@ def pair_weights(weight: Tensor, parity: int) -> Tensor:
     return folding @ weight  # (2D+1, C)
 
 
+def _weight_grad(g: Tensor, x: Tensor, weight: Tensor, scratch: Tensor, channel_dim: int) -> Tensor:
+    """`dL/dw_o[c] = sum over (b, t, h, w) of g_t[c] * x_{t+o}[c]`, for every offset: `(2k+1, C)`."""
+    num_offsets = weight.shape[0]
+    k, num_frames = num_offsets // 2, x.shape[1]
+    others = tuple(d for d in range(x.dim()) if d != channel_dim)
+    rows = []
+    for i in range(num_offsets):
+        slices = _shifted_slices(i - k, num_frames)
+        if slices is None:
+            rows.append(weight.new_zeros(weight.shape[1]))
+            continue
+        dst, src = slices
+        shifted = g[:, dst]
+        buffer = scratch.view(-1)[: shifted.numel()].view(shifted.shape)  # contiguous, in scratch
+        rows.append(torch.mul(shifted, x[:, src], out=buffer).sum(dim=others))
+    return torch.stack(rows)  # (2k+1, C)
+
+
+def _relu_tam_backward(
+    x: Tensor, terms: list[tuple[Tensor, Tensor, Tensor | None]], needs_x: bool, needs_w: bool
+) -> tuple[Tensor | None, list[Tensor | None]]:
+    """Gradients of the outputs `out_j = ReLU(tam_aggregate(x, w_j))`, given as
+    `(w_j, out_j, dL/dout_j)` terms: the input gradient (summed over the terms, in one
+    buffer) and each weight's gradient."""
+    perm, back, channel_dim = _memory_order(x)
+    x = x.permute(perm)  # work in memory order, channels at `channel_dim`
+    # through the ReLU: the saved output is its mask
+    gs = [None if g is None else torch.ops.aten.threshold_backward(g, out, 0).permute(perm) for _, out, g in terms]
+    # One scratch buffer serves the weight-gradient products and then holds the input
+    # gradient: on a CPU each fresh full-size allocation costs about as much as the
+    # arithmetic (page faults), and it is one full-size tensor less at the peak.
+    scratch = torch.empty_like(x, memory_format=torch.contiguous_format)
+    grad_ws = [
+        _weight_grad(g, x, w, scratch, channel_dim) if needs_w and g is not None else None
+        for (w, _, _), g in zip(terms, gs)
+    ]
+    grad_x, written = None, False
+    if needs_x:
+        for (w, _, _), g in zip(terms, gs):
+            if g is None:
+                continue
+            # y_t = sum_o w_o x_{t+o}  =>  dL/dx_s = sum_o w_o g_{s-o}: the same
+            # aggregation with the offsets mirrored.
+            tam_aggregate(g, w.flip(0), out=scratch, channel_dim=channel_dim, accumulate=written)
+            written = True
+        grad_x = scratch.permute(back) if written else None
+    return grad_x, grad_ws
+
+
 class _TAMFunction(torch.autograd.Function):
     """ReLU(tam_aggregate(x, w)) with a backward that reuses the same in-place form."""
 
@@ -152,34 +209,31 @@ class _TAMFunction(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad_out: Tensor) -> tuple[Tensor | None, Tensor | None]:
         x, weight, out = ctx.saved_tensors
-        perm, back, channel_dim = _memory_order(x)
-        g = torch.ops.aten.threshold_backward(grad_out, out, 0).permute(perm)  # through the ReLU
-        x = x.permute(perm)  # work in memory order, channels at `channel_dim`
-        grad_x = grad_w = None
-        # One scratch buffer serves the weight-gradient products and then holds the input
-        # gradient: on a CPU each fresh full-size allocation costs about as much as the
-        # arithmetic (page faults), and it is one full-size tensor less at the peak.
-        scratch = torch.empty_like(x, memory_format=torch.contiguous_format)
-        if ctx.needs_input_grad[1]:
-            num_offsets = weight.shape[0]
-            k, num_frames = num_offsets // 2, x.shape[1]
-            others = tuple(d for d in range(x.dim()) if d != channel_dim)
-            rows = []
-            for i in range(num_offsets):
-                slices = _shifted_slices(i - k, num_frames)
-                if slices is None:
-                    rows.append(weight.new_zeros(weight.shape[1]))
-                    continue
-                dst, src = slices
-                # dL/dw_o[c] = sum over (b, t, h, w) of g_t[c] * x_{t+o}[c]
-                prod = scratch[:, : dst.stop - dst.start].copy_(g[:, dst]).mul_(x[:, src])
-                rows.append(prod.sum(dim=others))
-            grad_w = torch.stack(rows)  # (2k+1, C)
-        if ctx.needs_input_grad[0]:
-            # y_t = sum_o w_o x_{t+o}  =>  dL/dx_s = sum_o w_o g_{s-o}: the same
-            # aggregation with the offsets mirrored.
-            grad_x = tam_aggregate(g, weight.flip(0), out=scratch, channel_dim=channel_dim).permute(back)
+        grad_x, (grad_w,) = _relu_tam_backward(x, [(weight, out, grad_out)], *ctx.needs_input_grad)
         return grad_x, grad_w
+
+
+class _TAMPairsFunction(torch.autograd.Function):
+    """Both outputs of `TAM.forward_pairs` in one node, `(ReLU(agg(x, w_odd)), ReLU(agg(x, w_even)))`:
+    the input gradient of the two is summed in one buffer, not in two added by autograd."""
+
+    @staticmethod
+    def forward(ctx, x: Tensor, w_odd: Tensor, w_even: Tensor) -> tuple[Tensor, Tensor]:
+        perm, back, channel_dim = _memory_order(x)
+        xp = x.permute(perm)
+        odd = tam_aggregate(xp, w_odd, channel_dim=channel_dim).relu_().permute(back)
+        even = tam_aggregate(xp, w_even, channel_dim=channel_dim).relu_().permute(back)
+        ctx.save_for_backward(x, w_odd, w_even, odd, even)
+        return odd, even
+
+    @staticmethod
+    def backward(ctx, g_odd: Tensor | None, g_even: Tensor | None):
+        x, w_odd, w_even, odd, even = ctx.saved_tensors
+        needs_x, needs_odd, needs_even = ctx.needs_input_grad
+        grad_x, (grad_odd, grad_even) = _relu_tam_backward(
+            x, [(w_odd, odd, g_odd), (w_even, even, g_even)], needs_x, needs_odd or needs_even
+        )
+        return grad_x, grad_odd, grad_even
 
 
 class _TAMBase(nn.Module):
@@ -265,8 +319,7 @@ class TAM(_TAMBase):
         (even) branch inputs."""
         clips = unfold_time(pairs, self.num_frames // 2)  # (B, T/2, C, H, W)
         weight = self.weight.to(pairs.dtype)
-        odd = _TAMFunction.apply(clips, pair_weights(weight, 1))  # (B, T/2, C, H, W)
-        even = _TAMFunction.apply(clips, pair_weights(weight, 0))
+        odd, even = _TAMPairsFunction.apply(clips, pair_weights(weight, 1), pair_weights(weight, 0))
         return fold_time(odd), fold_time(even)  # (B*T/2, C, H, W) each
 
 
