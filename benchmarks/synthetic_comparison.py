@@ -27,7 +27,7 @@ from torch.utils.data import DataLoader
 from blvnet_edu.data.datasets import VideoClipDataset
 from blvnet_edu.data.kinetics import make_subset
 from blvnet_edu.data.lists import read_classes
-from blvnet_edu.data.synthetic import ORDER_PAIRS, make_synthetic
+from blvnet_edu.data.synthetic import make_synthetic, order_pair_accuracy
 from blvnet_edu.data.transforms import EvalTransform
 from blvnet_edu.engine.checkpointing import load_model
 from blvnet_edu.engine.config import load_config
@@ -41,16 +41,6 @@ ROOT = Path(__file__).resolve().parents[1]
 MODELS = ("tsn_resnet_tiny", "tsn_blresnet_tiny", "blvnet_tiny", "blvnet_tam_tiny")
 LABELS = {"tsn_resnet_tiny": "TSN (ResNet)", "tsn_blresnet_tiny": "TSN-bLNet",
           "blvnet_tiny": "bLVNet (no TAM)", "blvnet_tam_tiny": "bLVNet-TAM"}
-
-
-def pair_accuracy(scores: torch.Tensor, labels: torch.Tensor, classes: list[str]) -> float:
-    """Accuracy of choosing between the two classes of each clip's order-only pair."""
-    partner = {}
-    for a, b in ORDER_PAIRS:
-        partner[classes.index(a)], partner[classes.index(b)] = classes.index(b), classes.index(a)
-    other = torch.tensor([partner[int(y)] for y in labels])
-    rows = torch.arange(len(labels))
-    return (scores[rows, labels] > scores[rows, other]).double().mean().item()
 
 
 def main() -> None:
@@ -78,7 +68,7 @@ def main() -> None:
         val = VideoClipDataset(lists / "val.csv", model.config.num_frames, EvalTransform(cfg.size, cfg.resize), False)
         scores, labels = collect_scores(model, DataLoader(val, 16, num_workers=1), torch.device("cpu"))
         top1 = (scores.argmax(1) == labels).double().mean().item()
-        rows.append((name, top1, pair_accuracy(scores, labels, classes), minutes))
+        rows.append((name, top1, order_pair_accuracy(scores, labels, classes), minutes))
         print(f"{name}: top-1 {top1:.3f}, order-only pairs {rows[-1][2]:.3f}, {minutes:.1f} min", flush=True)
         (args.runs / name / "summary.json").write_text(json.dumps(
             {"model": name, "val_top1": top1, "order_pair_accuracy": rows[-1][2], "train_minutes": minutes}, indent=2))

@@ -8,6 +8,7 @@
     blvnet-edu train --config configs/synthetic_tiny.yaml epochs=5 out=runs/tam
     blvnet-edu eval --checkpoint runs/tam/best.pt --data data/synthetic --clips 2 --crops 3
     blvnet-edu app
+    blvnet-edu course
 """
 
 from __future__ import annotations
@@ -132,6 +133,37 @@ def _cmd_app(args: argparse.Namespace) -> int:
     return 0
 
 
+def course_notebooks(root: Path | None = None) -> list[Path]:
+    """Make the course's .ipynb files from their paired .py sources (jupytext --sync).
+
+    A notebook edited and saved in JupyterLab is newer than its source: sync then keeps
+    the edits and writes them back to the .py file, so nothing is lost.
+    """
+    import jupytext.cli
+
+    folder = (root or Path(__file__).resolve().parents[1]) / "notebooks"
+    sources = sorted(folder.glob("[0-9][0-9]_*.py"))
+    if not sources:
+        raise FileNotFoundError(f"the course lives in the repository ({folder}); run it from a clone")
+    jupytext.cli.jupytext(["--sync", "--quiet", *map(str, sources)])
+    return [s.with_suffix(".ipynb") for s in sources]
+
+
+def _cmd_course(args: argparse.Namespace) -> int:
+    import os
+    import subprocess
+
+    notebooks = course_notebooks()
+    root = notebooks[0].parents[1]
+    command = [sys.executable, "-m", "jupyterlab", f"--ServerApp.root_dir={root}", f"--ip={args.host}",
+               f"--port={args.port}", str(notebooks[0].relative_to(root))]
+    if args.no_browser:
+        command.append("--no-browser")
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        command.append("--allow-root")  # containers often run as root; Jupyter refuses it otherwise
+    return subprocess.call(command, cwd=root)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="blvnet-edu", description="bLVNet-TAM: models, data, training and explanations."
@@ -206,6 +238,12 @@ def build_parser() -> argparse.ArgumentParser:
     app.add_argument("--host", default="127.0.0.1")
     app.add_argument("--port", type=int, default=7860)
     app.set_defaults(run=_cmd_app)
+
+    course = commands.add_parser("course", help="the notebook course in JupyterLab (notebooks/)")
+    course.add_argument("--host", default="127.0.0.1")
+    course.add_argument("--port", type=int, default=8888)
+    course.add_argument("--no-browser", action="store_true", help="do not open a browser tab")
+    course.set_defaults(run=_cmd_course)
     return parser
 
 

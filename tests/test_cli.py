@@ -1,5 +1,7 @@
 """blvnet_edu/cli.py: the `blvnet-edu` command."""
 
+import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -45,3 +47,64 @@ def test_console_script_is_installed():
 def test_app_with_a_bad_checkpoint_exits_with_a_message(tmp_path, capsys):
     assert main(["app", "--checkpoint", str(tmp_path / "missing.pt")]) == 2
     assert "checkpoint not found" in capsys.readouterr().err
+
+
+def test_course_notebooks_are_made_from_sources_and_keep_edits(tmp_path):
+    import shutil
+
+    import jupytext
+    import nbformat
+
+    from blvnet_edu.cli import course_notebooks
+
+    root = Path(__file__).resolve().parents[1]
+    (tmp_path / "notebooks").mkdir()
+    for f in [*(root / "notebooks").glob("[0-9][0-9]_*.py"), root / "notebooks" / "jupytext.toml"]:
+        shutil.copy(f, tmp_path / "notebooks")
+    made = course_notebooks(tmp_path)
+    assert [p.name for p in made][:1] == ["01_welcome.ipynb"] and all(p.exists() for p in made)
+    source = jupytext.read(tmp_path / "notebooks" / "01_welcome.py")
+    notebook = nbformat.read(made[0], as_version=4)
+    assert [c.source for c in notebook.cells] == [c.source for c in source.cells]
+    # an edit saved in JupyterLab (the .ipynb is newer) goes back into the source
+    notebook.cells.append(nbformat.v4.new_code_cell("print('my edit')"))
+    nbformat.write(notebook, made[0])
+    stamp = made[0].stat().st_mtime + 5
+    os.utime(made[0], (stamp, stamp))
+    course_notebooks(tmp_path)
+    assert "print('my edit')" in (tmp_path / "notebooks" / "01_welcome.py").read_text()
+    with pytest.raises(FileNotFoundError, match="run it from a clone"):
+        course_notebooks(tmp_path / "elsewhere")
+
+
+def test_course_command_serves_the_notebooks_in_jupyterlab():
+    import json
+    import socket
+    import time
+    import urllib.request
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    exe = Path(sys.executable).parent / "blvnet-edu"
+    env = {**os.environ, "JUPYTER_TOKEN": "course-test"}
+    server = subprocess.Popen([exe, "course", "--no-browser", "--port", str(port)], env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    url = f"http://127.0.0.1:{port}/api/contents/notebooks/01_welcome.ipynb?token=course-test"
+    try:
+        deadline, reply = time.monotonic() + 120, None
+        while time.monotonic() < deadline and reply is None:
+            assert server.poll() is None, "JupyterLab exited"
+            try:
+                reply = json.load(urllib.request.urlopen(url, timeout=5))
+            except OSError:
+                time.sleep(1)
+        assert reply is not None, "JupyterLab did not answer within 2 minutes"
+        assert reply["type"] == "notebook"
+        cells = reply["content"]["cells"]
+        assert cells[0]["source"].startswith("# 1. Welcome")
+        lab = urllib.request.urlopen(f"http://127.0.0.1:{port}/lab?token=course-test", timeout=10)
+        assert lab.status == 200
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)

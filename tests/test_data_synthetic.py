@@ -5,7 +5,9 @@ import csv
 import numpy as np
 import pytest
 
-from blvnet_edu.data.synthetic import CLASSES, ORDER_PAIRS, make_synthetic, render_clip, sample_params
+from blvnet_edu.data.synthetic import (
+    CLASSES, ORDER_PAIRS, make_synthetic, order_pair_accuracy, render_clip, sample_params,
+)
 from blvnet_edu.data.video_io import read_video
 
 
@@ -52,3 +54,16 @@ def test_interrupted_generation_resumes(tmp_path):
     again = sorted(tmp_path.rglob("*.mp4"))
     assert again == first
     assert all(p.stat().st_mtime_ns == stamps[p] for p in first[1:])
+
+
+def test_order_pair_accuracy_compares_each_clip_with_its_partner_only():
+    classes = sorted(CLASSES)  # any class order
+    i = {c: classes.index(c) for c in classes}
+    scores = np.zeros((3, 8))
+    labels = np.array([i["moving left"], i["growing"], i["appearing"]])
+    scores[0, [i["moving left"], i["moving right"]]] = [2.0, 1.0]  # right within the pair
+    scores[1, [i["growing"], i["shrinking"], i["appearing"]]] = [1.0, 2.0, 9.0]  # wrong within the pair
+    scores[2, [i["appearing"], i["disappearing"], i["growing"]]] = [3.0, 1.0, 9.0]  # wrong class, right pair order
+    assert order_pair_accuracy(scores, labels, classes) == pytest.approx(2 / 3)
+    with pytest.raises(ValueError, match="synthetic classes"):
+        order_pair_accuracy(scores, labels, ["a"] * 8)

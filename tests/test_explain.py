@@ -1,11 +1,16 @@
 """blvnet_edu/explain: attribution shapes and normalisation, frame importance, TAM weights, figures."""
 
+import base64
+import io
+
+import numpy as np
 import pytest
+from PIL import Image
 import torch
 
 from blvnet_edu import build_model
 from blvnet_edu.explain.attributions import attribute, baseline_clip, normalise_clip, temporal_importance
-from blvnet_edu.explain.figures import tam_layer_heatmap, tam_summary_figure, temporal_importance_figure, topk_figure
+from blvnet_edu.explain.figures import frames_figure, tam_layer_heatmap, tam_summary_figure, temporal_importance_figure, topk_figure
 from blvnet_edu.explain.overlays import colorize, overlay, overlay_video
 from blvnet_edu.explain.tam_weights import summarize_tams, tam_weights
 from blvnet_edu.data.video_io import probe_video
@@ -99,3 +104,15 @@ def test_figures():
     assert tam_layer_heatmap(name, weights).data[0].z is not None
     assert len(temporal_importance_figure(torch.tensor([0.1, -0.2])).data[0].y) == 2
     assert list(topk_figure({"a": 0.7, "b": 0.2, "c": 0.1}, k=2).data[0].y) == ["b", "a"]
+
+
+def test_frames_figure_shows_every_frame_with_its_caption():
+    frames = torch.randint(0, 256, (10, 3, 24, 32), dtype=torch.uint8)
+    fig = frames_figure(frames, captions=[f"t={t}" for t in range(10)], columns=4)
+    assert len(fig.data) == 10
+    assert sorted(a.text for a in fig.layout.annotations) == sorted(f"t={t}" for t in range(10))
+    # each panel is the frame itself, as a PNG
+    png = base64.b64decode(fig.data[3].source.split(",", 1)[1])
+    assert (np.asarray(Image.open(io.BytesIO(png)).convert("RGB")) == frames[3].permute(1, 2, 0).numpy()).all()
+    with pytest.raises(ValueError, match="T, 3, H, W"):
+        frames_figure(torch.zeros(3, 24, 32, dtype=torch.uint8))

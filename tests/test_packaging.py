@@ -34,3 +34,13 @@ def test_ci_runs_exactly_the_readme_test_command():
     assert block, "README must keep the test command in a marked block"
     ci = (ROOT / ".ci" / "run").read_text().strip().splitlines()
     assert ci[-1] == block[1].strip()
+
+
+def test_readme_opens_the_course_with_the_cli():
+    readme = (ROOT / "README.md").read_text()
+    block = re.search(r"<!-- course-command -->\s*```bash\n(.+?)\n```", readme, re.S)
+    assert block and block[1].strip() == "bash scripts/setup.sh && .venv/bin/blvnet-edu course"
+    setup = (ROOT / "scripts" / "setup.sh").read_text()
+    assert '".[dev,course]"' in setup  # JupyterLab comes with the set-up
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert any(r.startswith("jupyterlab==") for r in project["optional-dependencies"]["course"])

@@ -31,7 +31,10 @@ import numpy as np
 
 from .video_io import write_video
 
-__all__ = ["CLASSES", "ORDER_PAIRS", "ClipParams", "sample_params", "render_clip", "make_synthetic"]
+__all__ = [
+    "CLASSES", "ORDER_PAIRS", "ClipParams", "sample_params", "render_clip", "make_synthetic",
+    "order_pair_accuracy",
+]
 
 ORDER_PAIRS = (
     ("moving left", "moving right"),
@@ -183,3 +186,26 @@ def make_synthetic(
         writer.writerow(["label", "youtube_id", "time_start", "time_end", "split"])
         writer.writerows(rows)
     return csv_path
+
+
+def order_pair_accuracy(scores, labels, classes: list[str]) -> float:
+    """How often the true class scores above its order-only partner (chance: 0.5).
+
+    This isolates the temporal decision: a model may find the pair from appearance alone
+    ("something moves sideways"), but only the order of the frames tells the direction.
+
+    Args:
+        scores: `(N, K)` class scores (logits or probabilities) as a tensor or array.
+        labels: `(N,)` true class indices into `classes`.
+        classes: the dataset's class names; all eight synthetic classes must be present.
+    """
+    scores, labels = np.asarray(scores), np.asarray(labels)
+    missing = [c for c in CLASSES if c not in classes]
+    if missing:
+        raise ValueError(f"order_pair_accuracy needs the synthetic classes; missing {missing}")
+    partner = {}
+    for a, b in ORDER_PAIRS:
+        partner[classes.index(a)], partner[classes.index(b)] = classes.index(b), classes.index(a)
+    other = np.array([partner[int(y)] for y in labels])
+    rows = np.arange(len(labels))
+    return float((scores[rows, labels] > scores[rows, other]).mean())

@@ -4,14 +4,32 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import plotly.express as px
 import plotly.graph_objects as go
 from torch import Tensor
 
 from .tam_weights import TAMSummary
 
-__all__ = ["tam_layer_heatmap", "tam_summary_figure", "temporal_importance_figure", "topk_figure"]
+__all__ = ["frames_figure", "tam_layer_heatmap", "tam_summary_figure", "temporal_importance_figure", "topk_figure"]
 
 _LAYOUT = dict(template="plotly_white", margin=dict(l=60, r=20, t=50, b=50))
+
+
+def frames_figure(frames: Tensor, captions: Sequence[str] | None = None, columns: int = 8,
+                  title: str | None = None) -> go.Figure:
+    """A clip's frames side by side: `(T, 3, H, W)` uint8, one panel per frame."""
+    if frames.ndim != 4 or frames.shape[1] != 3:
+        raise ValueError(f"expected (T, 3, H, W) frames, got {tuple(frames.shape)}")
+    images = frames.permute(0, 2, 3, 1).cpu().numpy()  # (T, H, W, 3)
+    captions = list(captions) if captions is not None else [f"frame {t}" for t in range(len(images))]
+    fig = px.imshow(images, facet_col=0, facet_col_wrap=min(columns, len(images)),
+                    facet_col_spacing=0.01, facet_row_spacing=0.06)
+    for annotation in fig.layout.annotations:  # facet titles "facet_col=i" -> captions
+        annotation.text = captions[int(annotation.text.split("=")[1])]
+    fig.update_xaxes(showticklabels=False).update_yaxes(showticklabels=False)
+    rows = -(-len(images) // columns)
+    fig.update_layout(title=title, height=60 + 150 * rows, margin=dict(l=10, r=10, t=60, b=10))
+    return fig
 
 
 def tam_layer_heatmap(layer: str, weights: Tensor, max_channels: int = 256) -> go.Figure:

@@ -1,0 +1,683 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 8. Explaining: attributions, frame importance and TAM weights
+#
+# A trained bLVNet-TAM says "moving left". Which pixels, which frames, which temporal
+# connections made it say so? This notebook answers with the tools of the explainer app
+# (`blvnet_edu.inference.explain` and `blvnet_edu.explain`), opens each of them up, and
+# shows where explanations of *video* models mislead.
+#
+# **Objectives.** After this notebook you can
+# - compute per-frame attribution maps (saliency, integrated gradients, occlusion,
+#   Grad-CAM) of a whole clip, and explain why a frame of bLVNet-TAM cannot be explained
+#   on its own,
+# - write integrated gradients from scratch, prove it equals Captum's and the package's, and
+#   check its completeness property,
+# - measure each frame's importance and read the learned TAM weights (which layers look
+#   back, which look ahead),
+# - avoid the pitfalls: the baseline decides the answer, per-frame normalisation exaggerates,
+#   Grad-CAM on bLVNet has half the temporal resolution, saturated outputs hide gradients,
+#   and TSN and bLVNet-TAM look at the same clip differently.
+#
+# We use the two tiny models bundled with the app (trained on the synthetic set of
+# notebooks 1 and 7: bLVNet-TAM 99% top-1, TSN 46%) and its example clips: 8 frames of
+# 64x64, so that everything runs on a CPU in seconds.
+
+# %%
+import numpy as np
+import plotly.graph_objects as go
+import torch
+from captum.attr import IntegratedGradients, LayerGradCam
+from plotly.subplots import make_subplots
+
+from blvnet_edu.explain.attributions import (BASELINES, attribute, baseline_clip, normalise_clip,
+                                             temporal_importance)
+from blvnet_edu.explain.figures import (frames_figure, tam_layer_heatmap, tam_summary_figure,
+                                        temporal_importance_figure, topk_figure)
+from blvnet_edu.explain.overlays import overlay
+from blvnet_edu.explain.tam_weights import summarize_tams, tam_weights
+from blvnet_edu.inference import explain, load_clip, load_predictor, predict_clip
+from course import DEMO, EXAMPLES, WORK, pick, setup
+
+setup()
+
+# %% [markdown]
+# ## The models and a clip
+#
+# `load_predictor` reads a checkpoint with its classes and input size; `load_clip` samples
+# `T` frames the way evaluation does (the centre of each of `T` segments), resizes, crops and
+# normalises. `clip.frames` is what the model sees as uint8 `(T, 3, S, S)`, `clip.input` the
+# normalised model input `(1, T, 3, S, S)`.
+
+# %%
+steps = pick(32, 64)  # integrated gradients' steps
+blv = load_predictor(DEMO / "blvnet_tam_tiny.pt")
+tsn = load_predictor(DEMO / "tsn_resnet_tiny.pt")
+clip = load_clip(EXAMPLES / "moving_left.mp4", blv.num_frames, blv.size, blv.resize)
+T = blv.num_frames
+target = blv.classes.index("moving left")
+print(blv.name, "and", tsn.name, "|", len(blv.classes), "classes | clip", tuple(clip.input.shape),
+      "| frames", clip.indices)
+frames_figure(clip.frames, [f"t={t} (frame {i})" for t, i in enumerate(clip.indices)],
+              title="app/examples/moving_left.mp4 as the models see it").show()
+
+# %%
+probs = {name: predict_clip(p, clip) for name, p in (("bLVNet-TAM", blv), ("TSN", tsn))}
+fig = make_subplots(rows=1, cols=2, subplot_titles=list(probs))
+for col, (name, pr) in enumerate(probs.items(), start=1):
+    fig.add_traces(topk_figure(pr, k=5).data, rows=1, cols=col)
+fig.update_layout(title="Top-5 on the same 'moving left' clip", showlegend=False, template="plotly_white",
+                  height=350, xaxis=dict(range=[0, 1]), xaxis2=dict(range=[0, 1]))
+fig.show()
+for name, pr in probs.items():
+    print(f"{name:11s} p(moving left) = {pr['moving left']:.3f}   p(moving right) = {pr['moving right']:.3f}")
+
+# %% [markdown]
+# bLVNet-TAM is sure; TSN, which averages frames and so cannot see their order (notebook 1),
+# spreads its bet over "moving left" and "moving right".
+#
+# ## The explainer in one call
+#
+# `explain(predictor, clip, method=..., baseline=..., steps=...)` is what the app calls:
+# one attribution map per frame (normalised across the clip), the maps blended over the
+# frames, and each frame's importance. The rest of the notebook takes it apart.
+
+# %%
+result = explain(blv, clip, target="moving left", method="integrated_gradients", baseline="frozen",
+                 steps=steps)
+print(result.target, tuple(result.maps.shape), tuple(result.overlays.shape))
+frames_figure(result.overlays, result.captions,
+              title="Integrated gradients (frozen baseline), bLVNet-TAM").show()
+temporal_importance_figure(result.importance, [f"t={t}" for t in range(T)]).show()
+
+# %% [markdown]
+# ## A frame cannot be explained on its own
+#
+# For TSN the score is $s(x) = \frac{1}{T}\sum_t f(x_t)$, so the gradient with respect to
+# frame $t$, $\frac{1}{T}\nabla f(x_t)$, depends on frame $t$ only: TSN could be explained
+# frame by frame with any image method. In bLVNet-TAM frames meet twice: the two frames of a
+# pair are fused in every bL stage (local fusion), and TAMs exchange information between
+# neighbouring frames and pairs (global fusion). The explanation of frame 0 then depends on
+# every other frame.
+#
+# We check it: replace frame $u$ by the mean frame (zeros after normalisation) and measure
+# how much the gradient on **frame 0** changes,
+# $\lVert g_0(x^{(u)}) - g_0(x) \rVert / \lVert g_0(x) \rVert$.
+
+
+# %%
+def input_gradient(model, video, target):
+    """d score_target / d input, `(1, T, 3, H, W)`."""
+    video = video.detach().clone().requires_grad_()
+    return torch.autograd.grad(model(video)[0, target], video)[0]
+
+
+change = {}
+for name, predictor in (("bLVNet-TAM", blv), ("TSN", tsn)):
+    g0 = input_gradient(predictor.model, clip.input, target)[0, 0]  # (3, H, W): frame 0
+    change[name] = []
+    for u in range(1, T):
+        altered = clip.input.clone()
+        altered[:, u] = 0.0  # frame u replaced by the mean frame
+        g0_altered = input_gradient(predictor.model, altered, target)[0, 0]
+        change[name].append(((g0_altered - g0).norm() / g0.norm()).item())
+    print(f"{name:11s}", " ".join(f"u={u}: {c:.3f}" for u, c in enumerate(change[name], start=1)))
+assert max(change["TSN"]) < 1e-5, "TSN's frame-0 gradient should not depend on other frames"
+assert min(change["bLVNet-TAM"]) > 1e-3, "every frame should reach frame 0's explanation in bLVNet-TAM"
+
+fig = go.Figure([go.Bar(name=name, x=[f"u={u}" for u in range(1, T)], y=c) for name, c in change.items()])
+fig.update_layout(title="How much frame 0's gradient changes when frame u is removed", barmode="group",
+                  yaxis_title="relative change", template="plotly_white")
+fig.show()
+
+# %% [markdown]
+# The nearest frames matter most (frame 1 through the local fusion of pair 0, frame 2 and up
+# through the TAMs), and the influence fades with distance but never vanishes: even frame 7
+# changes how frame 0 is explained. So every method below takes the **whole clip**
+# `(1, T, 3, H, W)` in one pass and returns one map per frame, `(T, H, W)`.
+#
+# ## Four attribution methods
+#
+# For a clip $x$ and the target logit $F(x)$:
+#
+# - **saliency**: $\sum_c \left|\partial F / \partial x_{t,c,h,w}\right|$, one backward pass;
+# - **integrated gradients** (IG): the gradient averaged along a path from a baseline clip
+#   $x'$ to $x$, times $(x - x')$ (next section);
+# - **occlusion**: the drop of $F$ when a square patch of one frame is set to the mean
+#   colour, for every patch position and frame (many forward passes);
+# - **Grad-CAM** on a layer's feature maps $A^k$: $\mathrm{ReLU}\left(\sum_k \alpha_k A^k\right)$
+#   with $\alpha_k$ the spatial mean of $\partial F / \partial A^k$, upsampled to the frame.
+#
+# `attribute` normalises every method by the largest value of the *clip* (one scale for all
+# frames). Saliency from scratch, to see exactly what it returns:
+
+# %%
+model = blv.model
+saliency = input_gradient(model, clip.input, target)[0].abs().sum(1)  # (T, H, W): |gradient|, colours summed
+package = attribute(model, clip.input, target, method="saliency")
+assert torch.allclose(normalise_clip(saliency), package, atol=1e-6)
+print("saliency", tuple(saliency.shape), "equals the package's")
+
+# %% [markdown]
+# Occlusion is the expensive one: `T x (positions per frame)` forward passes. We cache its
+# maps under `WORK` (quick mode uses a coarse 16-px patch).
+
+# %%
+window = pick(16, 8)
+cached = WORK / f"occlusion_moving_left_w{window}.pt"
+if cached.exists():
+    occlusion = torch.load(cached)
+else:
+    occlusion = attribute(model, clip.input, target, method="occlusion", occlusion_window=window)
+    torch.save(occlusion, cached)
+maps = {
+    "saliency": attribute(model, clip.input, target, method="saliency"),
+    "integrated gradients (black)": attribute(model, clip.input, target, method="integrated_gradients",
+                                              baseline="black", steps=steps),
+    f"occlusion ({window} px)": occlusion,
+    "Grad-CAM (layer2)": attribute(model, clip.input, target, method="gradcam", layer="layer2"),
+}
+panels = torch.cat([overlay(clip.frames, m) for m in maps.values()])  # (4*T, 3, H, W)
+captions = [f"{name[:14]} t={t}" for name in maps for t in range(T)]
+frames_figure(panels, captions, title="Four methods, one row each (normalised across the clip)").show()
+
+# %% [markdown]
+# They do not agree, and they should not: each answers a different question (local
+# sensitivity, contribution relative to a reference, effect of hiding a region, what a layer
+# responds to). Saliency is noisy and also lights up the static decoy; occlusion and Grad-CAM
+# are coarse. The next sections make two of them precise.
+#
+# ## Integrated gradients from scratch
+#
+# Saliency asks how the score changes for an infinitesimal change of a pixel. Integrated
+# gradients (Sundararajan et al., 2017) asks how much each input element contributes to the
+# difference between the score of the clip $x$ and of a baseline clip $x'$. Along the
+# straight path $x' + \alpha (x - x')$, $\alpha \in [0, 1]$:
+#
+# $$ \mathrm{IG}_i(x) = (x_i - x'_i) \int_0^1 \frac{\partial F\big(x' + \alpha (x - x')\big)}{\partial x_i}\, d\alpha
+#    \;\approx\; (x_i - x'_i) \sum_{j=1}^{m} w_j \, \frac{\partial F\big(x' + \alpha_j (x - x')\big)}{\partial x_i}. $$
+#
+# The integral becomes a weighted sum over $m$ points of the path. The Riemann midpoint rule
+# takes $\alpha_j = (j - \tfrac12)/m$ and $w_j = 1/m$; Gauss-Legendre takes the roots of the
+# Legendre polynomial (mapped to $[0, 1]$) and their weights, and is exact for polynomials of
+# degree up to $2m - 1$. Each point is one forward and backward pass; we batch them.
+
+
+# %%
+def integrated_gradients(forward, video, baseline, target, alphas, weights, batch=8):
+    """IG of `forward(clips)[:, target]` for `video` `(1, T, 3, H, W)`: a weighted sum of
+    gradients at `baseline + alpha * (video - baseline)`, times `(video - baseline)`."""
+    total = torch.zeros_like(video)
+    for start in range(0, len(alphas), batch):
+        a = torch.tensor(alphas[start:start + batch], dtype=video.dtype).view(-1, 1, 1, 1, 1)
+        w = torch.tensor(weights[start:start + batch], dtype=video.dtype).view(-1, 1, 1, 1, 1)
+        path = (baseline + a * (video - baseline)).requires_grad_()  # (n, T, 3, H, W)
+        grads = torch.autograd.grad(forward(path)[:, target].sum(), path)[0]  # each clip's own gradient
+        total += (w * grads).sum(dim=0, keepdim=True)
+    return (video - baseline) * total  # (1, T, 3, H, W)
+
+
+def riemann_midpoint(m):
+    return [(j + 0.5) / m for j in range(m)], [1.0 / m] * m
+
+
+def gauss_legendre(m):
+    nodes, weights = np.polynomial.legendre.leggauss(m)  # on [-1, 1]
+    return (0.5 * (nodes + 1)).tolist(), (0.5 * weights).tolist()
+
+
+x, x_black = clip.input, baseline_clip(clip.input, "black")
+ours = integrated_gradients(model, x, x_black, target, *riemann_midpoint(steps))
+captum = IntegratedGradients(model).attribute(x, baselines=x_black, target=target, n_steps=steps,
+                                              method="riemann_middle", internal_batch_size=8)
+error = ((ours - captum).abs().max() / captum.abs().max()).item()
+print(f"{steps} steps, Riemann midpoint: largest difference to Captum {error:.1e} "
+      "(relative to the largest value)")
+assert error < 1e-4
+
+# %% [markdown]
+# The package calls Captum with its default rule, Gauss-Legendre, then sums the attribution
+# over the colour channels, takes the absolute value and normalises across the clip
+# (`attributions.py`: `maps[0].sum(1).abs()`, `normalise_clip`). The same steps from scratch
+# give the package's maps:
+
+# %%
+ours_gl = integrated_gradients(model, x, x_black, target, *gauss_legendre(steps))
+ours_maps = normalise_clip(ours_gl[0].sum(1).abs())  # (T, H, W)
+package = attribute(model, x, target, method="integrated_gradients", baseline="black", steps=steps)
+print("largest difference to attribute(..., 'integrated_gradients'):",
+      (ours_maps - package).abs().max().item())
+assert torch.allclose(ours_maps, package, atol=1e-4)
+
+# %% [markdown]
+# ### Completeness
+#
+# Along the path, $\frac{d}{d\alpha} F = \nabla F \cdot (x - x')$, so summing IG over all
+# input elements gives, by the fundamental theorem of calculus,
+#
+# $$ \sum_i \mathrm{IG}_i(x) = F(x) - F(x'). $$
+#
+# The attributions share out exactly the change of the score between baseline and clip.
+# With finitely many steps the equality is approximate, and its error measures how good the
+# quadrature is: a free check on the number of steps.
+
+# %%
+with torch.no_grad():
+    f_x, f_black = model(x)[0, target].item(), model(x_black)[0, target].item()
+print(f"F(x) = {f_x:.3f}, F(black) = {f_black:.3f}, F(x) - F(black) = {f_x - f_black:.3f}")
+print(f"sum of IG ({steps} steps): Riemann midpoint {ours.sum().item():.3f}, "
+      f"Gauss-Legendre {ours_gl.sum().item():.3f}")
+assert abs(ours_gl.sum().item() - (f_x - f_black)) < 0.05 * abs(f_x - f_black), "too few steps"
+
+step_counts = pick([2, 4, 8, 16, 32], [2, 4, 8, 16, 32, 64, 128])
+gaps = {"Riemann midpoint": [], "Gauss-Legendre": []}
+for m in step_counts:
+    for rule, nodes in (("Riemann midpoint", riemann_midpoint), ("Gauss-Legendre", gauss_legendre)):
+        total = integrated_gradients(model, x, x_black, target, *nodes(m)).sum().item()
+        gaps[rule].append(abs(total - (f_x - f_black)) / abs(f_x - f_black))
+fig = go.Figure([go.Scatter(x=step_counts, y=g, name=rule, mode="lines+markers") for rule, g in gaps.items()])
+fig.update_layout(title="Completeness error of IG: |sum IG - (F(x) - F(x'))| / |F(x) - F(x')|",
+                  xaxis=dict(title="steps m", type="log"), yaxis=dict(title="relative error", type="log"),
+                  template="plotly_white")
+fig.show()
+print({rule: [f"{v:.1e}" for v in g] for rule, g in gaps.items()})
+
+# %% [markdown]
+# The error falls from tens of percent at 2-4 steps to below 1% at 32-64, but not smoothly,
+# and Gauss-Legendre does not beat the midpoint rule reliably. Its high order assumes a smooth
+# integrand; along the path a ReLU network's score is piecewise linear, with a kink each time
+# a unit switches on or off, so no rule converges faster than roughly $1/m$. Check
+# completeness on your own clips and pick the steps where the error is small enough.
+
+# %% [markdown]
+# ## Temporal importance
+#
+# A coarser question than pixels: how much does the probability of the target class drop
+# when frame $t$ is removed (replaced by the mean frame)?
+#
+# $$ I_t = p(y \mid x) - p(y \mid x \text{ with } x_t = \bar{x}). $$
+#
+# `temporal_importance` computes it with Captum's `FeatureAblation`, one feature per frame.
+# From scratch it is a loop:
+
+
+# %%
+def importance_from_scratch(model, video, target):
+    with torch.no_grad():
+        p = model(video).softmax(-1)[0, target]
+        drops = []
+        for t in range(video.shape[1]):
+            removed = video.clone()
+            removed[:, t] = 0.0  # the mean frame, after normalisation
+            drops.append(p - model(removed).softmax(-1)[0, target])
+    return torch.stack(drops)  # (T,)
+
+
+importance = {name: temporal_importance(p.model, x, target)
+              for name, p in (("bLVNet-TAM", blv), ("TSN", tsn))}
+assert torch.allclose(importance_from_scratch(model, x, target), importance["bLVNet-TAM"], atol=1e-6)
+fig = go.Figure([go.Bar(name=name, x=[f"t={t}" for t in range(T)], y=imp.tolist())
+                 for name, imp in importance.items()])
+fig.update_layout(title="Probability drop of 'moving left' when a frame is removed", barmode="group",
+                  yaxis_title="drop of p(moving left)", template="plotly_white")
+fig.show()
+
+# %% [markdown]
+# bLVNet-TAM is so sure ($p \approx 1$) that removing one frame rarely moves it: a
+# saturated output hides importance (more on that below). Over all example clips, in the
+# true class of each:
+
+# %%
+examples = {p.stem.replace("_", " "): load_clip(p, T, blv.size, blv.resize).input
+            for p in sorted(EXAMPLES.glob("*.mp4"))}  # label -> (1, T, 3, S, S)
+rows = {label: temporal_importance(model, v, blv.classes.index(label)).tolist()
+        for label, v in examples.items()}
+fig = go.Figure(go.Heatmap(z=list(rows.values()), y=list(rows), x=[f"t={t}" for t in range(T)],
+                           colorscale="RdBu", zmid=0, colorbar=dict(title="drop")))
+fig.update_layout(title="bLVNet-TAM: temporal importance on each example clip (its own class)",
+                  template="plotly_white", height=420)
+fig.show()
+
+# %% [markdown]
+# ## The learned TAM weights
+#
+# Each TAM holds $w_{o,c}$ for offsets $o \in \{-1, 0, +1\}$ and channels $c$, and computes
+# $y_t = \mathrm{ReLU}\left(\sum_o w_o \odot x_{t+o}\right)$: $o = -1$ takes from the
+# **previous** frame (looks back), $o = +1$ from the **next** one (looks ahead). Training
+# starts every TAM at the identity ($w_0 = 1$, others 0), so whatever is off the middle row
+# was learned. `tam_weights` returns the `(offsets, C)` weights of every TAM and
+# `summarize_tams` the share of each offset in the total magnitude,
+# $\text{share}_o = \overline{|w_{o,\cdot}|} / \sum_{o'} \overline{|w_{o',\cdot}|}$.
+
+# %%
+weights = tam_weights(model)
+summaries = summarize_tams(model)
+for name, tam in model.tams().items():
+    assert torch.equal(weights[name], tam.weight.detach())
+for s in summaries:  # from scratch: mean |w| per offset, normalised
+    magnitude = weights[s.layer].abs().mean(dim=1)
+    assert torch.allclose(torch.tensor(s.share), magnitude / magnitude.sum(), atol=1e-6)
+print(f"{'TAM':<13} {'channels':>8} {'frames':>6} {'past':>6} {'current':>8} {'future':>7}")
+for s, tam in zip(summaries, model.tams().values()):
+    print(f"{s.layer:<13} {s.channels:>8} {tam.num_frames:>6} "
+          f"{s.past:>6.1%} {s.current:>8.1%} {s.future:>7.1%}")
+tam_summary_figure(summaries).show()
+most_temporal = max(summaries, key=lambda s: s.past + s.future)
+print(f"looks around most: {most_temporal.layer}; "
+      f"looks back most: {max(summaries, key=lambda s: s.past).layer}; "
+      f"looks ahead most: {max(summaries, key=lambda s: s.future).layer}")
+tam_layer_heatmap(most_temporal.layer, weights[most_temporal.layer]).show()
+
+# %% [markdown]
+# In this model the early TAMs (on the stem output and at the input of stage 1) mix the
+# most, drawing on the previous and the next frame about equally; deeper TAMs keep mostly
+# the current frame. The heat map shows why averages say little: per channel, some weights
+# are negative (a channel that *subtracts* its neighbour computes a temporal difference,
+# i.e. motion), some channels look only back, others only ahead. Remember two details:
+# stage TAMs (`layer1`..`layer3`) see each fused pair as two equal frames, and the stage-4
+# TAM (`layer4.0`) works on one map per pair, so its offset $\pm 1$ is two frames away.
+# TSN has no TAM:
+
+# %%
+assert summarize_tams(tsn.model) == []
+tam_summary_figure(summarize_tams(tsn.model)).show()
+
+# %% [markdown]
+# Shares describe the weights, not what the network needs. A direct test is an **ablation**:
+# set one TAM's off-centre weights ($w_{-1}, w_{+1}$) to zero, so that it no longer mixes
+# frames, and look at the probability of the true class on each example clip.
+
+# %%
+def true_class_probabilities(network):
+    with torch.no_grad():
+        return [network(v).softmax(-1)[0, blv.classes.index(label)].item() for label, v in examples.items()]
+
+
+ablation = {"none": true_class_probabilities(model)}
+for name, tam in model.tams().items():
+    kept = tam.weight.detach().clone()
+    with torch.no_grad():
+        tam.weight[[0, 2]] = 0.0  # no past, no future: this TAM only rescales the current frame
+    ablation[name] = true_class_probabilities(model)
+    with torch.no_grad():
+        tam.weight.copy_(kept)  # restore
+assert ablation["none"] == true_class_probabilities(model)
+fig = go.Figure(go.Heatmap(z=list(ablation.values()), y=[f"ablated: {k}" for k in ablation], x=list(examples),
+                           colorscale="Viridis", zmin=0, zmax=1, texttemplate="%{z:.2f}",
+                           colorbar=dict(title="p(true class)")))
+fig.update_layout(title="p(true class) when one TAM stops mixing frames", template="plotly_white",
+                  yaxis=dict(autorange="reversed"), height=380)
+fig.show()
+for name, row in ablation.items():
+    print(f"{name:13s} lowest p(true class) {min(row):.3f} ({list(examples)[row.index(min(row))]})")
+
+# %% [markdown]
+# Here the ablation agrees with the shares: without the neighbours of `layer1.tam`, the TAM
+# that mixes the most, "moving right" and "disappearing" fail, while the other TAMs can each
+# be switched off at little cost on these clips. Ablations and weight summaries are
+# complementary: one says what the weights are, the other what the trained network does
+# with them.
+
+# %% [markdown]
+# ## Pitfalls of attributing video models
+#
+# ### 1. The baseline decides the answer
+#
+# Completeness says IG distributes $F(x) - F(x')$: it explains the clip **relative to the
+# baseline**. The package offers three:
+#
+# - `black`: black frames. "Why this clip rather than nothing?" Appearance counts.
+# - `frozen`: the middle frame repeated. Appearance is kept, motion removed: "why this clip
+#   rather than the same scene standing still?" Where the clip equals the baseline,
+#   $x - x' = 0$ and the attribution is exactly zero: the middle frame and every pixel that
+#   does not change get nothing.
+# - `blurred`: every frame blurred. Removes detail but keeps coarse motion.
+#
+# For a motion class the difference is large. We measure the share of the attribution that
+# falls on pixels that change during the clip.
+
+# %%
+moving = (clip.frames.float() - clip.frames[T // 2].float()).abs().sum(1) > 30  # (T, H, W)
+print(f"pixels that differ from the middle frame: {moving.float().mean():.1%}")
+ig_by_baseline = {}
+for kind in BASELINES:
+    reference = baseline_clip(x, kind)
+    raw = integrated_gradients(model, x, reference, target, *gauss_legendre(steps))
+    with torch.no_grad():
+        f_ref = model(reference)[0, target].item()
+    maps_kind = raw[0].sum(1).abs()  # (T, H, W), as the package
+    ig_by_baseline[kind] = normalise_clip(maps_kind)
+    print(f"{kind:8s} F(x') = {f_ref:6.2f}  F(x) - F(x') = {f_x - f_ref:6.2f}  sum IG = {raw.sum():6.2f}  "
+          f"on changing pixels: {(maps_kind * moving).sum() / maps_kind.sum():.0%}  "
+          f"middle frame: {maps_kind[T // 2].sum() / maps_kind.sum():.0%}")
+assert ig_by_baseline["frozen"][T // 2].max() == 0  # x - x' = 0 on the frozen frame
+panels = torch.cat([overlay(clip.frames, ig_by_baseline[k]) for k in ("black", "frozen")])
+frames_figure(panels, [f"{k} t={t}" for k in ("black", "frozen") for t in range(T)],
+              title="Integrated gradients, black baseline (top) and frozen baseline (bottom)").show()
+
+# %% [markdown]
+# With black frames most of the attribution goes to things that do not move (the
+# background, the static decoy): they are part of "this clip rather than nothing". With the
+# frozen baseline nearly all of it goes to the moving object, and most to the frames far
+# from the middle. The blurred clip is itself classified "moving left" almost as confidently
+# as the clip ($F(x) - F(x')$ is small): blur keeps the motion, so there is little left to
+# explain. None of these is wrong; say which question you asked.
+#
+# ### 2. Normalising per frame exaggerates
+#
+# `normalise_clip` divides all maps by the largest value of the clip. Dividing each frame by
+# its own maximum instead makes every frame peak at 1: a frame the model barely uses looks
+# as important as the decisive one.
+
+# %%
+raw_saliency = saliency  # (T, H, W), not normalised
+per_clip = normalise_clip(raw_saliency)
+per_frame = raw_saliency / raw_saliency.amax(dim=(1, 2), keepdim=True)
+print("frame peaks, across the clip:", [f"{v:.2f}" for v in per_clip.amax(dim=(1, 2)).tolist()])
+print("frame peaks, per frame:      ", [f"{v:.2f}" for v in per_frame.amax(dim=(1, 2)).tolist()])
+panels = torch.cat([overlay(clip.frames, per_clip), overlay(clip.frames, per_frame)])
+frames_figure(panels, [f"{k} t={t}" for k in ("clip", "frame") for t in range(T)],
+              title="Saliency normalised across the clip (top) and per frame (bottom)").show()
+
+# %% [markdown]
+# ### 3. Grad-CAM on bLVNet has half the temporal resolution
+#
+# Grad-CAM reads a layer's feature maps. After each bL stage bLVNet keeps **one map per
+# frame pair** (both frames of the pair share it), and stage 4 sees one frame per pair. So a
+# layer-level map exists per pair, not per frame: `attribute` shows it on both frames of the
+# pair. TSN keeps one map per frame. The maps are also coarse in space: `layer3` is at
+# 1/16 of the frame (4x4 here).
+
+# %%
+cam_raw = {name: LayerGradCam(p.model, p.model.layer3).attribute(x, target=target)
+           for name, p in (("bLVNet-TAM", blv), ("TSN", tsn))}
+for name, cam in cam_raw.items():
+    print(f"{name:11s} layer3 Grad-CAM: {tuple(cam.shape)} (maps, 1, h, w)")
+cam_blv = attribute(model, x, target, method="gradcam", layer="layer3")
+cam_tsn = attribute(tsn.model, x, target, method="gradcam", layer="layer3")
+assert cam_raw["bLVNet-TAM"].shape[0] == T // 2 and cam_raw["TSN"].shape[0] == T
+assert torch.equal(cam_blv[0::2], cam_blv[1::2]), "bLVNet: both frames of a pair get the same map"
+assert not torch.equal(cam_tsn[0::2], cam_tsn[1::2])
+panels = torch.cat([overlay(clip.frames, cam_blv), overlay(clip.frames, cam_tsn)])
+frames_figure(panels, [f"{k} t={t}" for k in ("bLVNet", "TSN") for t in range(T)],
+              title="Grad-CAM on layer3: bLVNet-TAM (top, one map per pair) and TSN (bottom)").show()
+
+# %% [markdown]
+# Pixel-level methods (saliency, IG, occlusion) keep one map per frame: use them when the
+# question is *which frame*.
+#
+# ### 4. Saturation, and how many steps
+#
+# bLVNet-TAM gives "moving left" a probability of almost exactly 1. The softmax is then
+# flat: $\partial p / \partial z = p (1 - p) \approx 0$, so the gradient of the probability
+# at the clip is nearly zero even though the clip is what makes the probability 1. This is
+# **saturation**, and it is why gradients at a single point (saliency) can say "nothing
+# matters". Along the IG path the probability rises from $p(x')$ to $p(x)$ somewhere; the
+# gradient is large there, and IG collects it.
+
+# %%
+def probability(clips):
+    return model(clips).softmax(-1)
+
+
+alphas = torch.linspace(0, 1, pick(17, 65))
+with torch.no_grad():
+    path = x_black + alphas.view(-1, 1, 1, 1, 1) * (x - x_black)  # (n, T, 3, H, W)
+    logits_path = model(path)[:, target]
+    probs_path = model(path).softmax(-1)[:, target]
+fig = make_subplots(specs=[[{"secondary_y": True}]])
+fig.add_scatter(x=alphas.tolist(), y=probs_path.tolist(), name="p(moving left)", mode="lines+markers")
+fig.add_scatter(x=alphas.tolist(), y=logits_path.tolist(), name="logit", mode="lines+markers",
+                secondary_y=True)
+fig.update_layout(title="Along the IG path from black frames (alpha=0) to the clip (alpha=1)",
+                  xaxis_title="alpha", template="plotly_white")
+fig.update_yaxes(title_text="probability", secondary_y=False)
+fig.update_yaxes(title_text="logit", secondary_y=True)
+fig.show()
+
+v = x.clone().requires_grad_()
+grad_p = torch.autograd.grad(probability(v)[0, target], v)[0]
+grad_logit = input_gradient(model, x, target)
+p_x, p_black = probs_path[-1].item(), probs_path[0].item()
+print(f"p(x) = {p_x:.6f}; largest |dp/dx| = {grad_p.abs().max():.1e}; "
+      f"largest |dlogit/dx| = {grad_logit.abs().max():.1e}")
+print(f"sum of IG of the probability; completeness asks for p(x) - p(black) = {p_x - p_black:.4f}")
+for m in pick([4, 16, 64], [4, 16, 64, 256]):
+    sums = [integrated_gradients(probability, x, x_black, target, *rule(m)).sum().item()
+            for rule in (riemann_midpoint, gauss_legendre)]
+    print(f"  {m:3d} steps: Riemann midpoint {sums[0]:.4f}, Gauss-Legendre {sums[1]:.4f}")
+
+# %% [markdown]
+# The gradient of the probability at the clip is four orders of magnitude smaller than that
+# of the logit: saliency of a saturated probability is almost all noise. IG on the
+# probability still sums to $p(x) - p(x')$, provided enough steps fall where the probability
+# jumps (around $\alpha \approx 0.3$ here): with 4 steps the quadrature misses the jump and
+# completeness fails badly (by 40% to 170%); with 64 steps it holds to better than 1%. Two habits follow:
+# attribute **logits**, not probabilities, and check completeness to choose the number of
+# steps. Temporal importance, which uses probabilities, has the same blind spot: removing one
+# frame of a clip the model is certain about changes little.
+#
+# ### 5. TSN and bLVNet-TAM on the same clip
+#
+# Same clip, same target, same method (IG, frozen baseline):
+
+# %%
+frozen = baseline_clip(x, "frozen")
+ig_models = {name: attribute(p.model, x, target, method="integrated_gradients", baseline="frozen",
+                             steps=steps)
+             for name, p in (("bLVNet-TAM", blv), ("TSN", tsn))}
+panels = torch.cat([overlay(clip.frames, m) for m in ig_models.values()])
+frames_figure(panels, [f"{k} t={t}" for k in ("bLVNet", "TSN") for t in range(T)],
+              title="IG (frozen baseline) for 'moving left': bLVNet-TAM (top), TSN (bottom)").show()
+right = blv.classes.index("moving right")
+with torch.no_grad():
+    for name, p in (("bLVNet-TAM", blv), ("TSN", tsn)):
+        budget = (p.model(x) - p.model(frozen))[0]  # F(x) - F(x') for every class
+        print(f"{name:11s} F(x) - F(frozen): 'moving left' {budget[target]:+6.2f}, "
+              f"'moving right' {budget[right]:+6.2f}   p(moving left) = {probs[name]['moving left']:.2f}")
+
+# %% [markdown]
+# With the frozen baseline both maps can only light up what moves, and they look alike: the
+# maps alone cannot tell which model understands the direction. The budgets can. For
+# bLVNet-TAM the motion adds about 14 to the logit of "moving left" and *removes* about 9
+# from "moving right"; for TSN it adds a little to both. TSN's attribution of each frame is
+# the attribution of an image model on that frame (its gradient does not depend on the other
+# frames, as we proved); bLVNet-TAM's is the attribution of the clip. Read attributions
+# together with the prediction, the completeness budget $F(x) - F(x')$ and the frame
+# importance, never alone.
+
+# %% [markdown]
+# ## Exercises
+#
+# **1.** Explain "moving right" (a class the model does *not* predict) on the same clip
+# with IG and the frozen baseline. What does completeness tell you before you look at the
+# maps?
+#
+# <details><summary>Solution</summary>
+#
+# ```python
+# right = blv.classes.index("moving right")
+# ig = integrated_gradients(model, x, baseline_clip(x, "frozen"), right, *gauss_legendre(32))
+# with torch.no_grad():
+#     print(ig.sum(), model(x)[0, right] - model(baseline_clip(x, "frozen"))[0, right])
+# ```
+#
+# The sum is negative: the motion in the clip *lowers* the score of "moving right" relative
+# to the frozen scene. The package's maps take `abs()` after summing colours, so they show
+# *where* the evidence is, not its sign: look at the raw attributions to tell evidence for
+# from evidence against.
+#
+# </details>
+#
+# **2.** Reverse the clip (`x.flip(1)`) and compute the temporal importance of "moving
+# right" for both models. Why is TSN's importance vector the reverse of its importance
+# for "moving right" on the original clip?
+#
+# <details><summary>Solution</summary>
+#
+# TSN's output is the same for the clip and its reverse (the mean over frames ignores order),
+# and removing frame `t` of the reversed clip is removing frame `T-1-t` of the original. So
+# `temporal_importance(tsn.model, x.flip(1), c) == temporal_importance(tsn.model, x, c).flip(0)`
+# for every class `c`. bLVNet-TAM has no such symmetry: it predicts "moving right" on the
+# reversed clip, with its own importance pattern.
+#
+# </details>
+#
+# **3.** Captum reports the completeness error itself:
+# `IntegratedGradients(model).attribute(..., return_convergence_delta=True)` returns the
+# attributions and a `delta`. Find what `delta` is, with the frozen baseline and 16 steps,
+# and use it to choose the number of steps for this clip.
+#
+# <details><summary>Solution</summary>
+#
+# ```python
+# ig, delta = IntegratedGradients(model).attribute(x, baselines=frozen, target=target, n_steps=16,
+#                                                  return_convergence_delta=True)
+# with torch.no_grad():
+#     budget = (model(x) - model(frozen))[0, target]
+# print(delta.item(), (ig.sum() - budget).item())   # the same number
+# ```
+#
+# `delta` is $\sum_i \mathrm{IG}_i - (F(x) - F(x'))$, the completeness error (about 0.34 of
+# 14.5 here, 2%). Double the steps until `|delta|` is a small fraction of
+# `F(x) - F(x')`; as the figure above shows, the error does not always fall monotonically.
+#
+# </details>
+#
+# **4.** Repeat the ablation with the neighbours of **all** TAMs zeroed at once (on a copy:
+# `copy.deepcopy(model)`). The README reports that a tiny bLVNet *without* TAM, trained on
+# the same data, reaches 98.8%. Does the ablated network behave like it? Why not?
+#
+# <details><summary>Solution</summary>
+#
+# ```python
+# import copy
+# ablated = copy.deepcopy(model)
+# with torch.no_grad():
+#     for tam in ablated.tams().values():
+#         tam.weight[[0, 2]] = 0.0
+# print(dict(zip(examples, true_class_probabilities(ablated))))
+# ```
+#
+# It fails on several clips (here "growing" and "moving right" drop to about 0). Zeroing
+# the neighbours does not turn the network into bLVNet without TAM: every other weight was
+# trained to read features in which frames are mixed, and each TAM still rescales the
+# current frame by its learned `w_0`, not 1. A network *trained* without TAM learns other
+# weights, which use the local fusion of frame pairs instead. An ablation tells what this
+# trained network relies on, not what the architecture needs.
+#
+# </details>

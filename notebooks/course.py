@@ -1,0 +1,46 @@
+"""Shared set-up for the course notebooks: quick mode, where results go, seeds and figures.
+
+Every notebook starts with `from course import ...; setup()`. Nothing here teaches: the
+notebooks do that, and the package (`blvnet_edu`) implements.
+
+- Quick mode (`BLVNET_EDU_QUICK=1`, used by the tests): smaller sizes and fewer steps, so
+  all notebooks run top to bottom in a few minutes on 2 CPU cores. Full mode (the default)
+  reproduces the figures quoted in the README.
+- Results of expensive steps (generated data, trained models) go under `WORK`:
+  `runs/course` (full) or `runs/course-quick` (quick), or `BLVNET_EDU_COURSE_DIR`. A
+  notebook loads a result that exists and computes it otherwise.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+from pathlib import Path
+
+import numpy as np
+import plotly.io as pio
+import torch
+
+QUICK = os.environ.get("BLVNET_EDU_QUICK", "0") not in ("", "0")
+ROOT = Path(__file__).resolve().parents[1]  # the repository: app/demo, app/examples, configs
+WORK = Path(os.environ.get("BLVNET_EDU_COURSE_DIR", ROOT / "runs" / ("course-quick" if QUICK else "course")))
+DEMO = ROOT / "app" / "demo"  # bundled tiny bLVNet-TAM and TSN trained on the synthetic set
+EXAMPLES = ROOT / "app" / "examples"  # one validation clip per synthetic class
+
+
+def pick(quick, full):
+    """`quick` in quick mode, `full` otherwise."""
+    return quick if QUICK else full
+
+
+def setup(seed: int = 0) -> None:
+    """Seeds and figure output, once at the top of every notebook."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    torch.set_printoptions(precision=4, sci_mode=False)
+    # Plotly figures as JupyterLab's mime type: rendered by the jupyterlab-plotly extension
+    # that ships with plotly, offline, and small in the saved notebook.
+    pio.renderers.default = "plotly_mimetype"
+    WORK.mkdir(parents=True, exist_ok=True)
+    print(f"quick mode: {QUICK}; results in {WORK}")
