@@ -1,5 +1,6 @@
 """blvnet_edu/models/temporal.py: folding time and routing frames to the big/little branches."""
 
+import pytest
 import torch
 
 from blvnet_edu.models import FrameRouting, PairRouting, fold_time, unfold_time
@@ -51,3 +52,18 @@ def test_frame_routing_keeps_frames_independent():
     assert torch.equal(FrameRouting.fuse(x), x) and torch.equal(FrameRouting.select(x), x)
     doubled = FrameRouting.route_stage(x, lambda t: 2 * t)
     assert torch.equal(doubled[0], 2 * x) and torch.equal(doubled[1], 2 * x)
+
+
+@pytest.mark.parametrize("memory_format", [torch.contiguous_format, torch.channels_last])
+def test_route_frames_gradient_interleaves_odd_and_even(memory_format):
+    x = torch.randn(6, 3, 4, 5, dtype=torch.float64).contiguous(memory_format=memory_format).requires_grad_()
+    odd, even = PairRouting.route_frames(x)
+    assert torch.equal(odd, x[1::2]) and torch.equal(even, x[0::2])
+    g_odd, g_even = torch.randn_like(odd), torch.randn_like(even)
+    torch.autograd.backward([odd, even], [g_odd, g_even])
+    expected = torch.stack([g_even, g_odd], dim=1).flatten(0, 1)  # frame 2i even, 2i+1 odd
+    assert torch.equal(x.grad, expected) and x.grad.is_contiguous(memory_format=memory_format)
+    x.grad = None
+    PairRouting.route_frames(x)[0].sum().backward()  # the even frames unused: zero gradient
+    assert torch.equal(x.grad[0::2], torch.zeros_like(even)) and torch.equal(x.grad[1::2], torch.ones_like(odd))
+    assert torch.autograd.gradcheck(lambda t: PairRouting.route_frames(t), (x.detach().clone().requires_grad_(),))

@@ -147,21 +147,25 @@ def pair_weights(weight: Tensor, parity: int) -> Tensor:
 
 
 def _weight_grad(g: Tensor, x: Tensor, weight: Tensor, scratch: Tensor, channel_dim: int) -> Tensor:
-    """`dL/dw_o[c] = sum over (b, t, h, w) of g_t[c] * x_{t+o}[c]`, for every offset: `(2k+1, C)`."""
+    """`dL/dw_o[c] = sum over (b, t, h, w) of g_t[c] * x_{t+o}[c]`, for every offset: `(2k+1, C)`.
+
+    Frame by frame: the products of one frame `g_t` with its neighbours `x_{t+o}` stay in
+    the CPU's cache, where full-clip products would each stream a full-size tensor through
+    memory (on the stem output that is the difference between reading the clip once and
+    about six times).
+    """
     num_offsets = weight.shape[0]
     k, num_frames = num_offsets // 2, x.shape[1]
-    others = tuple(d for d in range(x.dim()) if d != channel_dim)
-    rows = []
-    for i in range(num_offsets):
-        slices = _shifted_slices(i - k, num_frames)
-        if slices is None:
-            rows.append(weight.new_zeros(weight.shape[1]))
-            continue
-        dst, src = slices
-        shifted = g[:, dst]
-        buffer = scratch.view(-1)[: shifted.numel()].view(shifted.shape)  # contiguous, in scratch
-        rows.append(torch.mul(shifted, x[:, src], out=buffer).sum(dim=others))
-    return torch.stack(rows)  # (2k+1, C)
+    frame_dims = tuple(d for d in range(x.dim() - 1) if d != channel_dim - 1)  # all but channels
+    grad = weight.new_zeros(weight.shape)  # (2k+1, C)
+    frame = g[:, 0]
+    buffer = scratch.view(-1)[: frame.numel()].view(frame.shape)  # one frame, contiguous, in scratch
+    for t in range(num_frames):
+        for i in range(num_offsets):
+            s = t + i - k  # the frame that offset i brings to frame t
+            if 0 <= s < num_frames:
+                grad[i] += torch.mul(g[:, t], x[:, s], out=buffer).sum(dim=frame_dims)
+    return grad
 
 
 def _relu_tam_backward(

@@ -20,6 +20,7 @@ Because `T` is even and frames are folded clip-major, "odd frames of every clip"
 
 from __future__ import annotations
 
+import torch
 from torch import Tensor
 
 __all__ = ["fold_time", "unfold_time", "through_frames", "PairRouting", "FrameRouting"]
@@ -40,7 +41,27 @@ def through_frames(temporal, pairs: Tensor) -> tuple[Tensor, Tensor]:
     each map to both frames of its pair, apply the module, and return the odd frames (big
     branch) and the even frames (little branch), `(B*T/2, C, H, W)` each."""
     frames = temporal(pairs.repeat_interleave(2, dim=0))  # (B*T, C, H, W)
-    return frames[1::2], frames[0::2]
+    return PairRouting.route_frames(frames)
+
+
+class _SplitPairs(torch.autograd.Function):
+    """`(2N, ...)` frames -> views of the odd and the even frames, `(N, ...)` each."""
+
+    @staticmethod
+    def forward(ctx, x: Tensor) -> tuple[Tensor, Tensor]:
+        ctx.shape, ctx.dtype, ctx.device = x.shape, x.dtype, x.device
+        ctx.channels_last = x.dim() == 4 and x.is_contiguous(memory_format=torch.channels_last)
+        pairs = x.unflatten(0, (-1, 2))  # (N, 2, ...), a view
+        return pairs[:, 1], pairs[:, 0]
+
+    @staticmethod
+    def backward(ctx, grad_odd: Tensor | None, grad_even: Tensor | None) -> Tensor:
+        layout = torch.channels_last if ctx.channels_last else torch.contiguous_format
+        grad = torch.empty(ctx.shape, dtype=ctx.dtype, device=ctx.device, memory_format=layout)
+        pairs = grad.unflatten(0, (-1, 2))  # (N, 2, ...)
+        for slot, g in ((1, grad_odd), (0, grad_even)):
+            pairs[:, slot].copy_(g) if g is not None else pairs[:, slot].zero_()
+        return grad
 
 
 class PairRouting:
@@ -55,8 +76,13 @@ class PairRouting:
 
     @staticmethod
     def route_frames(x: Tensor) -> tuple[Tensor, Tensor]:
-        """`(B*T, C, H, W)` frames -> big input (odd frames), little input (even), `(B*T/2, ...)` each."""
-        return x[1::2], x[0::2]
+        """`(B*T, C, H, W)` frames -> big input (odd frames), little input (even), `(B*T/2, ...)` each.
+
+        Both are views. The backward writes the two gradients into one tensor; autograd's
+        own for two slices `x[1::2], x[0::2]` fills two full-size tensors with zeros and adds
+        them, about 4x slower on the stem output.
+        """
+        return _SplitPairs.apply(x)
 
     @staticmethod
     def route_stage(x: Tensor, temporal=None) -> tuple[Tensor, Tensor]:
