@@ -61,6 +61,7 @@ def main() -> None:
     rows = []
     for name in args.models:
         cfg = load_config(args.config, [f"model={name}", f"data={lists}", f"out={args.runs / name}"])
+        shutil.rmtree(args.runs / name, ignore_errors=True)  # a fresh run, not a continuation
         started = time.perf_counter()
         train(cfg)
         minutes = (time.perf_counter() - started) / 60

@@ -29,6 +29,7 @@
 
 # %%
 import json
+import shutil
 
 import plotly.graph_objects as go
 import torch
@@ -136,6 +137,7 @@ print(f"loss {loss.item():.4f}")
 # The engine, one step of one epoch with the same configuration:
 
 # %%
+shutil.rmtree(step_cfg.out, ignore_errors=True)  # a fresh one-step run each time
 train(step_cfg, log=lambda *a: None)
 engine_state = load_checkpoint(WORK / "one_step" / "last.pt")["model"]
 worst = max((model.state_dict()[k].double() - v.double()).abs().max().item() for k, v in engine_state.items())
@@ -274,6 +276,7 @@ print({k: getattr(kinetics_cfg, k) for k in ("model", "model_options", "size", "
 big = load_config(config_file, ["model=blvnet_tam_50", "model_options.num_frames=16", f"data={lists}",
                                 f"out={WORK / 'runs' / 'blvnet_tam_50_smoke'}", "epochs=1", "max_steps_per_epoch=2",
                                 "batch_size=2", "workers=0"])
+shutil.rmtree(big.out, ignore_errors=True)
 record = train(big, log=print)
 print({k: round(v, 3) for k, v in record.items() if isinstance(v, float)})
 

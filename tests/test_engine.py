@@ -106,6 +106,22 @@ def test_resume_refuses_another_model(dataset, tmp_path):
         train(config(dataset, tmp_path / "r", epochs=2, model="tsn_resnet_tiny"), resume=True, log=quiet)
 
 
+def test_a_fresh_run_never_overwrites_a_run_and_a_resumed_one_logs_each_epoch_once(dataset, tmp_path):
+    out = tmp_path / "r"
+    train(config(dataset, out, epochs=1), log=quiet)
+    before = (out / "last.pt").read_bytes()
+    with pytest.raises(ValueError, match="already holds a training run.*--resume"):
+        train(config(dataset, out, epochs=2), log=quiet)
+    assert (out / "last.pt").read_bytes() == before  # nothing lost
+    # a run killed after logging epoch 2 but before saving its checkpoint: epoch 2 is logged again
+    with open(out / "metrics.jsonl", "a") as f:
+        f.write(json.dumps({"epoch": 2, "train_loss": -1.0}) + "\n")
+    train(config(dataset, out, epochs=2), resume=True, log=quiet)
+    records = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in records] == [1, 2] and records[1]["train_loss"] != -1.0
+    assert [row.split(",")[0] for row in (out / "metrics.csv").read_text().splitlines()] == ["epoch", "1", "2"]
+
+
 def test_two_process_ddp_matches_one_process_on_the_same_global_batch(dataset, tmp_path):
     common = [f"data={dataset}", "model=blvnet_tam_tiny", "model_options={num_frames: 4, dropout: 0.0}",
               "size=32", "resize=32", "epochs=1", "max_steps_per_epoch=3", "workers=0", "threads=1",

@@ -118,6 +118,23 @@ def _log_epoch(out: Path, record: dict, classes: list[str], confusion: list[list
         writer.writerows([name, *row] for name, row in zip(classes, confusion))
 
 
+def _trim_logs(out: Path, epochs_done: int) -> None:
+    """Keep the log rows of the epochs the run starts from: none for a fresh run; for a
+    resumed one, those its checkpoint holds (a run killed between logging an epoch and
+    saving its checkpoint logs that epoch again)."""
+    jsonl, table = out / "metrics.jsonl", out / "metrics.csv"
+    if jsonl.exists():
+        rows = [line for line in jsonl.read_text().splitlines() if json.loads(line)["epoch"] <= epochs_done]
+        jsonl.write_text("".join(row + "\n" for row in rows))
+    if table.exists():
+        header, *rows = table.read_text().splitlines()
+        kept = [row for row in rows if int(row.split(",", 1)[0]) <= epochs_done]
+        if kept:
+            table.write_text("".join(line + "\n" for line in [header, *kept]))
+        else:
+            table.unlink()  # the next epoch writes the header again
+
+
 def train(cfg: TrainConfig, resume: bool | str = False, log=print) -> dict:
     """Train as `cfg` says; returns the last epoch's record. `resume`: True (from
     `out/last.pt`) or a checkpoint path."""
@@ -159,6 +176,9 @@ def _train(cfg: TrainConfig, resume, log, info: DistInfo, device: torch.device) 
     scaler = torch.amp.GradScaler(device.type, enabled=cfg.precision == "fp16")
 
     start_epoch, best_top1 = 0, -1.0
+    if not resume and (out / "last.pt").exists():
+        raise ValueError(f"{out} already holds a training run (last.pt): continue it with --resume, "
+                         "or give another `out`")
     if resume:
         path = out / "last.pt" if resume is True else Path(resume)
         state = load_checkpoint(path)
@@ -178,6 +198,7 @@ def _train(cfg: TrainConfig, resume, log, info: DistInfo, device: torch.device) 
     if info.is_main:
         out.mkdir(parents=True, exist_ok=True)
         (out / "config.yaml").write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
+        _trim_logs(out, start_epoch)
 
     record: dict = {}
     for epoch in range(start_epoch, cfg.epochs):
