@@ -5,8 +5,10 @@ authors' way (one depthwise 1x1 conv per offset, shift, stack, sum; our `TAMRefe
 it is not. This script measures, on one machine and in one run:
 
 - the forward time (inference) and forward+backward time (training step without the
-  optimizer) of bLVNet-TAM-50 with the fast `TAM`, with `TAMReference`, and with every TAM
-  replaced by the identity;
+  optimizer) of bLVNet-TAM-50 with the fast `TAM`, with `TAMReference`, and with no TAM
+  (every TAM replaced by `NoTAM`: the network runs as bLVNet without TAM does, both
+  branches of a stage reading the pair's map; a plain `nn.Identity` would instead be run
+  through real frames, pair copies included, and inflate the baseline);
 - TAM's share of the time: `1 - t(identity) / t(model)`;
 - a direct cross-check of the forward share: wall time spent inside the TAM modules
   (forward hooks; exact on CPU, where operations are synchronous).
@@ -52,6 +54,16 @@ def swap_tams(model: nn.Module, make) -> nn.Module:
             if isinstance(child, TAM):
                 setattr(module, child_name, make(child))
     return model
+
+
+class NoTAM(nn.Module):
+    """No temporal aggregation, routed as bLVNet without TAM is (`temporal=None`)."""
+
+    def forward(self, x, pairs: bool = False):
+        return (x, x) if pairs else x
+
+    def forward_pairs(self, x):
+        return x, x
 
 
 def as_reference(tam: TAM) -> TAMReference:
@@ -116,7 +128,7 @@ def measure(args: argparse.Namespace) -> dict:
     variants = {
         "fast": fast,
         "reference": swap_tams(fast, as_reference),
-        "identity": swap_tams(fast, lambda _tam: nn.Identity()),
+        "identity": swap_tams(fast, lambda _tam: NoTAM()),
     }
     video = torch.randn(args.batch, args.frames, 3, args.size, args.size)
     with torch.inference_mode():
@@ -164,7 +176,7 @@ def report(args: argparse.Namespace, results: dict[str, dict]) -> str:
         f"float32; median of 2 x {args.repeats} runs per variant (steady-state blocks, two orders); "
         "each allocator setting in a fresh process.",
         "",
-        "TAM share = 1 - t(model with TAMs replaced by the identity) / t(model). "
+        "TAM share = 1 - t(model without TAMs) / t(model); without TAMs the network runs as bLVNet without TAM does. "
         "'By hooks' = wall time inside the TAM modules / forward time.",
         "",
         "| allocator | TAM | forward (s) | TAM share of forward | by hooks "

@@ -31,7 +31,7 @@ from torch import Tensor, nn
 
 from .temporal import fold_time, through_frames, unfold_time
 
-__all__ = ["TAM", "TAMReference", "pair_weights", "tam_aggregate", "tam_aggregate_relu_"]
+__all__ = ["TAM", "TAMReference", "pair_weights", "tam_aggregate", "tam_aggregate_", "tam_aggregate_relu_"]
 
 
 def _shifted_slices(offset: int, num_frames: int) -> tuple[slice, slice] | None:
@@ -97,19 +97,22 @@ def tam_aggregate(
     return out
 
 
-def tam_aggregate_relu_(x: Tensor, weight: Tensor) -> Tensor:
-    """`ReLU(tam_aggregate(x, weight))` written into `x`, frame by frame (no autograd).
+def tam_aggregate_(x: Tensor, weight: Tensor, channel_dim: int = 2) -> Tensor:
+    """`tam_aggregate(x, weight)` written into `x`, frame by frame (no autograd).
 
     Going forward in time, frame t is overwritten only after copies of it are kept for
     the k later frames that still need it, so the only extra memory is k frames.
     """
     num_offsets, channels = weight.shape
     k, num_frames = num_offsets // 2, x.shape[1]
-    w = weight.view(num_offsets, 1, channels, 1, 1)  # broadcasts over (B, C, H, W)
-    past: list[Tensor] = []  # originals of frames t-k .. t, oldest first
+    shape = [1] * (x.dim() - 1)
+    shape[channel_dim - 1] = channels
+    w = weight.view(num_offsets, *shape)  # broadcasts over one frame, e.g. (B, C, H, W)
+    past: list[Tensor] = []  # originals of frames t-k .. t-1, oldest first
     for t in range(num_frames):
-        frame = x[:, t]  # (B, C, H, W), a view into x
-        past.append(frame.clone())
+        frame = x[:, t]  # a view into x
+        if k:
+            past.append(frame.clone())
         frame.mul_(w[k])
         for i in range(num_offsets):
             offset = i - k
@@ -118,7 +121,12 @@ def tam_aggregate_relu_(x: Tensor, weight: Tensor) -> Tensor:
             elif offset > 0 and t + offset < num_frames:
                 frame.addcmul_(x[:, t + offset], w[i])  # x_{t+o}, still the original
         past = past[-k:] if k else []
-    return x.relu_()
+    return x
+
+
+def tam_aggregate_relu_(x: Tensor, weight: Tensor) -> Tensor:
+    """`ReLU(tam_aggregate(x, weight))` written into `x` `(B, T, C, H, W)` (no autograd)."""
+    return tam_aggregate_(x, weight).relu_()
 
 
 def pair_weights(weight: Tensor, parity: int) -> Tensor:
@@ -146,7 +154,7 @@ def pair_weights(weight: Tensor, parity: int) -> Tensor:
     return folding @ weight  # (2D+1, C)
 
 
-def _weight_grad(g: Tensor, x: Tensor, weight: Tensor, scratch: Tensor, channel_dim: int) -> Tensor:
+def _weight_grad(g: Tensor, x: Tensor, weight: Tensor, buffer: Tensor, channel_dim: int) -> Tensor:
     """`dL/dw_o[c] = sum over (b, t, h, w) of g_t[c] * x_{t+o}[c]`, for every offset: `(2k+1, C)`.
 
     Frame by frame: the products of one frame `g_t` with its neighbours `x_{t+o}` stay in
@@ -159,7 +167,7 @@ def _weight_grad(g: Tensor, x: Tensor, weight: Tensor, scratch: Tensor, channel_
     frame_dims = tuple(d for d in range(x.dim() - 1) if d != channel_dim - 1)  # all but channels
     grad = weight.new_zeros(weight.shape)  # (2k+1, C)
     frame = g[:, 0]
-    buffer = scratch.view(-1)[: frame.numel()].view(frame.shape)  # one frame, contiguous, in scratch
+    buffer = buffer.view(-1)[: frame.numel()].view(frame.shape)  # one frame, contiguous
     for t in range(num_frames):
         for i in range(num_offsets):
             s = t + i - k  # the frame that offset i brings to frame t
@@ -178,25 +186,23 @@ def _relu_tam_backward(
     x = x.permute(perm)  # work in memory order, channels at `channel_dim`
     # through the ReLU: the saved output is its mask
     gs = [None if g is None else torch.ops.aten.threshold_backward(g, out, 0).permute(perm) for _, out, g in terms]
-    # One scratch buffer serves the weight-gradient products and then holds the input
-    # gradient: on a CPU each fresh full-size allocation costs about as much as the
-    # arithmetic (page faults), and it is one full-size tensor less at the peak.
-    scratch = torch.empty_like(x, memory_format=torch.contiguous_format)
+    # The weight gradients first, through a one-frame buffer (they read g as it is) ...
+    frame = torch.empty_like(x[:, 0], memory_format=torch.contiguous_format)
     grad_ws = [
-        _weight_grad(g, x, w, scratch, channel_dim) if needs_w and g is not None else None
+        _weight_grad(g, x, w, frame, channel_dim) if needs_w and g is not None else None
         for (w, _, _), g in zip(terms, gs)
     ]
-    grad_x, written = None, False
-    if needs_x:
-        for (w, _, _), g in zip(terms, gs):
-            if g is None:
-                continue
-            # y_t = sum_o w_o x_{t+o}  =>  dL/dx_s = sum_o w_o g_{s-o}: the same
-            # aggregation with the offsets mirrored.
-            tam_aggregate(g, w.flip(0), out=scratch, channel_dim=channel_dim, accumulate=written)
-            written = True
-        grad_x = scratch.permute(back) if written else None
-    return grad_x, grad_ws
+    if not needs_x or all(g is None for g in gs):
+        return None, grad_ws
+    # ... then the input gradient. y_t = sum_o w_o x_{t+o}  =>  dL/dx_s = sum_o w_o g_{s-o}:
+    # the same aggregation with the offsets mirrored, done in place in the first g, so the
+    # backward allocates no full-size buffer beyond the ReLU's (on a CPU each fresh
+    # full-size allocation costs about as much as the arithmetic: page faults).
+    (first, w_first), *rest = [(g, w) for (w, _, _), g in zip(terms, gs) if g is not None]
+    grad = tam_aggregate_(first, w_first.flip(0), channel_dim=channel_dim)
+    for g, w in rest:
+        tam_aggregate(g, w.flip(0), out=grad, channel_dim=channel_dim, accumulate=True)
+    return grad.permute(back), grad_ws
 
 
 class _TAMFunction(torch.autograd.Function):
