@@ -25,6 +25,7 @@ from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 from .blnet import BLLayer0
 from .blocks import Bottleneck
+from .blvnet import VideoNet
 
 __all__ = ["fold_batchnorm_"]
 
@@ -32,6 +33,7 @@ _NAMED_PAIRS = {  # (convolution, the BatchNorm right after it), by attribute na
     Bottleneck: (("conv1", "bn1"), ("conv2", "bn2"), ("conv3", "bn3")),
     BLLayer0: (("b_conv0", "bn_b0"), ("l_conv0", "bn_l0"), ("l_conv1", "bn_l1"), ("l_conv2", "bn_l2"),
                ("bl_init", "bn_bl_init")),
+    VideoNet: (("conv1", "bn1"),),  # the stem
 }
 
 
@@ -47,8 +49,6 @@ def _conv_bn_pairs(module: nn.Module) -> Iterator[tuple[str, str]]:
         if isinstance(module, cls):
             yield from pairs
             return
-    if hasattr(module, "conv1") and hasattr(module, "bn1") and hasattr(module, "layer4"):  # the stem of VideoNet
-        yield "conv1", "bn1"
 
 
 def fold_batchnorm_(model: nn.Module) -> nn.Module:

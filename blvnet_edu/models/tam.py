@@ -156,6 +156,7 @@ def pair_weights(weight: Tensor, parity: int) -> Tensor:
 
 def _weight_grad(g: Tensor, x: Tensor, weight: Tensor, buffer: Tensor, channel_dim: int) -> Tensor:
     """`dL/dw_o[c] = sum over (b, t, h, w) of g_t[c] * x_{t+o}[c]`, for every offset: `(2k+1, C)`.
+    `g` and `x` are in memory order; `buffer` is a contiguous tensor shaped like one frame `g[:, t]`.
 
     Frame by frame: the products of one frame `g_t` with its neighbours `x_{t+o}` stay in
     the CPU's cache, where full-clip products would each stream a full-size tensor through
@@ -165,9 +166,7 @@ def _weight_grad(g: Tensor, x: Tensor, weight: Tensor, buffer: Tensor, channel_d
     num_offsets = weight.shape[0]
     k, num_frames = num_offsets // 2, x.shape[1]
     frame_dims = tuple(d for d in range(x.dim() - 1) if d != channel_dim - 1)  # all but channels
-    grad = weight.new_zeros(weight.shape)  # (2k+1, C)
-    frame = g[:, 0]
-    buffer = buffer.view(-1)[: frame.numel()].view(frame.shape)  # one frame, contiguous
+    grad = weight.new_zeros(weight.shape)  # (2k+1, C); `buffer` holds one frame's products
     for t in range(num_frames):
         for i in range(num_offsets):
             s = t + i - k  # the frame that offset i brings to frame t
