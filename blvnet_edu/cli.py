@@ -6,7 +6,8 @@
     blvnet-edu kinetics-subset --csv train.csv --csv validate.csv --videos clips/ --classes 10 --per-class 50 --out data/k10
     blvnet-edu folder-list --videos my_videos/ --out data/mine
     blvnet-edu train --config configs/synthetic_tiny.yaml epochs=5 out=runs/tam
-    blvnet-edu eval --checkpoint runs/tam/best.pt --data data/synthetic --clips 2 --crops 3
+    blvnet-edu eval --checkpoint runs/tam/best.pt --data data/synthetic --clips 2 --crops 3 --order-tests
+    blvnet-edu make-demo
     blvnet-edu app
     blvnet-edu course
 """
@@ -50,13 +51,28 @@ def _progress(total: int, desc: str):
 
 
 def _cmd_make_synthetic(args: argparse.Namespace) -> int:
-    from .data.synthetic import make_synthetic
+    from .data.synthetic import CLASSES, make_synthetic
 
     csv_path = make_synthetic(args.out, args.clips, args.seed, args.size, args.frames, args.fps,
                               progress=_progress(args.clips, "rendering clips"))
     print(f"wrote {args.clips} clips and {csv_path}")
+    n = len(CLASSES)
     print(f"next: blvnet-edu kinetics-subset --csv {csv_path} --videos {Path(args.out) / 'videos'} "
-          f"--classes 8 --per-class {max(1, args.clips // 8)} --out DIR")
+          f"--classes {n} --per-class {max(1, args.clips // n)} --out DIR")
+    return 0
+
+
+def _cmd_make_demo(args: argparse.Namespace) -> int:
+    from . import demo
+
+    lists = demo.synthetic_lists(args.data, progress=_progress(demo.CLIPS, "rendering clips"))
+    for model in args.models:
+        demo.train_run(model, lists, Path(args.runs), fresh=args.fresh)
+        summary = demo.run_summary(Path(args.runs) / model, lists)
+        print(f"{model}: val top-1 {summary['val_top1']:.1%}, order-only pairs: short-range "
+              f"{summary['short_range']:.1%}, long-range {summary['long_range']:.1%}")
+    written = demo.export_demo(Path(args.runs), lists, Path(args.app), tuple(args.models))
+    print(f"wrote {len(written)} files to {Path(args.app) / 'demo'} and {Path(args.app) / 'examples'}")
     return 0
 
 
@@ -109,9 +125,14 @@ def _cmd_eval(args: argparse.Namespace) -> int:
 
     from .engine.evaluate_cli import evaluate_checkpoint
 
-    metrics = evaluate_checkpoint(args.checkpoint, args.data, args.split, args.clips, args.crops,
-                                  args.size, args.resize, args.batch_size, args.device, args.workers)
-    print(json.dumps(metrics.summary(), indent=2))
+    result = evaluate_checkpoint(args.checkpoint, args.data, args.split, args.clips, args.crops,
+                                 args.size, args.resize, args.batch_size, args.device, args.workers,
+                                 order_tests=args.order_tests)
+    if args.order_tests:
+        metrics, report = result
+        print(json.dumps({**metrics.summary(), "order_tests": report}, indent=2))
+    else:
+        print(json.dumps(result.summary(), indent=2))
     return 0
 
 
@@ -184,12 +205,27 @@ def build_parser() -> argparse.ArgumentParser:
 
     syn = commands.add_parser("make-synthetic", help="render the synthetic temporal dataset (Kinetics layout)")
     syn.add_argument("--out", required=True, help="output folder (videos/ and annotations.csv)")
-    syn.add_argument("--clips", type=int, required=True, help="number of clips (balanced over 8 classes)")
+    syn.add_argument("--clips", type=int, required=True, help="number of clips (balanced over the 14 classes)")
     syn.add_argument("--seed", type=int, default=0)
     syn.add_argument("--size", type=int, default=80, help="frame size in pixels")
     syn.add_argument("--frames", type=int, default=32, help="frames per clip")
     syn.add_argument("--fps", type=int, default=16)
     syn.set_defaults(run=_cmd_make_synthetic)
+
+    from .demo import DEMO_MODELS, ROOT
+
+    md = commands.add_parser(
+        "make-demo", help="the app's demo: synthetic data, tiny TSN / bLVNet / bLVNet-TAM, example clips",
+        description="Generate the synthetic dataset (once), train the tiny TSN, bLVNet and bLVNet-TAM with "
+                    "configs/synthetic_tiny.yaml (a finished run is reused, an interrupted one resumed) and "
+                    "write their checkpoints to APP/demo and one validation clip per class to APP/examples.",
+    )
+    md.add_argument("--data", default="data", help="where data/synthetic-raw and data/synthetic go")
+    md.add_argument("--runs", default="runs/synthetic", help="one run folder per model")
+    md.add_argument("--app", default=str(ROOT / "app"), help="the app folder (demo/ and examples/ inside)")
+    md.add_argument("--models", nargs="+", default=list(DEMO_MODELS))
+    md.add_argument("--fresh", action="store_true", help="train again even where a finished run exists")
+    md.set_defaults(run=_cmd_make_demo)
 
     kin = commands.add_parser("kinetics-subset", help="a checked Kinetics subset: lists and label map")
     kin.add_argument("--csv", action="append", required=True, help="annotation CSV (repeat for several)")
@@ -229,6 +265,9 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--batch-size", type=int, default=4)
     ev.add_argument("--device", default="auto")
     ev.add_argument("--workers", type=int, default=2)
+    ev.add_argument("--order-tests", action="store_true",
+                    help="also evaluate on reversed clips and on clips with shuffled frame pairs "
+                         "(how much the model depends on frame order)")
     ev.set_defaults(run=_cmd_eval)
 
     app = commands.add_parser("app", help="the explainer app (Gradio), on the demo models by default")

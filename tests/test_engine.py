@@ -22,7 +22,7 @@ from blvnet_edu.engine.train import train
 def dataset(tmp_path_factory):
     """32 synthetic clips (24 train, 8 val) through the Kinetics pipeline."""
     root = tmp_path_factory.mktemp("synthetic")
-    csv_path = make_synthetic(root / "raw", 40, seed=0, size=40, frames=8, fps=8, val_fraction=0.2)
+    csv_path = make_synthetic(root / "raw", 70, seed=0, size=40, frames=8, fps=8, val_fraction=0.2)
     make_subset([csv_path], root / "raw" / "videos", root / "lists", per_class=4, num_classes=8, val_per_class=1)
     return root / "lists"
 
@@ -150,6 +150,16 @@ def test_eval_command_with_clips_and_crops(dataset, tmp_path, capsys):
     assert code == 0
     result = json.loads(capsys.readouterr().out)
     assert result["count"] == 8 and 0.0 <= result["top1"] <= 1.0
+    # the order diagnostics: the same metrics, plus reversed clips and shuffled frame pairs
+    code = main(["eval", "--checkpoint", str(tmp_path / "run" / "best.pt"), "--data", str(dataset),
+                 "--clips", "2", "--crops", "3", "--workers", "0", "--order-tests"])
+    assert code == 0
+    ordered = json.loads(capsys.readouterr().out)
+    assert ordered["top1"] == pytest.approx(result["top1"]) and ordered["count"] == 8
+    for test in ("reversed", "shuffled_pairs"):
+        row = ordered["order_tests"][test]
+        assert set(row) == {"top1", "top1_drop", "prediction_changed"}
+        assert 0.0 <= row["top1"] <= 1.0 and 0.0 <= row["prediction_changed"] <= 1.0
 
 
 def test_eval_rejects_foreign_files(dataset, tmp_path, capsys):

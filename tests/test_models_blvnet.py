@@ -173,6 +173,64 @@ def test_reversing_frames_changes_blvnet_tam_but_not_tsn():
         assert (blvnet(video) - blvnet(reverse)).abs().max() > 1e-3  # 100x the rounding
 
 
+def permute_pairs(video: torch.Tensor, order: list[int]) -> torch.Tensor:
+    """`(B, T, ...)` -> the frame pairs `(x_0, x_1), (x_2, x_3), ...` in `order`, each kept intact."""
+    pairs = video.unflatten(1, (-1, 2))  # (B, T/2, 2, ...)
+    return pairs[:, order].flatten(1, 2)
+
+
+PERMUTATION_SEEDS = [0, 1, 2]
+
+
+@pytest.mark.parametrize("name", ["tsn_resnet_tiny", "tsn_blresnet_tiny"])
+@pytest.mark.parametrize("seed", PERMUTATION_SEEDS)
+def test_tsn_is_a_bag_of_frames(name, seed):
+    """The paper's Figure 1, TSN: any permutation of the frames leaves the logits unchanged."""
+    model = randomize_(build_model(name), seed).double().eval()
+    video = random_video(2, 8, 64, seed=seed, dtype=torch.float64)
+    order = torch.randperm(8, generator=torch.Generator().manual_seed(seed))
+    assert not torch.equal(order, torch.arange(8))
+    with torch.no_grad():
+        torch.testing.assert_close(model(video[:, order]), model(video), rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("seed", PERMUTATION_SEEDS)
+def test_blvnet_without_tam_is_a_bag_of_pairs(seed):
+    """bLVNet without TAM: any permutation of the frame pairs leaves the logits unchanged
+    (local fusion only), but swapping the two frames of a pair does not."""
+    model = randomize_(build_model("blvnet_tiny", num_frames=12), seed).double().eval()
+    video = random_video(2, 12, 64, seed=seed, dtype=torch.float64)
+    order = [int(i) for i in torch.randperm(6, generator=torch.Generator().manual_seed(seed + 10))]
+    assert order != sorted(order)
+    with torch.no_grad():
+        logits = model(video)
+        torch.testing.assert_close(model(permute_pairs(video, order)), logits, rtol=1e-10, atol=1e-12)
+        within = video.unflatten(1, (-1, 2)).flip(2).flatten(1, 2)  # (x_1, x_0), (x_3, x_2), ...
+        assert (model(within) - logits).abs().max() > 1e-3  # big and little branches differ
+
+
+@pytest.mark.parametrize("weights", ["randomised", "fresh", "fresh identity TAM"])
+@pytest.mark.parametrize("seed", PERMUTATION_SEEDS)
+def test_blvnet_tam_depends_on_the_order_of_pairs(seed, weights):
+    """bLVNet-TAM relates distant pairs: permuting the pairs changes its logits, with any
+    weights and from the authors' initialisation. An identity TAM mixes nothing (its input
+    is a ReLU's output), so from that start the network is a bag of pairs until trained."""
+    torch.manual_seed(seed)
+    model = build_model("blvnet_tam_tiny", num_frames=12, tam_init="identity" if "identity" in weights else "kaiming")
+    if weights == "randomised":
+        randomize_(model, seed)
+    model = model.double().eval()
+    video = random_video(2, 12, 64, seed=seed, dtype=torch.float64)
+    order = [int(i) for i in torch.randperm(6, generator=torch.Generator().manual_seed(seed + 10))]
+    with torch.no_grad():
+        logits = model(video)
+        change = (model(permute_pairs(video, order)) - logits).abs().max() / logits.abs().max()
+    if "identity" in weights:
+        assert change < 1e-10  # float64 rounding only
+    else:
+        assert change > 1e-6  # a million times the rounding
+
+
 def test_pair_fusion_is_local_without_tam():
     """bLVNet without TAM only mixes the two frames of a pair: changing pair 0 leaves the
     per-frame features of the other pairs untouched."""

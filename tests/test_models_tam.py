@@ -61,7 +61,7 @@ def test_clips_do_not_leak_into_each_other():
 
 
 def test_offset_weights_and_identity_init():
-    tam = TAM(16, 8, 5)
+    tam = TAM(16, 8, 5, init="identity")
     weights = tam.offset_weights()
     assert weights.shape == (5, 16)
     assert tam.offsets == [-2, -1, 0, 1, 2]
@@ -160,3 +160,39 @@ def test_channels_last_gradients_equal_the_reference():
     ref(x_ref).backward(grad)
     torch.testing.assert_close(x_fast.grad, x_ref.grad, rtol=1e-12, atol=1e-12)
     torch.testing.assert_close(fast.weight.grad, ref.weight.grad, rtol=1e-12, atol=1e-12)
+
+
+def test_default_init_is_the_authors_kaiming_normal_fan_out():
+    """The authors' depthwise 1x1 convs get kaiming_normal_(mode="fan_out"): N(0, 2/C) each."""
+    torch.manual_seed(0)
+    channels = 4096
+    tam = TAM(channels, 8, 3)
+    assert tam.init == "kaiming"
+    reference = torch.nn.Conv2d(channels, channels, 1, groups=channels, bias=False)
+    torch.nn.init.kaiming_normal_(reference.weight, mode="fan_out", nonlinearity="relu")
+    for row in tam.weight.detach():  # every offset, past, current and future alike
+        assert abs(row.mean()) < 0.1 * (2 / channels) ** 0.5
+        assert row.std() == pytest.approx(reference.weight.std().item(), rel=0.05)
+        assert row.std() == pytest.approx((2 / channels) ** 0.5, rel=0.05)
+
+
+def test_identity_init_is_an_option_and_changes_nothing_on_relu_outputs():
+    tam = TAM(6, 4, 5, init="identity")
+    assert tam.weight[2].eq(1).all() and tam.weight[[0, 1, 3, 4]].eq(0).all()
+    x = torch.randn(8, 6, 5, 5).relu()
+    torch.testing.assert_close(tam(x), x)
+    with pytest.raises(ValueError, match="init"):
+        TAM(6, 4, 3, init="zeros")
+
+
+def test_models_build_their_tams_with_the_configured_init():
+    from blvnet_edu import build_model
+
+    torch.manual_seed(0)
+    default = build_model("blvnet_tam_tiny")
+    assert default.config.tam_init == "kaiming"
+    assert all(t.init == "kaiming" and t.weight[0].abs().sum() > 0 for t in default.tams().values())
+    identity = build_model("blvnet_tam_tiny", tam_init="identity")
+    assert all(t.weight[t.blending_frames // 2].eq(1).all() for t in identity.tams().values())
+    with pytest.raises(ValueError, match="tam_init"):
+        build_model("blvnet_tam_tiny", tam_init="uniform")

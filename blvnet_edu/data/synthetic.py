@@ -1,17 +1,32 @@
-"""A synthetic video dataset that only temporal models can solve.
+"""A synthetic video dataset that only temporal models can solve, in two tiers.
 
-Eight classes in four *order-only pairs*: the second class of a pair is the first one played
-backwards, so both show exactly the same frames, in opposite orders.
+Every class has an *order-only partner*: a class made of exactly the same frames in another
+order. Fourteen classes in seven pairs, in two tiers:
 
-| pair | first class            | second class (= first, reversed) |
-|------|------------------------|----------------------------------|
-| 0    | `moving left`          | `moving right`                   |
-| 1    | `growing`              | `shrinking`                      |
-| 2    | `appearing`            | `disappearing`                   |
-| 3    | `rotating clockwise`   | `rotating anticlockwise`         |
+**Short range** (the direction of one motion): the second class is the first played
+backwards. Each frame pair already shows the direction, so bLVNet's local fusion of
+adjacent frames is enough; a frame-averaging model (TSN) is at chance within the pair.
 
-A model that averages frames (TSN) sees the same evidence for both classes of a pair and
-cannot beat 50% within a pair; a model that relates frames in time (bLVNet-TAM) can.
+| first class            | second class (= first, reversed) |
+|------------------------|----------------------------------|
+| `moving left`          | `moving right`                   |
+| `growing`              | `shrinking`                      |
+| `appearing`            | `disappearing`                   |
+| `rotating clockwise`   | `rotating anticlockwise`         |
+
+**Long range** (the order of two halves): the second class is the first with its two halves
+swapped. With segment sampling (`data.sampling.segment_indices`) of `T` frames, `T` a multiple
+of 4, the halves meet between two frame pairs, and segment `i` of one class holds the frame
+that segment `i + T/2` of its partner holds: both classes are made of the same frame pairs,
+only in another order. A "bag of pairs" (bLVNet without TAM) is at chance on them, and only a
+model that relates distant pairs (TAM) can tell them apart.
+
+| first class                 | second class (= halves swapped) |
+|-----------------------------|---------------------------------|
+| `moving left then right`    | `moving right then left`        |
+| `growing then shrinking`    | `shrinking then growing`        |
+| `turning on`                | `turning off`                   |
+
 Every clip draws its own distractors: background colour and texture, object shape and
 colour, size, speed, start position, and a static decoy shape.
 
@@ -32,18 +47,27 @@ import numpy as np
 from .video_io import write_video
 
 __all__ = [
-    "CLASSES", "ORDER_PAIRS", "ClipParams", "sample_params", "render_clip", "make_synthetic",
-    "order_pair_accuracy",
+    "CLASSES", "ORDER_PAIRS", "SHORT_RANGE_PAIRS", "LONG_RANGE_PAIRS", "TIERS", "ClipParams",
+    "sample_params", "render_clip", "swap_halves", "make_synthetic", "order_pair_accuracy", "tier_accuracies",
 ]
 
-ORDER_PAIRS = (
+SHORT_RANGE_PAIRS = (  # (first, second = first reversed)
     ("moving left", "moving right"),
     ("growing", "shrinking"),
     ("appearing", "disappearing"),
     ("rotating clockwise", "rotating anticlockwise"),
 )
+LONG_RANGE_PAIRS = (  # (first, second = first with its halves swapped)
+    ("moving left then right", "moving right then left"),
+    ("growing then shrinking", "shrinking then growing"),
+    ("turning on", "turning off"),
+)
+ORDER_PAIRS = SHORT_RANGE_PAIRS + LONG_RANGE_PAIRS
+TIERS = {"short-range": SHORT_RANGE_PAIRS, "long-range": LONG_RANGE_PAIRS}
 CLASSES = tuple(name for pair in ORDER_PAIRS for name in pair)
-_REVERSED = {second: first for first, second in ORDER_PAIRS}
+_REVERSED = {second: first for first, second in SHORT_RANGE_PAIRS}
+_SWAPPED = {second: first for first, second in LONG_RANGE_PAIRS}
+_OUT_AND_BACK = {"moving left then right": "moving left", "growing then shrinking": "growing"}
 
 
 @dataclass(frozen=True)
@@ -110,10 +134,19 @@ def _mask(p: ClipParams, yy, xx, cx, cy, radius, angle) -> np.ndarray:
 
 def render_clip(label: str, p: ClipParams) -> np.ndarray:
     """`(T, 3, H, W)` uint8 frames of class `label`."""
-    if label in _REVERSED:  # the second class of a pair is the first one backwards
+    if label in _REVERSED:  # short range: the first class of the pair, backwards
         return render_clip(_REVERSED[label], p)[::-1].copy()
+    if label in _SWAPPED:  # long range: the first class of the pair with its halves swapped
+        return swap_halves(render_clip(_SWAPPED[label], p))
+    if label in _OUT_AND_BACK:  # one motion over the first half, played back over the second
+        if p.frames % 2:
+            raise ValueError(f"long-range classes need an even number of frames, got {p.frames}")
+        half = render_clip(_OUT_AND_BACK[label], ClipParams(**{**p.__dict__, "frames": p.frames // 2}))
+        return np.concatenate([half, half[::-1]])
     if label not in CLASSES:
         raise ValueError(f"unknown class {label!r}; classes: {CLASSES}")
+    if label == "turning on" and p.frames % 2:
+        raise ValueError(f"long-range classes need an even number of frames, got {p.frames}")
     if label == "rotating clockwise":
         p = ClipParams(**{**p.__dict__, "shape": "hand"})
     yy, xx = np.mgrid[0 : p.size, 0 : p.size].astype(np.float32) + 0.5
@@ -131,6 +164,8 @@ def render_clip(label: str, p: ClipParams) -> np.ndarray:
             radius = p.radius * (1 + s * (p.growth - 1))
         elif label == "appearing":
             alpha = s
+        elif label == "turning on":  # dim over the first half, lit over the second
+            alpha = 1.0 if t >= p.frames // 2 else 0.3
         elif label == "rotating clockwise":  # image y points down: +angle turns clockwise
             cx, cy = centre
             angle = p.angle0 + s * p.turn
@@ -139,6 +174,12 @@ def render_clip(label: str, p: ClipParams) -> np.ndarray:
         image[mask] = (1 - alpha) * image[mask] + alpha * color
         frames[t] = np.round(image * 255).astype(np.uint8)
     return frames.transpose(0, 3, 1, 2)  # (T, 3, H, W)
+
+
+def swap_halves(frames: np.ndarray) -> np.ndarray:
+    """The second half of a clip, then its first half: `(T, ...)` -> `(T, ...)`, T even."""
+    half = len(frames) // 2
+    return np.concatenate([frames[half:], frames[:half]])
 
 
 def _youtube_id(seed: int, index: int) -> str:
@@ -159,8 +200,8 @@ def make_synthetic(
 ) -> Path:
     """Write `clips` clips (classes balanced) and `annotations.csv` under `out`; returns the CSV path.
 
-    Clip `i` has class `CLASSES[i % 8]` and its own parameters from `(seed, i)`; every
-    `round(1 / val_fraction)`-th group of 8 clips goes to the `val` split. Existing clips are
+    Clip `i` has class `CLASSES[i % 14]` and its own parameters from `(seed, i)`; every
+    `round(1 / val_fraction)`-th group of 14 clips goes to the `val` split. Existing clips are
     kept, so an interrupted run resumes where it stopped.
     """
     out = Path(out)
@@ -188,7 +229,7 @@ def make_synthetic(
     return csv_path
 
 
-def order_pair_accuracy(scores, labels, classes: list[str]) -> float:
+def order_pair_accuracy(scores, labels, classes: list[str], pairs=ORDER_PAIRS) -> float:
     """How often the true class scores above its order-only partner (chance: 0.5).
 
     This isolates the temporal decision: a model may find the pair from appearance alone
@@ -197,15 +238,28 @@ def order_pair_accuracy(scores, labels, classes: list[str]) -> float:
     Args:
         scores: `(N, K)` class scores (logits or probabilities) as a tensor or array.
         labels: `(N,)` true class indices into `classes`.
-        classes: the dataset's class names; all eight synthetic classes must be present.
+        classes: the dataset's class names; the classes of `pairs` must be present.
+        pairs: the order-only pairs to score (default: all); clips of other classes are
+            left out, e.g. `pairs=LONG_RANGE_PAIRS` for the long-range tier alone.
     """
     scores, labels = np.asarray(scores), np.asarray(labels)
-    missing = [c for c in CLASSES if c not in classes]
+    missing = [c for pair in pairs for c in pair if c not in classes]
     if missing:
         raise ValueError(f"order_pair_accuracy needs the synthetic classes; missing {missing}")
     partner = {}
-    for a, b in ORDER_PAIRS:
+    for a, b in pairs:
         partner[classes.index(a)], partner[classes.index(b)] = classes.index(b), classes.index(a)
-    other = np.array([partner[int(y)] for y in labels])
-    rows = np.arange(len(labels))
-    return float((scores[rows, labels] > scores[rows, other]).mean())
+    rows = np.array([i for i, y in enumerate(labels) if int(y) in partner], dtype=np.int64)
+    if len(rows) == 0:
+        raise ValueError("no clip of these pairs' classes among the labels")
+    other = np.array([partner[int(labels[i])] for i in rows])
+    return float((scores[rows, labels[rows]] > scores[rows, other]).mean())
+
+
+def tier_accuracies(scores, labels, classes: list[str]) -> dict[str, float]:
+    """`order_pair_accuracy` for each tier present in `classes`: {"short-range": .., "long-range": ..}."""
+    return {
+        tier: order_pair_accuracy(scores, labels, classes, pairs)
+        for tier, pairs in TIERS.items()
+        if all(c in classes for pair in pairs for c in pair)
+    }

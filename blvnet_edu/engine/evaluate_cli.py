@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import torch.nn.functional as F
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
@@ -12,7 +13,8 @@ from ..data.lists import read_classes
 from ..data.transforms import EvalTransform
 from .checkpointing import load_checkpoint, model_from_payload
 from .distributed import resolve_device
-from .evaluate import Metrics, evaluate
+from .evaluate import Metrics, evaluate, metrics_from_scores
+from .order_tests import order_report, order_scores
 
 __all__ = ["evaluate_checkpoint"]
 
@@ -28,7 +30,11 @@ def evaluate_checkpoint(
     batch_size: int = 4,
     device: str = "auto",
     workers: int = 2,
-) -> Metrics:
+    order_tests: bool = False,
+) -> Metrics | tuple[Metrics, dict]:
+    """Metrics of a checkpoint on `data/<split>.csv`; with `order_tests`, also the order
+    diagnostics of `order_tests.py` (reversed clips, shuffled frame pairs), from the same
+    decoded clips: returns `(metrics, report)` then."""
     payload = load_checkpoint(checkpoint)
     model, classes = model_from_payload(payload, checkpoint), list(payload["classes"])
     trained = payload.get("train_config", {})
@@ -43,5 +49,12 @@ def evaluate_checkpoint(
         stride=trained.get("stride"), num_clips=clips,
     )
     loader = DataLoader(dataset, batch_size, num_workers=workers)
-    return evaluate(model.to(target), loader, len(classes), target,
-                    progress=lambda it: tqdm(it, desc=f"evaluating {split}", dynamic_ncols=True))
+    progress = lambda it: tqdm(it, desc=f"evaluating {split}", dynamic_ncols=True)  # noqa: E731
+    if not order_tests:
+        return evaluate(model.to(target), loader, len(classes), target, progress=progress)
+    if model.config.num_frames % 2 or model.config.num_frames < 4:
+        raise ValueError(f"order tests shuffle frame pairs: they need an even number of frames >= 4, "
+                         f"and this model takes {model.config.num_frames}")
+    scores, labels = order_scores(model.to(target), loader, target, progress=progress)
+    loss = F.nll_loss(scores["original"].clamp_min(1e-12).log(), labels).item()
+    return metrics_from_scores(scores["original"], labels, len(classes), loss), order_report(scores, labels)

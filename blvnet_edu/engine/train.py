@@ -37,7 +37,7 @@ from ..data.lists import read_classes
 from ..data.transforms import EvalTransform, TrainTransform
 from ..models.blvnet import build_model
 from ..models.checkpoints import load_imagenet_backbone
-from .checkpointing import config_to_dict, load_checkpoint, rng_state, save_checkpoint, set_rng_state, unwrap
+from .checkpointing import config_from_dict, config_to_dict, load_checkpoint, rng_state, save_checkpoint, set_rng_state, unwrap
 from .config import TrainConfig
 from .distributed import DistInfo, setup, teardown
 from .evaluate import evaluate
@@ -182,7 +182,7 @@ def _train(cfg: TrainConfig, resume, log, info: DistInfo, device: torch.device) 
     if resume:
         path = out / "last.pt" if resume is True else Path(resume)
         state = load_checkpoint(path)
-        if state["model_config"] != config_to_dict(model.config):
+        if config_from_dict(state["model_config"]) != model.config:  # fields added since: defaults
             raise ValueError(f"{path} was trained with another model ({state['model_config']}); "
                              "resume with the configuration saved in its folder")
         model.load_state_dict(state["model"])

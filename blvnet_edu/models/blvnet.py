@@ -37,7 +37,7 @@ from torch import Tensor, nn
 
 from .blnet import BLLayer0, BLModule
 from .blocks import Bottleneck, blnet_downsample, make_layer, resnet_downsample
-from .tam import TAM
+from .tam import TAM, TAM_INITS
 from .temporal import FrameRouting, PairRouting, fold_time, unfold_time
 
 __all__ = ["BLVNetConfig", "VideoNet", "PRESETS", "build_model", "list_models"]
@@ -61,6 +61,7 @@ class BLVNetConfig:
     backbone: Literal["blresnet", "resnet"] = "blresnet"
     frame_routing: Literal["pairs", "frames"] = "pairs"
     temporal_module: Literal["tam"] | None = "tam"
+    tam_init: Literal["kaiming", "identity"] = "kaiming"  # the authors' N(0, 2/C); see TAM
 
     def __post_init__(self) -> None:
         problems = []
@@ -74,6 +75,8 @@ class BLVNetConfig:
             problems.append("the plain 'resnet' backbone is TSN: frame_routing='frames', no temporal module")
         if self.num_frames < 1 or (self.frame_routing == "pairs" and self.num_frames % 2):
             problems.append(f"pair routing needs an even number of frames >= 2, got num_frames={self.num_frames}")
+        if self.tam_init not in TAM_INITS:
+            problems.append(f"tam_init must be one of {TAM_INITS}, got {self.tam_init!r}")
         if self.blending_frames < 1 or self.blending_frames % 2 == 0:
             problems.append(f"blending_frames must be odd (3, 5, 7, ...), got {self.blending_frames}")
         if len(self.layers) != 4 or min(self.layers) < 1:
@@ -110,7 +113,9 @@ class VideoNet(nn.Module):
         def tam_for(num_frames: int, inplace: bool):
             if c.temporal_module is None:
                 return None
-            return partial(TAM, num_frames=num_frames, blending_frames=c.blending_frames, inplace=inplace)
+            return partial(
+                TAM, num_frames=num_frames, blending_frames=c.blending_frames, inplace=inplace, init=c.tam_init
+            )
 
         self.conv1 = nn.Conv2d(3, stem, kernel_size=7, stride=2, padding=3, bias=False)
         self.bn1 = nn.BatchNorm2d(stem)
@@ -141,7 +146,7 @@ class VideoNet(nn.Module):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        """The authors' initialisation (TAMs start as identities, see `TAM`)."""
+        """The authors' initialisation (each TAM as `config.tam_init` says, see `TAM`)."""
         for m in self.modules():
             if isinstance(m, nn.Conv2d):
                 nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
@@ -153,6 +158,9 @@ class VideoNet(nn.Module):
                 nn.init.zeros_(m.bn3.weight)  # each residual block starts as the identity
         nn.init.normal_(self.fc.weight, 0.0, 0.001)
         nn.init.zeros_(self.fc.bias)
+        for m in self.modules():
+            if isinstance(m, TAM):
+                m.reset_parameters()
 
     def check_input(self, video: Tensor) -> None:
         """Raise a `ValueError` that says what was expected if `video` does not fit."""

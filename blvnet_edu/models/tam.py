@@ -31,7 +31,7 @@ from torch import Tensor, nn
 
 from .temporal import fold_time, through_frames, unfold_time
 
-__all__ = ["TAM", "TAMReference", "pair_weights", "tam_aggregate", "tam_aggregate_", "tam_aggregate_relu_"]
+__all__ = ["TAM", "TAMReference", "TAM_INITS", "pair_weights", "tam_aggregate", "tam_aggregate_", "tam_aggregate_relu_"]
 
 
 def _shifted_slices(offset: int, num_frames: int) -> tuple[slice, slice] | None:
@@ -245,32 +245,49 @@ class _TAMPairsFunction(torch.autograd.Function):
         return grad_x, grad_odd, grad_even
 
 
+TAM_INITS = ("kaiming", "identity")
+
+
 class _TAMBase(nn.Module):
     """Shared parameter and bookkeeping of the two TAM implementations."""
 
     def __init__(
-        self, channels: int, num_frames: int, blending_frames: int = 3, inplace: bool = False
+        self, channels: int, num_frames: int, blending_frames: int = 3, inplace: bool = False,
+        init: str = "kaiming",
     ) -> None:
         super().__init__()
         self.inplace = inplace
         if blending_frames < 1 or blending_frames % 2 == 0:
             raise ValueError(f"blending_frames must be odd and >= 1, got {blending_frames}")
+        if init not in TAM_INITS:
+            raise ValueError(f"TAM init must be one of {TAM_INITS}, got {init!r}")
         self.channels = channels
         self.num_frames = num_frames
         self.blending_frames = blending_frames
+        self.init = init
         self.weight = nn.Parameter(torch.empty(blending_frames, channels))
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        """Start as the identity on the current frame (offset 0 weight 1, others 0).
+        """Initialise the `(offsets, channels)` weights as `init` says.
 
-        TAM's input is always the output of a ReLU, so at initialisation TAM changes nothing
-        and an ImageNet-initialised backbone starts out as the image model it came from.
-        (The authors draw these weights from a Kaiming normal instead.)
+        - `"kaiming"` (default, the authors'): each offset is a depthwise 1x1 `nn.Conv2d`
+          in their code, initialised like every convolution with
+          `kaiming_normal_(mode="fan_out", nonlinearity="relu")`. A depthwise weight
+          `(C, 1, 1, 1)` has fan-out C, so every weight is drawn from N(0, 2/C). Past and
+          future frames get as much weight as the current one from the first step, which
+          is what lets training find uses for them (docs/benchmarks/tam_init.md: from an
+          identity start, TAM never learned long-range order).
+        - `"identity"`: weight 1 on the current frame, 0 elsewhere. TAM's input is the output
+          of a ReLU, so the network starts as the image model it was built from: a choice
+          for fine-tuning an ImageNet backbone that should not be disturbed at the start.
         """
         with torch.no_grad():
-            self.weight.zero_()
-            self.weight[self.blending_frames // 2].fill_(1.0)
+            if self.init == "identity":
+                self.weight.zero_()
+                self.weight[self.blending_frames // 2].fill_(1.0)
+            else:  # kaiming_normal_(fan_out) of a (C, 1, 1, 1) depthwise kernel
+                self.weight.normal_(0.0, (2.0 / self.channels) ** 0.5)
 
     @property
     def offsets(self) -> list[int]:
@@ -293,7 +310,8 @@ class _TAMBase(nn.Module):
     def extra_repr(self) -> str:
         return (
             f"channels={self.channels}, num_frames={self.num_frames}, "
-            f"blending_frames={self.blending_frames}" + (", inplace=True" if self.inplace else "")
+            f"blending_frames={self.blending_frames}, init={self.init!r}"
+            + (", inplace=True" if self.inplace else "")
         )
 
 
