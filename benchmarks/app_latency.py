@@ -5,7 +5,7 @@ Measures `blvnet_edu.inference` (what the app calls), in one process, median of 
 - predict: decode the sampled frames of the file, preprocess, forward;
 - predict + saliency: the above plus a saliency map of every frame;
 - full explanation: saliency plus temporal importance (one forward per frame removed);
-for the bundled demo model (8 frames at 64 px) and for bLVNet-TAM-50 (16 frames at 224 px).
+for the bundled demo model (8 frames at 48 px) and for bLVNet-TAM-50 (16 frames at 224 px).
 Targets (demo model, 2 CPU cores): prediction under 1 s, prediction + saliency under 3 s.
 Results: docs/benchmarks/app_latency.md.
 
@@ -76,7 +76,7 @@ def main() -> None:
         demo = load_predictor(ROOT / "app" / "demo" / "blvnet_tam_tiny.pt")
         big_model = build_model("blvnet_tam_50", num_classes=174, num_frames=16).eval()
         big = Predictor("blvnet_tam_50", big_model, [f"class {i}" for i in range(174)], 224, 256)
-        rows = [("demo bLVNet-TAM tiny, 8 frames, 64 px", measure(demo, clip, args.repeats)),
+        rows = [(f"demo bLVNet-TAM tiny, {demo.num_frames} frames, {demo.size} px", measure(demo, clip, args.repeats)),
                 ("bLVNet-TAM-50, 16 frames, 224 px", measure(big, clip, args.repeats))]
     lines = [
         "# App latency: a 10-second clip (640x360, 25 fps, H.264) to prediction and attribution",

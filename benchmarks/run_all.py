@@ -4,8 +4,8 @@
     python benchmarks/run_all.py --only memory speed
     python benchmarks/run_all.py --collect       # only rebuild docs/BENCHMARKS.md from docs/benchmarks/
 
-The GPU benchmark runs only where CUDA is available. The synthetic comparison (about 20 min)
-runs only with --with-training.
+The GPU benchmark runs only where CUDA is available. The trainings (the synthetic comparison,
+about 25 min, and the TAM initialisation study, about 10 min) run only with --with-training.
 """
 
 from __future__ import annotations
@@ -20,7 +20,8 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 REPORTS = ROOT / "docs" / "benchmarks"
 ORDER = ["efficiency_table", "memory", "tam_cost", "speed", "data_decode", "app_latency",
-         "gpu_training", "synthetic_comparison"]
+         "gpu_training", "synthetic_comparison", "tam_init"]
+TRAINING = {"synthetic_comparison": "about 25 min", "tam_init": "about 10 min"}
 
 
 def collect() -> Path:
@@ -50,8 +51,8 @@ def main() -> None:
             if name == "gpu_training" and not torch.cuda.is_available():
                 print("skipping gpu_training: no CUDA GPU here")
                 continue
-            if name == "synthetic_comparison" and not (args.with_training or args.only):
-                print("skipping synthetic_comparison (about 20 min): add --with-training")
+            if name in TRAINING and not (args.with_training or args.only):
+                print(f"skipping {name} ({TRAINING[name]} of training): add --with-training")
                 continue
             print(f"== {name}", flush=True)
             subprocess.run([sys.executable, str(ROOT / "benchmarks" / f"{name}.py")], check=True)
