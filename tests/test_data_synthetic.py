@@ -2,6 +2,7 @@
 
 import csv
 
+import av
 import numpy as np
 import pytest
 import torch
@@ -11,7 +12,7 @@ from blvnet_edu.data.synthetic import (
     CLASSES, LONG_RANGE_PAIRS, ORDER_PAIRS, SHORT_RANGE_PAIRS, make_synthetic, order_pair_accuracy,
     render_clip, sample_params, tier_accuracies,
 )
-from blvnet_edu.data.video_io import read_video
+from blvnet_edu.data.video_io import read_video, write_video
 
 
 def frame_pairs(clip: np.ndarray, indices: list[int]) -> list[bytes]:
@@ -127,3 +128,26 @@ def test_tier_accuracies_score_each_tier_on_its_own_clips():
     assert tier_accuracies(scores, labels, classes) == {"short-range": 1.0, "long-range": 0.5}
     assert order_pair_accuracy(scores, labels, classes, LONG_RANGE_PAIRS) == 0.5
     assert list(tier_accuracies(scores[:1], labels[:1], classes[:8] + ["x"] * 6)) == ["short-range"]
+
+
+def test_decoded_long_range_pairs_stay_the_same_pairs(tmp_path):
+    """make_synthetic codes every frame on its own: after H.264 and decoding, the two classes of
+    a long-range pair still hold exactly the same frame pairs. Ordinary inter-frame coding would
+    not keep that (a frame's artefacts depend on the frames before it)."""
+    params = sample_params(np.random.default_rng(5), size=48, frames=16)
+    idx = segment_indices(16, 8, train=False)
+    for first, second in LONG_RANGE_PAIRS:
+        a, b = render_clip(first, params), render_clip(second, params)
+        for intra_only in (True, False):
+            da = read_video(write_video(tmp_path / "a.mp4", a, 8, intra_only=intra_only)).numpy()
+            db = read_video(write_video(tmp_path / "b.mp4", b, 8, intra_only=intra_only)).numpy()
+            pairs_a, pairs_b = frame_pairs(da, idx), frame_pairs(db, idx)
+            if intra_only:
+                assert pairs_a == pairs_b[2:] + pairs_b[:2], first
+            else:
+                assert pairs_a != pairs_b[2:] + pairs_b[:2], first  # why intra-only is needed
+    written = make_synthetic(tmp_path / "set", 14, seed=0, size=32, frames=8)
+    video = next((tmp_path / "set" / "videos").rglob("*.mp4"))
+    with av.open(str(video)) as container:
+        assert all(packet.is_keyframe for packet in container.demux(video=0) if packet.size)
+    assert written.exists()

@@ -239,8 +239,14 @@ def _even(frames: np.ndarray) -> np.ndarray:
     return frames
 
 
-def _encode(path: Path, images, width: int, height: int, fps: float | Fraction, crf: int) -> Path:
-    """Encode `(H, W, 3)` uint8 images as H.264 mp4 into a temporary file, then rename it."""
+def _encode(
+    path: Path, images, width: int, height: int, fps: float | Fraction, crf: int, intra_only: bool = False
+) -> Path:
+    """Encode `(H, W, 3)` uint8 images as H.264 mp4 into a temporary file, then rename it.
+
+    `intra_only`: every frame a key frame at a fixed quantiser (`crf` used as the QP), so each
+    decoded frame depends on that frame alone, not on its neighbours or their order.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}.mp4")
     rate = Fraction(fps).limit_denominator(1001)
@@ -248,7 +254,11 @@ def _encode(path: Path, images, width: int, height: int, fps: float | Fraction, 
         with av.open(str(tmp), mode="w", options={"movflags": "+faststart"}) as container:
             stream = container.add_stream("libx264", rate=rate)
             stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
-            stream.options = {"crf": str(crf), "preset": "veryfast"}
+            if intra_only:
+                stream.options = {"qp": str(crf), "preset": "veryfast",
+                                  "x264-params": "keyint=1:min-keyint=1:scenecut=0"}
+            else:
+                stream.options = {"crf": str(crf), "preset": "veryfast"}
             for image in images:
                 container.mux(stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")))
             container.mux(stream.encode())  # flush the encoder
@@ -258,11 +268,16 @@ def _encode(path: Path, images, width: int, height: int, fps: float | Fraction, 
     return path
 
 
-def write_video(path: PathLike, frames: Tensor | np.ndarray, fps: float, crf: int = 20) -> Path:
+def write_video(
+    path: PathLike, frames: Tensor | np.ndarray, fps: float, crf: int = 20, intra_only: bool = False
+) -> Path:
     """Write `(T, 3, H, W)` uint8 frames as an H.264 mp4 that browsers play.
 
     Odd sizes are padded by one pixel (H.264 in yuv420p needs even sizes). The file appears
-    only once complete.
+    only once complete. With `intra_only`, every frame is coded on its own (key frames at a
+    fixed quantiser): larger files, but a decoded frame is the same whatever frames surround
+    it, which datasets built on frame order need (inter-frame coding would otherwise leave
+    order-dependent artefacts a network can learn).
     """
     array = frames.detach().cpu().numpy() if isinstance(frames, Tensor) else np.asarray(frames)
     if array.ndim != 4 or array.shape[1] != 3 or array.dtype != np.uint8:
@@ -270,7 +285,7 @@ def write_video(path: PathLike, frames: Tensor | np.ndarray, fps: float, crf: in
     if len(array) == 0:
         raise ValueError("no frames to write")
     array = _even(np.ascontiguousarray(array.transpose(0, 2, 3, 1)))  # (T, H, W, 3)
-    return _encode(Path(path), array, array.shape[2], array.shape[1], fps, crf)
+    return _encode(Path(path), array, array.shape[2], array.shape[1], fps, crf, intra_only)
 
 
 def resize_video(src: PathLike, dst: PathLike, short_side: int, crf: int = 20) -> Path:
