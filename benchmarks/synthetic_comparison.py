@@ -44,9 +44,12 @@ MAX_MINUTES = 10.0
 
 def verdict(summary: dict) -> str:
     (short_lo, short_hi), (long_lo, long_hi) = TARGETS[summary["model"]]
-    ok = (short_lo <= summary["short_range"] <= short_hi and long_lo <= summary["long_range"] <= long_hi
-          and summary["train_minutes"] <= MAX_MINUTES)
-    return "met" if ok else "**missed**"
+    missed = [what for what, ok in (
+        ("short range", short_lo <= summary["short_range"] <= short_hi),
+        ("long range", long_lo <= summary["long_range"] <= long_hi),
+        (f"time > {MAX_MINUTES:.0f} min", summary["train_minutes"] <= MAX_MINUTES),
+    ) if not ok]
+    return "met" if not missed else "**missed**: " + ", ".join(missed)
 
 
 def target_text(model: str) -> str:

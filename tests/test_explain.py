@@ -70,7 +70,7 @@ def test_gradcam_on_tsn_gives_one_map_per_frame():
 
 
 def test_tam_weights_for_every_layer():
-    model = build_model("blvnet_tam_50", blending_frames=5)
+    model = build_model("blvnet_tam_50", blending_frames=5, tam_init="identity")
     weights = tam_weights(model)
     assert list(weights) == list(model.tams())
     assert [w.shape for w in weights.values()] == [(5, 64), (5, 64), (5, 256), (5, 512), (5, 1024), (5, 2048), (5, 2048)]
