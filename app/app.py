@@ -3,12 +3,23 @@
     blvnet-edu app                       # bundled demo models and example clips
     blvnet-edu app --checkpoint runs/x/best.pt
     blvnet-edu app --checkpoint ssv1_blvnet_tam_50.pth --model blvnet_tam_50 --labels ssv1_classes.txt
+    BLVNET_DEMO_DIR=/tmp/demo blvnet-edu app    # demo checkpoints from another folder
 
-Named API endpoints (for `gradio_client`): `predict`, `explain`, `tam_weights`.
+The paper's Figure 1 as a UI. Three demo models answer side by side on the same clip: TSN
+(a bag of frames), bLVNet without TAM (a bag of frame pairs) and bLVNet-TAM (relates distant
+pairs); the app shows whichever of their files exist in the demo folder. The frame-order
+control plays the clip reversed or with its frame pairs shuffled and shows which models
+notice. Attributions, the TAM weights of every layer and the model card are shown for the
+model chosen under "model to explain". A checkpoint a visitor loads is theirs alone.
+
+Named API endpoints (for `gradio_client`): `predict`, `order_test`, `explain`, `tam_weights`,
+`tam_layer`, `load_checkpoint`.
 """
 
 from __future__ import annotations
 
+import functools
+import os
 import tempfile
 from pathlib import Path
 
@@ -18,113 +29,186 @@ from blvnet_edu import inference, list_models
 from blvnet_edu.explain import figures
 from blvnet_edu.explain.attributions import BASELINES, METHODS
 from blvnet_edu.explain.overlays import overlay_video
-from blvnet_edu.explain.tam_weights import summarize_tams, tam_weights
+from blvnet_edu.explain.tam_weights import summarize_tams
 
 HERE = Path(__file__).resolve().parent
-DEMO = HERE / "demo"
+DEMO = Path(os.environ.get("BLVNET_DEMO_DIR") or HERE / "demo")
 EXAMPLES = sorted((HERE / "examples").glob("*.mp4"))
-BLVNET, TSN, CUSTOM = "bLVNet-TAM (demo)", "TSN (demo)", "your checkpoint"
+TSN, BLVNET, BLVNET_TAM, CUSTOM = "TSN (demo)", "bLVNet without TAM (demo)", "bLVNet-TAM (demo)", "your checkpoint"
+DEMO_FILES = {TSN: "tsn_resnet_tiny.pt", BLVNET: "blvnet_tiny.pt", BLVNET_TAM: "blvnet_tam_tiny.pt"}
+SLOTS = {  # the side-by-side top-5 panels, in the paper's order
+    TSN: "TSN: a bag of frames",
+    BLVNET: "bLVNet without TAM: a bag of frame pairs",
+    BLVNET_TAM: "bLVNet-TAM: relates distant pairs",
+    CUSTOM: "your checkpoint",
+}
+ORDERS = {"as it is": None, "reversed": "reversed", "pairs shuffled": "shuffled_pairs"}
 OURS = "blvnet-edu checkpoint (knows its model)"
+ORDER_HINT = ("*Frame order:* choose **reversed** or **pairs shuffled** to run every model again on the "
+              "modified clip and see which predictions change.")
 CAVEAT = (
     "Attributions are computed on the whole clip at once: TAM mixes frames, so a single frame "
     "cannot be explained alone. After each bL stage both frames of a pair share one feature "
     "map, and stage 4 sees one frame per pair: Grad-CAM gives one map per pair of frames."
 )
+CSS = ".order-table th, .order-table td { word-break: normal !important; overflow-wrap: normal !important; }"
+Models = dict[str, inference.Predictor]
 
 
-def load_models(checkpoint: str | None, labels: str | None, model_name: str | None) -> dict:
-    """The models the UI offers, loaded once."""
-    models = {}
-    if (DEMO / "blvnet_tam_tiny.pt").exists():
-        models[BLVNET] = inference.load_predictor(DEMO / "blvnet_tam_tiny.pt")
-        models[TSN] = inference.load_predictor(DEMO / "tsn_resnet_tiny.pt")
+def load_models(checkpoint: str | None = None, labels: str | None = None, model_name: str | None = None,
+                demo_dir: str | Path | None = None) -> Models:
+    """The demo models found in `demo_dir` and the `--checkpoint`, loaded once for every visitor."""
+    demo_dir = Path(demo_dir or DEMO)
+    models = {name: inference.load_predictor(demo_dir / file)
+              for name, file in DEMO_FILES.items() if (demo_dir / file).exists()}
     if checkpoint:
         models[CUSTOM] = inference.load_predictor(checkpoint, labels, model_name)
     if not models:
-        raise FileNotFoundError(f"no demo models in {DEMO} and no --checkpoint given")
+        raise FileNotFoundError(f"no demo models in {demo_dir} and no --checkpoint given")
     return models
 
 
-def build_ui(models: dict) -> gr.Blocks:
+# Handlers: `models` is shared and read-only; `custom` is the visitor's own checkpoint (gr.State).
+
+def _everyone(models: Models, custom: inference.Predictor | None) -> Models:
+    return {**models, CUSTOM: custom} if custom else models
+
+
+def _pick(models: Models, name: str, frames: int | None) -> inference.Predictor:
+    if name not in models:
+        raise gr.Error(f"unknown model {name!r}")
+    predictor = models[name]
+    if frames and predictor.model.config.frame_routing == "pairs" and int(frames) % 2:
+        raise gr.Error("bLVNet takes frames in pairs: choose an even number of frames")
+    return predictor.with_frames(int(frames)) if frames else predictor
+
+
+def _clips(video: str | None, predictors: Models) -> dict[str, inference.Clip]:
+    if not video:
+        raise gr.Error("Upload a clip, record one, or pick an example first.")
+    try:
+        return inference.load_clips(video, predictors)
+    except inference.ClipError as err:  # the upload's temporary folder means nothing to the user
+        raise gr.Error(str(err).replace(str(Path(video).parent) + "/", "")) from err
+
+
+def predict(models: Models, video: str | None, model_name: str, frames: int | None, target: str | None,
+            custom: inference.Predictor | None = None):
+    """Top-5 of every model on the same clip (one panel per slot), and the explained model's classes."""
+    everyone = _everyone(models, custom)
+    predictors = {name: _pick(everyone, name, frames) for name in everyone}
+    clips = _clips(video, predictors)
+    probs = {name: inference.predict_clip(p, clips[name]) for name, p in predictors.items()}
+    classes = _pick(everyone, model_name, None).classes
+    keep = target if target in classes else None  # None: explain the top-1 class
+    return *(probs.get(slot) for slot in SLOTS), gr.update(choices=classes, value=keep)
+
+
+def order_test(models: Models, video: str | None, frames: int | None, order: str,
+               custom: inference.Predictor | None = None) -> str:
+    """Markdown: every model's top-1 on the clip as it is and in the chosen order."""
+    test = ORDERS.get(order)
+    if test is None or not video:
+        return ORDER_HINT
+    everyone = _everyone(models, custom)
+    predictors = {name.removesuffix(" (demo)"): _pick(everyone, name, frames) for name in everyone}  # table rows
+    try:
+        results = inference.order_comparison(predictors, _clips(video, predictors), test, seed=0)
+    except inference.ClipError as err:
+        raise gr.Error(str(err)) from err
+    return inference.order_markdown(results, test)
+
+
+def explain(models: Models, video: str | None, model_name: str, frames: int | None, method: str,
+            baseline: str, target: str | None, custom: inference.Predictor | None = None,
+            progress=gr.Progress()):
+    """Attribution overlays, temporal importance and an overlay video for one model."""
+    predictor = _pick(_everyone(models, custom), model_name, frames)
+    progress(0.1, desc="decoding")
+    clip = _clips(video, {model_name: predictor})[model_name]
+    progress(0.3, desc=f"{method} on the whole clip")
+    try:
+        result = inference.explain(predictor, clip, target or None, method, baseline)
+    except inference.ClipError as err:
+        raise gr.Error(str(err)) from err
+    progress(0.9, desc="encoding the overlay video")
+    gallery = [(frame.permute(1, 2, 0).numpy(), caption) for frame, caption in zip(result.overlays, result.captions)]
+    path = Path(tempfile.mkdtemp(prefix="blvnet-")) / "overlay.mp4"
+    overlay_video(path, clip.frames, result.maps, fps=4, upscale=max(1, 256 // predictor.size))
+    labels = [f"frame {i}" for i in clip.indices]
+    return gallery, figures.temporal_importance_figure(result.importance, labels), str(path)
+
+
+def tam_weights(models: Models, model_name: str, custom: inference.Predictor | None = None):
+    """The TAM layer selector, the past/current/future summary, the first layer's weights, a note and the card."""
+    predictor = _pick(_everyone(models, custom), model_name, None)
+    tams = predictor.model.tams()
+    card = inference.model_card(predictor)
+    if not tams:
+        bag = ("averages per-frame predictions (a bag of frames)" if predictor.model.config.frame_routing == "frames"
+               else "fuses the two frames of each pair only (a bag of frame pairs)")
+        note = (f"**{model_name}** has no TAM, so there are no temporal weights to show: it {bag}. "
+                "Choose bLVNet-TAM under *model to explain*.")
+        hidden = gr.update(value=None, visible=False)
+        return gr.update(choices=[], value=None, visible=False), hidden, hidden, note, card
+    first = next(iter(tams))
+    note = (f"**{model_name}** has {len(tams)} TAMs. Each mixes a frame's features with those of its "
+            "neighbours, one weight per offset and channel; pick a layer to see its weights.")
+    return (gr.update(choices=list(tams), value=first, visible=True),
+            gr.update(value=figures.tam_summary_figure(summarize_tams(predictor.model)), visible=True),
+            gr.update(value=figures.tam_layer_heatmap(first, tams[first].offset_weights()), visible=True),
+            note, card)
+
+
+def tam_layer(models: Models, model_name: str, layer: str, custom: inference.Predictor | None = None):
+    """The per-channel weights of one TAM."""
+    tams = _pick(_everyone(models, custom), model_name, None).model.tams()
+    if layer not in tams:
+        raise gr.Error(f"{model_name} has no TAM named {layer!r}")
+    return figures.tam_layer_heatmap(layer, tams[layer].offset_weights())
+
+
+def load_custom(models: Models, checkpoint: str | None, labels: str | None, preset: str):
+    """The visitor's checkpoint: their state, the model choices, a status line and its top-5 panel."""
+    if not checkpoint:
+        raise gr.Error("Choose a checkpoint file first.")
+    try:
+        predictor = inference.load_predictor(checkpoint, labels or None, None if preset == OURS else preset)
+    except (ValueError, FileNotFoundError) as err:
+        raise gr.Error(f"Could not load this checkpoint: {err}") from err
+    choices = list(models) if CUSTOM in models else [*models, CUSTOM]
+    return (predictor, gr.update(choices=choices, value=CUSTOM),
+            f"Loaded **{predictor.name}** with {len(predictor.classes)} classes.",
+            gr.update(visible=True, label=f"your checkpoint: {predictor.name}"))
+
+
+def build_ui(models: Models) -> gr.Blocks:
     """The UI; `models` maps display names to loaded predictors (shared by every visitor)."""
     names = list(models)
-
-    def pick(name: str, frames: int | None) -> inference.Predictor:
-        if name not in models:
-            raise gr.Error(f"unknown model {name!r}")
-        predictor = models[name]
-        if frames and predictor.model.config.frame_routing == "pairs" and int(frames) % 2:
-            raise gr.Error("bLVNet takes frames in pairs: choose an even number of frames")
-        return predictor.with_frames(int(frames)) if frames else predictor
-
-    def clip_for(video: str | None, predictor: inference.Predictor) -> inference.Clip:
-        if not video:
-            raise gr.Error("Upload a clip, record one, or pick an example first.")
-        try:
-            return inference.load_clip(video, predictor.num_frames, predictor.size, predictor.resize)
-        except inference.ClipError as err:  # the upload's temporary folder means nothing to the user
-            raise gr.Error(str(err).replace(str(Path(video).parent) + "/", "")) from err
-
-    def predict(video: str | None, model_name: str, frames: int | None, target: str | None):
-        predictor = pick(model_name, frames)
-        probs = inference.predict_clip(predictor, clip_for(video, predictor))
-        others = [n for n in models if n != model_name]
-        second = {}
-        if others:  # the same clip through another model, side by side
-            other = pick(others[0], None)
-            second = inference.predict_clip(other, clip_for(video, other))
-        keep = target if target in predictor.classes else None  # None: explain the top-1 class
-        return probs, second, gr.update(choices=predictor.classes, value=keep)
-
-    def explain(video: str | None, model_name: str, frames: int | None, method: str, baseline: str,
-                target: str | None, progress=gr.Progress()):
-        predictor = pick(model_name, frames)
-        progress(0.1, desc="decoding")
-        clip = clip_for(video, predictor)
-        progress(0.3, desc=f"{method} on the whole clip")
-        try:
-            result = inference.explain(predictor, clip, target or None, method, baseline)
-        except inference.ClipError as err:
-            raise gr.Error(str(err)) from err
-        progress(0.9, desc="encoding the overlay video")
-        gallery = [(frame.permute(1, 2, 0).numpy(), caption) for frame, caption in zip(result.overlays, result.captions)]
-        path = Path(tempfile.mkdtemp(prefix="blvnet-")) / "overlay.mp4"
-        overlay_video(path, clip.frames, result.maps, fps=4, upscale=max(1, 256 // predictor.size))
-        labels = [f"frame {i}" for i in clip.indices]
-        return gallery, figures.temporal_importance_figure(result.importance, labels), str(path)
-
-    def load_custom(checkpoint: str | None, labels: str | None, preset: str):
-        if not checkpoint:
-            raise gr.Error("Choose a checkpoint file first.")
-        try:
-            predictor = inference.load_predictor(checkpoint, labels or None, None if preset == OURS else preset)
-        except (ValueError, FileNotFoundError) as err:
-            raise gr.Error(f"Could not load this checkpoint: {err}") from err
-        models[CUSTOM] = predictor
-        return (gr.update(choices=list(models), value=CUSTOM),
-                f"Loaded **{predictor.name}** with {len(predictor.classes)} classes.")
-
-    def tam(model_name: str):
-        model = pick(model_name, None).model
-        weights = tam_weights(model)
-        first = next(iter(weights.items()), None)
-        layer_fig = figures.tam_layer_heatmap(*first) if first else figures.tam_summary_figure([])
-        return figures.tam_summary_figure(summarize_tams(model)), layer_fig, inference.model_card(pick(model_name, None))
-
+    first = BLVNET_TAM if BLVNET_TAM in models else names[0]
+    bind = functools.partial
     with gr.Blocks(title="bLVNet-TAM explainer", analytics_enabled=False) as demo:
-        gr.Markdown("# bLVNet-TAM explainer\nUpload a clip: see what the model predicts, which pixels of "
-                    "which frames it used, and what its temporal modules learned.")
+        gr.Markdown(
+            "# bLVNet-TAM explainer\nThree models trained on the same clips look at the same clip: "
+            "**TSN** sees a bag of frames, **bLVNet without TAM** a bag of frame pairs, **bLVNet-TAM** "
+            "relates distant pairs with its temporal aggregation modules (TAM). Pick an example or "
+            "upload a clip, choose a frame order, and press **Run**.")
+        custom = gr.State(None)
         with gr.Row():
             with gr.Column(scale=1):
                 video = gr.Video(label="clip", sources=["upload", "webcam"])
                 if EXAMPLES:
-                    gr.Examples([[str(p)] for p in EXAMPLES], inputs=[video], label="examples")
-                model_name = gr.Dropdown(names, value=names[0], label="model")
-                frames = gr.Slider(2, 32, value=models[names[0]].num_frames, step=2, label="frames")
+                    gr.Examples([[str(p)] for p in EXAMPLES], inputs=[video], label="examples (one per class)",
+                                example_labels=[p.stem.replace("_", " ") for p in EXAMPLES], examples_per_page=20)
+                frames = gr.Slider(2, 32, value=models[first].num_frames, step=2, label="frames (every model)")
+                order = gr.Radio(list(ORDERS), value="as it is", label="frame order",
+                                 info="play the clip reversed, or with its frame pairs in another order")
+                run = gr.Button("Run", variant="primary")
+                model_name = gr.Dropdown(names, value=first, label="model to explain",
+                                         info="attributions, TAM weights and model card")
                 method = gr.Dropdown(list(METHODS), value="saliency", label="attribution method")
                 baseline = gr.Dropdown(list(BASELINES), value="black", label="baseline (integrated gradients)")
-                target = gr.Dropdown(models[names[0]].classes, value=None, label="class to explain (default: top-1)")
-                run = gr.Button("Run", variant="primary")
+                target = gr.Dropdown(models[first].classes, value=None, label="class to explain (default: top-1)")
                 with gr.Accordion("your own checkpoint", open=False):
                     checkpoint = gr.File(label="checkpoint (.pt, .pth, .pth.tar)", type="filepath")
                     labels = gr.File(label="class names, one per line (for the authors' checkpoints)", type="filepath")
@@ -132,32 +216,50 @@ def build_ui(models: dict) -> gr.Blocks:
                     load = gr.Button("Load checkpoint")
                     status = gr.Markdown()
             with gr.Column(scale=2):
+                gr.Markdown("## 1. What each model predicts\nTop-5 on the clip as it is.")
                 with gr.Row():
-                    top5 = gr.Label(num_top_classes=5, label="top-5")
-                    other = gr.Label(num_top_classes=5, label="the other model on the same clip")
+                    tops = [gr.Label(num_top_classes=5, label=label, visible=slot in models)
+                            for slot, label in SLOTS.items()]
+                comparison = gr.Markdown(ORDER_HINT, elem_classes=["order-table"])
+                gr.Markdown("## 2. Where the model to explain looks")
                 gallery = gr.Gallery(label="frames the model saw, with attributions", columns=4, height="auto")
                 gr.Markdown(CAVEAT)
                 importance = gr.Plot(label="temporal importance")
                 overlay = gr.Video(label="overlay video", interactive=False, height=320)
+        gr.Markdown("## 3. What the model's TAMs learned")
+        with gr.Row():
+            layers = list(models[first].model.tams())  # the page's first model; updated per model
+            layer = gr.Dropdown(layers, value=layers[0] if layers else None, label="TAM layer", scale=1,
+                                allow_custom_value=True)  # another model's layers, checked by tam_layer
+            tam_note = gr.Markdown()
         with gr.Row():
             tam_summary = gr.Plot(label="TAM: past / current / future")
-            tam_layer = gr.Plot(label="TAM weights of one layer")
+            tam_plot = gr.Plot(label="TAM weights of the selected layer")
         card = gr.Markdown()
 
-        run.click(predict, [video, model_name, frames, target], [top5, other, target], api_name="predict").then(
-            explain, [video, model_name, frames, method, baseline, target], [gallery, importance, overlay],
-            api_name="explain",
+        run.click(bind(predict, models), [video, model_name, frames, target, custom], [*tops, target],
+                  api_name="predict").then(
+            bind(order_test, models), [video, frames, order, custom], [comparison], api_visibility="private",
+        ).then(
+            bind(explain, models), [video, model_name, frames, method, baseline, target, custom],
+            [gallery, importance, overlay], api_name="explain",
         )
-        model_name.change(tam, [model_name], [tam_summary, tam_layer, card], api_name="tam_weights")
-        load.click(load_custom, [checkpoint, labels, preset], [model_name, status], api_name="load_checkpoint")
-        demo.load(tam, [model_name], [tam_summary, tam_layer, card])
+        order.input(bind(order_test, models), [video, frames, order, custom], [comparison], api_name="order_test")
+        tam_outputs = [layer, tam_summary, tam_plot, tam_note, card]
+        model_name.change(bind(tam_weights, models), [model_name, custom], tam_outputs, api_name="tam_weights")
+        layer.input(bind(tam_layer, models), [model_name, layer, custom], [tam_plot], api_name="tam_layer")
+        load.click(bind(load_custom, models), [checkpoint, labels, preset], [custom, model_name, status, tops[-1]],
+                   api_name="load_checkpoint")
+        demo.load(bind(tam_weights, models), [model_name, custom], tam_outputs, api_visibility="private")
     demo.queue(default_concurrency_limit=2, max_size=32)
     return demo
 
 
-def launch(checkpoint=None, labels=None, model_name=None, host="127.0.0.1", port=7860, block=True):
-    demo = build_ui(load_models(checkpoint, labels, model_name))
-    demo.launch(server_name=host, server_port=port, prevent_thread_lock=not block, show_error=True)
+def launch(checkpoint=None, labels=None, model_name=None, host="127.0.0.1", port=7860, block=True,
+           demo_dir: str | Path | None = None) -> gr.Blocks:
+    """Load the models (demo ones from `demo_dir`, default `$BLVNET_DEMO_DIR` or app/demo) and serve."""
+    demo = build_ui(load_models(checkpoint, labels, model_name, demo_dir))
+    demo.launch(server_name=host, server_port=port, prevent_thread_lock=not block, show_error=True, css=CSS)
     return demo
 
 

@@ -9,6 +9,11 @@ centre crop, ImageNet normalisation.
     clip = load_clip("clip.mp4", model.num_frames, model.size, model.resize)
     result = explain(model, clip, method="integrated_gradients")
 
+    models = {"TSN": load_predictor("tsn.pt"), "bLVNet-TAM": load_predictor("tam.pt")}
+    clips = load_clips("clip.mp4", models)              # decoded once per preprocessing
+    comparison = order_comparison(models, clips, "shuffled_pairs")
+    print(order_markdown(comparison))                  # top-1 before/after, per model
+
 Bad input (not a video, no video stream, 0 or 1 frames, absurd sizes or durations) raises
 `ClipError` with a message meant for the user. Decoding reads only the sampled frames, so
 time and memory stay bounded for long or large videos.
@@ -17,6 +22,7 @@ time and memory stay bounded for long or large videos.
 from __future__ import annotations
 
 import functools
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,6 +34,7 @@ from .data.sampling import segment_indices
 from .data.transforms import center_crop, normalize, resize_short_side
 from .data.video_io import VideoDecodeError, VideoInfo, probe_video, read_frames
 from .engine.checkpointing import config_from_dict, load_checkpoint, model_from_payload
+from .engine.order_tests import ORDER_TESTS
 from .models.blvnet import BLVNetConfig, VideoNet, build_model
 from .models.checkpoints import load_official_checkpoint
 from .models.fusion import fold_batchnorm_
@@ -42,6 +49,12 @@ __all__ = [
     "load_clip",
     "predict",
     "predict_clip",
+    "load_clips",
+    "reorder_clip",
+    "order_sensitive",
+    "OrderResult",
+    "order_comparison",
+    "order_markdown",
     "explain",
     "model_card",
 ]
@@ -171,6 +184,125 @@ def predict(video: str | Path | Tensor, predictor: Predictor, num_frames: int | 
     """`{class: probability}` for a clip file or uint8 frames, with evaluation preprocessing."""
     predictor = predictor.with_frames(num_frames or predictor.num_frames)
     return predict_clip(predictor, load_clip(video, predictor.num_frames, predictor.size, predictor.resize))
+
+
+def load_clips(video: str | Path | Tensor, predictors: Mapping[str, Predictor]) -> dict[str, Clip]:
+    """`{name: clip}` for several models, each file decoded once per distinct
+    preprocessing `(num_frames, size, resize)`: models that share it share one `Clip`."""
+    decoded: dict[tuple[int, int, int], Clip] = {}
+    clips = {}
+    for name, predictor in predictors.items():
+        key = (predictor.num_frames, predictor.size, predictor.resize)
+        if key not in decoded:
+            decoded[key] = load_clip(video, *key)
+        clips[name] = decoded[key]
+    return clips
+
+
+def reorder_clip(clip: Clip, test: str, seed: int = 0) -> tuple[Clip, list[int]]:
+    """The clip under an order test of `engine.order_tests` (`"reversed"`, `"shuffled_pairs"`),
+    and the new order as positions in the original clip. The same seed gives the same order."""
+    if test not in ORDER_TESTS:
+        raise ValueError(f"unknown order test {test!r}; choose from {sorted(ORDER_TESTS)}")
+    t = len(clip.indices)
+    positions = torch.arange(t).view(t, 1, 1, 1)  # (T, 1, 1, 1): the test moves positions like frames
+    try:
+        order = ORDER_TESTS[test](positions, torch.Generator().manual_seed(seed)).flatten()  # (T,)
+    except ValueError as err:  # e.g. shuffling pairs of a 2-frame clip
+        raise ClipError(str(err)) from err
+    reordered = Clip(clip.frames[order], clip.input[:, order], [clip.indices[i] for i in order], clip.info)
+    return reordered, order.tolist()
+
+
+def order_sensitive(config: BLVNetConfig, test: str) -> bool:
+    """Whether the architecture can notice the test at all (paper, Figure 1).
+
+    TSN averages per-frame predictions: a bag of frames, blind to any order. bLVNet without
+    TAM fuses the two frames of a pair only: a bag of pairs, which notices a reversal (each
+    pair is reversed) but not pairs put in another order. TAM relates distant pairs: both.
+    """
+    if config.temporal_module is not None:
+        return True
+    return config.frame_routing == "pairs" and test == "reversed"
+
+
+@dataclass
+class OrderResult:
+    """One model on a clip as it is and under an order test."""
+
+    model: str
+    original: dict[str, float]
+    modified: dict[str, float]
+    order: list[int]  # the modified clip's frames, as positions in the original clip
+    can_change: bool  # order_sensitive: what the architecture allows
+
+    @property
+    def top1_original(self) -> str:
+        return max(self.original, key=self.original.get)
+
+    @property
+    def top1_modified(self) -> str:
+        return max(self.modified, key=self.modified.get)
+
+    @property
+    def changed(self) -> bool:
+        return self.top1_original != self.top1_modified
+
+    @property
+    def largest_shift(self) -> float:
+        """The largest change of any class probability."""
+        return max(abs(self.modified[c] - p) for c, p in self.original.items())
+
+
+def order_comparison(
+    predictors: Mapping[str, Predictor], clips: Clip | Mapping[str, Clip], test: str, seed: int = 0
+) -> list[OrderResult]:
+    """Every model on its clip as it is and under `test` (see `reorder_clip`); `clips` is one
+    clip for all models or `load_clips`' `{name: clip}`."""
+    results = []
+    for name, predictor in predictors.items():
+        clip = clips if isinstance(clips, Clip) else clips[name]
+        modified, order = reorder_clip(clip, test, seed)
+        results.append(OrderResult(
+            name, predict_clip(predictor, clip), predict_clip(predictor, modified), order,
+            order_sensitive(predictor.model.config, test),
+        ))
+    return results
+
+
+ORDER_NAMES = {"reversed": "reversed", "shuffled_pairs": "pairs shuffled"}
+EXPECTED = (
+    "Expected: TSN (a bag of frames) never changes; bLVNet without TAM (a bag of frame pairs) can "
+    "change when the clip is reversed but never when its pairs are shuffled; bLVNet-TAM (which relates "
+    "distant pairs) can change under both."
+)
+
+
+def _grouped(order: list[int], pairs: bool) -> str:
+    if not pairs:
+        return " ".join(map(str, order))
+    return " | ".join(f"{a} {b}" for a, b in zip(order[::2], order[1::2]))
+
+
+def order_markdown(results: list[OrderResult], test: str) -> str:
+    """Markdown: per model, top-1 before and after the test, whether it changed, what to expect."""
+    after = ORDER_NAMES.get(test, test)
+    lines = [
+        f"| model | top-1, clip as it is | top-1, {after} | changed? | largest probability shift | can it change? |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in results:
+        changed = "**yes**" if r.changed else "no"
+        lines.append(f"| {r.model} | {r.top1_original} ({r.original[r.top1_original]:.0%}) | "
+                     f"{r.top1_modified} ({r.modified[r.top1_modified]:.0%}) | {changed} | "
+                     f"{r.largest_shift:.3f} | {'yes' if r.can_change else 'never'} |")
+    orders = {_grouped(r.order, pairs=test == "shuffled_pairs") for r in results}
+    shown = "; ".join(f"`{o}`" for o in sorted(orders))
+    return "\n".join([
+        *lines, "",
+        f"The {after} clip shows the sampled frames in the order {shown} (0 = the first frame as it is).", "",
+        EXPECTED,
+    ])
 
 
 @dataclass

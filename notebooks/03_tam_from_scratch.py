@@ -28,10 +28,14 @@
 # - explain why TAM *is* a depthwise temporal convolution, and write it as one `conv3d` call,
 #   kernel orientation included,
 # - show that TSM's fixed channel shift (Lin et al., 2019) is TAM with fixed one-hot weights,
-# - say what TAM's identity initialisation means and what TAM costs: `(2k+1)*C` parameters and
-#   a negligible share of the network's multiply-adds.
+# - explain why TAM's initialisation decides whether it learns anything: check the authors'
+#   $\mathcal N(0, 2/C)$ start on a built model, and prove that an identity start makes a fresh
+#   bLVNet-TAM exactly bLVNet without TAM, a bag of frame pairs,
+# - say what TAM costs: `(2k+1)*C` parameters and a negligible share of the network's
+#   multiply-adds.
 
 # %%
+import json
 import time
 
 import numpy as np
@@ -41,10 +45,11 @@ import torch.nn.functional as F
 from plotly.subplots import make_subplots
 
 import blvnet_edu
+from blvnet_edu.engine.order_tests import shuffle_pairs
 from blvnet_edu.explain.figures import tam_layer_heatmap
 from blvnet_edu.inference import load_predictor
 from blvnet_edu.models import TAM, BLModule, PairRouting, TAMReference, fold_time, unfold_time
-from course import DEMO, pick, setup
+from course import DEMO, ROOT, pick, setup
 
 setup()
 
@@ -327,34 +332,149 @@ shifts.show()
 # is learned. TAM blends **every** channel with learned weights, which may be negative (a
 # channel can respond to *change*, $x_t - x_{t-1}$), and adds a ReLU. TSM is one point in
 # TAM's weight space, so a network with TAM can learn TSM's behaviour if it helps.
-#
-# ## Identity initialisation
-#
-# A video network usually starts from an ImageNet-trained image model. The package
-# initialises every TAM as the **identity on the current frame**: $w_0 = 1$, all other
-# offsets 0. Since TAM's input comes out of a ReLU, $y_t = \mathrm{ReLU}(x_t) = x_t$: at
-# initialisation the network *is* the image model it came from, and training decides how far
-# to look at the neighbours. (The authors draw these weights from a Kaiming normal instead;
-# `TAM.reset_parameters` says so.)
-
-# %%
-fresh = TAM(C, T, blending_frames=5)
-print(fresh)
-print(fresh.offset_weights()[:, :4])  # rows: offsets -2..+2, first 4 channels
-features = F.relu(torch.randn(B * T, C, H, W))
-with torch.no_grad():
-    assert torch.equal(fresh(features), features), "a fresh TAM passes post-ReLU features through"
 
 # %% [markdown]
-# After training it has moved. The demo bLVNet-TAM in `app/demo/` (trained on the course's
-# synthetic set, notebook 7) kept $w_0$ near 1 in its first TAM and learned **negative**
-# weights on the neighbours for most channels: $x_t$ minus a share of $x_{t-1}$ and
-# $x_{t+1}$, a difference along time that responds to what changes between frames. Notebook 8
-# looks at all its TAMs.
+# ## Initialisation decides whether TAM learns anything
+#
+# TAM has a choice that a layer of a few weights per channel would not seem to need: where
+# its weights start. It matters more than anything else in this notebook.
+#
+# **The authors' start.** In their code each offset is a depthwise 1x1 `nn.Conv2d`,
+# initialised like every convolution with `kaiming_normal_(mode="fan_out",
+# nonlinearity="relu")`: standard deviation $\text{gain}/\sqrt{\text{fan-out}}$ with
+# $\text{gain} = \sqrt2$ for ReLU. A depthwise kernel has shape `(C, 1, 1, 1)`, so its fan-out
+# (output channels times kernel size) is $C$, and every weight, past, current and future
+# alike, is drawn from
+#
+# $$ w_{o,c} \sim \mathcal N\!\left(0, \tfrac{2}{C}\right). $$
+#
+# This is the package's default (`TAM(..., init="kaiming")`, `BLVNetConfig.tam_init`). We
+# rebuild one offset the authors' way, read its fan-out, and check the standard deviation of
+# every TAM of a freshly built bLVNet-TAM.
+
+# %%
+channels = 4096  # many weights, so that the sample's standard deviation is close to the true one
+authors = torch.nn.Conv2d(channels, channels, kernel_size=1, groups=channels, bias=False)  # one offset
+torch.nn.init.kaiming_normal_(authors.weight, mode="fan_out", nonlinearity="relu")
+fan_out = authors.weight.shape[0] * authors.weight[0, 0].numel()  # C_out x kH x kW = C
+print(f"depthwise kernel {tuple(authors.weight.shape)}: fan-out {fan_out}, std {authors.weight.std():.5f}, "
+      f"sqrt(2/C) = {(2 / channels) ** 0.5:.5f}")
+assert fan_out == channels and abs(authors.weight.std() / (2 / channels) ** 0.5 - 1) < 0.05
+
+net = blvnet_edu.build_model("blvnet_tam_tiny")  # default: the authors' initialisation
+standardised = []
+for name, tam in net.tams().items():
+    w = tam.weight.detach()  # (2k+1, C)
+    print(f"{name:11s} C={tam.channels:4d}  std {w.std():.4f}  sqrt(2/C) {(2 / tam.channels) ** 0.5:.4f}")
+    standardised.append((w / (2 / tam.channels) ** 0.5).flatten())  # each ~ N(0, 1)
+standardised = torch.cat(standardised)
+print(f"all {standardised.numel()} TAM weights, divided by sqrt(2/C): mean {standardised.mean():+.3f}, "
+      f"std {standardised.std():.3f}")
+assert abs(standardised.mean()) < 0.1 and abs(standardised.std() - 1) < 0.1
+
+# %% [markdown]
+# **The identity start.** The other natural choice is the identity on the current frame:
+# $w_0 = 1$, all other offsets 0 (`init="identity"`). TAM's input is the output of a ReLU,
+# so then $y_t = \mathrm{ReLU}(x_t) = x_t$: a fresh identity TAM changes nothing, and a
+# backbone fine-tuned from ImageNet starts out as exactly the image model it came from.
+
+# %%
+identity_tam = TAM(C, T, blending_frames=5, init="identity")
+print(identity_tam)
+print(identity_tam.offset_weights()[:, :4])  # rows: offsets -2..+2, first 4 channels
+features = F.relu(torch.randn(B * T, C, H, W))
+with torch.no_grad():
+    assert torch.equal(identity_tam(features), features), "a fresh identity TAM passes post-ReLU features through"
+
+# %% [markdown]
+# The same holds for the whole network: a freshly built, identity-initialised bLVNet-TAM **is**
+# bLVNet without TAM. Copy its other weights into `blvnet_tiny` and the logits agree; and like
+# bLVNet without TAM it is a bag of pairs (notebook 1): putting the frame pairs in another
+# order changes nothing. The authors' start is order-sensitive from the first step.
+
+# %%
+identity_net = blvnet_edu.build_model("blvnet_tam_tiny", tam_init="identity").double().eval()
+kaiming_net = net.double().eval()
+for m in (identity_net, kaiming_net):
+    torch.nn.init.normal_(m.fc.weight, std=0.5)  # larger than the training init, to see changes
+without_tam = blvnet_edu.build_model("blvnet_tiny").double().eval()
+without_tam.load_state_dict({k: v for k, v in identity_net.state_dict().items() if ".tam." not in k})  # strict
+clips = torch.randn(2, 8, 3, 64, 64, dtype=torch.float64)  # (B, T, C, H, W)
+shuffled = shuffle_pairs(clips, torch.Generator().manual_seed(0))  # each clip's pairs in another order
+
+
+def relative_change(model, changed):
+    """Largest change of a logit between `clips` and `changed`, relative to the largest logit."""
+    logits = model(clips)
+    return ((changed - logits).abs().max() / logits.abs().max()).item()
+
+
+with torch.no_grad():
+    same_as_without = relative_change(identity_net, without_tam(clips))
+    identity_shuffled = relative_change(identity_net, identity_net(shuffled))
+    kaiming_shuffled = relative_change(kaiming_net, kaiming_net(shuffled))
+print(f"identity bLVNet-TAM vs bLVNet without TAM: {same_as_without:.1e}")
+print(f"identity bLVNet-TAM, pairs shuffled:        {identity_shuffled:.1e}")
+print(f"authors' bLVNet-TAM, pairs shuffled:        {kaiming_shuffled:.1e}")
+assert same_as_without < 1e-12, "a fresh identity bLVNet-TAM is bLVNet without TAM"
+assert identity_shuffled < 1e-12, "...so it is a bag of pairs"
+assert kaiming_shuffled > 1e-3, "the authors' start relates distant pairs from the first step"
+
+# %% [markdown]
+# **Why it decides learning.** Training amplifies differences the network already makes. On
+# the dataset's long-range tier (notebook 1) the two classes of a pair hold exactly the same
+# frame pairs in another order, so a bag of pairs gives both the same distribution of
+# outputs. From the identity start the network *is* such a bag. Everything else in the data
+# (appearance, and the short-range direction through the pairs) can be fitted through the
+# other weights; the only route to the long-range order is the gradient on the neighbour
+# weights, $\partial L / \partial w_{\pm1} = \sum_t g_t \odot x_{t\pm1}$, a weak signal at
+# the start, while weight decay pulls those weights back to 0. From the authors' start every
+# TAM already gives past and future frames as much weight as the current one: the network
+# begins order-sensitive, the two long-range classes already reach the classifier
+# differently, and gradient descent keeps what helps.
+#
+# `benchmarks/tam_init.py` measures it: tiny bLVNet-TAM trained on the long-range tier from
+# each start, over several seeds, with the learned share of each offset per TAM layer
+# (`summarize_tams`, notebook 8). Its results are read here when they exist.
+
+# %%
+study_file = ROOT / "docs" / "benchmarks" / "tam_init.json"
+if study_file.exists():
+    study = json.loads(study_file.read_text())["runs"]
+    inits = sorted({r["init"] for r in study}, key=lambda i: (i != "kaiming", i))
+    layers = list(study[0]["shares"])
+    fig = make_subplots(rows=1, cols=2, column_widths=[0.35, 0.65], subplot_titles=[
+        "long-range order-pair accuracy, per seed", "weight on other frames (past + future), mean over seeds"])
+    for init in inits:
+        runs = [r for r in study if r["init"] == init]
+        fig.add_scatter(x=[init] * len(runs), y=[r["long_range"] for r in runs], mode="markers+text",
+                        text=[f"seed {r['seed']}" for r in runs], textposition="middle right",
+                        marker=dict(size=10), name=init, legendgroup=init, row=1, col=1)
+        other = [sum(r["shares"][layer]["past"] + r["shares"][layer]["future"] for r in runs) / len(runs)
+                 for layer in layers]
+        fig.add_bar(x=layers, y=other, name=f"{init}: past + future share", legendgroup=init, row=1, col=2)
+    fig.add_hline(y=0.5, line=dict(color="grey", dash="dash"), annotation_text="chance", row=1, col=1)
+    fig.update_yaxes(range=[0, 1.02])
+    fig.update_layout(title="TAM initialisation study (benchmarks/tam_init.py)", template="plotly_white", height=420)
+    fig.show()
+    for init in inits:
+        accuracies = [r["long_range"] for r in study if r["init"] == init]
+        print(f"{init:9s} long-range order-pair accuracy over {len(accuracies)} seeds: "
+              + ", ".join(f"{a:.0%}" for a in accuracies))
+else:
+    print(f"{study_file.relative_to(ROOT)} does not exist yet: `python benchmarks/tam_init.py` "
+          "(several trainings of tiny bLVNet-TAM) writes it.")
+
+# %% [markdown]
+# A trained TAM shows what training kept. The demo bLVNet-TAM in `app/demo/` (trained on
+# the course's synthetic set, notebook 7) in its first TAM: the mean weight per offset, how
+# many channels have a **negative** weight on both neighbours ($x_t$ minus a share of
+# $x_{t-1}$ and $x_{t+1}$, a difference along time that responds to what changes between
+# frames), and the whole `(3, C)` matrix. Notebook 8 looks at all its TAMs.
 
 # %%
 demo = load_predictor(DEMO / "blvnet_tam_tiny.pt").model
-learned = demo.tams()["layer0.tam"].offset_weights()  # (3, 16)
+learned = demo.tams()["layer0.tam"].offset_weights()  # (3, C)
 print("mean weight per offset -1, 0, +1:", learned.mean(dim=1))
 print(f"channels with a negative weight on both neighbours: {int(((learned[0] < 0) & (learned[2] < 0)).sum())} "
       f"of {learned.shape[1]}")
@@ -469,8 +589,10 @@ for name, cls in (("TAM (in place)", TAM), ("TAMReference (stack and sum)", TAMR
 #   padding `(k, 0, 0)` on `(B, C, T, H, W)`, kernel taps in the order of the rows (PyTorch
 #   cross-correlates), then ReLU.
 # - TSM is TAM with $k = 1$ and fixed one-hot weights.
-# - It starts as the identity, and costs $(2k+1) C$ parameters and a negligible share of the
-#   FLOPs.
+# - It starts from the authors' random $\mathcal N(0, 2/C)$: an identity start would make a
+#   fresh bLVNet-TAM exactly bLVNet without TAM, a bag of pairs, which did not learn
+#   long-range order in our runs (`benchmarks/tam_init.py`).
+# - It costs $(2k+1) C$ parameters and a negligible share of the FLOPs.
 #
 # Notebook 4 puts TAM where bLVNet uses it: on the input of Big-Little stages that see two
 # frames for the price of one.

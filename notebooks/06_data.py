@@ -57,8 +57,9 @@ from blvnet_edu.data.sampling import segment_indices
 from blvnet_edu.data.synthetic import CLASSES, make_synthetic
 from blvnet_edu.data.transforms import IMAGENET_MEAN, IMAGENET_STD, EvalTransform, TrainTransform
 from blvnet_edu.data.video_io import VideoDecodeError, read_frames
+from blvnet_edu.engine.config import load_config
 from blvnet_edu.explain.figures import frames_figure
-from course import WORK, pick, setup
+from course import ROOT, WORK, pick, setup
 
 setup()
 
@@ -86,19 +87,19 @@ setup()
 # %% [markdown]
 # ## Clips in the Kinetics layout: the synthetic dataset
 #
-# `make_synthetic` renders the course's dataset (eight classes in four order-only pairs,
-# notebook 1) as real H.264 mp4 files, `videos/<label>/<id>_000000_000002.mp4`, plus an
-# `annotations.csv` in the official format. Clip `i` has class `CLASSES[i % 8]` and is
-# drawn from the seed `(seed, i)`, so the same call always writes the same files, and a
+# `make_synthetic` renders the course's dataset (fourteen classes in seven order-only pairs,
+# in two tiers, notebook 1) as real H.264 mp4 files, `videos/<label>/<id>_000000_000002.mp4`,
+# plus an `annotations.csv` in the official format. Clip `i` has class `CLASSES[i % 14]` and
+# is drawn from the seed `(seed, i)`, so the same call always writes the same files, and a
 # second call keeps the files that exist (an interrupted run resumes). Every fifth group of
-# 8 clips goes to the `val` split.
+# 14 clips goes to the `val` split.
 #
-# Full mode writes the 2000 clips of the README's dataset (250 per class); quick mode a
-# handful per class.
+# Full mode writes the 3500 clips of the README's dataset (250 per class); quick mode 10
+# per class.
 
 # %%
 RAW = WORK / "synthetic-raw"
-CLIPS = pick(96, 2000)  # 12 or 250 clips per class (notebook 7 uses the same data)
+CLIPS = len(CLASSES) * pick(10, 250)  # 10 or 250 clips per class (notebook 7 uses the same recipe)
 annotations = make_synthetic(RAW, clips=CLIPS, seed=0)  # resumes: existing clips are kept
 print(annotations.read_text().splitlines()[:4])
 print(f"{len(list((RAW / 'videos').rglob('*.mp4')))} mp4 files in {len(list((RAW / 'videos').iterdir()))} class folders")
@@ -129,7 +130,7 @@ assert (RAW / "videos" / rows[0].label / f"{clip_stem(rows[0])}.mp4").is_file()
 #    lists.
 #
 # A broken clip is found here, once, instead of in the middle of an epoch. The README's
-# synthetic dataset is 8 classes x 200 training and 50 validation clips.
+# synthetic dataset is 14 classes x 200 training and 50 validation clips.
 
 # %%
 DATA = WORK / "synthetic"
@@ -137,11 +138,11 @@ PER_CLASS, VAL_PER_CLASS = pick(8, 200), pick(2, 50)
 report_path = DATA / "report.json"
 report = json.loads(report_path.read_text()) if report_path.exists() else None
 if report is None or report["per_class_wanted"] != {"train": PER_CLASS, "val": VAL_PER_CLASS}:
-    report = make_subset([annotations], RAW / "videos", DATA, per_class=PER_CLASS, num_classes=8,
+    report = make_subset([annotations], RAW / "videos", DATA, per_class=PER_CLASS, num_classes=len(CLASSES),
                          val_per_class=VAL_PER_CLASS, seed=0)
 print({k: report[k] for k in ("classes", "clips", "per_class_wanted", "classes_short_of_clips")})
 print("skipped:", report["skipped_clips"], "| bad annotation rows:", report["bad_annotation_rows"])
-assert report["clips"] == {"train": 8 * PER_CLASS, "val": 8 * VAL_PER_CLASS}
+assert report["clips"] == {"train": len(CLASSES) * PER_CLASS, "val": len(CLASSES) * VAL_PER_CLASS}
 
 # %% [markdown]
 # The dataset folder now holds four small files: the two lists, the label map and the
@@ -154,7 +155,7 @@ for name in ("train.csv", "val.csv", "classes.txt", "report.json"):
 classes = read_classes(DATA / "classes.txt")
 train_entries, val_entries = read_list(DATA / "train.csv"), read_list(DATA / "val.csv")
 print(train_entries[0])
-assert classes == sorted(CLASSES), "the first 8 classes in alphabetical order"
+assert classes == sorted(CLASSES), "all the classes, in alphabetical order"
 
 # %%
 counts = go.Figure()
@@ -203,7 +204,7 @@ def decodes(path) -> bool:
         return False
 
 
-ours = choose_subset(annotations, RAW / "videos", 8, PER_CLASS, VAL_PER_CLASS)
+ours = choose_subset(annotations, RAW / "videos", len(CLASSES), PER_CLASS, VAL_PER_CLASS)
 for split, entries in (("train", train_entries), ("val", val_entries)):
     theirs = [(Path(e.path).stem, e.label) for e in entries]
     assert ours[split] == theirs, f"{split}: a different choice of clips"
@@ -334,12 +335,14 @@ print("CLI lists == API lists")
 #    generator,
 #
 # and returns `((T, 3, H, W) float, label)`. The `DataLoader` stacks `B` items into
-# `(B, T, 3, H, W)`. We use the sizes of `configs/synthetic_tiny.yaml` (notebook 7): 8
-# frames, 64-pixel crops, scales 1 and 0.875.
+# `(B, T, 3, H, W)`. We use the sizes of `configs/synthetic_tiny.yaml` (notebook 7): its
+# number of frames, crop size and crop scales.
 
 # %%
-T, SIZE = 8, 64
-train_set = VideoClipDataset(DATA / "train.csv", clip_frames=T, transform=TrainTransform(SIZE, (1.0, 0.875)),
+recipe = load_config(ROOT / "configs" / "synthetic_tiny.yaml")
+T, SIZE = recipe.model_options["num_frames"], recipe.size
+print(f"T={T}, crops of {SIZE} px, scales {recipe.scales}")
+train_set = VideoClipDataset(DATA / "train.csv", clip_frames=T, transform=TrainTransform(SIZE, tuple(recipe.scales)),
                              train=True, seed=0)
 train_set.set_epoch(0)
 loader = DataLoader(train_set, batch_size=4, shuffle=True, generator=torch.Generator().manual_seed(0))
@@ -355,7 +358,7 @@ i = 5
 entry = train_set.entries[i]
 generator = torch.Generator().manual_seed(item_seed(0, 0, i))
 frame_indices = segment_indices(entry.num_frames, T, True, generator)
-ours = TrainTransform(SIZE, (1.0, 0.875))(read_frames(entry.path, frame_indices), generator)
+ours = TrainTransform(SIZE, tuple(recipe.scales))(read_frames(entry.path, frame_indices), generator)
 theirs, label = train_set[i]
 assert torch.equal(ours, theirs) and label == entry.label
 print(f"item {i}: {Path(entry.path).name}, label {classes[label]!r}, frames {frame_indices}")
@@ -393,10 +396,10 @@ print("same batch with 0 and 2 workers; epoch 1 draws differently; epoch 0 again
 # For evaluation an item holds `num_clips` clips x `crops` crops of one video,
 # `(V, T, 3, H, W)` with `V = clips * crops`; the evaluation code averages the `V` scores.
 # The frames of all clips are decoded in one `read_frames` call. Here: 2 clips x 3 crops
-# (short side resized to 72, three 64x64 crops along it).
+# (short side resized to `SIZE + 8`, three `SIZE x SIZE` crops along it).
 
 # %%
-val_set = VideoClipDataset(DATA / "val.csv", clip_frames=T, transform=EvalTransform(SIZE, 72, crops=3),
+val_set = VideoClipDataset(DATA / "val.csv", clip_frames=T, transform=EvalTransform(SIZE, SIZE + 8, crops=3),
                            train=False, num_clips=2)
 val_batch, val_labels = next(iter(DataLoader(val_set, batch_size=2)))
 print("eval batch", tuple(val_batch.shape))  # (B, clips*crops, T, 3, H, W)
@@ -433,9 +436,9 @@ assert val_batch.shape == (2, 2 * 3, T, 3, SIZE, SIZE)
 # above, under `WORK`):
 #
 # ```bash
-# blvnet-edu make-synthetic --out data/synthetic-raw --clips 2000 --seed 0
+# blvnet-edu make-synthetic --out data/synthetic-raw --clips 3500 --seed 0
 # blvnet-edu kinetics-subset --csv data/synthetic-raw/annotations.csv --videos data/synthetic-raw/videos \
-#     --classes 8 --per-class 200 --val-per-class 50 --out data/synthetic
+#     --classes 14 --per-class 200 --val-per-class 50 --out data/synthetic
 # ```
 #
 # Your own videos, one sub-folder per class:

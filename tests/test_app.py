@@ -14,7 +14,8 @@ from blvnet_edu.data.video_io import write_video
 
 from conftest import index_frames
 
-BLVNET, TSN = "bLVNet-TAM (demo)", "TSN (demo)"
+TSN, BLVNET, BLVNET_TAM = "TSN (demo)", "bLVNet without TAM (demo)", "bLVNet-TAM (demo)"
+SLOTS = [TSN, BLVNET, BLVNET_TAM, "your checkpoint"]  # the side-by-side top-5 panels, in the app's order
 
 
 def free_port() -> int:
@@ -41,16 +42,59 @@ def example(app_module):
     return str(app_module.HERE / "examples" / "moving_left.mp4")
 
 
-def test_predict_endpoint_and_the_side_by_side_model(client, example):
-    top5, other, target = client.predict(handle_file(example), BLVNET, 8, None, api_name="/predict")
-    assert top5["label"] == "moving left"
-    assert len(top5["confidences"]) == 5 and top5["confidences"][0]["confidence"] > 0.5
-    assert other["label"] != "moving left" or other["confidences"][0]["confidence"] < top5["confidences"][0]["confidence"]
+def top5(client, video, frames=8) -> dict:
+    """`/predict`'s top-5 panels by model (an empty dict for a model that is not there)."""
+    *panels, _target = client.predict(handle_file(video), BLVNET_TAM, frames, None, api_name="/predict")
+    return dict(zip(SLOTS, panels))
+
+
+def unwrap(output):
+    """The value of an output the app sent as `gr.update(...)`."""
+    return output.get("value") if isinstance(output, dict) and {"visible", "__type__"} & set(output) else output
+
+
+def present(app_module) -> list[str]:
+    return [name for name, file in app_module.DEMO_FILES.items() if (app_module.DEMO / file).exists()]
+
+
+def test_predict_endpoint_shows_every_demo_model_on_the_same_clip(client, app_module, example):
+    panels = top5(client, example)
+    assert panels[BLVNET_TAM]["label"] == "moving left" and panels[BLVNET_TAM]["confidences"][0]["confidence"] > 0.5
+    for name in SLOTS:
+        if name in present(app_module):
+            assert len(panels[name]["confidences"]) == 5, name
+        else:
+            assert not panels[name] or panels[name].get("label") is None, name  # no file, no panel
+
+
+def _rows(table: str) -> dict[str, list[str]]:
+    lines = [line for line in table.splitlines() if line.startswith("| ")][1:]  # the table, less its header
+    cells = [[c.strip() for c in line.strip("|").split("|")] for line in lines]
+    return {f"{row[0]} (demo)": row[1:] for row in cells}  # model -> top-1 before, after, changed?, shift, can change?
+
+
+def test_order_test_endpoint(client, app_module, example):
+    assert "choose **reversed**" in client.predict(handle_file(example), 8, "as it is", api_name="/order_test")
+    shuffled = client.predict(handle_file(example), 8, "pairs shuffled", api_name="/order_test")
+    rows = _rows(shuffled)
+    assert list(rows) == present(app_module) and "top-1, pairs shuffled" in shuffled and "Expected: TSN" in shuffled
+    assert rows[TSN][2:] == ["no", "0.000", "never"]  # a bag of frames
+    if BLVNET in rows:
+        assert rows[BLVNET][2:] == ["no", "0.000", "never"]  # a bag of pairs: the same pairs
+    assert rows[BLVNET_TAM][4] == "yes"
+    assert rows[BLVNET_TAM][0].startswith(top5(client, example)[BLVNET_TAM]["label"])
+    assert shuffled == client.predict(handle_file(example), 8, "pairs shuffled", api_name="/order_test")  # seeded
+    reversed_ = _rows(client.predict(handle_file(example), 8, "reversed", api_name="/order_test"))
+    assert reversed_[TSN][2:] == ["no", "0.000", "never"] and reversed_[BLVNET_TAM][4] == "yes"
+    if BLVNET in reversed_:
+        assert reversed_[BLVNET][4] == "yes"
+    with pytest.raises(AppError, match="even number of frames >= 4"):
+        client.predict(handle_file(example), 2, "pairs shuffled", api_name="/order_test")
 
 
 @pytest.mark.parametrize("method", ["saliency", "gradcam"])
 def test_explain_endpoint(client, example, method):
-    gallery, importance, video = client.predict(handle_file(example), BLVNET, 8, method, "black", None,
+    gallery, importance, video = client.predict(handle_file(example), BLVNET_TAM, 8, method, "black", None,
                                                 api_name="/explain")
     assert len(gallery) == 8 and all(item["caption"].startswith("frame ") for item in gallery)
     assert importance["type"] == "plotly"
@@ -59,12 +103,21 @@ def test_explain_endpoint(client, example, method):
         assert container.streams.video[0].codec_context.name == "h264"
 
 
-def test_tam_weights_endpoint(client):
-    summary, layer, card = client.predict(BLVNET, api_name="/tam_weights")
-    assert summary["type"] == "plotly" and layer["type"] == "plotly"
-    assert "blvnet_tam_tiny" in card and "GFLOPs" in card
-    no_tam = client.predict(TSN, api_name="/tam_weights")
-    assert "tsn_resnet_tiny" in no_tam[2]
+def test_tam_weights_endpoint_every_layer(client, app_module):
+    layer, summary, plot, note, card = client.predict(BLVNET_TAM, api_name="/tam_weights")
+    tams = list(app_module.load_models()[BLVNET_TAM].model.tams())
+    assert [choice[0] for choice in layer["choices"]] == tams and unwrap(layer) == tams[0]
+    assert unwrap(summary)["type"] == "plotly" and tams[0] in unwrap(plot)["plot"]
+    assert f"{len(tams)} TAMs" in note and "blvnet_tam_tiny" in card and "GFLOPs" in card
+    for name in tams:
+        assert f"TAM weights of {name}" in client.predict(BLVNET_TAM, name, api_name="/tam_layer")["plot"]
+    with pytest.raises(AppError, match="no TAM named"):
+        client.predict(BLVNET_TAM, "layer9.tam", api_name="/tam_layer")
+    for name in present(app_module):
+        if name != BLVNET_TAM:  # no TAM: a sentence instead of empty plots
+            layer, summary, plot, note, card = client.predict(name, api_name="/tam_weights")
+            assert "has no TAM" in note and summary["visible"] is False and plot["visible"] is False
+            assert layer["choices"] == [] and "GFLOPs" in card
 
 
 def _bad_files(tmp_path):
@@ -95,30 +148,34 @@ def test_bad_inputs_give_clear_messages_and_the_server_keeps_serving(client, exa
 
     for path, message in _bad_files(tmp_path):
         with pytest.raises(AppError) as err:
-            client.predict(handle_file(str(path)), BLVNET, 8, None, api_name="/predict")
+            client.predict(handle_file(str(path)), BLVNET_TAM, 8, None, api_name="/predict")
         assert re.search(message, str(err.value)), (path.name, str(err.value))
         assert "/tmp/gradio" not in str(err.value)
     with pytest.raises(AppError, match="pairs"):
-        client.predict(handle_file(example), BLVNET, 7, None, api_name="/predict")
-    assert client.predict(handle_file(example), BLVNET, 8, None, api_name="/predict")[0]["label"] == "moving left"
+        client.predict(handle_file(example), BLVNET_TAM, 7, None, api_name="/predict")
+    assert top5(client, example)[BLVNET_TAM]["label"] == "moving left"
 
 
 def test_large_and_long_videos_are_read_within_bounds(client, tmp_path):
     big = write_video(tmp_path / "uhd.mp4", np.full((3, 3, 2160, 3840), 90, np.uint8), fps=5)
-    assert client.predict(handle_file(str(big)), BLVNET, 8, None, api_name="/predict")[0]["label"]
+    assert top5(client, str(big))[BLVNET_TAM]["label"]
     long = np.zeros((9000, 3, 32, 32), np.uint8)  # 6 minutes at 25 fps
     long[:, :, :, :16] = (np.arange(9000) % 200).reshape(-1, 1, 1, 1)
     path = write_video(tmp_path / "long.mp4", long, fps=25)
-    assert client.predict(handle_file(str(path)), BLVNET, 8, None, api_name="/predict")[0]["label"]
+    assert top5(client, str(path))[BLVNET_TAM]["label"]
 
 
-def test_a_checkpoint_that_does_not_fit(client, app_module, example, tmp_path):
+def test_a_checkpoint_that_does_not_fit_and_one_that_does(client, app_module, example, tmp_path):
     labels = tmp_path / "labels.txt"
     labels.write_text("".join(f"class {i}\n" for i in range(8)))
     tsn_weights = str(app_module.DEMO / "tsn_resnet_tiny.pt")
     with pytest.raises(AppError, match="Could not load this checkpoint"):
         client.predict(handle_file(tsn_weights), handle_file(str(labels)), "blvnet_tam_tiny",
                        api_name="/load_checkpoint")
-    model, status = client.predict(handle_file(tsn_weights), None, app_module.OURS, api_name="/load_checkpoint")
-    assert "tsn_resnet_tiny" in status
-    assert client.predict(handle_file(example), BLVNET, 8, None, api_name="/predict")[0]["label"] == "moving left"
+    model, status, panel = client.predict(handle_file(tsn_weights), None, app_module.OURS, api_name="/load_checkpoint")
+    assert "tsn_resnet_tiny" in status and unwrap(model) == "your checkpoint" and panel["visible"] is True
+    panels = top5(client, example)  # this visitor's checkpoint joins the side-by-side panels
+    assert panels[BLVNET_TAM]["label"] == "moving left"
+    assert panels["your checkpoint"]["label"] == panels[TSN]["label"]  # the same weights as the demo TSN
+    other_visitor = Client(client.src, verbose=False)
+    assert not top5(other_visitor, example)["your checkpoint"]  # a checkpoint is its visitor's alone

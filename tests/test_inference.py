@@ -5,10 +5,13 @@ import torch
 
 from blvnet_edu import build_model
 from blvnet_edu.engine.checkpointing import config_to_dict, save_checkpoint
-from blvnet_edu.inference import ClipError, explain, load_clip, load_predictor, model_card, predict, predict_clip
+from blvnet_edu.inference import (
+    ClipError, OrderResult, Predictor, _for_inference, explain, load_clip, load_clips, load_predictor, model_card,
+    order_comparison, order_markdown, predict, predict_clip, reorder_clip,
+)
 from blvnet_edu.data.video_io import read_video, write_video
 
-from conftest import index_frames, randomize_
+from conftest import index_frames, random_video, randomize_
 
 CLASSES = [f"class {i}" for i in range(10)]
 
@@ -118,3 +121,61 @@ def test_top_level_predict(checkpoint, clip_file):
 
     probs = blvnet_edu.predict(clip_file, blvnet_edu.load_predictor(checkpoint))
     assert max(probs.values()) <= 1.0 and len(probs) == 10
+
+
+@pytest.fixture(scope="module")
+def three_models():
+    """TSN, bLVNet without TAM and bLVNet-TAM with generic random weights (no identity TAM)."""
+    predictors = {}
+    for seed, name in enumerate(["tsn_resnet_tiny", "blvnet_tiny", "blvnet_tam_tiny"]):
+        model = randomize_(build_model(name, num_classes=len(CLASSES), num_frames=8), seed=seed).eval()
+        with torch.no_grad():  # logits of order 1, so that no softmax saturates and hides a change
+            scale = model(random_video(1, 8, 48)).std()
+            model.fc.weight /= scale
+            model.fc.bias /= scale
+        predictors[name] = Predictor(name, _for_inference(model), CLASSES, 48, 56)
+    return predictors
+
+
+def test_one_decode_per_preprocessing(three_models, clip_file):
+    clips = load_clips(clip_file, three_models)
+    assert clips["tsn_resnet_tiny"] is clips["blvnet_tiny"] is clips["blvnet_tam_tiny"]
+    blvnet = three_models["blvnet_tiny"]
+    eight_and_four = load_clips(clip_file, {"a": blvnet, "b": blvnet.with_frames(4)})
+    assert len(eight_and_four["a"].indices) == 8 and len(eight_and_four["b"].indices) == 4
+
+
+def test_reorder_clip_is_reproducible_and_keeps_pairs(clip_file):
+    clip = load_clip(clip_file, 8, 48, 56)
+    reversed_clip, order = reorder_clip(clip, "reversed")
+    assert order == list(range(7, -1, -1)) and reversed_clip.indices == clip.indices[::-1]
+    assert torch.equal(reversed_clip.frames, clip.frames.flip(0))
+    assert torch.equal(reversed_clip.input, clip.input.flip(1))
+    shuffled, order = reorder_clip(clip, "shuffled_pairs", seed=3)
+    assert order == reorder_clip(clip, "shuffled_pairs", seed=3)[1] and order != list(range(8))
+    assert all(b == a + 1 and a % 2 == 0 for a, b in zip(order[::2], order[1::2]))  # pairs intact, in order
+    assert torch.equal(shuffled.frames, clip.frames[order])
+    with pytest.raises(ClipError, match="even number of frames >= 4"):
+        reorder_clip(load_clip(clip_file, 2, 48, 56), "shuffled_pairs")
+
+
+def test_order_comparison_shows_what_each_architecture_can_notice(three_models, clip_file):
+    clips = load_clips(clip_file, three_models)
+    results = {test: {r.model: r for r in order_comparison(three_models, clips, test)}
+               for test in ("reversed", "shuffled_pairs")}
+
+    def same(r: OrderResult) -> bool:
+        before, after = torch.tensor(list(r.original.values())), torch.tensor(list(r.modified.values()))
+        return torch.allclose(before, after, atol=1e-6)
+
+    tsn, blvnet, tam = "tsn_resnet_tiny", "blvnet_tiny", "blvnet_tam_tiny"
+    assert same(results["reversed"][tsn]) and same(results["shuffled_pairs"][tsn])  # a bag of frames
+    assert same(results["shuffled_pairs"][blvnet]) and not same(results["reversed"][blvnet])  # a bag of pairs
+    assert not same(results["shuffled_pairs"][tam]) and not same(results["reversed"][tam])  # relates pairs
+    assert results["shuffled_pairs"][tam].largest_shift > 1e-4
+    assert [r.can_change for r in results["shuffled_pairs"].values()] == [False, False, True]
+    assert [r.can_change for r in results["reversed"].values()] == [False, True, True]
+    table = order_markdown(list(results["shuffled_pairs"].values()), "shuffled_pairs")
+    assert "top-1, pairs shuffled" in table and table.count("\n| ") == 3 and "Expected: TSN" in table
+    one_clip = order_comparison(three_models, clips[tsn], "reversed")  # one clip for every model
+    assert [r.top1_modified for r in one_clip] == [r.top1_modified for r in results["reversed"].values()]
