@@ -590,8 +590,8 @@ for name, cls in (("TAM (in place)", TAM), ("TAMReference (stack and sum)", TAMR
 #   cross-correlates), then ReLU.
 # - TSM is TAM with $k = 1$ and fixed one-hot weights.
 # - It starts from the authors' random $\mathcal N(0, 2/C)$: an identity start would make a
-#   fresh bLVNet-TAM exactly bLVNet without TAM, a bag of pairs, which did not learn
-#   long-range order in our runs (`benchmarks/tam_init.py`).
+#   fresh bLVNet-TAM exactly bLVNet without TAM, a bag of pairs, which learned long-range
+#   order late or not at all in our runs (`benchmarks/tam_init.py`).
 # - It costs $(2k+1) C$ parameters and a negligible share of the FLOPs.
 #
 # Notebook 4 puts TAM where bLVNet uses it: on the input of Big-Little stages that see two

@@ -64,7 +64,7 @@ setup()
 # normalised model input `(1, T, 3, S, S)`.
 
 # %%
-steps = pick(32, 64)  # integrated gradients' steps
+steps = 64  # integrated gradients' steps
 blv = load_predictor(DEMO / "blvnet_tam_tiny.pt")
 tsn = load_predictor(DEMO / "tsn_resnet_tiny.pt")
 clip = load_clip(EXAMPLES / "moving_left.mp4", blv.num_frames, blv.size, blv.resize)
@@ -281,7 +281,7 @@ with torch.no_grad():
 print(f"F(x) = {f_x:.3f}, F(black) = {f_black:.3f}, F(x) - F(black) = {f_x - f_black:.3f}")
 print(f"sum of IG ({steps} steps): Riemann midpoint {ours.sum().item():.3f}, "
       f"Gauss-Legendre {ours_gl.sum().item():.3f}")
-assert abs(ours_gl.sum().item() - (f_x - f_black)) < 0.05 * abs(f_x - f_black), "too few steps"
+assert abs(ours_gl.sum().item() - (f_x - f_black)) < pick(0.1, 0.05) * abs(f_x - f_black), "too few steps"
 
 step_counts = pick([2, 4, 8, 16, 32], [2, 4, 8, 16, 32, 64, 128])
 gaps = {"Riemann midpoint": [], "Gauss-Legendre": []}
