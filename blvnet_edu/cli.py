@@ -65,13 +65,14 @@ def _cmd_make_synthetic(args: argparse.Namespace) -> int:
 def _cmd_make_demo(args: argparse.Namespace) -> int:
     from . import demo
 
+    models = args.models or list(demo.DEMO_MODELS)
     lists = demo.synthetic_lists(args.data, progress=_progress(demo.CLIPS, "rendering clips"))
-    for model in args.models:
+    for model in models:
         demo.train_run(model, lists, Path(args.runs), fresh=args.fresh)
         summary = demo.run_summary(Path(args.runs) / model, lists)
         print(f"{model}: val top-1 {summary['val_top1']:.1%}, order-only pairs: short-range "
               f"{summary['short_range']:.1%}, long-range {summary['long_range']:.1%}")
-    written = demo.export_demo(Path(args.runs), lists, Path(args.app), tuple(args.models))
+    written = demo.export_demo(Path(args.runs), lists, Path(args.app), tuple(models))
     print(f"wrote {len(written)} files to {Path(args.app) / 'demo'} and {Path(args.app) / 'examples'}")
     return 0
 
@@ -212,8 +213,6 @@ def build_parser() -> argparse.ArgumentParser:
     syn.add_argument("--fps", type=int, default=16)
     syn.set_defaults(run=_cmd_make_synthetic)
 
-    from .demo import DEMO_MODELS, ROOT
-
     md = commands.add_parser(
         "make-demo", help="the app's demo: synthetic data, tiny TSN / bLVNet / bLVNet-TAM, example clips",
         description="Generate the synthetic dataset (once), train the tiny TSN, bLVNet and bLVNet-TAM with "
@@ -222,8 +221,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     md.add_argument("--data", default="data", help="where data/synthetic-raw and data/synthetic go")
     md.add_argument("--runs", default="runs/synthetic", help="one run folder per model")
-    md.add_argument("--app", default=str(ROOT / "app"), help="the app folder (demo/ and examples/ inside)")
-    md.add_argument("--models", nargs="+", default=list(DEMO_MODELS))
+    md.add_argument("--app", default=str(Path(__file__).resolve().parents[1] / "app"),
+                    help="the app folder (demo/ and examples/ inside)")
+    md.add_argument("--models", nargs="+", default=None,
+                    help="default: tsn_resnet_tiny blvnet_tiny blvnet_tam_tiny")
     md.add_argument("--fresh", action="store_true", help="train again even where a finished run exists")
     md.set_defaults(run=_cmd_make_demo)
 
