@@ -5,12 +5,20 @@
     blvnet-edu app --checkpoint ssv1_blvnet_tam_50.pth --model blvnet_tam_50 --labels ssv1_classes.txt
     BLVNET_DEMO_DIR=/tmp/demo blvnet-edu app    # demo checkpoints from another folder
 
+Installed as `blvnet_edu_app.app` (the folder `app/` of the repository, with the `app` extra:
+`pip install -e ".[app]"`); `launch` serves it, `build_ui` builds it, and the handlers below
+are plain functions that tests call directly.
+
 The paper's Figure 1 as a UI. Three demo models answer side by side on the same clip: TSN
 (a bag of frames), bLVNet without TAM (a bag of frame pairs) and bLVNet-TAM (relates distant
 pairs); the app shows whichever of their files exist in the demo folder. The frame-order
 control plays the clip reversed or with its frame pairs shuffled and shows which models
 notice. Attributions, the TAM weights of every layer and the model card are shown for the
-model chosen under "model to explain". A checkpoint a visitor loads is theirs alone.
+model chosen under "model to explain".
+
+Per visitor (`gr.State`): a checkpoint they load, and an `inference.ClipCache`. One Run
+(prediction, then order test, then explanation) decodes the clip once per preprocessing and
+runs each model on it once; the explanation of the default class takes the prediction's top-1.
 
 Named API endpoints (for `gradio_client`): `predict`, `order_test`, `explain`, `tam_weights`,
 `tam_layer`, `load_checkpoint`.
@@ -22,8 +30,10 @@ import functools
 import os
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import gradio as gr
+import plotly.graph_objects as go
 
 from blvnet_edu import inference, list_models
 from blvnet_edu.explain import figures
@@ -53,6 +63,9 @@ CAVEAT = (
 )
 CSS = ".order-table th, .order-table td { word-break: normal !important; overflow-wrap: normal !important; }"
 Models = dict[str, inference.Predictor]
+Custom = inference.Predictor | None  # the visitor's own checkpoint
+Cache = inference.ClipCache | None  # the visitor's decoded clip and predictions
+Update = dict[str, Any]  # what gr.update(...) returns
 
 
 def load_models(checkpoint: str | None = None, labels: str | None = None, model_name: str | None = None,
@@ -68,9 +81,9 @@ def load_models(checkpoint: str | None = None, labels: str | None = None, model_
     return models
 
 
-# Handlers: `models` is shared and read-only; `custom` is the visitor's own checkpoint (gr.State).
+# Handlers: `models` is shared and read-only; `custom` and `cache` are the visitor's (gr.State).
 
-def _everyone(models: Models, custom: inference.Predictor | None) -> Models:
+def _everyone(models: Models, custom: Custom) -> Models:
     return {**models, CUSTOM: custom} if custom else models
 
 
@@ -83,52 +96,60 @@ def _pick(models: Models, name: str, frames: int | None) -> inference.Predictor:
     return predictor.with_frames(int(frames)) if frames else predictor
 
 
-def _clips(video: str | None, predictors: Models) -> dict[str, inference.Clip]:
+def _clips(video: str | None, predictors: Models, cache: inference.ClipCache) -> dict[str, inference.Clip]:
     if not video:
         raise gr.Error("Upload a clip, record one, or pick an example first.")
     try:
-        return inference.load_clips(video, predictors)
+        return inference.load_clips(video, predictors, cache)
     except inference.ClipError as err:  # the upload's temporary folder means nothing to the user
         raise gr.Error(str(err).replace(str(Path(video).parent) + "/", "")) from err
 
 
 def predict(models: Models, video: str | None, model_name: str, frames: int | None, target: str | None,
-            custom: inference.Predictor | None = None):
-    """Top-5 of every model on the same clip (one panel per slot), and the explained model's classes."""
+            custom: Custom = None, cache: Cache = None) -> tuple[Any, ...]:
+    """Top-5 of every model on the same clip (one panel per slot), the explained model's classes
+    and the visitor's cache (the decoded clip and the predictions, for the next steps)."""
+    cache = inference.ClipCache() if cache is None else cache
     everyone = _everyone(models, custom)
-    predictors = {name: _pick(everyone, name, frames) for name in everyone}
-    clips = _clips(video, predictors)
-    probs = {name: inference.predict_clip(p, clips[name]) for name, p in predictors.items()}
     classes = _pick(everyone, model_name, None).classes
+    predictors = {name: _pick(everyone, name, frames) for name in everyone}
+    clips = _clips(video, predictors, cache)
+    probs = {name: cache.predict(p, clips[name]) for name, p in predictors.items()}
     keep = target if target in classes else None  # None: explain the top-1 class
-    return *(probs.get(slot) for slot in SLOTS), gr.update(choices=classes, value=keep)
+    return *(probs.get(slot) for slot in SLOTS), gr.update(choices=classes, value=keep), cache
 
 
-def order_test(models: Models, video: str | None, frames: int | None, order: str,
-               custom: inference.Predictor | None = None) -> str:
-    """Markdown: every model's top-1 on the clip as it is and in the chosen order."""
+def order_test(models: Models, video: str | None, frames: int | None, order: str, custom: Custom = None,
+               cache: Cache = None) -> tuple[str, Cache]:
+    """Markdown: every model's top-1 on the clip as it is and in the chosen order; the cache."""
     test = ORDERS.get(order)
     if test is None or not video:
-        return ORDER_HINT
+        return ORDER_HINT, cache
+    cache = inference.ClipCache() if cache is None else cache
     everyone = _everyone(models, custom)
     predictors = {name.removesuffix(" (demo)"): _pick(everyone, name, frames) for name in everyone}  # table rows
     try:
-        results = inference.order_comparison(predictors, _clips(video, predictors), test, seed=0)
+        clips = _clips(video, predictors, cache)
+        results = inference.order_comparison(predictors, clips, test, seed=0, cache=cache)
     except inference.ClipError as err:
         raise gr.Error(str(err)) from err
-    return inference.order_markdown(results, test)
+    return inference.order_markdown(results, test), cache
 
 
 def explain(models: Models, video: str | None, model_name: str, frames: int | None, method: str,
-            baseline: str, target: str | None, custom: inference.Predictor | None = None,
-            progress=gr.Progress()):
-    """Attribution overlays, temporal importance and an overlay video for one model."""
+            baseline: str, target: str | None, custom: Custom = None, cache: Cache = None,
+            progress: gr.Progress = gr.Progress()) -> tuple[list, go.Figure, str, Cache]:
+    """Attribution overlays, temporal importance and an overlay video for one model; the cache."""
+    cache = inference.ClipCache() if cache is None else cache
     predictor = _pick(_everyone(models, custom), model_name, frames)
     progress(0.1, desc="decoding")
-    clip = _clips(video, {model_name: predictor})[model_name]
+    clip = _clips(video, {model_name: predictor}, cache)[model_name]
+    if not target:  # the top-1 class, from the prediction when this Run made one
+        probs = cache.predict(predictor, clip)
+        target = max(probs, key=probs.get)
     progress(0.3, desc=f"{method} on the whole clip")
     try:
-        result = inference.explain(predictor, clip, target or None, method, baseline)
+        result = inference.explain(predictor, clip, target, method, baseline)
     except inference.ClipError as err:
         raise gr.Error(str(err)) from err
     progress(0.9, desc="encoding the overlay video")
@@ -136,10 +157,11 @@ def explain(models: Models, video: str | None, model_name: str, frames: int | No
     path = Path(tempfile.mkdtemp(prefix="blvnet-")) / "overlay.mp4"
     overlay_video(path, clip.frames, result.maps, fps=4, upscale=max(1, 256 // predictor.size))
     labels = [f"frame {i}" for i in clip.indices]
-    return gallery, figures.temporal_importance_figure(result.importance, labels), str(path)
+    return gallery, figures.temporal_importance_figure(result.importance, labels), str(path), cache
 
 
-def tam_weights(models: Models, model_name: str, custom: inference.Predictor | None = None):
+def tam_weights(models: Models, model_name: str,
+                custom: Custom = None) -> tuple[Update, Update, Update, str, str]:
     """The TAM layer selector, the past/current/future summary, the first layer's weights, a note and the card."""
     predictor = _pick(_everyone(models, custom), model_name, None)
     tams = predictor.model.tams()
@@ -160,7 +182,7 @@ def tam_weights(models: Models, model_name: str, custom: inference.Predictor | N
             note, card)
 
 
-def tam_layer(models: Models, model_name: str, layer: str, custom: inference.Predictor | None = None):
+def tam_layer(models: Models, model_name: str, layer: str, custom: Custom = None) -> go.Figure:
     """The per-channel weights of one TAM."""
     tams = _pick(_everyone(models, custom), model_name, None).model.tams()
     if layer not in tams:
@@ -168,7 +190,8 @@ def tam_layer(models: Models, model_name: str, layer: str, custom: inference.Pre
     return figures.tam_layer_heatmap(layer, tams[layer].offset_weights())
 
 
-def load_custom(models: Models, checkpoint: str | None, labels: str | None, preset: str):
+def load_custom(models: Models, checkpoint: str | None, labels: str | None,
+                preset: str) -> tuple[inference.Predictor, Update, str, Update]:
     """The visitor's checkpoint: their state, the model choices, a status line and its top-5 panel."""
     if not checkpoint:
         raise gr.Error("Choose a checkpoint file first.")
@@ -193,7 +216,8 @@ def build_ui(models: Models) -> gr.Blocks:
             "**TSN** sees a bag of frames, **bLVNet without TAM** a bag of frame pairs, **bLVNet-TAM** "
             "relates distant pairs with its temporal aggregation modules (TAM). Pick an example or "
             "upload a clip, choose a frame order, and press **Run**.")
-        custom = gr.State(None)
+        custom = gr.State(None)  # the visitor's checkpoint (inference.Predictor)
+        cache = gr.State(None)  # the visitor's decoded clip and predictions (inference.ClipCache)
         with gr.Row():
             with gr.Column(scale=1):
                 video = gr.Video(label="clip", sources=["upload", "webcam"])
@@ -237,14 +261,17 @@ def build_ui(models: Models) -> gr.Blocks:
             tam_plot = gr.Plot(label="TAM weights of the selected layer")
         card = gr.Markdown()
 
-        run.click(bind(predict, models), [video, model_name, frames, target, custom], [*tops, target],
-                  api_name="predict").then(
-            bind(order_test, models), [video, frames, order, custom], [comparison], api_visibility="private",
-        ).then(
-            bind(explain, models), [video, model_name, frames, method, baseline, target, custom],
-            [gallery, importance, overlay], api_name="explain",
+        # One Run: the clip is decoded in the first step and shared through `cache` (a failed step stops it).
+        run.click(bind(predict, models), [video, model_name, frames, target, custom, cache],
+                  [*tops, target, cache], api_name="predict").success(
+            bind(order_test, models), [video, frames, order, custom, cache], [comparison, cache],
+            api_visibility="private",
+        ).success(
+            bind(explain, models), [video, model_name, frames, method, baseline, target, custom, cache],
+            [gallery, importance, overlay, cache], api_name="explain",
         )
-        order.input(bind(order_test, models), [video, frames, order, custom], [comparison], api_name="order_test")
+        order.input(bind(order_test, models), [video, frames, order, custom, cache], [comparison, cache],
+                    api_name="order_test")
         tam_outputs = [layer, tam_summary, tam_plot, tam_note, card]
         model_name.change(bind(tam_weights, models), [model_name, custom], tam_outputs, api_name="tam_weights")
         layer.input(bind(tam_layer, models), [model_name, layer, custom], [tam_plot], api_name="tam_layer")
@@ -255,7 +282,8 @@ def build_ui(models: Models) -> gr.Blocks:
     return demo
 
 
-def launch(checkpoint=None, labels=None, model_name=None, host="127.0.0.1", port=7860, block=True,
+def launch(checkpoint: str | None = None, labels: str | None = None, model_name: str | None = None,
+           host: str = "127.0.0.1", port: int = 7860, block: bool = True,
            demo_dir: str | Path | None = None) -> gr.Blocks:
     """Load the models (demo ones from `demo_dir`, default `$BLVNET_DEMO_DIR` or app/demo) and serve."""
     demo = build_ui(load_models(checkpoint, labels, model_name, demo_dir))

@@ -1,100 +1,170 @@
-"""Our bLVNet-TAM-50 against a straightforward version that follows the authors' structure.
+"""Whole-model speed on CPU: our plain call and inference path, against the authors' own code
+and against the same network without TAM (the floor).
 
-The straightforward version has the same weights and gives the same outputs; it differs in
-how the work is done, as in the authors' code:
+    python benchmarks/speed.py --authors-code ~/src/bLVNet-TAM   # a checkout of github.com/IBM/bLVNet-TAM
+    python benchmarks/speed.py                                   # ours only: no comparison with the authors
+    python benchmarks/speed.py --previous ~/src/blvnet-edu-old   # + the plain call of an earlier checkout of ours
 
-- pair copies: every stage output copied to both frames of its pair in a zero tensor filled
-  by index (`x[range(0, n, 2)] = y; x[range(1, n, 2)] = y`), and frames picked with index
-  lists (gathers, i.e. copies); we keep one map per pair and never copy it;
-- TAM: one depthwise 1x1 convolution per offset, shift with padding, stack and sum
-  (`TAMReference`).
+Variants, all with the same weights (the authors' network with random weights and random
+BatchNorm statistics, loaded into ours with `load_official_checkpoint`; the logits are compared):
 
-"Ours" runs as the package runs it: inference in channels_last (oneDNN's preferred layout on
-CPU) with BatchNorm folded into the convolutions, as `blvnet_edu.inference` does; training in
-channels_last. The network without those choices is reported too. Measured in one process: inference forward
-and forward+backward; per variant a warm-up and `--repeats` runs in a row, the blocks run
-twice in opposite orders; median.
-Targets on CPU: at least 2.5x faster forward and 1.8x faster forward+backward.
+- authors' code: their `bLVNet_TAM` imported from the checkout you give (nothing of it is
+  copied here), called as their test.py calls it, on `(B, T*3, H, W)`;
+- plain call: `build_model("blvnet_tam_50", num_frames=T)` then `model(video)`, as a user
+  calls it (the fast path, `VideoNet(fast=True)`, the default);
+- inference path: what `blvnet_edu.inference` runs (BatchNorm folded into the convolutions,
+  channels_last parameters);
+- paper path: the same model with `fast=False`, the paper's step-by-step forward. It is our
+  code, not the authors': it only says what the speed tricks of `models/fast/` buy;
+- floor: `blvnet_50` (the same network without TAM), plain call and inference path. The
+  distance to it is what TAM costs;
+- previous plain call (with `--previous`): the plain call of an earlier checkout of this
+  repository, same weights: the regression check.
 
-    python benchmarks/speed.py                      # 16 frames, 160 px, batch 2, 2 threads
+Forward: eval mode under `torch.inference_mode()`. Forward+backward: train mode, `sum().backward()`.
+Per variant a warm-up and `--repeats` runs in a row, the blocks in two opposite orders; median.
+Targets on 2 CPU cores (16 frames, 160 px, batch 2): the plain call at least 2.2x faster forward
+and 1.5x faster forward+backward than the authors' code, forward+backward within 10% of the floor.
 """
 
 from __future__ import annotations
 
 import argparse
 import copy
+import importlib
 import platform
 import statistics
 import sys
+import time
+import types
 from pathlib import Path
 
 import torch
+from torch import nn
 
-from blvnet_edu import build_model
-from blvnet_edu.models import BLLayer0, BLModule
-from blvnet_edu.models.fusion import fold_batchnorm_
+from blvnet_edu.models.fast import prepare_for_inference
+from blvnet_edu.models import build_model, load_official_checkpoint
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from report import write_report  # noqa: E402
-from tam_cost import as_reference, swap_tams, time_forward, time_train_step  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-AUTHORS = "authors' structure"
-INFERENCE = "ours, inference"
+AUTHORS, PLAIN, INFERENCE, PAPER = "authors' code", "plain call", "inference path", "paper path (fast=False)"
+FLOOR_PLAIN, FLOOR_INFERENCE = "floor: no TAM, plain call", "floor: no TAM, inference path"
+PREVIOUS = "previous checkout, plain call"
 
 
-def randomize_statistics_(model) -> None:
-    """Non-trivial TAM weights and BatchNorm statistics, so that equal outputs mean something."""
+def authors_model(checkout: Path, frames: int) -> nn.Module:
+    """The authors' bLVNet-TAM-50 from a checkout of their repository, random weights."""
+    if not (checkout / "core" / "models" / "blvnet_tam.py").is_file():
+        raise SystemExit(f"{checkout} is not a checkout of github.com/IBM/bLVNet-TAM (no core/models/blvnet_tam.py)")
+    sys.path.insert(0, str(checkout))
+    from core.models.blvnet_tam import bLVNet_TAM  # noqa: PLC0415 (the user's checkout)
+
+    params = dict(depth=50, alpha=2, beta=4, groups=frames, blending_frames=3, input_channels=3, dropout=0.5,
+                  num_classes=174, dataset="st2stv1", imagenet_blnet_pretrained=False, pretrained=False,
+                  blending_method="sum", partial_freeze_bn=False)
+    return bLVNet_TAM(params)
+
+
+def previous_model(checkout: Path, frames: int, state: dict) -> nn.Module:
+    """The plain call of an earlier checkout of blvnet-edu (imported under another name)."""
+    if not (checkout / "blvnet_edu" / "models" / "blvnet.py").is_file():
+        raise SystemExit(f"{checkout} is not a checkout of blvnet-edu (no blvnet_edu/models/blvnet.py)")
+    package = types.ModuleType("blvnet_edu_previous")
+    package.__path__ = [str(checkout / "blvnet_edu")]  # its imports are relative: it loads from there
+    sys.modules["blvnet_edu_previous"] = package
+    models = importlib.import_module("blvnet_edu_previous.models")
+    model = models.build_model("blvnet_tam_50", num_frames=frames)
+    model.load_state_dict(state)
+    return model
+
+
+class AuthorsInput(nn.Module):
+    """Their network takes `(B, T*3, H, W)`; ours `(B, T, 3, H, W)`."""
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, video: torch.Tensor) -> torch.Tensor:
+        return self.model(video.flatten(1, 2))
+
+
+def randomize_(model: nn.Module) -> nn.Module:
+    """Non-trivial weights everywhere (no zero-init BatchNorm) and BatchNorm statistics."""
     g = torch.Generator().manual_seed(0)
     with torch.no_grad():
-        for tam in model.tams().values():
-            tam.weight.uniform_(0.0, 1.0, generator=g)
         for m in model.modules():
-            if isinstance(m, torch.nn.BatchNorm2d):
+            if isinstance(m, nn.BatchNorm2d):
                 m.running_mean.normal_(0.0, 0.1, generator=g)
                 m.running_var.uniform_(0.5, 1.5, generator=g)
                 m.weight.normal_(1.0, 0.1, generator=g)
                 m.bias.normal_(0.0, 0.1, generator=g)
-
-
-class IndexFillPairRouting:
-    """The authors' frame routing: every stage output copied back to both frames of each
-    pair in a zero tensor filled by index, frames picked with index lists (gathers)."""
-
-    @staticmethod
-    def route_frames(x):
-        n = x.shape[0]
-        return x[list(range(1, n, 2))], x[list(range(0, n, 2))]
-
-    @staticmethod
-    def route_stage(x, temporal=None):
-        x = temporal(x) if temporal is not None else x  # TAM over the copied frames
-        return IndexFillPairRouting.route_frames(x)
-
-    @staticmethod
-    def fuse(fused):
-        n = 2 * fused.shape[0]
-        x = torch.zeros((n,) + fused.shape[1:], device=fused.device, dtype=fused.dtype)
-        x[range(0, n, 2)] = fused
-        x[range(1, n, 2)] = fused
-        return x
-
-    @staticmethod
-    def select(x):
-        return x[list(range(1, x.shape[0], 2))]
-
-
-def authors_structure(model):
-    model = swap_tams(model, as_reference)
-    for module in model.modules():
-        if isinstance(module, (BLLayer0, BLModule)):
-            module.routing = IndexFillPairRouting()
-    model.select_frames = IndexFillPairRouting.select
     return model
+
+
+def time_forward(model: nn.Module, video: torch.Tensor) -> float:
+    model.eval()
+    with torch.inference_mode():
+        start = time.perf_counter()
+        model(video)
+    return time.perf_counter() - start
+
+
+def time_train_step(model: nn.Module, video: torch.Tensor) -> float:
+    model.train()
+    model.zero_grad(set_to_none=True)
+    start = time.perf_counter()
+    model(video).sum().backward()
+    return time.perf_counter() - start
+
+
+def variants(args: argparse.Namespace) -> dict[str, nn.Module]:
+    torch.manual_seed(0)
+    ours = build_model("blvnet_tam_50", num_frames=args.frames)
+    if args.authors_code:
+        theirs = randomize_(authors_model(args.authors_code, args.frames))
+        load_official_checkpoint(ours, theirs.state_dict())
+    else:
+        randomize_(ours)
+        with torch.no_grad():
+            for tam in ours.tams().values():
+                tam.weight.uniform_(0.0, 1.0)
+    floor = build_model("blvnet_50", num_frames=args.frames)
+    floor.load_state_dict({k: v for k, v in ours.state_dict().items() if ".tam." not in k})
+    paper = copy.deepcopy(ours)
+    paper.fast = False
+    found = {
+        PLAIN: ours,
+        INFERENCE: prepare_for_inference(copy.deepcopy(ours)),
+        PAPER: paper,
+        FLOOR_PLAIN: floor,
+        FLOOR_INFERENCE: prepare_for_inference(copy.deepcopy(floor)),
+    }
+    if args.authors_code:
+        found[AUTHORS] = AuthorsInput(theirs)
+    if args.previous:
+        found[PREVIOUS] = previous_model(args.previous, args.frames, ours.state_dict())
+    return found
+
+
+def measure(models: dict[str, nn.Module], names: list[str], timer, video: torch.Tensor, repeats: int) -> dict:
+    """Steady state per variant: a block of runs of one variant, then the next. Interleaving
+    single runs would make each variant pay for the memory the previous one just freed (with
+    glibc's malloc, a fresh large allocation page-faults); two orders against drift."""
+    times = {name: [] for name in names}
+    for order in (names, names[::-1]):
+        for name in order:
+            timer(models[name], video)  # warm-up
+            times[name] += [timer(models[name], video) for _ in range(repeats)]
+    return {name: statistics.median(t) for name, t in times.items()}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--authors-code", type=Path, help="a checkout of github.com/IBM/bLVNet-TAM")
+    parser.add_argument("--previous", type=Path, help="a checkout of an earlier blvnet-edu, for the regression check")
     parser.add_argument("--frames", type=int, default=16)
     parser.add_argument("--size", type=int, default=160)
     parser.add_argument("--batch", type=int, default=2)
@@ -103,66 +173,58 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "benchmarks" / "speed.md")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    torch.manual_seed(0)
-    ours = build_model("blvnet_tam_50", num_frames=args.frames)  # contiguous (NCHW) parameters
-    randomize_statistics_(ours)
-    variants = {
-        # inference as blvnet_edu.inference runs it: channels_last, BatchNorm folded into the convs
-        INFERENCE: fold_batchnorm_(copy.deepcopy(ours).eval()).to(memory_format=torch.channels_last),
-        # training as the engine runs it with channels_last=true (the configs for GPUs)
-        "ours": copy.deepcopy(ours).to(memory_format=torch.channels_last),
-        "ours, contiguous": copy.deepcopy(ours),
-        AUTHORS: authors_structure(copy.deepcopy(ours)),
-    }
-    phases = (  # (phase, how to time it, variants, target speed-up)
-        ("forward", time_forward, [INFERENCE, "ours", "ours, contiguous", AUTHORS], 2.5),
-        ("forward+backward", time_train_step, ["ours", "ours, contiguous", AUTHORS], 1.8),
-    )
+    models = variants(args)
     video = torch.randn(args.batch, args.frames, 3, args.size, args.size)
     with torch.inference_mode():
-        logits = {name: model.eval()(video) for name, model in variants.items()}
-    reference = logits[AUTHORS]
+        logits = {name: m.eval()(video) for name, m in models.items() if not name.startswith("floor")}
+    reference = logits.get(AUTHORS, logits[PAPER])
     diff = max(((x - reference).abs().max() / reference.abs().max()).item() for x in logits.values())
-    # Steady state per variant: a block of runs of one variant, then the next. Interleaving
-    # single runs would make each variant pay for the memory the previous one just freed
-    # (with glibc's malloc, a fresh large allocation page-faults), which biases the ratio
-    # more than drift does. The blocks run twice, in opposite orders, against drift.
-    timings = {}
-    for phase, measure, names, _ in phases:
-        times = {name: [] for name in names}
-        for order in (names, names[::-1]):
-            for name in order:
-                measure(variants[name], video)  # warm-up
-                times[name] += [measure(variants[name], video) for _ in range(args.repeats)]
-        timings[phase] = {name: statistics.median(t) for name, t in times.items()}
-        print(phase, timings[phase], flush=True)
+    have = [n for n in (AUTHORS, PREVIOUS) if n in models]
+    forward = measure(models, have + [PLAIN, INFERENCE, PAPER, FLOOR_PLAIN, FLOOR_INFERENCE], time_forward,
+                      video, args.repeats)
+    print("forward", forward, flush=True)
+    step = measure(models, have + [PLAIN, PAPER, FLOOR_PLAIN], time_train_step, video, args.repeats)
+    print("forward+backward", step, flush=True)
+
+    base = AUTHORS if AUTHORS in models else PAPER
     lines = [
-        "# Whole-model speed: ours against the authors' structure (same weights, same outputs)",
+        "# Whole-model speed: the plain call and the inference path against the authors' code and the no-TAM floor",
         "",
-        f"`python benchmarks/speed.py` — {platform.machine()}, {args.threads} threads, torch {torch.__version__}; "
-        f"bLVNet-TAM-50, input ({args.batch}, {args.frames}, 3, {args.size}, {args.size}); median of 2 x {args.repeats} "
-        f"runs per variant (steady-state blocks, two orders); random weights and BatchNorm statistics; largest "
-        f"relative logit difference between variants {diff:.1e}.",
+        f"`python benchmarks/speed.py{' --authors-code CHECKOUT' if args.authors_code else ''}` — "
+        f"{platform.machine()}, {args.threads} threads, torch {torch.__version__}; bLVNet-TAM-50, input "
+        f"({args.batch}, {args.frames}, 3, {args.size}, {args.size}); median of 2 x {args.repeats} runs per variant "
+        f"(steady-state blocks, two orders); same weights in every variant, largest relative logit difference "
+        f"{diff:.1e}.",
         "",
-        "Ours as the package runs it: inference (`blvnet_edu.inference`) in channels_last with BatchNorm "
-        "folded into the convolutions (`models/fusion.py`); training in channels_last "
-        "(`channels_last: true`), BatchNorm as it is.",
-        "",
-        "| | ours (s) | authors' structure (s) | speed-up | target |",
+    ]
+    if AUTHORS in models:
+        lines += ["The authors' code is their `core/models/blvnet_tam.py` imported from a checkout of "
+                  "github.com/IBM/bLVNet-TAM, run unchanged on CPU.", ""]
+    else:
+        lines += ["No checkout of the authors' code was given (`--authors-code`): the speed-ups below are over our "
+                  "own paper path (`fast=False`), which is not the authors' code.", ""]
+    lines += [
+        f"| | variant | time (s) | speed-up over the {base} | over the floor (no TAM, same path) |",
         "|---|---|---|---|---|",
     ]
-    for phase, _, names, target in phases:
-        t = timings[phase]
-        mine = t[names[0]]
-        lines.append(f"| {phase} | {mine:.3f} | {t[AUTHORS]:.3f} | {t[AUTHORS] / mine:.2f}x | {target}x |")
-    lines += ["", "The same network without those two choices:", "",
-              "| | variant | time (s) | speed-up over the authors' structure |", "|---|---|---|---|"]
-    for phase, _, names, _ in phases:
-        for name in names[1:-1]:  # between ours as run and the authors' structure
-            label = {"ours": "channels_last, BatchNorm kept", "ours, contiguous": "contiguous (NCHW), BatchNorm kept"}[name]
-            t = timings[phase]
-            lines.append(f"| {phase} | {label} | {t[name]:.3f} | {t[AUTHORS] / t[name]:.2f}x |")
-    lines.append("")
+    floors = {PLAIN: FLOOR_PLAIN, INFERENCE: FLOOR_INFERENCE}
+    for phase, timings in (("forward", forward), ("forward+backward", step)):
+        for name, t in timings.items():
+            vs_floor = f"+{t / timings[floors[name]] - 1:.1%}" if name in floors and floors[name] in timings else ""
+            speedup = f"{timings[base] / t:.2f}x" if name not in (base, PREVIOUS) and not name.startswith("floor") else ""
+            lines.append(f"| {phase} | {name} | {t:.3f} | {speedup} | {vs_floor} |")
+    lines += [
+        "",
+        "Plain call: `build_model(...)` then `model(video)`; the model converts the input to channels_last on CPU "
+        "(`models/fast/network.py`). Inference path: `blvnet_edu.models.fast.prepare_for_inference`, as `blvnet_edu.inference` runs it (BatchNorm folded "
+        "into the convolutions, channels_last parameters). Floor: `blvnet_50`, the same network without its TAMs.",
+        "",
+    ]
+    if PREVIOUS in models:
+        lines += [f"Regression check (`--previous`, an earlier checkout of this repository): its plain call "
+                  f"{forward[PREVIOUS]:.3f} s forward, {step[PREVIOUS]:.3f} s forward+backward; ours "
+                  f"{forward[PLAIN]:.3f} s and {step[PLAIN]:.3f} s ({forward[PREVIOUS] / forward[PLAIN]:.2f}x and "
+                  f"{step[PREVIOUS] / step[PLAIN]:.2f}x).", ""]
     write_report(args.out, lines)
 
 

@@ -35,12 +35,12 @@ from blvnet_edu.data.kinetics import make_subset
 from blvnet_edu.data.synthetic import LONG_RANGE_PAIRS, order_pair_accuracy
 from blvnet_edu.data.transforms import EvalTransform
 from blvnet_edu.demo import CONFIG, ROOT, synthetic_lists
-from blvnet_edu.engine.checkpointing import load_model
 from blvnet_edu.engine.config import load_config
 from blvnet_edu.engine.evaluate import collect_scores
 from blvnet_edu.engine.train import train
 from blvnet_edu.explain.tam_weights import summarize_tams
 from blvnet_edu.models.tam import TAM_INITS
+from blvnet_edu.saved_run import SavedRun
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from report import write_report  # noqa: E402
@@ -65,7 +65,8 @@ def run_one(init: str, seed: int, lists: Path, runs: Path) -> dict:
     cfg = load_config(CONFIG, [f"data={lists}", f"out={out}", f"seed={seed}",
                                f"model_options.tam_init={init}", *RECIPE])
     train(cfg, log=lambda *_: None)
-    model, classes = load_model(out / "last.pt")  # the end of training, not the best epoch
+    last = SavedRun.load(out / "last.pt")  # the end of training, not the best epoch
+    model, classes = last.build_model(), last.classes
     val = VideoClipDataset(lists / "val.csv", model.config.num_frames, EvalTransform(cfg.size, cfg.resize), False)
     scores, labels = collect_scores(model, DataLoader(val, 16, num_workers=1), torch.device("cpu"))
     shares = {s.layer: {"past": s.past, "current": s.current, "future": s.future} for s in summarize_tams(model)}

@@ -11,6 +11,7 @@ from .models import (
 )
 
 from .inference import load_predictor, predict
+from .saved_run import SavedRun
 
 __version__ = "0.1.0"
 
@@ -24,4 +25,5 @@ __all__ = [
     "load_official_checkpoint",
     "load_predictor",
     "predict",
+    "SavedRun",
 ]

@@ -137,21 +137,18 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
-def load_app_module():
-    """`app/app.py` of the repository (the UI is not part of the installed package)."""
-    import importlib.util
-
-    path = Path(__file__).resolve().parents[1] / "app" / "app.py"
-    if not path.is_file():
-        raise FileNotFoundError(f"the app lives in the repository ({path}); run it from a clone")
-    spec = importlib.util.spec_from_file_location("blvnet_edu_app", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+APP_EXTRA = "the app needs Gradio: pip install 'blvnet-edu[app]' (in a clone: pip install -e '.[app]')"
 
 
 def _cmd_app(args: argparse.Namespace) -> int:
-    load_app_module().launch(args.checkpoint, args.labels, args.model, host=args.host, port=args.port)
+    try:
+        from blvnet_edu_app import app
+    except ModuleNotFoundError as err:
+        if err.name not in ("gradio", "blvnet_edu_app"):
+            raise
+        print(f"blvnet-edu app: {APP_EXTRA}", file=sys.stderr)
+        return 2
+    app.launch(args.checkpoint, args.labels, args.model, host=args.host, port=args.port)
     return 0
 
 

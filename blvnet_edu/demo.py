@@ -26,10 +26,10 @@ from .data.kinetics import make_subset
 from .data.lists import read_classes
 from .data.synthetic import CLASSES, make_synthetic, tier_accuracies
 from .data.transforms import EvalTransform
-from .engine.checkpointing import load_checkpoint, model_from_payload
 from .engine.config import load_config
 from .engine.evaluate import collect_scores
 from .engine.train import train
+from .saved_run import SavedRun
 
 __all__ = [
     "CONFIG", "FIGURE1_MODELS", "DEMO_MODELS", "LABELS", "synthetic_lists", "train_run", "run_summary",
@@ -86,12 +86,12 @@ def train_run(
 def run_summary(run: Path, lists: Path) -> dict:
     """Validation top-1 of `run/best.pt` and its order-pair accuracy per tier (1 clip, centre
     crop, the run's preprocessing), and the run's training time (summed over its epochs)."""
-    payload = load_checkpoint(run / "best.pt")
-    model, classes, trained = model_from_payload(payload, run / "best.pt"), payload["classes"], payload["train_config"]
+    best = SavedRun.load(run / "best.pt")
+    model, classes = best.build_model(), best.classes
     if classes != read_classes(lists / "classes.txt"):
         raise ValueError(f"{run} was trained on other classes than {lists}")
     val = VideoClipDataset(lists / "val.csv", model.config.num_frames,
-                           EvalTransform(trained["size"], trained["resize"]), False)
+                           EvalTransform(best.preprocessing.size, best.preprocessing.resize), False)
     scores, labels = collect_scores(model, DataLoader(val, 16, num_workers=1), torch.device("cpu"))
     epochs = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     summary = {

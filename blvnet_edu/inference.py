@@ -14,6 +14,11 @@ centre crop, ImageNet normalisation.
     comparison = order_comparison(models, clips, "shuffled_pairs")
     print(order_markdown(comparison))                  # top-1 before/after, per model
 
+    cache = ClipCache()                                # several steps on one video (the app's Run)
+    probs = cache.predict(models["TSN"], load_clips("clip.mp4", models, cache)["TSN"])
+    again = load_clips("clip.mp4", models, cache)       # no decoding: the cache's clips
+    order_comparison(models, again, "reversed", cache=cache)  # TSN's original prediction reused
+
 Bad input (not a video, no video stream, 0 or 1 frames, absurd sizes or durations) raises
 `ClipError` with a message meant for the user. Decoding reads only the sampled frames, so
 time and memory stay bounded for long or large videos.
@@ -21,6 +26,7 @@ time and memory stay bounded for long or large videos.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -30,15 +36,15 @@ import torch
 from torch import Tensor
 
 from .data.lists import read_classes
+from .data.order import ORDER_TESTS
 from .data.sampling import segment_indices
 from .data.transforms import center_crop, normalize, resize_short_side
 from .data.video_io import VideoDecodeError, VideoInfo, probe_video, read_frames
-from .engine.checkpointing import config_from_dict, load_checkpoint, model_from_payload
-from .engine.order_tests import ORDER_TESTS
 from .models.blvnet import BLVNetConfig, VideoNet, build_model
 from .models.checkpoints import load_official_checkpoint
-from .models.fusion import fold_batchnorm_
+from .models.fast import prepare_for_inference
 from .profiling import profile_model
+from .saved_run import Preprocessing, SavedRun
 
 __all__ = [
     "ClipError",
@@ -50,6 +56,7 @@ __all__ = [
     "predict",
     "predict_clip",
     "load_clips",
+    "ClipCache",
     "reorder_clip",
     "order_sensitive",
     "OrderResult",
@@ -87,17 +94,11 @@ class Predictor:
         if num_frames == self.num_frames:
             return self
         if num_frames not in self._by_frames:
-            model = VideoNet(config_from_dict({**self.model.config.__dict__, "num_frames": num_frames}))
-            model = _for_inference(model.eval())  # the same layout as self.model, BatchNorm folded
+            model = VideoNet(dataclasses.replace(self.model.config, num_frames=num_frames))
+            model = prepare_for_inference(model)  # as self.model: BatchNorm folded, channels_last
             model.load_state_dict(self.model.state_dict())
             self._by_frames[num_frames] = Predictor(self.name, model, self.classes, self.size, self.resize)
         return self._by_frames[num_frames]
-
-
-def _for_inference(model: VideoNet) -> VideoNet:
-    """channels_last (oneDNN's preferred layout on CPU) and BatchNorm folded into the
-    convolutions: together about 1.7x faster inference on CPU (benchmarks/speed.py)."""
-    return fold_batchnorm_(model.eval()).to(memory_format=torch.channels_last)
 
 
 def load_predictor(
@@ -113,22 +114,21 @@ def load_predictor(
     Raises `FileNotFoundError`, or `ValueError` (a `CheckpointMismatchError` for weights
     that do not fit the model) naming the problem. Files are read with weights_only=True.
     """
-    if model_name is None:  # a blvnet-edu checkpoint knows its model and classes
-        payload = load_checkpoint(checkpoint)
-        model = model_from_payload(payload, checkpoint)
-        classes = read_classes(labels) if labels else list(payload["classes"])
-        trained = payload.get("train_config", {})
-        size, resize = size or trained.get("size", 224), resize or trained.get("resize", 256)
+    if model_name is None:  # a blvnet-edu checkpoint knows its model, classes and preprocessing
+        run = SavedRun.load(checkpoint)
+        model, saved = run.build_model(), run.preprocessing
+        classes = read_classes(labels) if labels else run.classes
     else:  # the authors' released format: the model name and the labels come from the user
         if labels is None:
             raise ValueError("the authors' checkpoints hold no class names: give a label file")
         classes = read_classes(labels)
         model = build_model(model_name, num_classes=len(classes), num_frames=num_frames or 16)
         load_official_checkpoint(model, checkpoint)
-        size, resize = size or 224, resize or 256
+        saved = Preprocessing()  # the defaults
+    size, resize = size or saved.size, resize or saved.resize
     if len(classes) != model.config.num_classes:
         raise ValueError(f"{labels} lists {len(classes)} classes; the model has {model.config.num_classes}")
-    model = _for_inference(model.eval())
+    model = prepare_for_inference(model)  # BatchNorm folded, channels_last: faster on CPU (docs/benchmarks/speed.md)
     predictor = Predictor(model.config.name, model, classes, size, resize)
     return predictor.with_frames(num_frames) if num_frames else predictor
 
@@ -186,21 +186,63 @@ def predict(video: str | Path | Tensor, predictor: Predictor, num_frames: int | 
     return predict_clip(predictor, load_clip(video, predictor.num_frames, predictor.size, predictor.resize))
 
 
-def load_clips(video: str | Path | Tensor, predictors: Mapping[str, Predictor]) -> dict[str, Clip]:
+def _file_identity(video: str | Path | Tensor | None) -> tuple[str, int, int] | None:
+    """(path, size, modification time) of a clip file; None for frames in memory or no file."""
+    if video is None or isinstance(video, Tensor) or str(video) == "":
+        return None
+    try:
+        stat = Path(video).stat()
+    except OSError:
+        return None
+    return str(video), stat.st_size, stat.st_mtime_ns
+
+
+@dataclass
+class ClipCache:
+    """One video's decoded clips (one per preprocessing) and each model's probabilities on them.
+
+    What the steps of one app Run share, so that the prediction, the order test and the
+    explanation decode the file once and run each model on it once. Another file (or the same
+    path rewritten) empties it; frames in memory are never kept from one call to the next.
+    """
+
+    video: tuple[str, int, int] | None = None  # _file_identity of the file the clips come from
+    clips: dict[tuple[int, int, int], Clip] = field(default_factory=dict)  # (T, size, resize) -> clip
+    probs: dict[tuple[int, int], tuple[Predictor, Clip, dict[str, float]]] = field(default_factory=dict)
+
+    def use(self, video: str | Path | Tensor | None) -> None:
+        """Forget everything that belongs to another video."""
+        identity = _file_identity(video)
+        if identity is None or identity != self.video:
+            self.video, self.clips, self.probs = identity, {}, {}
+
+    def predict(self, predictor: Predictor, clip: Clip) -> dict[str, float]:
+        """`predict_clip`, run once per model and clip of this video."""
+        key = (id(predictor), id(clip))  # the entry keeps both alive: ids are not reused
+        if key not in self.probs:
+            self.probs[key] = (predictor, clip, predict_clip(predictor, clip))
+        return self.probs[key][2]
+
+
+def load_clips(
+    video: str | Path | Tensor, predictors: Mapping[str, Predictor], cache: ClipCache | None = None
+) -> dict[str, Clip]:
     """`{name: clip}` for several models, each file decoded once per distinct
-    preprocessing `(num_frames, size, resize)`: models that share it share one `Clip`."""
-    decoded: dict[tuple[int, int, int], Clip] = {}
+    preprocessing `(num_frames, size, resize)`: models that share it share one `Clip`.
+    With a `cache`, clips decoded by earlier calls on the same file are reused."""
+    cache = ClipCache() if cache is None else cache
+    cache.use(video)
     clips = {}
     for name, predictor in predictors.items():
         key = (predictor.num_frames, predictor.size, predictor.resize)
-        if key not in decoded:
-            decoded[key] = load_clip(video, *key)
-        clips[name] = decoded[key]
+        if key not in cache.clips:
+            cache.clips[key] = load_clip(video, *key)
+        clips[name] = cache.clips[key]
     return clips
 
 
 def reorder_clip(clip: Clip, test: str, seed: int = 0) -> tuple[Clip, list[int]]:
-    """The clip under an order test of `engine.order_tests` (`"reversed"`, `"shuffled_pairs"`),
+    """The clip under an order test of `data.order` (`"reversed"`, `"shuffled_pairs"`),
     and the new order as positions in the original clip. The same seed gives the same order."""
     if test not in ORDER_TESTS:
         raise ValueError(f"unknown order test {test!r}; choose from {sorted(ORDER_TESTS)}")
@@ -255,16 +297,22 @@ class OrderResult:
 
 
 def order_comparison(
-    predictors: Mapping[str, Predictor], clips: Clip | Mapping[str, Clip], test: str, seed: int = 0
+    predictors: Mapping[str, Predictor],
+    clips: Clip | Mapping[str, Clip],
+    test: str,
+    seed: int = 0,
+    cache: ClipCache | None = None,
 ) -> list[OrderResult]:
     """Every model on its clip as it is and under `test` (see `reorder_clip`); `clips` is one
-    clip for all models or `load_clips`' `{name: clip}`."""
+    clip for all models or `load_clips`' `{name: clip}`. With a `cache`, predictions already
+    made on the clips as they are are reused."""
+    original = cache.predict if cache is not None else predict_clip
     results = []
     for name, predictor in predictors.items():
         clip = clips if isinstance(clips, Clip) else clips[name]
         modified, order = reorder_clip(clip, test, seed)
         results.append(OrderResult(
-            name, predict_clip(predictor, clip), predict_clip(predictor, modified), order,
+            name, original(predictor, clip), predict_clip(predictor, modified), order,
             order_sensitive(predictor.model.config, test),
         ))
     return results

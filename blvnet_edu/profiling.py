@@ -26,6 +26,7 @@ __all__ = [
 ]
 
 STAGES = ("conv1", "layer0", "layer1", "layer2", "layer3", "layer4", "fc")
+BL_STAGES = ("layer0", "layer1", "layer2", "layer3")  # Big-Little stages in a bLResNet backbone
 
 # (model, frames) -> (parameters in millions, GFLOPs) at 224 px with 174 classes, from the
 # paper's Table 1 (Something-Something V1).
@@ -39,8 +40,8 @@ PAPER_COST = {
 @dataclass(frozen=True)
 class StageRow:
     name: str
-    output_shape: tuple[int, ...]  # as the module returns it: (B*T, C, H, W), fc (B, T', K)
-    frames: int  # maps per clip at this point (bLVNet: one per frame pair from bL layer 0 on)
+    output_shape: tuple[int, ...]  # as the paper defines it: (B*T, C, H, W), stage 4 (B*T', ...), fc (B, T', K)
+    frames: int  # distinct maps per clip (bLVNet: one per frame pair from bL layer 0 on)
     gflops: float  # multiply-adds of this stage, billions, per clip
 
 
@@ -90,8 +91,13 @@ def profile_model(model: VideoNet, size: int = 224, batch_size: int = 1) -> Mode
         return sum(counts.values()) / 2 / batch_size / 1e9  # multiply-adds per clip
 
     def frames(name: str) -> int:
+        """Distinct maps per clip: a bL stage of bLVNet computes one per frame pair and
+        returns it for both frames (`FrameRouting.merge`)."""
         shape = shapes[name]  # fc returns (B, T', K); every other stage (B*T, C, H, W)
-        return shape[1] if name == "fc" else shape[0] // batch_size
+        if name == "fc":
+            return shape[1]
+        copies = model.routing.group_size if name in BL_STAGES and config.backbone == "blresnet" else 1
+        return shape[0] // batch_size // copies
 
     rows = [StageRow(name, shapes[name], frames(name), stage_flops(name)) for name in STAGES]
     return ModelProfile(
@@ -123,5 +129,6 @@ def format_profile(profile: ModelProfile) -> str:
     for row in profile.stages:
         shape = "(" + ", ".join(str(s) for s in row.output_shape) + ")"
         lines.append(f"{row.name:<8} {shape:<36} {row.frames:>6} {row.gflops:>8.2f}")
-    lines.append("maps = feature maps per clip; bLVNet keeps one per frame pair from layer0 on")
+    lines.append("maps = distinct feature maps per clip: from layer0 on bLVNet computes one per frame pair "
+                 "and a bL stage returns it for both frames")
     return "\n".join(lines)

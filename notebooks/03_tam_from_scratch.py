@@ -23,8 +23,8 @@
 #
 # **Objectives.** After this notebook you can
 # - write TAM from the paper's recipe (per offset a depthwise 1x1 convolution, a shift along
-#   time with zero padding, a sum, a ReLU) and prove it equals the package's `TAM` and
-#   `TAMReference`, outputs and gradients, for any width,
+#   time with zero padding, a sum, a ReLU) and prove it equals the package's `TAM` and its
+#   fast in-place version, outputs and gradients, for any width,
 # - explain why TAM *is* a depthwise temporal convolution, and write it as one `conv3d` call,
 #   kernel orientation included,
 # - show that TSM's fixed channel shift (Lin et al., 2019) is TAM with fixed one-hot weights,
@@ -45,10 +45,11 @@ import torch.nn.functional as F
 from plotly.subplots import make_subplots
 
 import blvnet_edu
-from blvnet_edu.engine.order_tests import shuffle_pairs
+from blvnet_edu.data.order import shuffle_pairs
 from blvnet_edu.explain.figures import tam_layer_heatmap
 from blvnet_edu.inference import load_predictor
-from blvnet_edu.models import TAM, BLModule, PairRouting, TAMReference, fold_time, unfold_time
+from blvnet_edu.models import TAM, fold_time, unfold_time
+from blvnet_edu.models.fast import tam_frames
 from course import DEMO, ROOT, pick, setup
 
 setup()
@@ -180,17 +181,18 @@ print("np.convolve needs weight[::-1]; conv3d (a cross-correlation) takes weight
 # and out per group. A full 3D convolution (I3D) has $C_{in} \cdot C_{out} \cdot k_T k_H k_W$
 # weights; TAM has $(2k+1) \cdot C$. The paper calls it *depthwise temporal aggregation*.
 #
-# ## TAM equals the package's `TAM` and `TAMReference`
+# ## TAM equals the package's `TAM` and its fast version
 #
-# The package has two implementations with the same parameter `weight` `(2k+1, C)`
-# (`blvnet_edu/models/tam.py`):
+# The package computes TAM in two ways from the same parameter `weight` `(2k+1, C)`:
 #
-# - `TAMReference`: the recipe above, written the way the authors wrote it;
-# - `TAM` (used by the models): the same sum accumulated in place into one output tensor,
-#   with a hand-written backward.
+# - `TAM` (`blvnet_edu/models/tam.py`): the recipe above, as the authors wrote it, built as
+#   `TAM(channels, num_frames, blending_frames=2k+1)`;
+# - `tam_frames(x, weight, num_frames)` (`blvnet_edu/models/fast/tam.py`): the same sum
+#   accumulated in place into one output tensor, with a hand-written backward. The models
+#   run it unless built with `fast=False`.
 #
-# Both are built as `TAM(channels, num_frames, blending_frames=2k+1)` and take folded frames
-# `(B*T, C, H, W)`. We prove all four versions (recipe, `conv3d`, `TAM`, `TAMReference`) give
+# Both take folded frames `(B*T, C, H, W)`. We prove all four versions (recipe, `conv3d`,
+# `TAM`, the fast one) give
 # the same outputs **and** the same gradients for the input and the weights, in float64,
 # for widths 1, 3, 5, 7, on a clip of 8 frames and on a clip of 3 frames (where the widest
 # offsets fall entirely off the clip).
@@ -222,7 +224,7 @@ for frames in (8, 3):
             "recipe": lambda x, w: tam_from_scratch(x, w, frames),
             "conv3d": lambda x, w: tam_as_conv3d(x, w, frames),
             "TAM": as_module(TAM, C, frames, width),
-            "TAMReference": as_module(TAMReference, C, frames, width),
+            "fast": lambda x, w: tam_frames(x, w, frames),
         }
         results = {name: outputs_and_grads(fn, x64, w64, upstream) for name, fn in versions.items()}
         worst = 0.0
@@ -234,7 +236,7 @@ for frames in (8, 3):
         print(f"T={frames} width={width}: outputs, dL/dx, dL/dw agree; largest difference {worst:.1e}")
 
 # %% [markdown]
-# The package's fast `TAM` computes its gradients by hand. The recipe tells us what they
+# The package's fast version computes its gradients by hand. The recipe tells us what they
 # must be: $y_t = \sum_o w_o \odot x_{t+o}$ before the ReLU, so with $g_t = \partial L /
 # \partial y_t$ masked by the ReLU,
 #
@@ -244,12 +246,10 @@ for frames in (8, 3):
 # the same aggregation with the offsets mirrored. Autograd's numerical check agrees:
 
 # %%
-tam = TAM(3, 4, blending_frames=3).double()
-with torch.no_grad():
-    tam.weight.normal_()
+weight = torch.randn(3, 3, dtype=torch.float64, requires_grad=True)  # (2k+1, C)
 small = (torch.rand(8, 3, 2, 2, dtype=torch.float64) + 0.1).requires_grad_()  # (B*T, C, H, W)
-assert torch.autograd.gradcheck(tam, (small,))
-print("gradcheck: TAM's hand-written backward matches finite differences")
+assert torch.autograd.gradcheck(lambda x, w: tam_frames(x, w, num_frames=4), (small, weight))
+print("gradcheck: the fast TAM's hand-written backward matches finite differences")
 
 # %% [markdown]
 # ## TSM is TAM with fixed one-hot weights
@@ -535,12 +535,11 @@ tam_macs = []
 
 
 def count_tam(module, args):
-    x = args[0]  # the TAM's input, (N, C, H, W)
-    frames_per_map = 2 if isinstance(module, BLModule) and isinstance(module.routing, PairRouting) else 1
-    tam_macs.append(module.tam.blending_frames * x.numel() * frames_per_map)  # one map per pair = 2 frames
+    x = args[0]  # the TAM's input, (B*T, C, H, W): with a hook the model runs the paper's path
+    tam_macs.append(module.blending_frames * x.numel())  # one multiply-add per offset and element
 
 
-hooks = [m.register_forward_pre_hook(count_tam) for m in big_model.modules() if getattr(m, "tam", None) is not None]
+hooks = [m.register_forward_pre_hook(count_tam) for m in tams.values()]
 with torch.no_grad():
     big_model.eval()(torch.zeros(1, 16, 3, 224, 224, device="meta"))
 for h in hooks:
@@ -555,7 +554,7 @@ assert tam_params / total_params < 0.01 and sum(tam_macs) / 1e9 < 0.01 * 23.78
 # Less than a thousandth of the parameters and well under 1% of the multiply-adds. Few
 # FLOPs do not guarantee a fast layer, though: element-wise work is limited by memory
 # traffic, and the recipe as written allocates a full-size tensor per offset and then a stack
-# of all of them. The package's `TAM` accumulates the sum in place in one output tensor. A
+# of all of them. The fast version accumulates the sum in place in one output tensor. A
 # small timing on this machine (an illustration only: CPU timings on shared cores are noisy,
 # `benchmarks/` has the careful ones):
 
@@ -564,15 +563,14 @@ shape = pick((16, 64, 28, 28), (16, 64, 112, 112))  # full: a stem-sized map, 16
 repeats = pick(3, 5)
 frames_in = F.relu(torch.randn(shape))
 timings = {}
-for name, cls in (("TAM (in place)", TAM), ("TAMReference (stack and sum)", TAMReference)):
-    module = cls(shape[1], 16, blending_frames=3)
-    with torch.no_grad():
-        module.weight.normal_()
+module = TAM(shape[1], 16, blending_frames=3)
+fast_tam = lambda x: tam_frames(x, module.weight, num_frames=16)  # noqa: E731
+for name, run in (("fast (in place)", fast_tam), ("TAM, the recipe (stack and sum)", module)):
     best_fwd = best_bwd = float("inf")
     for _ in range(repeats):
         x_t = frames_in.clone().requires_grad_()
         start = time.perf_counter()
-        out = module(x_t)
+        out = run(x_t)
         mid = time.perf_counter()
         out.sum().backward()
         end = time.perf_counter()

@@ -30,8 +30,8 @@
 # - write a bL stage's forward pass from its parts for bLVNet's pair routing (big: odd
 #   frames, little: even frames, local fusion) and for plain frame routing, and prove it
 #   equals the package's `BLModule` and `BLLayer0`,
-# - prove that "copy the fused map back to both frames, then TAM" equals the package's
-#   `TAM.forward_pairs` on one map per pair,
+# - prove that the package's fast path, which keeps one map per pair instead of two copies,
+#   computes the same TAM and the same network (`blvnet_edu.models.fast`),
 # - count FLOPs and explain why bLVNet-TAM on 16 frames costs less than TSN-ResNet-50 on 8,
 #   and how $\alpha$ and $\beta$ move that cost.
 
@@ -44,8 +44,8 @@ import torch.nn.functional as F
 from plotly.subplots import make_subplots
 
 import blvnet_edu
-from blvnet_edu.models import TAM, BLLayer0, BLModule, FrameRouting, PairRouting
-from blvnet_edu.models.tam import pair_weights
+from blvnet_edu.models import PAIRS, SINGLE_FRAMES, TAM, BLLayer0, BLModule
+from blvnet_edu.models.fast import pair_weights, tam_pairs
 from blvnet_edu.profiling import format_profile, profile_model
 from course import pick, setup
 
@@ -75,7 +75,7 @@ setup()
 # `Bottleneck`s from `blvnet_edu.models.blocks.make_layer`) and `module.tam`.
 
 # %%
-stage = BLModule(in_channels=64, out_channels=256, blocks=3, alpha=2, beta=4, stride=2, routing=FrameRouting())
+stage = BLModule(in_channels=64, out_channels=256, blocks=3, alpha=2, beta=4, stride=2, routing=SINGLE_FRAMES)
 print(f"big: {len(stage.big)} Bottlenecks   little: {len(stage.little)} Bottleneck(s) with "
       f"{stage.little[0].conv3.out_channels} channels   fusion: {len(stage.fusion)}")
 
@@ -114,17 +114,18 @@ for depth, layers in ((50, (3, 4, 6)), (101, (4, 8, 18))):
 # In bLNet both branches see the same image. bLVNet (paper Sec. 3.1) feeds them **different
 # frames**: with $2T'$ frames, the big branch gets frames $1, 3, 5, \dots$ and the little
 # branch frames $0, 2, 4, \dots$ (0-based). The sum at the merge then combines two adjacent
-# frames: **local fusion**. The paper copies the fused map back to both frames of the pair;
-# the copies are equal, so the package stores it once, and from bL layer 0 on a clip of $T$
-# frames is held as $T/2$ maps, `(B*T/2, C, H, W)`. The next stage's TAM still reads the
-# clip as $T$ frames.
+# frames: **local fusion**. The paper copies the fused map back to both frames of the pair,
+# so the next stage (and its TAM) again reads the clip as $T$ frames; stage 4 keeps one frame
+# per pair.
 #
-# The package calls this `PairRouting`; `FrameRouting` sends every frame through both branches
-# (TSN on a bLNet backbone: frames never meet).
+# The package calls this routing `PAIRS` (`FrameRouting(2)`, in `blvnet_edu/models/temporal.py`:
+# `split` odd/even, `merge` copies back, `select` one frame per pair for stage 4);
+# `SINGLE_FRAMES` (`FrameRouting(1)`) sends every frame through both branches (TSN on a bLNet
+# backbone: frames never meet).
 
 # %%
 T_demo = 8
-fig = make_subplots(rows=1, cols=2, subplot_titles=("bLVNet: PairRouting (local fusion)", "TSN-bLNet: FrameRouting"),
+fig = make_subplots(rows=1, cols=2, subplot_titles=("bLVNet: PAIRS (local fusion)", "TSN-bLNet: SINGLE_FRAMES"),
                     horizontal_spacing=0.06)
 colours = {"little": "#2a9d8f", "big": "#e76f51", "fused": "#264653"}
 for col, pairs in ((1, True), (2, False)):
@@ -147,7 +148,8 @@ for col, pairs in ((1, True), (2, False)):
         fig.add_trace(go.Scatter(x=[x_out], y=[1], mode="markers", marker=dict(size=18, color=colours["fused"], symbol="square"),
                                  showlegend=False), row=1, col=col)
     n_out = T_demo // 2 if pairs else T_demo
-    fig.add_annotation(x=(T_demo - 1) / 2, y=0.5, text=f"{n_out} maps: (B*{n_out}, C, H, W)", showarrow=False, row=1, col=col)
+    text = f"{n_out} fused maps, each copied to both frames" if pairs else f"{n_out} maps, one per frame"
+    fig.add_annotation(x=(T_demo - 1) / 2, y=0.5, text=text, showarrow=False, row=1, col=col)
 for name, colour in colours.items():
     fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers", marker=dict(size=12, color=colour), name=name))
 fig.update_yaxes(tickvals=[1, 2, 3], ticktext=["merged", "branches", "input frames"], range=[0.3, 3.5])
@@ -160,28 +162,26 @@ fig.show()
 #
 # Here is the stage's forward pass written from the paper, using only the package's
 # submodules (`module.tam`, `module.big`, `module.little`, `module.little_e`,
-# `module.fusion`). With pair routing the input is one map per pair `(B*T/2, C, H, W)`: we
-# copy it back to both frames, run TAM over all $T$ frames, and send the odd frames to big
-# and the even frames to little. With frame routing, TAM runs on the frames and both branches
-# see each frame.
+# `module.fusion`). The input is every frame `(B*T, C, H, W)`: TAM runs over all $T$ frames;
+# with pairs the odd frames go to big and the even frames to little, and the fused map of
+# each pair is copied back to both of its frames. With single frames both branches see
+# each frame.
 
 
 # %%
-def bl_stage_from_scratch(module, x, pairs):
-    """A bL stage by the paper. pairs: x is `(B*T/2, C_in, H, W)`, one map per frame pair;
-    otherwise x is `(B*T, C_in, H, W)`. Returns `(N, C_out, H/stride, W/stride)`, N as x."""
+def bl_stage_from_scratch(module, frames, pairs):
+    """A bL stage by the paper: `(B*T, C_in, H, W)` -> `(B*T, C_out, H/stride, W/stride)`."""
+    if module.tam is not None:
+        frames = module.tam(frames)  # TAM over all T frames
     if pairs:
-        frames = x.repeat_interleave(2, dim=0)  # the fused map copied back to both frames, (B*T, C, H, W)
-        if module.tam is not None:
-            frames = module.tam(frames)  # TAM over all T frames
         big_in, little_in = frames[1::2], frames[0::2]  # odd frames -> big, even frames -> little
     else:
-        frames = module.tam(x) if module.tam is not None else x
         big_in = little_in = frames  # every frame through both branches
-    big = module.big(big_in)  # (N, C_out, H/2, W/2)
+    big = module.big(big_in)  # (N, C_out, H/2, W/2), N = B*T/2 with pairs
     little = module.little_e(module.little(little_in))  # (N, C_out, H, W)
     big = F.interpolate(big, size=little.shape[-2:], mode="nearest")  # (N, C_out, H, W)
-    return module.fusion(F.relu(big + little))  # local fusion of each pair (pairs), (N, C_out, H/s, W/s)
+    fused = module.fusion(F.relu(big + little))  # local fusion of each pair, (N, C_out, H/s, W/s)
+    return fused.repeat_interleave(2, dim=0) if pairs else fused  # copied back to both frames
 
 
 def randomize_(module):
@@ -200,28 +200,28 @@ def randomize_(module):
 
 B, T, H = 2, 8, 16
 tam = partial(TAM, num_frames=T, blending_frames=3)  # the temporal module factory: channels -> TAM
-for routing in (PairRouting(), FrameRouting()):
-    pairs = isinstance(routing, PairRouting)
+for name, routing in (("PAIRS", PAIRS), ("SINGLE_FRAMES", SINGLE_FRAMES)):
+    pairs = routing is PAIRS
     torch.manual_seed(0)
     module = randomize_(BLModule(16, 64, blocks=3, alpha=2, beta=2, stride=2, routing=routing, temporal=tam))
-    n = B * T // 2 if pairs else B * T
-    x = torch.rand(n, 16, H, H, dtype=torch.float64)  # (N, C_in, H, W), post-ReLU like a real stage input
+    x = torch.rand(B * T, 16, H, H, dtype=torch.float64)  # (B*T, C_in, H, W), post-ReLU like a real stage input
     with torch.no_grad():
         ours, theirs = bl_stage_from_scratch(module, x, pairs), module(x)
     torch.testing.assert_close(ours, theirs, rtol=1e-10, atol=1e-10)
-    print(f"{type(routing).__name__:12s} input {tuple(x.shape)} -> output {tuple(theirs.shape)}; "
+    print(f"{name:13s} input {tuple(x.shape)} -> output {tuple(theirs.shape)}; "
           f"from scratch = BLModule, largest difference {(ours - theirs).abs().max().item():.1e}")
+    if pairs:
+        assert torch.equal(theirs[0::2], theirs[1::2])  # both frames of a pair hold the fused map
 
 # %% [markdown]
-# With pair routing the stage takes and returns **one map per pair**, `(B*T/2, C, H, W)`:
-# 8 maps for a batch of 2 clips of 8 frames. Where do the pairs come from? From bL layer 0,
-# which receives the stem's `B*T` frames and is the first to route them. The same proof for
-# `BLLayer0`:
+# The stage takes and returns every frame, `(B*T, C, H, W)`; with pairs it computes only
+# `B*T/2` fused maps, each returned for both frames of its pair. bL layer 0, after the stem,
+# is the first to route frames. The same proof for `BLLayer0`:
 
 
 # %%
 def bl_layer0_from_scratch(m, x, pairs):
-    """bL layer 0: frames `(B*T, C, H, W)` -> `(N, C, H/2, W/2)`, N = B*T/2 (pairs) or B*T."""
+    """bL layer 0: frames `(B*T, C, H, W)` -> frames `(B*T, C, H/2, W/2)`."""
     if m.tam is not None:
         x = m.tam(x)  # TAM over the stem output, all T frames
     big, little = (x[1::2], x[0::2]) if pairs else (x, x)
@@ -230,25 +230,28 @@ def bl_layer0_from_scratch(m, x, pairs):
     little = F.relu(m.bn_l1(m.l_conv1(little)))  # (N, C/alpha, H/2, W/2)
     little = m.bn_l2(m.l_conv2(little))  # (N, C, H/2, W/2)
     fused = F.relu(big + little)  # local fusion of each pair (pairs)
-    return F.relu(m.bn_bl_init(m.bl_init(fused)))  # (N, C, H/2, W/2)
+    fused = F.relu(m.bn_bl_init(m.bl_init(fused)))  # (N, C, H/2, W/2), N = B*T/2 with pairs
+    return fused.repeat_interleave(2, dim=0) if pairs else fused  # copied back to both frames
 
 
-for routing in (PairRouting(), FrameRouting()):
-    pairs = isinstance(routing, PairRouting)
+for name, routing in (("PAIRS", PAIRS), ("SINGLE_FRAMES", SINGLE_FRAMES)):
+    pairs = routing is PAIRS
     torch.manual_seed(0)
     layer0 = randomize_(BLLayer0(16, alpha=2, routing=routing, temporal=tam))
     frames = torch.rand(B * T, 16, 2 * H, 2 * H, dtype=torch.float64)  # (B*T, C, H, W): stem output
     with torch.no_grad():
         ours, theirs = bl_layer0_from_scratch(layer0, frames, pairs), layer0(frames)
     torch.testing.assert_close(ours, theirs, rtol=1e-10, atol=1e-10)
-    print(f"{type(routing).__name__:12s} {tuple(frames.shape)} -> {tuple(theirs.shape)}: from scratch = BLLayer0")
+    print(f"{name:13s} {tuple(frames.shape)} -> {tuple(theirs.shape)}: from scratch = BLLayer0")
 
 # %% [markdown]
-# ### One map per pair, read as two frames: `TAM.forward_pairs`
+# ### Speed: one map per pair instead of two copies
 #
-# Our from-scratch stage materialised the copies: `repeat_interleave(2)` then a TAM over `T`
-# frames. The package's `BLModule` instead calls `TAM.forward_pairs` on the `T/2` maps and gets
-# the big (odd) and little (even) inputs directly. Why is that exact?
+# The copies cost memory and time: each stage writes $T$ maps of which $T/2$ are duplicates,
+# and the next TAM reads both. By default the models run the package's **fast path**
+# (`blvnet_edu/models/fast/`, chosen by `build_model(..., fast=True)`), which stores one map
+# per pair, `(B*T/2, C, H, W)`, and computes the big (odd) and little (even) inputs after TAM
+# directly from it with `tam_pairs`. Why is that exact?
 #
 # After a stage both frames of pair $i$ hold the same map, $x_{2i} = x_{2i+1} = f_i$. Frame
 # $2i + e$ ($e = 0$ even/little, $e = 1$ odd/big) receives from TAM
@@ -278,7 +281,7 @@ for width in (3, 5, 7):
         tam_t.weight.normal_()
         pairs_maps = torch.randn(B * T // 2, 5, 4, 4, dtype=torch.float64)  # (B*T/2, C, H, W)
         copied = tam_t(pairs_maps.repeat_interleave(2, dim=0))  # the paper: copy back, TAM over T frames
-        odd, even = tam_t.forward_pairs(pairs_maps)  # the package: (B*T/2, C, H, W) each
+        odd, even = tam_pairs(pairs_maps, tam_t.weight, T)  # the fast path: (B*T/2, C, H, W) each
         torch.testing.assert_close(odd, copied[1::2], rtol=1e-12, atol=1e-12)
         torch.testing.assert_close(even, copied[0::2], rtol=1e-12, atol=1e-12)
         # ...which is two TAMs over T/2 "pair frames" with the folded weights:
@@ -287,15 +290,35 @@ for width in (3, 5, 7):
             over_pairs = TAM(5, T // 2, blending_frames=pair_weight.shape[0]).double()
             over_pairs.weight.copy_(pair_weight)
             torch.testing.assert_close(over_pairs(pairs_maps), result, rtol=1e-12, atol=1e-12)
-    print(f"width {width}: copy back + TAM = TAM.forward_pairs = TAM over pairs with "
+    print(f"width {width}: copy back + TAM = tam_pairs = TAM over pairs with "
           f"pair_weights ({tuple(pair_weights(tam_t.weight, 1).shape)})")
+
+# %% [markdown]
+# The same holds for the whole network: `model.fast` switches between the paper's
+# step-by-step forward and the fast path, on the same parameters. (The package's test
+# `tests/test_models_fast_network.py` checks outputs and every parameter gradient, for every
+# model family; a forward hook always sees the paper's values, because a model with hooks
+# runs the paper's path.)
+
+# %%
+net = randomize_(blvnet_edu.build_model("blvnet_tam_tiny"))
+clip = torch.randn(2, 8, 3, 64, 64, dtype=torch.float64)
+with torch.no_grad():
+    net.fast = False
+    paper_logits = net(clip)
+    net.fast = True
+    fast_logits = net(clip)
+torch.testing.assert_close(fast_logits, paper_logits, rtol=1e-10, atol=1e-10)
+print(f"fast path = paper path on bLVNet-TAM tiny: largest logit difference "
+      f"{(fast_logits - paper_logits).abs().max().item():.1e}")
 
 # %% [markdown]
 # ## The whole network's shapes
 #
 # `profile_model` runs one forward pass and records every stage's output. On the tiny
 # bLVNet-TAM (8 frames): the stem sees all 8 frames, bL layer 0 fuses them into 4 pairs, and
-# from there on, stage 4 included, the network holds 4 maps per clip. Stage 4 is a plain
+# from there on the network computes 4 distinct maps per clip (the "maps" column; a bL stage
+# returns each for both frames of its pair, hence 8 rows in its output shape). Stage 4 is a plain
 # ResNet stage with a TAM in each block (global fusion) over the $T/2$ maps; the classifier
 # averages the 4 per-map logits.
 
@@ -441,7 +464,7 @@ sweep.show()
 # a **bag of pairs**, $\frac{2}{T}\sum_i g(x_{2i}, x_{2i+1})$.
 #
 # ```python
-# from blvnet_edu.engine.order_tests import reverse_frames, shuffle_pairs
+# from blvnet_edu.data.order import reverse_frames, shuffle_pairs
 # m = blvnet_edu.build_model("blvnet_tiny").double().eval()
 # torch.nn.init.normal_(m.fc.weight, std=0.5)
 # v = torch.randn(1, 8, 3, 64, 64, dtype=torch.float64)
@@ -480,7 +503,7 @@ sweep.show()
 #
 # </details>
 #
-# **4.** `TAM.forward_pairs` gives the big branch the odd frames. For width 5 ($k = 2$),
+# **4.** `tam_pairs` (the fast path) gives the big branch the odd frames. For width 5 ($k = 2$),
 # write the pair weights of the odd frames by hand and check them with `pair_weights`.
 #
 # <details><summary>Solution</summary>

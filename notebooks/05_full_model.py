@@ -86,17 +86,16 @@ for bad in (dict(backbone="resnet", frame_routing="pairs"), dict(num_frames=15),
 # %% [markdown]
 # ## The forward pass, by hand
 #
-# With `N = B*T/2` maps (one per frame pair) from layer 0 on, the forward pass of
-# bLVNet-TAM is:
+# The forward pass of bLVNet-TAM, as the paper describes it (`VideoNet.forward_features`):
 #
 # | step | module | shape |
 # |---|---|---|
 # | fold time into the batch | | `(B, T, 3, H, W)` -> `(B*T, 3, H, W)` |
 # | stem | `conv1`, `bn1`, `relu` | `(B*T, 64, H/2, W/2)` |
-# | bL layer 0: TAM, big <- odd / little <- even frames, fuse pairs | `layer0` | `(N, 64, H/4, W/4)` |
-# | bL stages 1-3: TAM on the input, big/little, local fusion | `layer1`..`layer3` | `(N, 256, H/8)`, `(N, 512, H/16)`, `(N, 1024, H/16)` |
-# | one frame per pair into stage 4 | `select_frames` | `(N, 1024, H/16, W/16)` |
-# | stage 4: Bottlenecks with TAM in every block (global fusion) | `layer4` | `(N, 2048, H/32, W/32)` |
+# | bL layer 0: TAM, big <- odd / little <- even frames, fuse pairs, copy back to both frames | `layer0` | `(B*T, 64, H/4, W/4)` |
+# | bL stages 1-3: TAM on the input, big/little, local fusion, copy back | `layer1`..`layer3` | `(B*T, 256, H/8)`, `(B*T, 512, H/16)`, `(B*T, 1024, H/16)` |
+# | one frame per pair into stage 4 | `routing.select` | `(B*T/2, 1024, H/16, W/16)` |
+# | stage 4: Bottlenecks with TAM in every block (global fusion) | `layer4` | `(B*T/2, 2048, H/32, W/32)` |
 # | pool, dropout, classifier | `avgpool`, `dropout`, `fc` | `(B, T/2, K)` |
 # | average over frames (TSN's consensus) | | `(B, K)` |
 #
@@ -112,10 +111,10 @@ def forward_by_hand(model, video):
     b, t = video.shape[:2]
     x = video.flatten(0, 1)  # (B*T, 3, H, W), frame t of clip b at b*T + t
     x = model.relu(model.bn1(model.conv1(x)))  # (B*T, 64, H/2, W/2)
-    x = model.layer0(x)  # (B*T/2, 64, H/4, W/4): one map per frame pair
+    x = model.layer0(x)  # (B*T, 64, H/4, W/4): both frames of a pair hold its fused map
     for stage in (model.layer1, model.layer2, model.layer3):
-        x = stage(x)  # (B*T/2, C, h, w)
-    x = model.select_frames(x)  # stage 4 sees one frame per pair
+        x = stage(x)  # (B*T, C, h, w)
+    x = x[1::2]  # (B*T/2, C, h, w): stage 4 sees one frame per pair (model.routing.select)
     x = model.layer4(x)  # (B*T/2, 2048 or 512 here, H/32, W/32)
     features = model.avgpool(x).flatten(1).unflatten(0, (b, -1))  # (B, T/2, C)
     return model.fc(features).mean(dim=1)  # per-frame logits, averaged: (B, K)
@@ -144,9 +143,9 @@ assert torch.allclose(ours, theirs, rtol=1e-5, atol=1e-5)
 # `model.tams()` lists the temporal modules in forward order. For bLVNet-TAM-50 at 16 frames:
 #
 # - `layer0.tam`: on the stem output, over all 16 frames, before the first Big-Little split;
-# - `layer1.tam` .. `layer3.tam`: on the input of each bL stage, over 16 frames. The input
-#   holds one map per pair; TAM reads it as two equal frames (`TAM.forward_pairs`, notebook 4),
-#   so the big (odd) and little (even) frames of a pair receive different mixtures;
+# - `layer1.tam` .. `layer3.tam`: on the input of each bL stage, over 16 frames. Both frames
+#   of a pair hold the same map there, and TAM gives the big (odd) and little (even) frame
+#   different mixtures (the fast path reads the pair's map once, `tam_pairs`, notebook 4);
 # - `layer4.0.tam` .. `layer4.2.tam`: in every stage-4 Bottleneck, on the block input,
 #   over the 8 frames left (one per pair). The paper calls this **global fusion**, against
 #   the **local fusion** of the two frames of a pair inside each bL stage.
@@ -234,10 +233,8 @@ assert {row.name: row.output_shape for row in profile.stages} == stage_shapes(me
 # The stem alone: 16 frames, `7x7x3` weights per output, `64 x 112 x 112` outputs per frame:
 # $16 \cdot 64 \cdot 112^2 \cdot 147 = 1.89$ G. A hook on every convolution and linear
 # layer adds these up; it must agree with `torch.utils.flop_counter`, which the package
-# uses. (`flop_counter` sees every matrix product, including a tiny one on weights only:
-# `TAM.forward_pairs` folds each stage TAM's `(3, C)` frame weights into pair weights with a
-# `(3 x 3) @ (3 x C)` product per parity, notebook 4. Fifteen thousand multiply-adds out of
-# 24 billion.)
+# uses. (With hooks registered the model runs the paper's path, whose TAM scales channels
+# element-wise: no multiply-add counted, as in the paper's convention.)
 
 
 # %%
@@ -266,12 +263,8 @@ print(f"stem by the formula: {stem / 1e9:.3f} G; profile: {profile.stages[0].gfl
 assert abs(stem / 1e9 - profile.stages[0].gflops) < 1e-9
 for name, m in meta_models.items():
     ours, package = count_macs(m), round(profile_model(m).gflops * 1e9)
-    # + the (3 x 3) @ (3 x C) products that fold each stage TAM's weights into pair weights, per parity
-    stage_tams = [t for n, t in m.tams().items() if n in ("layer1.tam", "layer2.tam", "layer3.tam")]
-    folding = sum(2 * 3 * 3 * t.channels for t in stage_tams)
-    print(f"{name:<14} hooks: {ours:,} MACs + TAM weight folding {folding:,}; "
-          f"torch.utils.flop_counter: {package:,}")
-    assert ours + folding == package
+    print(f"{name:<14} hooks: {ours:,} MACs; torch.utils.flop_counter: {package:,}")
+    assert ours == package
 
 # %% [markdown]
 # ## The paper's cost table
@@ -590,7 +583,7 @@ assert all(torch.equal(t.weight, initial_tams[name]) for name, t in student.tams
 #
 # <details><summary>Solution</summary>
 #
-# Stage 4 runs on one map per frame pair (`select_frames`): 8 maps for 16 frames. An offset
+# Stage 4 runs on one map per frame pair (`routing.select`): 8 maps for 16 frames. An offset
 # of +1 in a stage-4 TAM is the next *pair*, two frames later; with width 3 it reaches from
 # pair `i - 1` to `i + 1`, a window of 6 input frames. Stacked over three blocks and the
 # earlier TAMs, the receptive field in time covers much of the clip: global fusion.

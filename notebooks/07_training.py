@@ -52,11 +52,11 @@ from blvnet_edu.data.lists import read_classes
 from blvnet_edu.data.synthetic import CLASSES, TIERS, make_synthetic, tier_accuracies
 from blvnet_edu.data.transforms import EvalTransform, TrainTransform
 from blvnet_edu.demo import synthetic_lists, train_run
-from blvnet_edu.engine.checkpointing import load_checkpoint, model_from_payload
 from blvnet_edu.engine.config import load_config
 from blvnet_edu.engine.evaluate_cli import evaluate_checkpoint
 from blvnet_edu.engine.order_tests import order_report, order_scores
 from blvnet_edu.engine.train import train
+from blvnet_edu.saved_run import SavedRun
 from course import DEMO, QUICK, ROOT, WORK, setup
 
 setup()
@@ -155,7 +155,7 @@ print(f"loss {loss.item():.4f}")
 # %%
 shutil.rmtree(step_cfg.out, ignore_errors=True)  # a fresh one-step run each time
 train(step_cfg, log=lambda *a: None)
-engine_state = load_checkpoint(WORK / "one_step" / "last.pt")["model"]
+engine_state = SavedRun.load(WORK / "one_step" / "last.pt").weights
 worst = max((model.state_dict()[k].double() - v.double()).abs().max().item() for k, v in engine_state.items())
 print(f"largest difference between our step and the engine's: {worst:.2e}")
 assert worst < 1e-5, "the hand-written step and the engine disagree"
@@ -220,9 +220,9 @@ curves.show()
 # %%
 results, scores = {}, {}
 for name, label in names.items():
-    payload = load_checkpoint(runs / name / "best.pt")
-    trained, recipe = model_from_payload(payload), payload["train_config"]
-    val_set = VideoClipDataset(val_list, trained.config.num_frames, EvalTransform(recipe["size"], recipe["resize"]), False)
+    best = SavedRun.load(runs / name / "best.pt")
+    trained, recipe = best.build_model(), best.preprocessing
+    val_set = VideoClipDataset(val_list, trained.config.num_frames, EvalTransform(recipe.size, recipe.resize), False)
     scores[label], targets = order_scores(trained, DataLoader(val_set, 16), torch.device("cpu"))
     tiers = tier_accuracies(scores[label]["original"], targets, classes)
     report = order_report(scores[label], targets)

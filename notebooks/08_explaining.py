@@ -44,13 +44,14 @@ import torch
 from captum.attr import IntegratedGradients, LayerGradCam
 from plotly.subplots import make_subplots
 
-from blvnet_edu.explain.attributions import (BASELINES, attribute, baseline_clip, normalise_clip,
+from blvnet_edu.explain.attributions import (BASELINES, attribute, baseline_clip, grad_cam, normalise_clip,
                                              temporal_importance)
 from blvnet_edu.explain.figures import (frames_figure, tam_layer_heatmap, tam_summary_figure,
                                         temporal_importance_figure, topk_figure)
 from blvnet_edu.explain.overlays import overlay
 from blvnet_edu.explain.tam_weights import summarize_tams, tam_weights
 from blvnet_edu.inference import explain, load_clip, load_predictor, predict_clip
+from blvnet_edu.models.checkpoints import load_file
 from course import DEMO, EXAMPLES, WORK, pick, setup
 
 setup()
@@ -180,7 +181,7 @@ print("saliency", tuple(saliency.shape), "equals the package's")
 window = pick(16, 8)
 cached = WORK / f"occlusion_moving_left_w{window}.pt"
 if cached.exists():
-    occlusion = torch.load(cached)
+    occlusion = load_file(cached)  # the project's one safe loader (weights_only=True)
 else:
     occlusion = attribute(model, clip.input, target, method="occlusion", occlusion_window=window)
     torch.save(occlusion, cached)
@@ -496,20 +497,27 @@ frames_figure(panels, [f"{k} t={t}" for k in ("clip", "frame") for t in range(T)
 # %% [markdown]
 # ### 3. Grad-CAM on bLVNet has half the temporal resolution
 #
-# Grad-CAM reads a layer's feature maps. After each bL stage bLVNet keeps **one map per
-# frame pair** (both frames of the pair share it), and stage 4 sees one frame per pair. So a
-# layer-level map exists per pair, not per frame: `attribute` shows it on both frames of the
-# pair. TSN keeps one map per frame. The maps are also coarse in space: `layer3` is at
-# 1/16 of the frame (4x4 here).
+# Grad-CAM reads a layer's feature maps. After each bL stage both frames of a pair hold the
+# pair's **one fused map** (the paper copies it back to both frames), and stage 4 sees one
+# frame per pair. So a layer-level map exists per pair, not per frame. Worse, a generic
+# Grad-CAM is misled by the copies: after `layer3` only the odd copy of each pair goes on to
+# stage 4, so the even copies get a zero gradient and Captum's `LayerGradCam` paints every
+# even frame empty. The pair's gradient is the sum over its two copies, which is what the
+# package's `grad_cam` (used by `attribute(method="gradcam")`) computes; `attribute` then
+# shows the pair's map on both frames. TSN keeps one map per frame. The maps are also coarse
+# in space: `layer3` is at 1/16 of the frame (4x4 here).
 
 # %%
-cam_raw = {name: LayerGradCam(p.model, p.model.layer3).attribute(x, target=target)
-           for name, p in (("bLVNet-TAM", blv), ("TSN", tsn))}
-for name, cam in cam_raw.items():
-    print(f"{name:11s} layer3 Grad-CAM: {tuple(cam.shape)} (maps, 1, h, w)")
+naive = LayerGradCam(blv.model, blv.model.layer3).attribute(x, target=target, relu_attributions=True)
+print(f"Captum's LayerGradCam on bLVNet-TAM's layer3: {tuple(naive.shape)} (frames, 1, h, w); "
+      f"largest value on even frames {naive[0::2].abs().max().item():.1e}, on odd frames {naive[1::2].max().item():.2e}")
+assert naive[0::2].abs().max() == 0, "the even copies never reach stage 4"
+pair_maps = grad_cam(blv.model, x, target, "layer3")
+print(f"grad_cam on bLVNet-TAM's layer3: {tuple(pair_maps.shape)} (pairs, 1, h, w); "
+      f"TSN: {tuple(grad_cam(tsn.model, x, target, 'layer3').shape)} (frames, 1, h, w)")
+assert pair_maps.shape[0] == T // 2
 cam_blv = attribute(model, x, target, method="gradcam", layer="layer3")
 cam_tsn = attribute(tsn.model, x, target, method="gradcam", layer="layer3")
-assert cam_raw["bLVNet-TAM"].shape[0] == T // 2 and cam_raw["TSN"].shape[0] == T
 assert torch.equal(cam_blv[0::2], cam_blv[1::2]), "bLVNet: both frames of a pair get the same map"
 assert not torch.equal(cam_tsn[0::2], cam_tsn[1::2])
 panels = torch.cat([overlay(clip.frames, cam_blv), overlay(clip.frames, cam_tsn)])

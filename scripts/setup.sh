@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Set up everything blvnet-edu needs on a fresh machine, idempotently:
 # the system packages (ffmpeg for Gradio's video component, Chromium for the browser test),
-# then a virtual environment in .venv with the package (editable) its test tools and
-# JupyterLab for the course.
+# then a virtual environment in .venv with the package (editable), the app (Gradio), the test
+# tools and JupyterLab for the course.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -26,4 +26,4 @@ if [ ! -x .venv/bin/python ]; then
     "$PYTHON" -m venv .venv
 fi
 .venv/bin/python -m pip install --quiet --upgrade pip
-.venv/bin/python -m pip install --progress-bar off -e ".[dev,course]"
+.venv/bin/python -m pip install --progress-bar off -e ".[app,dev,course]"

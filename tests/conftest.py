@@ -98,3 +98,20 @@ def decode_index(frames: torch.Tensor) -> list[int]:
                 value |= 1 << b
         out.append(value)
     return out
+
+
+def flip_tensor_byte(path, record: int = 0) -> None:
+    """Flip one byte in the middle of tensor storage `record` of a `torch.save` file, in place.
+
+    PyTorch's zip records hold the raw bytes of each storage (`<archive>/data/<record>`, numbered
+    in the order they were saved) and are not checked on load: the file still loads."""
+    import struct
+    import zipfile
+
+    with zipfile.ZipFile(path) as archive:
+        info = next(i for i in archive.infolist() if i.filename.endswith(f"/data/{record}"))
+    data = bytearray(Path(path).read_bytes())
+    name_len, extra_len = struct.unpack("<HH", data[info.header_offset + 26 : info.header_offset + 30])
+    start = info.header_offset + 30 + name_len + extra_len  # after the local file header
+    data[start + info.file_size // 2] ^= 0xFF
+    Path(path).write_bytes(data)

@@ -1,4 +1,4 @@
-"""app/app.py through its named API endpoints (gradio_client), on 127.0.0.1: good and bad input."""
+"""app/app.py (`blvnet_edu_app.app`) through its named API endpoints (gradio_client), on 127.0.0.1."""
 
 import socket
 from fractions import Fraction
@@ -9,8 +9,8 @@ import pytest
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 
-from blvnet_edu.cli import load_app_module
 from blvnet_edu.data.video_io import write_video
+from blvnet_edu_app import app
 
 from conftest import index_frames
 
@@ -26,7 +26,7 @@ def free_port() -> int:
 
 @pytest.fixture(scope="module")
 def app_module():
-    return load_app_module()
+    return app
 
 
 @pytest.fixture(scope="module")

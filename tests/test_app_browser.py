@@ -11,7 +11,7 @@ import socket
 import pytest
 from playwright.sync_api import expect, sync_playwright
 
-from blvnet_edu.cli import load_app_module
+from blvnet_edu_app import app
 
 CHROMIUM = "/usr/bin/chromium"
 pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="needs Debian's chromium (scripts/setup.sh)")
@@ -24,7 +24,6 @@ def free_port() -> int:
 
 
 def test_upload_run_compare_orders_and_pick_a_tam_layer(tmp_path):
-    app = load_app_module()
     port = free_port()
     demo = app.launch(host="127.0.0.1", port=port, block=False)
     models = app.load_models()

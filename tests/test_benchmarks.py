@@ -12,7 +12,6 @@ ROOT = Path(__file__).resolve().parents[1]
 TINY = {
     "efficiency_table": ["--frames", "2"],
     "memory": ["--frames", "2", "--size", "64", "--batches", "1", "2"],
-    "tam_cost": ["--frames", "4", "--size", "64", "--batch", "1", "--repeats", "1"],
     "speed": ["--frames", "4", "--size", "64", "--batch", "1", "--repeats", "1"],
     "data_decode": ["--clips", "1", "--repeats", "1", "--seconds", "20"],
     "app_latency": ["--repeats", "1"],

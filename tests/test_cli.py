@@ -49,6 +49,26 @@ def test_app_with_a_bad_checkpoint_exits_with_a_message(tmp_path, capsys):
     assert "checkpoint not found" in capsys.readouterr().err
 
 
+def test_app_without_gradio_says_in_one_line_how_to_install_it():
+    code = ("import sys; sys.modules['gradio'] = None  # as if not installed\n"
+            "from blvnet_edu.cli import main; sys.exit(main(['app']))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.splitlines() == [
+        "blvnet-edu app: the app needs Gradio: pip install 'blvnet-edu[app]' "
+        "(in a clone: pip install -e '.[app]')"
+    ]
+
+
+def test_the_app_is_a_package_of_its_own_with_its_demo(tmp_path):
+    code = "import blvnet_edu_app.app as a; print(a.__name__, len(a.EXAMPLES), sorted(a.DEMO_FILES.values()))"
+    # from another folder: the installed package, not the repository's app/ folder
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split(" ", 2)[:2] == ["blvnet_edu_app.app", "14"]
+    assert "blvnet_tam_tiny.pt" in done.stdout
+
+
 def test_course_notebooks_are_made_from_sources_and_keep_edits(tmp_path):
     import shutil
 

@@ -8,7 +8,7 @@ from blvnet_edu.data.kinetics import make_subset
 from blvnet_edu.data.lists import read_classes
 from blvnet_edu.data.synthetic import CLASSES, make_synthetic
 from blvnet_edu.demo import DEMO_MODELS, export_demo, run_summary, train_run
-from blvnet_edu.engine.checkpointing import load_model
+from blvnet_edu.saved_run import SavedRun
 
 TINY = ("epochs=1", "max_steps_per_epoch=2", "batch_size=4", "size=32", "resize=32", "workers=0", "threads=1")
 
@@ -46,5 +46,5 @@ def test_train_summarise_export_and_reuse(lists, tmp_path):
     examples = sorted(p.stem for p in (app / "examples").glob("*.mp4"))
     assert examples == sorted(c.replace(" ", "_") for c in CLASSES)  # one clip per class, no stale ones
     assert all(p.exists() for p in written)
-    model, classes = load_model(app / "demo" / "blvnet_tiny.pt")
-    assert model.config.temporal_module is None and classes == sorted(CLASSES)
+    exported = SavedRun.load(app / "demo" / "blvnet_tiny.pt")
+    assert exported.build_model().config.temporal_module is None and exported.classes == sorted(CLASSES)

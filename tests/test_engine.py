@@ -12,10 +12,12 @@ from blvnet_edu import build_model
 from blvnet_edu.cli import main
 from blvnet_edu.data.kinetics import make_subset
 from blvnet_edu.data.synthetic import make_synthetic
-from blvnet_edu.engine.checkpointing import load_checkpoint, load_model
 from blvnet_edu.engine.config import TrainConfig, load_config
 from blvnet_edu.engine.evaluate import metrics_from_scores
 from blvnet_edu.engine.train import train
+from blvnet_edu.saved_run import Preprocessing, SavedRun
+
+from conftest import flip_tensor_byte
 
 
 @pytest.fixture(scope="module")
@@ -70,9 +72,13 @@ def test_training_lowers_the_loss_and_writes_its_results(dataset, tmp_path):
     for name in ("config.yaml", "metrics.csv", "confusion.csv", "last.pt", "best.pt"):
         assert (tmp_path / "run" / name).is_file(), name
     assert load_config(tmp_path / "run" / "config.yaml") == cfg  # the run can be repeated
-    model, classes = load_model(tmp_path / "run" / "best.pt")
-    assert len(classes) == 8 and model.config.num_frames == 4 and not model.training
-    assert load_checkpoint(tmp_path / "run" / "last.pt")["train_config"] == cfg.to_dict()
+    best = SavedRun.load(tmp_path / "run" / "best.pt")
+    model = best.build_model()
+    assert len(best.classes) == 8 and model.config.num_frames == 4 and not model.training
+    assert best.metrics["top1"] >= 0 and best.optimizer is None  # the best epoch, no training state
+    last = SavedRun.load(tmp_path / "run" / "last.pt")
+    assert last.train_config == cfg.to_dict() and last.preprocessing == Preprocessing(32, 32, None)
+    assert last.epoch == 3 and last.optimizer and last.scheduler and last.scaler is not None and last.rng
 
 
 class Interrupt(Exception):
@@ -90,12 +96,12 @@ def test_resume_gives_the_same_result_as_an_uninterrupted_run(dataset, tmp_path)
     broken = config(dataset, tmp_path / "broken", model_options={"num_frames": 4, "dropout": 0.5})
     with pytest.raises(Interrupt):
         train(broken, log=crash_after_first_epoch)
-    assert load_checkpoint(tmp_path / "broken" / "last.pt")["epoch"] == 0
+    assert SavedRun.load(tmp_path / "broken" / "last.pt").epoch == 0
     train(broken, resume=True, log=quiet)
-    a = load_checkpoint(tmp_path / "straight" / "last.pt")
-    b = load_checkpoint(tmp_path / "broken" / "last.pt")
-    for key, value in a["model"].items():
-        assert torch.equal(value, b["model"][key]), key
+    a = SavedRun.load(tmp_path / "straight" / "last.pt")
+    b = SavedRun.load(tmp_path / "broken" / "last.pt")
+    for key, value in a.weights.items():
+        assert torch.equal(value, b.weights[key]), key
     lines = lambda run: [json.loads(x) for x in (tmp_path / run / "metrics.jsonl").read_text().splitlines()]
     assert [r["train_loss"] for r in lines("straight")] == [r["train_loss"] for r in lines("broken")]
 
@@ -104,6 +110,13 @@ def test_resume_refuses_another_model(dataset, tmp_path):
     train(config(dataset, tmp_path / "r", epochs=1), log=quiet)
     with pytest.raises(ValueError, match="trained with another model"):
         train(config(dataset, tmp_path / "r", epochs=2, model="tsn_resnet_tiny"), resume=True, log=quiet)
+
+
+def test_resume_refuses_a_corrupt_checkpoint(dataset, tmp_path):
+    train(config(dataset, tmp_path / "r", epochs=1), log=quiet)
+    flip_tensor_byte(tmp_path / "r" / "last.pt")  # a bit flipped on disk: the file still unpickles
+    with pytest.raises(ValueError, match=r"last.pt: the weights do not match the digest stored in the file"):
+        train(config(dataset, tmp_path / "r", epochs=2), resume=True, log=quiet)
 
 
 def test_a_fresh_run_never_overwrites_a_run_and_a_resumed_one_logs_each_epoch_once(dataset, tmp_path):
@@ -134,8 +147,8 @@ def test_two_process_ddp_matches_one_process_on_the_same_global_batch(dataset, t
     )
     assert ddp.returncode == 0, ddp.stderr[-3000:]
     assert main(["train", *common, "batch_size=4", f"out={tmp_path / 'one'}"]) == 0
-    a = load_checkpoint(tmp_path / "ddp" / "last.pt")["model"]
-    b = load_checkpoint(tmp_path / "one" / "last.pt")["model"]
+    a = SavedRun.load(tmp_path / "ddp" / "last.pt").weights
+    b = SavedRun.load(tmp_path / "one" / "last.pt").weights
     for key in a:
         torch.testing.assert_close(a[key], b[key], rtol=1e-4, atol=1e-5, msg=key)
     torch.manual_seed(5)  # the initial weights of both runs
@@ -189,8 +202,8 @@ def test_a_killed_run_keeps_a_valid_checkpoint_and_resumes(dataset, tmp_path):
         proc.wait(timeout=30)
     finally:
         proc.kill()
-    done = load_checkpoint(out / "last.pt")["epoch"]
+    done = SavedRun.load(out / "last.pt").epoch
     assert 0 <= done < 5
     assert main(["train", *args, "--resume"]) == 0
     records = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
-    assert records[-1]["epoch"] == 6 and load_checkpoint(out / "last.pt")["epoch"] == 5
+    assert records[-1]["epoch"] == 6 and SavedRun.load(out / "last.pt").epoch == 5

@@ -9,7 +9,7 @@ from PIL import Image
 import torch
 
 from blvnet_edu import build_model
-from blvnet_edu.explain.attributions import attribute, baseline_clip, normalise_clip, temporal_importance
+from blvnet_edu.explain.attributions import attribute, baseline_clip, grad_cam, normalise_clip, temporal_importance
 from blvnet_edu.explain.figures import frames_figure, tam_layer_heatmap, tam_summary_figure, temporal_importance_figure, topk_figure
 from blvnet_edu.explain.overlays import colorize, overlay, overlay_video
 from blvnet_edu.explain.tam_weights import summarize_tams, tam_weights
@@ -62,6 +62,24 @@ def test_gradcam_on_blvnet_layers_gives_one_map_per_pair(layer):
     assert maps.shape == (8, 64, 64)
     assert all(torch.equal(maps[2 * i], maps[2 * i + 1]) for i in range(4))
     assert not torch.equal(maps[0], maps[2])
+
+
+@pytest.mark.parametrize("layer", ["layer1", "layer3"])
+def test_gradcam_of_a_bl_stage_is_gradcam_of_each_pairs_fused_map(layer):
+    """The stage output holds each pair's map twice; its gradient is the sum over both copies:
+    the same as Grad-CAM on the fusion block, whose output is the pair's map, once."""
+    from captum.attr import LayerGradCam
+
+    model = randomize_(build_model("blvnet_tam_tiny")).double().eval()
+    video = random_video(1, 8, 64, dtype=torch.float64)
+    stage = getattr(model, layer)
+    expected = LayerGradCam(model, stage.fusion).attribute(video, target=1, relu_attributions=True)
+    maps = grad_cam(model, video, 1, layer)
+    assert maps.shape == (4, 1) + expected.shape[2:] and maps.abs().max() > 0
+    torch.testing.assert_close(maps, expected, rtol=1e-10, atol=1e-12)
+    if layer == "layer3":  # only the odd copy reaches stage 4: a generic Grad-CAM leaves even frames empty
+        naive = LayerGradCam(model, stage).attribute(video, target=1, relu_attributions=True)
+        assert naive[0::2].abs().max() == 0 and naive[1::2].abs().max() > 0
 
 
 def test_gradcam_on_tsn_gives_one_map_per_frame():

@@ -4,12 +4,12 @@ import pytest
 import torch
 
 from blvnet_edu import build_model
-from blvnet_edu.engine.checkpointing import config_to_dict, save_checkpoint
 from blvnet_edu.inference import (
     ClipError, OrderResult, Predictor, _for_inference, explain, load_clip, load_clips, load_predictor, model_card,
     order_comparison, order_markdown, predict, predict_clip, reorder_clip,
 )
 from blvnet_edu.data.video_io import read_video, write_video
+from blvnet_edu.saved_run import Preprocessing, SavedRun
 
 from conftest import index_frames, random_video, randomize_
 
@@ -20,8 +20,7 @@ CLASSES = [f"class {i}" for i in range(10)]
 def checkpoint(tmp_path_factory):
     model = randomize_(build_model("blvnet_tam_tiny", num_frames=8))
     path = tmp_path_factory.mktemp("ckpt") / "model.pt"
-    save_checkpoint(path, {"model": model.state_dict(), "model_config": config_to_dict(model.config),
-                           "classes": CLASSES, "train_config": {"size": 48, "resize": 56}})
+    SavedRun(model.config, CLASSES, model.state_dict(), Preprocessing(48, 56)).save(path)
     return path
 
 
@@ -179,3 +178,36 @@ def test_order_comparison_shows_what_each_architecture_can_notice(three_models, 
     assert "top-1, pairs shuffled" in table and table.count("\n| ") == 3 and "Expected: TSN" in table
     one_clip = order_comparison(three_models, clips[tsn], "reversed")  # one clip for every model
     assert [r.top1_modified for r in one_clip] == [r.top1_modified for r in results["reversed"].values()]
+
+
+def test_inference_does_not_need_the_training_engine():
+    import subprocess
+    import sys
+
+    code = ("import sys, blvnet_edu.inference; "
+            "print(sorted(m for m in sys.modules if m.startswith('blvnet_edu.engine')))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
+
+
+def test_a_clip_cache_decodes_and_predicts_once_per_video(three_models, clip_file, tmp_path, monkeypatch):
+    import blvnet_edu.inference as inference
+
+    decodes, forwards = [], []
+    read_frames = inference.read_frames
+    monkeypatch.setattr(inference, "read_frames", lambda *a, **k: decodes.append(a) or read_frames(*a, **k))
+    hooks = [p.model.register_forward_hook(lambda *_: forwards.append(1)) for p in three_models.values()]
+    try:
+        cache = inference.ClipCache()
+        clips = load_clips(clip_file, three_models, cache)
+        probs = {name: cache.predict(p, clips[name]) for name, p in three_models.items()}
+        assert load_clips(clip_file, three_models, cache) == clips and len(decodes) == 1
+        results = order_comparison(three_models, clips, "reversed", cache=cache)
+        assert [r.original for r in results] == list(probs.values())
+        assert len(forwards) == 3 + 3  # the clip as it is once per model, then reversed
+        other = write_video(tmp_path / "other.mp4", index_frames(30, 60, 96), fps=10)
+        load_clips(other, three_models, cache)  # another file: decoded, the old clips forgotten
+        assert len(decodes) == 2 and cache.probs == {}
+    finally:
+        for hook in hooks:
+            hook.remove()

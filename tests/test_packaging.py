@@ -41,6 +41,22 @@ def test_readme_opens_the_course_with_the_cli():
     block = re.search(r"<!-- course-command -->\s*```bash\n(.+?)\n```", readme, re.S)
     assert block and block[1].strip() == "bash scripts/setup.sh && .venv/bin/blvnet-edu course"
     setup = (ROOT / "scripts" / "setup.sh").read_text()
-    assert '".[dev,course]"' in setup  # JupyterLab comes with the set-up
+    extras = re.search(r'-e "\.\[([a-z,]+)\]"', setup)[1].split(",")
+    assert {"app", "dev", "course"} <= set(extras)  # the app, the tests and JupyterLab come with the set-up
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     assert any(r.startswith("jupyterlab==") for r in project["optional-dependencies"]["course"])
+
+
+def test_the_wheel_holds_the_library_and_the_app_with_its_data():
+    setuptools = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    inits = (ROOT / "blvnet_edu").rglob("__init__.py")
+    library = sorted(".".join(p.parent.relative_to(ROOT).parts) for p in inits)
+    assert sorted(setuptools["packages"]) == sorted([*library, "blvnet_edu_app"])  # none forgotten
+    assert setuptools["package-dir"] == {"blvnet_edu_app": "app"}  # no package named `app` installed
+    assert (ROOT / "app" / "__init__.py").is_file()
+    data = setuptools["package-data"]["blvnet_edu_app"]
+    assert any((ROOT / "app").glob("demo/*.pt")) and any((ROOT / "app").glob("examples/*.mp4"))
+    assert {"demo/*.pt", "examples/*.mp4"} <= set(data)
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert not any(r.startswith("gradio") for r in project["dependencies"])  # the app is an extra
+    assert any(r.startswith("gradio==") for r in project["optional-dependencies"]["app"])

@@ -29,13 +29,20 @@ def test_two_t_frames_cost_about_what_t_frames_cost_in_tsn():
     assert blvnet < tsn
 
 
+def test_fast_and_paper_paths_count_the_same_flops():
+    fast = profile_model(build_model("blvnet_tam_tiny"), size=64)
+    paper = profile_model(build_model("blvnet_tam_tiny", fast=False), size=64)
+    assert fast.gflops == paper.gflops and fast.stages == paper.stages
+
+
 def test_stage_table_shapes_and_flops_add_up():
     model = build_model("blvnet_tam_tiny", num_frames=8)
     profile = profile_model(model, size=64)
     rows = {r.name: r for r in profile.stages}
     assert [r.name for r in profile.stages] == list(STAGES)
     assert rows["conv1"].output_shape == (8, 16, 32, 32)  # every frame
-    assert rows["layer0"].output_shape == (4, 16, 16, 16)  # one map per frame pair from here on
+    assert rows["layer0"].output_shape == (8, 16, 16, 16)  # the paper's stage output: every frame ...
+    assert rows["layer0"].frames == 4  # ... holding one map per frame pair from here on
     assert rows["layer3"].frames == 4 and rows["layer4"].frames == 4
     assert rows["layer4"].output_shape == (4, 512, 2, 2)
     assert rows["fc"].output_shape == (1, 4, 10)

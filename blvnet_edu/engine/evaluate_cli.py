@@ -11,7 +11,7 @@ from tqdm import tqdm
 from ..data.datasets import VideoClipDataset
 from ..data.lists import read_classes
 from ..data.transforms import EvalTransform
-from .checkpointing import load_checkpoint, model_from_payload
+from ..saved_run import SavedRun
 from .distributed import resolve_device
 from .evaluate import Metrics, evaluate, metrics_from_scores
 from .order_tests import order_report, order_scores
@@ -35,18 +35,15 @@ def evaluate_checkpoint(
     """Metrics of a checkpoint on `data/<split>.csv`; with `order_tests`, also the order
     diagnostics of `order_tests.py` (reversed clips, shuffled frame pairs), from the same
     decoded clips: returns `(metrics, report)` then."""
-    payload = load_checkpoint(checkpoint)
-    model, classes = model_from_payload(payload, checkpoint), list(payload["classes"])
-    trained = payload.get("train_config", {})
-    data_classes = read_classes(Path(data) / "classes.txt")
-    if data_classes != classes:
+    run = SavedRun.load(checkpoint)
+    model, classes, saved = run.build_model(), run.classes, run.preprocessing
+    if read_classes(Path(data) / "classes.txt") != classes:
         raise ValueError(f"{checkpoint} knows {len(classes)} classes that differ from {data}/classes.txt")
-    size = size or trained.get("size", 224)
-    resize = resize or trained.get("resize", 256)
     target = resolve_device(device)
     dataset = VideoClipDataset(
-        Path(data) / f"{split}.csv", model.config.num_frames, EvalTransform(size, resize, crops), False,
-        stride=trained.get("stride"), num_clips=clips,
+        Path(data) / f"{split}.csv", model.config.num_frames,
+        EvalTransform(size or saved.size, resize or saved.resize, crops), False,
+        stride=saved.stride, num_clips=clips,
     )
     loader = DataLoader(dataset, batch_size, num_workers=workers)
     progress = lambda it: tqdm(it, desc=f"evaluating {split}", dynamic_ncols=True)  # noqa: E731

@@ -12,7 +12,8 @@ they are, played backwards, and with their frame pairs shuffled (each pair `(x_0
 
 A model that needs frame order loses accuracy on the modified clips (the "shuffle test" of
 the temporal-modelling literature); one whose accuracy stays put did not need the order for
-that data, whatever its architecture could do.
+that data, whatever its architecture could do. The reorderings themselves are pure tensor
+functions in `data/order.py`; this module runs them over a whole clip list.
 """
 
 from __future__ import annotations
@@ -23,38 +24,9 @@ import torch
 from torch import Tensor, nn
 from torch.utils.data import DataLoader
 
-__all__ = ["reverse_frames", "shuffle_pairs", "ORDER_TESTS", "order_scores", "order_report"]
+from ..data.order import ORDER_TESTS
 
-
-def reverse_frames(video: Tensor, generator: torch.Generator | None = None) -> Tensor:
-    """`(..., T, 3, H, W)` -> the same frames, last first."""
-    return video.flip(-4)
-
-
-def shuffle_pairs(video: Tensor, generator: torch.Generator | None = None) -> Tensor:
-    """`(B, [V,] T, 3, H, W)` -> each clip's frame pairs in a random order (never the same order).
-
-    The two frames of a pair stay together and in order, so bLVNet's local fusion sees
-    exactly the pairs it saw before; only what relates distant pairs (TAM) can notice.
-    """
-    frames = video.shape[-4]
-    if frames % 2 or frames < 4:
-        raise ValueError(f"shuffling frame pairs needs an even number of frames >= 4, got {frames}")
-    pairs = frames // 2
-    clips = video.reshape(-1, pairs, 2, *video.shape[-3:])  # (N, T/2, 2, 3, H, W)
-    out = torch.empty_like(clips)
-    for i in range(len(clips)):
-        order = torch.randperm(pairs, generator=generator)
-        while torch.equal(order, torch.arange(pairs)):
-            order = torch.randperm(pairs, generator=generator)
-        out[i] = clips[i, order]
-    return out.reshape(video.shape)
-
-
-ORDER_TESTS: dict[str, Callable[[Tensor, torch.Generator | None], Tensor]] = {
-    "reversed": reverse_frames,
-    "shuffled_pairs": shuffle_pairs,
-}
+__all__ = ["order_scores", "order_report"]
 
 
 @torch.inference_mode()

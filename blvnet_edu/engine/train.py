@@ -5,10 +5,11 @@
 
 Per epoch it writes, under `out/`: `metrics.jsonl` and `metrics.csv` (loss, top-1/top-5, per-
 class accuracy, learning rate, time), `confusion.csv` (latest validation confusion matrix),
-`last.pt` (everything needed to resume) and `best.pt` (the best model so far, weights only),
-all written atomically. `config.yaml` holds the resolved configuration. With `resume=True`
-training restarts after the last finished epoch, with the model, optimizer, scheduler,
-scaler and random generators as they were: the result equals an uninterrupted run.
+`last.pt` (everything needed to resume) and `best.pt` (the best model so far), both
+`saved_run.SavedRun` files, all written atomically. `config.yaml` holds the resolved
+configuration. With `resume=True` training restarts after the last finished epoch, with the
+model, optimizer, scheduler, scaler and random generators as they were: the result equals an
+uninterrupted run.
 
 Precision is decided here and only here: autocast in bf16 or fp16 (fp16 with a gradient
 scaler), optional channels_last and `torch.compile`.
@@ -21,6 +22,7 @@ import json
 import math
 import time
 from contextlib import nullcontext
+from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -37,7 +39,8 @@ from ..data.lists import read_classes
 from ..data.transforms import EvalTransform, TrainTransform
 from ..models.blvnet import build_model
 from ..models.checkpoints import load_imagenet_backbone
-from .checkpointing import config_from_dict, config_to_dict, load_checkpoint, rng_state, save_checkpoint, set_rng_state, unwrap
+from ..saved_run import Preprocessing, SavedRun
+from .checkpointing import rng_state, set_rng_state, unwrap
 from .config import TrainConfig
 from .distributed import DistInfo, setup, teardown
 from .evaluate import evaluate
@@ -181,17 +184,20 @@ def _train(cfg: TrainConfig, resume, log, info: DistInfo, device: torch.device) 
                          "or give another `out`")
     if resume:
         path = out / "last.pt" if resume is True else Path(resume)
-        state = load_checkpoint(path)
-        if config_from_dict(state["model_config"]) != model.config:  # fields added since: defaults
-            raise ValueError(f"{path} was trained with another model ({state['model_config']}); "
+        saved = SavedRun.load(path)  # fields added to the model config since: defaults
+        if saved.config != model.config:
+            raise ValueError(f"{path} was trained with another model ({saved.config}); "
                              "resume with the configuration saved in its folder")
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        scaler.load_state_dict(state["scaler"])
-        set_rng_state(state["rng"])
-        start_epoch, best_top1 = state["epoch"] + 1, state["best_top1"]
-        log(f"resumed from {path} after epoch {state['epoch']}")
+        if saved.optimizer is None or saved.rng is None:
+            raise ValueError(f"{path} holds no training state (optimizer, random generators): "
+                             "resume from a run's last.pt")
+        model.load_state_dict(saved.weights)
+        optimizer.load_state_dict(saved.optimizer)
+        scheduler.load_state_dict(saved.scheduler)
+        scaler.load_state_dict(saved.scaler)
+        set_rng_state(saved.rng)
+        start_epoch, best_top1 = saved.epoch + 1, saved.best_top1
+        log(f"resumed from {path} after epoch {saved.epoch}")
 
     ddp = DistributedDataParallel(model, device_ids=[device] if device.type == "cuda" else None) if info.enabled else model
     run = torch.compile(ddp) if cfg.compile else ddp
@@ -247,15 +253,13 @@ def _train(cfg: TrainConfig, resume, log, info: DistInfo, device: torch.device) 
                           time_s=round(time.perf_counter() - started, 2),
                           per_class={c: a for c, a in zip(classes, metrics.per_class)})
             _log_epoch(out, record, classes, metrics.confusion)
-            common = {"model": unwrap(model).state_dict(), "model_config": config_to_dict(model.config),
-                      "classes": classes, "train_config": cfg.to_dict(), "epoch": epoch}
+            saved = SavedRun(model.config, classes, unwrap(model).state_dict(),
+                             Preprocessing(cfg.size, cfg.resize, cfg.stride), cfg.to_dict(), epoch=epoch)
             if metrics.top1 > best_top1:
                 best_top1 = metrics.top1
-                save_checkpoint(out / "best.pt", {**common, "metrics": metrics.summary()})
-            save_checkpoint(out / "last.pt", {
-                **common, "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-                "scaler": scaler.state_dict(), "rng": rng_state(), "best_top1": best_top1,
-            })
+                replace(saved, metrics=metrics.summary()).save(out / "best.pt")
+            replace(saved, optimizer=optimizer.state_dict(), scheduler=scheduler.state_dict(),
+                    scaler=scaler.state_dict(), rng=rng_state(), best_top1=best_top1).save(out / "last.pt")
             log(f"epoch {epoch + 1}/{cfg.epochs}: train loss {train_loss:.3f} top-1 {train_top1:.3f} | "
                 f"val loss {metrics.loss:.3f} top-1 {metrics.top1:.3f} top-5 {metrics.top5:.3f} "
                 f"({record['time_s']:.1f} s)")

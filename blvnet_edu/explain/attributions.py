@@ -12,9 +12,12 @@ takes the whole clip `(1, T, 3, H, W)` in one pass and returns one map per frame
 | `gradcam`              | Grad-CAM on a layer's feature maps, upsampled                 | 1 backward |
 
 bLVNet caveats for layer-level maps (Grad-CAM): after each bL stage both frames of a pair
-share one feature map (bLVNet keeps it once per pair), and stage 4 sees one frame per pair,
-so layer maps have half the temporal resolution: both frames of a pair get the same map.
-Pixel-level methods (saliency, integrated gradients, occlusion) keep one map per frame.
+hold one fused map (the paper copies it back to both frames), and stage 4 sees one frame
+per pair, so layer maps have half the temporal resolution: both frames of a pair get the
+same map. The gradient of that map is the sum over its two copies (after `layer3` only the
+odd copy reaches stage 4: Captum's `LayerGradCam` would give every even frame an empty map),
+so `gradcam` is written out here. Pixel-level methods (saliency, integrated gradients,
+occlusion) keep one map per frame.
 
 `temporal_importance` asks the coarser question: how much does the target probability drop
 when a frame is removed (replaced by the mean frame, i.e. zeros after normalisation)?
@@ -24,13 +27,15 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-from captum.attr import FeatureAblation, IntegratedGradients, LayerAttribution, LayerGradCam, Occlusion, Saliency
+from captum.attr import FeatureAblation, IntegratedGradients, LayerAttribution, Occlusion, Saliency
 from torch import Tensor, nn
 from torchvision.transforms.v2 import functional as TF
 
 from ..data.transforms import IMAGENET_MEAN, IMAGENET_STD
 
-__all__ = ["METHODS", "BASELINES", "attribute", "baseline_clip", "temporal_importance", "normalise_clip"]
+__all__ = ["METHODS", "BASELINES", "attribute", "baseline_clip", "grad_cam", "temporal_importance", "normalise_clip"]
+
+BL_STAGES = ("layer0", "layer1", "layer2", "layer3")  # outputs hold each pair's fused map twice
 
 METHODS = ("saliency", "integrated_gradients", "occlusion", "gradcam")
 BASELINES = ("black", "blurred", "frozen")
@@ -109,15 +114,38 @@ def attribute(
         )
         maps = maps[0].sum(1)  # (T, H, W): positive where hiding the patch lowers the score
     else:
-        module = dict(model.named_modules()).get(layer)
-        if module is None:
-            raise ValueError(f"the model has no layer {layer!r}")
-        cam = LayerGradCam(model, module).attribute(video, target=target, relu_attributions=True)
-        cam = LayerAttribution.interpolate(cam, (h, w), interpolate_mode="bilinear")  # (B*T', 1, H, W)
+        cam = grad_cam(model, video, target, layer)  # (T', 1, h, w)
+        cam = LayerAttribution.interpolate(cam, (h, w), interpolate_mode="bilinear")  # (T', 1, H, W)
         maps = cam[:, 0]
         if maps.shape[0] != t:  # bLVNet layers: one map per pair, shown on both of its frames
             maps = maps.repeat_interleave(t // maps.shape[0], dim=0)
     return normalise_clip(maps.detach().float())
+
+
+def grad_cam(model: nn.Module, video: Tensor, target: int, layer: str = "layer3") -> Tensor:
+    """Grad-CAM (Selvaraju et al., 2017) on `layer`'s output: `ReLU(sum_c mean_hw(dS/dA_c) A_c)`.
+
+    Returns `(T', 1, h, w)` for one clip: one map per frame, or per frame pair where bLVNet
+    fuses pairs (a bL stage's output holds each pair's map for both frames: the pair's
+    gradient is the sum over the two copies).
+    """
+    module = dict(model.named_modules()).get(layer)
+    if module is None:
+        raise ValueError(f"the model has no layer {layer!r}")
+    seen = {}
+    handle = module.register_forward_hook(lambda _m, _i, out: seen.__setitem__("maps", out))
+    try:
+        score = model(video)[:, target].sum()
+    finally:
+        handle.remove()
+    maps = seen["maps"]  # (rows, C, h, w); with a hook the model runs the paper's path
+    (grad,) = torch.autograd.grad(score, maps)
+    config = getattr(model, "config", None)
+    if layer in BL_STAGES and config is not None and config.frame_routing == "pairs" and config.backbone == "blresnet":
+        grad = grad.unflatten(0, (-1, 2)).sum(1)  # (B*T/2, C, h, w): both copies of each pair
+        maps = maps[1::2]  # the copies are equal
+    weights = grad.mean(dim=(2, 3), keepdim=True)  # (rows, C, 1, 1)
+    return (weights * maps).sum(1, keepdim=True).relu().detach()  # (rows, 1, h, w)
 
 
 def temporal_importance(model: nn.Module, video: Tensor, target: int) -> Tensor:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from ..models.tam import TAM, TAMReference
+from ..models.tam import TAM
 
 __all__ = ["TAMSummary", "tam_weights", "summarize_tams"]
 
@@ -34,7 +34,7 @@ def tam_weights(model: nn.Module) -> dict[str, Tensor]:
     return {
         name: m.offset_weights()
         for name, m in model.named_modules()
-        if isinstance(m, (TAM, TAMReference))
+        if isinstance(m, TAM)
     }
 
 

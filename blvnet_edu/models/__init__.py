@@ -1,4 +1,4 @@
-"""bLVNet-TAM, its parts and its baselines; see `blvnet.py` for the skeleton."""
+"""bLVNet-TAM, its parts and its baselines; see `blvnet.py` for the skeleton and `fast/` for the speed."""
 
 from .blnet import BLLayer0, BLModule
 from .blocks import Bottleneck, make_layer
@@ -9,8 +9,8 @@ from .checkpoints import (
     load_imagenet_backbone,
     load_official_checkpoint,
 )
-from .tam import TAM, TAMReference
-from .temporal import FrameRouting, PairRouting, fold_time, unfold_time
+from .tam import TAM
+from .temporal import PAIRS, SINGLE_FRAMES, FrameRouting, fold_time, unfold_time
 
 __all__ = [
     "BLLayer0",
@@ -20,10 +20,10 @@ __all__ = [
     "CheckpointMismatchError",
     "FrameRouting",
     "LoadReport",
+    "PAIRS",
     "PRESETS",
-    "PairRouting",
+    "SINGLE_FRAMES",
     "TAM",
-    "TAMReference",
     "VideoNet",
     "build_model",
     "fold_time",

@@ -3,9 +3,8 @@
     video (B, T, 3, H, W) ── fold time ──> frames (B*T, 3, H, W)
       stem                 conv1, bn1, relu
       layer0 .. layer3     bL stages: [TAM] on the input, big/little branches, local
-                           fusion of each frame pair; one map per pair, (B*T/2, C, h, w),
-                           stands for both of its frames
-      select               stage 4 runs on one frame per pair
+                           fusion of each frame pair, copied back to both frames (B*T, C, h, w)
+      select               stage 4 runs on one frame per pair (B*T/2, C, h, w)
       layer4               Bottlenecks with [TAM] in every block (global fusion)
       pool, dropout, fc    per-frame logits (B, T/2, K)
       mean over frames     (B, K)
@@ -24,6 +23,13 @@ so 2T frames cost about what T frames cost in TSN. The `_tiny` presets keep the
 architecture with fewer blocks and narrower widths, for CPUs, tests and notebooks.
 
 Building a model does no I/O: weights are loaded by `checkpoints.py`.
+
+One switch, `VideoNet(config, fast=True)` (`build_model(..., fast=True)`), chooses how the
+network runs: `forward_features` below is the paper, step by step; with `fast=True` (the
+default) `fast/network.py` computes the same function with the speed tricks (one map per
+pair, TAM in place, channels_last on CPU). Both read the same parameters; a test proves them
+equal, outputs and gradients. While any hook is registered on the network, it runs the
+paper's path, so hooks always see the values the paper defines.
 """
 
 from __future__ import annotations
@@ -31,14 +37,16 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 from functools import partial
-from typing import Literal
+from collections.abc import Mapping
+from typing import Any, Literal
 
 from torch import Tensor, nn
 
 from .blnet import BLLayer0, BLModule
 from .blocks import Bottleneck, blnet_downsample, make_layer, resnet_downsample
+from . import fast
 from .tam import TAM, TAM_INITS
-from .temporal import FrameRouting, PairRouting, fold_time, unfold_time
+from .temporal import PAIRS, SINGLE_FRAMES, fold_time, unfold_time
 
 __all__ = ["BLVNetConfig", "VideoNet", "PRESETS", "build_model", "list_models"]
 
@@ -94,6 +102,29 @@ class BLVNetConfig:
         if problems:
             raise ValueError("invalid model config: " + "; ".join(problems))
 
+    def to_dict(self) -> dict[str, Any]:
+        """Plain values (tuples as lists), for checkpoints and result folders."""
+        d = dataclasses.asdict(self)
+        d["layers"], d["widths"] = list(self.layers), list(self.widths)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> BLVNetConfig:
+        """The inverse of `to_dict`; raises `ValueError` naming unknown or invalid fields.
+
+        Fields missing from `d` take their defaults (configs saved before a field existed)."""
+        if not isinstance(d, Mapping):
+            raise ValueError(f"a model config must be a mapping of fields, got {type(d).__name__}")
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise ValueError(f"unknown model config field(s) {unknown}; known: {sorted(known)}")
+        values = dict(d)
+        for key in ("layers", "widths"):
+            if key in values:
+                values[key] = tuple(values[key])
+        return cls(**values)
+
     @property
     def output_frames(self) -> int:
         """Frames that reach stage 4 and the classifier: one per pair with pair routing."""
@@ -101,29 +132,32 @@ class BLVNetConfig:
 
 
 class VideoNet(nn.Module):
-    """A 2D-CNN video classifier: `(B, T, 3, H, W)` float frames -> `(B, num_classes)` logits."""
+    """A 2D-CNN video classifier: `(B, T, 3, H, W)` float frames -> `(B, num_classes)` logits.
 
-    def __init__(self, config: BLVNetConfig) -> None:
+    Args:
+        config: the architecture.
+        fast: run `fast.forward_features` (same function, faster) instead of the paper's
+            step-by-step `forward_features`; an attribute, so `model.fast = False` switches.
+    """
+
+    def __init__(self, config: BLVNetConfig, fast: bool = True) -> None:
         super().__init__()
         self.config = config
+        self.fast = fast
         c = config
         stem, stage_out = c.widths[0], [4 * w for w in c.widths]
-        routing = PairRouting() if c.frame_routing == "pairs" else FrameRouting()
+        self.routing = routing = PAIRS if c.frame_routing == "pairs" else SINGLE_FRAMES
 
-        def tam_for(num_frames: int, inplace: bool):
+        def tam_for(num_frames: int):
             if c.temporal_module is None:
                 return None
-            return partial(
-                TAM, num_frames=num_frames, blending_frames=c.blending_frames, inplace=inplace, init=c.tam_init
-            )
+            return partial(TAM, num_frames=num_frames, blending_frames=c.blending_frames, init=c.tam_init)
 
         self.conv1 = nn.Conv2d(3, stem, kernel_size=7, stride=2, padding=3, bias=False)
         self.bn1 = nn.BatchNorm2d(stem)
         self.relu = nn.ReLU(inplace=True)
         if c.backbone == "blresnet":
-            # Layer 0's TAM is the only reader of the stem output, so inference may aggregate
-            # it in place; the stages' TAMs read one map per pair (TAM.forward_pairs).
-            temporal = tam_for(c.num_frames, inplace=True)
+            temporal = tam_for(c.num_frames)  # TAM at the input of bL layer 0 and stages 1-3
             self.layer0 = BLLayer0(stem, c.alpha, routing, temporal)
             self.layer1 = BLModule(stem, stage_out[0], c.layers[0], c.alpha, c.beta, 2, routing, temporal)
             self.layer2 = BLModule(stage_out[0], stage_out[1], c.layers[1], c.alpha, c.beta, 2, routing, temporal)
@@ -135,10 +169,9 @@ class VideoNet(nn.Module):
             self.layer2 = make_layer(stage_out[0], stage_out[1], c.layers[1], 2, resnet_downsample)
             self.layer3 = make_layer(stage_out[1], stage_out[2], c.layers[2], 2, resnet_downsample)
             downsample_fn = resnet_downsample
-        self.select_frames = routing.select  # stage 4 on one frame per pair (pairs routing)
         # Global fusion: TAM in every stage-4 block, over the T/2 frames that are left.
         self.layer4 = make_layer(
-            stage_out[2], stage_out[3], c.layers[3], 2, downsample_fn, temporal=tam_for(c.output_frames, inplace=False)
+            stage_out[2], stage_out[3], c.layers[3], 2, downsample_fn, temporal=tam_for(c.output_frames)
         )
         self.avgpool = nn.AdaptiveAvgPool2d(1)
         self.dropout = nn.Dropout(c.dropout)
@@ -188,15 +221,16 @@ class VideoNet(nn.Module):
     def forward_features(self, video: Tensor) -> Tensor:
         """`(B, T, 3, H, W)` -> per-frame pooled features `(B, T', C)`, T' = `output_frames`."""
         self.check_input(video)
+        if self.fast and not fast.has_hooks(self):
+            return fast.forward_features(self, video)  # the same function, faster
         x = fold_time(video)  # (B*T, 3, H, W)
         x = self.relu(self.bn1(self.conv1(x)))  # (B*T, 64, H/2, W/2)
-        # Shapes for bLVNet (N = B*T/2: one map per frame pair from layer0 on; N = B*T for
-        # TSN). The plain ResNet's layer1/layer2 are at H/4 and H/8.
-        x = self.layer0(x)  # (N, 64, H/4, W/4)
-        x = self.layer1(x)  # (N, 256, H/8, W/8)
-        x = self.layer2(x)  # (N, 512, H/16, W/16)
-        x = self.layer3(x)  # (N, 1024, H/16, W/16)
-        x = self.select_frames(x)  # (B*T', 1024, H/16, W/16), T' = output_frames
+        # Shapes for bLVNet-TAM-50; the plain ResNet's layer1 and layer2 are at H/4 and H/8.
+        x = self.layer0(x)  # (B*T, 64, H/4, W/4)
+        x = self.layer1(x)  # (B*T, 256, H/8, W/8)
+        x = self.layer2(x)  # (B*T, 512, H/16, W/16)
+        x = self.layer3(x)  # (B*T, 1024, H/16, W/16)
+        x = self.routing.select(x)  # (B*T', 1024, H/16, W/16): one frame per pair, T' = output_frames
         x = self.layer4(x)  # (B*T', 2048, H/32, W/32)
         x = self.avgpool(x).flatten(1)  # (B*T', 2048)
         return unfold_time(x, self.config.output_frames)  # (B, T', 2048)
@@ -252,8 +286,10 @@ def list_models() -> list[str]:
     return sorted(PRESETS)
 
 
-def build_model(name: str, **overrides) -> VideoNet:
+def build_model(name: str, fast: bool = True, **overrides) -> VideoNet:
     """Build a preset with overrides, e.g. `build_model("blvnet_tam_50", num_frames=32)`.
+
+    `fast=False` runs the paper's step-by-step forward (same weights, same outputs, slower).
 
     Any `BLVNetConfig` field can be overridden (`num_classes`, `num_frames`,
     `blending_frames`, `dropout`, `alpha`, `beta`, `layers`, ...). The weights are freshly
@@ -267,4 +303,4 @@ def build_model(name: str, **overrides) -> VideoNet:
         raise ValueError(f"unknown option(s) {unknown} for {name}; available: {sorted(fields)}")
     if "layers" in overrides or "widths" in overrides:
         overrides = {k: tuple(v) if k in ("layers", "widths") else v for k, v in overrides.items()}
-    return VideoNet(dataclasses.replace(PRESETS[name], **overrides))
+    return VideoNet(dataclasses.replace(PRESETS[name], **overrides), fast=fast)

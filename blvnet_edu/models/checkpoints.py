@@ -9,8 +9,8 @@ Our parameter names are the authors' with three differences, undone by `convert_
 | `X.tam.prev/curr/next.weight` (width 3) or `X.tam.blending_layers.i.weight`, each `(C, 1, 1, 1)` | one `X.tam.weight`, `(offsets, C)` |
 | `new_fc` (dropout > 0) or `baseline_model.fc`      | `fc`                         |
 
-Files are only read with `torch.load(..., weights_only=True)`: a checkpoint can hold tensors
-and plain containers, never code.
+Every file of this project is read by `load_file`, the one place that calls PyTorch's loader,
+with `weights_only=True`: a checkpoint can hold tensors and plain containers, never code.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from torch import Tensor, nn
 __all__ = [
     "CheckpointMismatchError",
     "LoadReport",
+    "load_file",
     "read_checkpoint",
     "convert_official",
     "load_official_checkpoint",
@@ -69,16 +70,27 @@ def _short_list(items: list[str], limit: int = 20) -> str:
     return shown + (f", ... and {len(items) - limit} more" if len(items) > limit else "")
 
 
+def load_file(path: str | PathLike) -> object:
+    """What a file written by `torch.save` holds, on the CPU, without running any code.
+
+    Raises:
+        FileNotFoundError: no file at `path`.
+        ValueError: the file is not a PyTorch checkpoint (or holds objects other than
+            tensors and plain containers).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint not found: {path}")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # pickle errors, truncated zips, forbidden globals, ...
+        raise ValueError(f"could not read {path} as a PyTorch checkpoint: {err}") from err
+
+
 def read_checkpoint(checkpoint: Checkpoint) -> dict[str, Tensor]:
     """A state dict from a path or a mapping; unwraps `{"state_dict": ...}` and `{"model": ...}`."""
     if isinstance(checkpoint, (str, PathLike)):
-        path = Path(checkpoint)
-        if not path.is_file():
-            raise FileNotFoundError(f"checkpoint not found: {path}")
-        try:
-            checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as err:  # pickle errors, truncated zips, forbidden globals, ...
-            raise ValueError(f"could not read {path} as a PyTorch checkpoint: {err}") from err
+        checkpoint = load_file(checkpoint)
     if not isinstance(checkpoint, Mapping):
         raise ValueError(f"expected a state dict (a mapping of names to tensors), got {type(checkpoint).__name__}")
     for wrapper in ("state_dict", "model"):

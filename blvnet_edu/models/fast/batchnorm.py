@@ -1,4 +1,4 @@
-"""Folding BatchNorm into the convolution before it, for inference.
+"""Folding BatchNorm into the convolution before it, for inference (a speed trick).
 
 In evaluation mode a BatchNorm is a fixed per-channel affine map,
 
@@ -23,32 +23,28 @@ import torch
 from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
-from .blnet import BLLayer0
-from .blocks import Bottleneck
-from .blvnet import VideoNet
+__all__ = ["fold_batchnorm_", "prepare_for_inference"]
 
-__all__ = ["fold_batchnorm_"]
-
-_NAMED_PAIRS = {  # (convolution, the BatchNorm right after it), by attribute name
-    Bottleneck: (("conv1", "bn1"), ("conv2", "bn2"), ("conv3", "bn3")),
-    BLLayer0: (("b_conv0", "bn_b0"), ("l_conv0", "bn_l0"), ("l_conv1", "bn_l1"), ("l_conv2", "bn_l2"),
-               ("bl_init", "bn_bl_init")),
-    VideoNet: (("conv1", "bn1"),),  # the stem
-}
+# (convolution, the BatchNorm right after it), by attribute name: the stem and Bottlenecks
+# (conv1/bn1, ...) and bL layer 0 (b_conv0/bn_b0, ...). Shortcuts and `little_e` are
+# `nn.Sequential`s, where a BatchNorm right after a convolution reads its output.
+_NAMED_PAIRS = (
+    ("conv1", "bn1"), ("conv2", "bn2"), ("conv3", "bn3"), ("b_conv0", "bn_b0"), ("l_conv0", "bn_l0"),
+    ("l_conv1", "bn_l1"), ("l_conv2", "bn_l2"), ("bl_init", "bn_bl_init"),
+)
 
 
 def _conv_bn_pairs(module: nn.Module) -> Iterator[tuple[str, str]]:
     """Names of the (Conv2d, BatchNorm2d) children of `module` where the BN reads the conv's output."""
-    if isinstance(module, nn.Sequential):  # shortcuts, little_e: consecutive children
+    if isinstance(module, nn.Sequential):
         names = list(module._modules)
         for a, b in zip(names, names[1:]):
             if isinstance(module._modules[a], nn.Conv2d) and isinstance(module._modules[b], nn.BatchNorm2d):
                 yield a, b
         return
-    for cls, pairs in _NAMED_PAIRS.items():
-        if isinstance(module, cls):
-            yield from pairs
-            return
+    for conv, bn in _NAMED_PAIRS:
+        if isinstance(getattr(module, conv, None), nn.Conv2d) and isinstance(getattr(module, bn, None), nn.BatchNorm2d):
+            yield conv, bn
 
 
 def fold_batchnorm_(model: nn.Module) -> nn.Module:
@@ -71,3 +67,12 @@ def fold_batchnorm_(model: nn.Module) -> nn.Module:
             setattr(module, bn_name, nn.Identity())
     return model
 
+
+
+def prepare_for_inference(model: nn.Module) -> nn.Module:
+    """`model` in eval mode, BatchNorm folded, parameters in channels_last (in place).
+
+    What `blvnet_edu.inference` runs: on CPU, folding and channels_last parameters make the
+    forward faster than the plain call (docs/benchmarks/speed.md).
+    """
+    return fold_batchnorm_(model.eval()).to(memory_format=torch.channels_last)

@@ -1,4 +1,4 @@
-"""blvnet_edu/models/fusion.py: BatchNorm folded into the convolutions gives the same network."""
+"""blvnet_edu/models/fast/batchnorm.py: BatchNorm folded into the convolutions gives the same network."""
 
 import copy
 
@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from blvnet_edu import build_model
-from blvnet_edu.models.fusion import fold_batchnorm_
+from blvnet_edu.models.fast import fold_batchnorm_
 
 from conftest import random_video, randomize_
 

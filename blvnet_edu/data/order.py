@@ -1,0 +1,46 @@
+"""Clip reordering for the order tests: played backwards, or with its frame pairs shuffled.
+
+Pure tensor functions with explicit randomness (a `torch.Generator`), shared by the order
+diagnostics over a clip list (`engine/order_tests.py`, with the paper's Figure 1 as a table
+of what each network notices), `inference.reorder_clip` (the app) and the course.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from torch import Tensor
+
+__all__ = ["reverse_frames", "shuffle_pairs", "ORDER_TESTS"]
+
+
+def reverse_frames(video: Tensor, generator: torch.Generator | None = None) -> Tensor:
+    """`(..., T, 3, H, W)` -> the same frames, last first."""
+    return video.flip(-4)
+
+
+def shuffle_pairs(video: Tensor, generator: torch.Generator | None = None) -> Tensor:
+    """`(B, [V,] T, 3, H, W)` -> each clip's frame pairs in a random order (never the same order).
+
+    The two frames of a pair stay together and in order, so bLVNet's local fusion sees
+    exactly the pairs it saw before; only what relates distant pairs (TAM) can notice.
+    """
+    frames = video.shape[-4]
+    if frames % 2 or frames < 4:
+        raise ValueError(f"shuffling frame pairs needs an even number of frames >= 4, got {frames}")
+    pairs = frames // 2
+    clips = video.reshape(-1, pairs, 2, *video.shape[-3:])  # (N, T/2, 2, 3, H, W)
+    out = torch.empty_like(clips)
+    for i in range(len(clips)):
+        order = torch.randperm(pairs, generator=generator)
+        while torch.equal(order, torch.arange(pairs)):
+            order = torch.randperm(pairs, generator=generator)
+        out[i] = clips[i, order]
+    return out.reshape(video.shape)
+
+
+ORDER_TESTS: dict[str, Callable[[Tensor, torch.Generator | None], Tensor]] = {
+    "reversed": reverse_frames,
+    "shuffled_pairs": shuffle_pairs,
+}
