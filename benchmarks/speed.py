@@ -22,7 +22,8 @@ BatchNorm statistics, loaded into ours with `load_official_checkpoint`; the logi
   repository, same weights: the regression check.
 
 Forward: eval mode under `torch.inference_mode()`. Forward+backward: train mode, `sum().backward()`.
-Per variant a warm-up and `--repeats` runs in a row, the blocks in two opposite orders; median.
+Per variant a warm-up and `--repeats` runs in a row, the blocks in two opposite orders, `--rounds`
+times; median.
 Targets on 2 CPU cores (16 frames, 160 px, batch 2): the plain call at least 2.2x faster forward
 and 1.5x faster forward+backward than the authors' code, forward+backward within 10% of the floor.
 """
@@ -149,16 +150,28 @@ def variants(args: argparse.Namespace) -> dict[str, nn.Module]:
     return found
 
 
-def measure(models: dict[str, nn.Module], names: list[str], timer, video: torch.Tensor, repeats: int) -> dict:
-    """Steady state per variant: a block of runs of one variant, then the next. Interleaving
-    single runs would make each variant pay for the memory the previous one just freed (with
-    glibc's malloc, a fresh large allocation page-faults); two orders against drift."""
-    times = {name: [] for name in names}
-    for order in (names, names[::-1]):
-        for name in order:
-            timer(models[name], video)  # warm-up
-            times[name] += [timer(models[name], video) for _ in range(repeats)]
-    return {name: statistics.median(t) for name, t in times.items()}
+def measure(models: dict[str, nn.Module], names: list[str], timer, video: torch.Tensor, repeats: int,
+            rounds: int) -> dict[str, list[float]]:
+    """Per variant and round, the median of a block of `repeats` runs in a row (steady state:
+    interleaving single runs would make each variant pay for the memory the previous one
+    just freed, as glibc's malloc page-faults a fresh large allocation), the blocks in two
+    opposite orders. Ratios are taken within a round, then their median over rounds: this
+    shared machine drifts by 10-30% within minutes, far less within one round."""
+    per_round = {name: [] for name in names}
+    for _ in range(rounds):
+        times = {name: [] for name in names}
+        for order in (names, names[::-1]):
+            for name in order:
+                timer(models[name], video)  # warm-up
+                times[name] += [timer(models[name], video) for _ in range(repeats)]
+        for name, t in times.items():
+            per_round[name].append(statistics.median(t))
+    return per_round
+
+
+def ratio(a: list[float], b: list[float]) -> float:
+    """Median over rounds of a / b."""
+    return statistics.median(x / y for x, y in zip(a, b))
 
 
 def main() -> None:
@@ -168,7 +181,8 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=16)
     parser.add_argument("--size", type=int, default=160)
     parser.add_argument("--batch", type=int, default=2)
-    parser.add_argument("--repeats", type=int, default=4)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=4, help="each round: every variant's block, in two orders")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "benchmarks" / "speed.md")
     args = parser.parse_args()
@@ -181,10 +195,10 @@ def main() -> None:
     diff = max(((x - reference).abs().max() / reference.abs().max()).item() for x in logits.values())
     have = [n for n in (AUTHORS, PREVIOUS) if n in models]
     forward = measure(models, have + [PLAIN, INFERENCE, PAPER, FLOOR_PLAIN, FLOOR_INFERENCE], time_forward,
-                      video, args.repeats)
-    print("forward", forward, flush=True)
-    step = measure(models, have + [PLAIN, PAPER, FLOOR_PLAIN], time_train_step, video, args.repeats)
-    print("forward+backward", step, flush=True)
+                      video, args.repeats, args.rounds)
+    print("forward", {k: [round(x, 3) for x in v] for k, v in forward.items()}, flush=True)
+    step = measure(models, have + [PLAIN, PAPER, FLOOR_PLAIN], time_train_step, video, args.repeats, args.rounds)
+    print("forward+backward", {k: [round(x, 3) for x in v] for k, v in step.items()}, flush=True)
 
     base = AUTHORS if AUTHORS in models else PAPER
     lines = [
@@ -192,8 +206,9 @@ def main() -> None:
         "",
         f"`python benchmarks/speed.py{' --authors-code CHECKOUT' if args.authors_code else ''}` — "
         f"{platform.machine()}, {args.threads} threads, torch {torch.__version__}; bLVNet-TAM-50, input "
-        f"({args.batch}, {args.frames}, 3, {args.size}, {args.size}); median of 2 x {args.repeats} runs per variant "
-        f"(steady-state blocks, two orders); same weights in every variant, largest relative logit difference "
+        f"({args.batch}, {args.frames}, 3, {args.size}, {args.size}); {args.rounds} rounds, each a block of "
+        f"{args.repeats} runs per variant in two orders; times: median over rounds of each round's median; ratios: "
+        f"median over rounds of the ratio within the round; same weights in every variant, largest relative logit difference "
         f"{diff:.1e}.",
         "",
     ]
@@ -210,9 +225,9 @@ def main() -> None:
     floors = {PLAIN: FLOOR_PLAIN, INFERENCE: FLOOR_INFERENCE}
     for phase, timings in (("forward", forward), ("forward+backward", step)):
         for name, t in timings.items():
-            vs_floor = f"+{t / timings[floors[name]] - 1:.1%}" if name in floors and floors[name] in timings else ""
-            speedup = f"{timings[base] / t:.2f}x" if name not in (base, PREVIOUS) and not name.startswith("floor") else ""
-            lines.append(f"| {phase} | {name} | {t:.3f} | {speedup} | {vs_floor} |")
+            vs_floor = f"+{ratio(t, timings[floors[name]]) - 1:.1%}" if floors.get(name) in timings else ""
+            speedup = "" if name in (base, PREVIOUS) or name.startswith("floor") else f"{ratio(timings[base], t):.2f}x"
+            lines.append(f"| {phase} | {name} | {statistics.median(t):.3f} | {speedup} | {vs_floor} |")
     lines += [
         "",
         "Plain call: `build_model(...)` then `model(video)`; the model converts the input to channels_last on CPU "
@@ -221,10 +236,9 @@ def main() -> None:
         "",
     ]
     if PREVIOUS in models:
-        lines += [f"Regression check (`--previous`, an earlier checkout of this repository): its plain call "
-                  f"{forward[PREVIOUS]:.3f} s forward, {step[PREVIOUS]:.3f} s forward+backward; ours "
-                  f"{forward[PLAIN]:.3f} s and {step[PLAIN]:.3f} s ({forward[PREVIOUS] / forward[PLAIN]:.2f}x and "
-                  f"{step[PREVIOUS] / step[PLAIN]:.2f}x).", ""]
+        lines += [f"Regression check (`--previous`, an earlier checkout of this repository, same weights): the "
+                  f"plain call is {ratio(forward[PREVIOUS], forward[PLAIN]):.2f}x as fast as its plain call in forward "
+                  f"and {ratio(step[PREVIOUS], step[PLAIN]):.2f}x in forward+backward.", ""]
     write_report(args.out, lines)
 
 

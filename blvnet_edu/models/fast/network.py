@@ -2,7 +2,7 @@
 
 `VideoNet.forward_features` (models/blvnet.py) is the paper, step by step. `forward_features`
 here computes the same function from the same modules and parameters (a whole-network test,
-tests/test_models_fast.py, checks outputs and every parameter gradient in float64), with:
+tests/test_models_fast_network.py, checks outputs and every parameter gradient in float64), with:
 
 - **One map per pair (pair storage).** After a bL stage both frames of a pair hold the same
   map, so we keep it once, `(B*T/2, C, H, W)`, and never copy it back (`FrameRouting.merge`)

@@ -216,7 +216,7 @@ class _TAMFunction(torch.autograd.Function):
 
 
 class _TAMPairsFunction(torch.autograd.Function):
-    """Both outputs of `TAM.forward_pairs` in one node, `(ReLU(agg(x, w_odd)), ReLU(agg(x, w_even)))`:
+    """Both outputs of `tam_pairs` in one node, `(ReLU(agg(x, w_odd)), ReLU(agg(x, w_even)))`:
     the input gradient of the two is summed in one buffer, not in two added by autograd."""
 
     @staticmethod
