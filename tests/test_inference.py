@@ -5,9 +5,10 @@ import torch
 
 from blvnet_edu import build_model
 from blvnet_edu.inference import (
-    ClipError, OrderResult, Predictor, _for_inference, explain, load_clip, load_clips, load_predictor, model_card,
+    ClipError, OrderResult, Predictor, explain, load_clip, load_clips, load_predictor, model_card,
     order_comparison, order_markdown, predict, predict_clip, reorder_clip,
 )
+from blvnet_edu.models.fast import prepare_for_inference
 from blvnet_edu.data.video_io import read_video, write_video
 from blvnet_edu.saved_run import Preprocessing, SavedRun
 
@@ -132,7 +133,7 @@ def three_models():
             scale = model(random_video(1, 8, 48)).std()
             model.fc.weight /= scale
             model.fc.bias /= scale
-        predictors[name] = Predictor(name, _for_inference(model), CLASSES, 48, 56)
+        predictors[name] = Predictor(name, prepare_for_inference(model), CLASSES, 48, 56)
     return predictors
 
 
