@@ -53,7 +53,15 @@ SLOTS = {  # the side-by-side top-5 panels, in the paper's order
     CUSTOM: "your checkpoint",
 }
 ORDERS = {"as it is": None, "reversed": "reversed", "pairs shuffled": "shuffled_pairs"}
-OURS = "blvnet-edu checkpoint (knows its model)"
+OURS = "read from the checkpoint"
+LABEL_AUTO = "from the checkpoint"
+LABEL_MAPS = [LABEL_AUTO, "ssv1", "ssv2", "kinetics400"]  # blvnet_edu.data.label_maps
+DEMO_NOTE = (
+    "**What the demo models know:** only the classes of the course's synthetic set (shapes that move, grow, "
+    "rotate, turn on or off). Any other clip gets an arbitrary answer among them. **Real videos:** under "
+    "*your own checkpoint*, load a released bLVNet-TAM file of the authors (github.com/IBM/bLVNet-TAM, e.g. "
+    "`st2stv2-bLVNet-TAM-50-a2-b4-f8x2.pth.tar`) and choose its labels: `ssv1` or `ssv2` (Something-Something "
+    "V1 or V2, 174 classes), `kinetics400`. Its network is read from the file; 16 frames.")
 ORDER_HINT = ("*Frame order:* choose **reversed** or **pairs shuffled** to run every model again on the "
               "modified clip and see which predictions change.")
 CAVEAT = (
@@ -190,13 +198,17 @@ def tam_layer(models: Models, model_name: str, layer: str, custom: Custom = None
     return figures.tam_layer_heatmap(layer, tams[layer].offset_weights())
 
 
-def load_custom(models: Models, checkpoint: str | None, labels: str | None,
-                preset: str) -> tuple[inference.Predictor, Update, str, Update]:
-    """The visitor's checkpoint: their state, the model choices, a status line and its top-5 panel."""
+def load_custom(models: Models, checkpoint: str | None, labels: str | None, preset: str,
+                label_map: str = LABEL_AUTO) -> tuple[inference.Predictor, Update, str, Update]:
+    """The visitor's checkpoint: their state, the model choices, a status line and its top-5 panel.
+
+    `labels` (a file) wins over `label_map` (a shipped list); with neither, a blvnet-edu
+    checkpoint uses its own classes and an authors' one the list its class count implies."""
     if not checkpoint:
         raise gr.Error("Choose a checkpoint file first.")
+    labels = labels or (None if label_map in (None, LABEL_AUTO) else label_map)
     try:
-        predictor = inference.load_predictor(checkpoint, labels or None, None if preset == OURS else preset)
+        predictor = inference.load_predictor(checkpoint, labels, None if preset == OURS else preset)
     except (ValueError, FileNotFoundError) as err:
         raise gr.Error(f"Could not load this checkpoint: {err}") from err
     choices = list(models) if CUSTOM in models else [*models, CUSTOM]
@@ -221,6 +233,7 @@ def build_ui(models: Models) -> gr.Blocks:
         with gr.Row():
             with gr.Column(scale=1):
                 video = gr.Video(label="clip", sources=["upload", "webcam"])
+                gr.Markdown(DEMO_NOTE)
                 if EXAMPLES:
                     gr.Examples([[str(p)] for p in EXAMPLES], inputs=[video], label="examples (one per class)",
                                 example_labels=[p.stem.replace("_", " ") for p in EXAMPLES], examples_per_page=20)
@@ -235,8 +248,10 @@ def build_ui(models: Models) -> gr.Blocks:
                 target = gr.Dropdown(models[first].classes, value=None, label="class to explain (default: top-1)")
                 with gr.Accordion("your own checkpoint", open=False):
                     checkpoint = gr.File(label="checkpoint (.pt, .pth, .pth.tar)", type="filepath")
-                    labels = gr.File(label="class names, one per line (for the authors' checkpoints)", type="filepath")
-                    preset = gr.Dropdown([OURS, *list_models()], value=OURS, label="model of an authors' checkpoint")
+                    label_map = gr.Dropdown(LABEL_MAPS, value=LABEL_AUTO, label="labels",
+                                            info="the released models hold no class names: ssv1, ssv2 or kinetics400")
+                    labels = gr.File(label="or a file of class names, one per line", type="filepath")
+                    preset = gr.Dropdown([OURS, *list_models()], value=OURS, label="network")
                     load = gr.Button("Load checkpoint")
                     status = gr.Markdown()
             with gr.Column(scale=2):
@@ -275,7 +290,7 @@ def build_ui(models: Models) -> gr.Blocks:
         tam_outputs = [layer, tam_summary, tam_plot, tam_note, card]
         model_name.change(bind(tam_weights, models), [model_name, custom], tam_outputs, api_name="tam_weights")
         layer.input(bind(tam_layer, models), [model_name, layer, custom], [tam_plot], api_name="tam_layer")
-        load.click(bind(load_custom, models), [checkpoint, labels, preset], [custom, model_name, status, tops[-1]],
+        load.click(bind(load_custom, models), [checkpoint, labels, preset, label_map], [custom, model_name, status, tops[-1]],
                    api_name="load_checkpoint")
         demo.load(bind(tam_weights, models), [model_name, custom], tam_outputs, api_visibility="private")
     demo.queue(default_concurrency_limit=2, max_size=32)

@@ -4,9 +4,12 @@
     blvnet-edu profile blvnet_tam_50 --frames 16 --classes 174
     blvnet-edu make-synthetic --out data/synthetic-raw --clips 2000 --seed 0
     blvnet-edu kinetics-subset --csv train.csv --csv validate.csv --videos clips/ --classes 10 --per-class 50 --out data/k10
+    blvnet-edu ssv1-lists --root ssv1 --frames ssv1/20bn-something-something-v1 --out data/ssv1
+    blvnet-edu ssv2-lists --root ssv2/labels --videos ssv2/20bn-something-something-v2 --out data/ssv2
     blvnet-edu folder-list --videos my_videos/ --out data/mine
     blvnet-edu train --config configs/synthetic_tiny.yaml epochs=5 out=runs/tam
     blvnet-edu eval --checkpoint runs/tam/best.pt --data data/synthetic --clips 2 --crops 3 --order-tests
+    blvnet-edu predict clip.mp4 --checkpoint st2stv2-bLVNet-TAM-50-a2-b4-f8x2.pth.tar --labels ssv2 --json
     blvnet-edu make-demo
     blvnet-edu app
     blvnet-edu course
@@ -104,6 +107,33 @@ def _cmd_kinetics_subset(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_ssv1_lists(args: argparse.Namespace) -> int:
+    from .data.something_something import ssv1_lists
+
+    return _something_something_lists(ssv1_lists, args, frames=args.frames)
+
+
+def _cmd_ssv2_lists(args: argparse.Namespace) -> int:
+    from .data.something_something import ssv2_lists
+
+    return _something_something_lists(ssv2_lists, args, videos=args.videos)
+
+
+def _something_something_lists(make_lists, args: argparse.Namespace, **where) -> int:
+    from tqdm import tqdm
+
+    from .data.lists import read_classes
+
+    report = make_lists(
+        args.root, args.out, num_classes=args.classes,
+        class_list=read_classes(args.class_list) if args.class_list else None,
+        per_class=args.per_class, val_per_class=args.val_per_class, seed=args.seed,
+        progress=lambda items: tqdm(items, desc="checking videos (per class)", dynamic_ncols=True), **where,
+    )
+    _print_report(report, args.out)
+    return 0
+
+
 def _cmd_folder_list(args: argparse.Namespace) -> int:
     from .data.lists import make_folder_dataset
 
@@ -128,12 +158,58 @@ def _cmd_eval(args: argparse.Namespace) -> int:
 
     result = evaluate_checkpoint(args.checkpoint, args.data, args.split, args.clips, args.crops,
                                  args.size, args.resize, args.batch_size, args.device, args.workers,
-                                 order_tests=args.order_tests)
+                                 order_tests=args.order_tests, labels=args.labels, model_name=args.model,
+                                 num_frames=args.frames)
     if args.order_tests:
         metrics, report = result
         print(json.dumps({**metrics.summary(), "order_tests": report}, indent=2))
     else:
         print(json.dumps(result.summary(), indent=2))
+    return 0
+
+
+def demo_checkpoint() -> Path:
+    """The bundled demo bLVNet-TAM (package `blvnet_edu_app`, folder app/demo/ of a clone)."""
+    from importlib import resources
+
+    return Path(str(resources.files("blvnet_edu_app") / "demo" / "blvnet_tam_tiny.pt"))
+
+
+def _cmd_predict(args: argparse.Namespace) -> int:
+    import json
+
+    from .inference import demo_notice, explain, load_clip, load_predictor, predict_clip
+
+    if args.explain and len(args.clips) != 1:
+        raise ValueError("--explain writes one overlay video: give one clip")
+    if args.top < 1:
+        raise ValueError(f"--top must be at least 1, got {args.top}")
+    checkpoint = args.checkpoint or demo_checkpoint()
+    predictor = load_predictor(checkpoint, args.labels, args.model, resize=args.resize, num_frames=args.frames)
+    notice = None if args.checkpoint else demo_notice(predictor)
+    results = []
+    for path in args.clips:
+        clip = load_clip(path, predictor.num_frames, predictor.size, predictor.resize)
+        probs = predict_clip(predictor, clip)
+        top = sorted(probs.items(), key=lambda kv: kv[1], reverse=True)[: args.top]
+        results.append({"clip": str(path), "top": [{"class": c, "probability": p} for c, p in top]})
+        if args.explain:
+            from .explain.overlays import overlay_video
+
+            result = explain(predictor, clip, top[0][0], "saliency")
+            overlay_video(args.explain, clip.frames, result.maps, fps=4, upscale=max(1, 256 // predictor.size))
+    if args.json:
+        print(json.dumps({"model": predictor.name, "frames": predictor.num_frames, "size": predictor.size,
+                          "resize": predictor.resize, "notice": notice, "clips": results}, indent=2))
+        return 0
+    if notice:
+        print(notice, file=sys.stderr)
+    for item in results:
+        print(item["clip"])
+        for rank, entry in enumerate(item["top"], start=1):
+            print(f"  {rank}. {entry['probability']:7.2%}  {entry['class']}")
+    if args.explain:
+        print(f"saliency overlay of the top-1 class written to {args.explain}")
     return 0
 
 
@@ -238,6 +314,22 @@ def build_parser() -> argparse.ArgumentParser:
     kin.add_argument("--out", required=True)
     kin.set_defaults(run=_cmd_kinetics_subset)
 
+    for name, run, media, media_help in (
+        ("ssv1-lists", _cmd_ssv1_lists, "--frames", "folder of <video_id>/00001.jpg frame folders"),
+        ("ssv2-lists", _cmd_ssv2_lists, "--videos", "folder of <video_id>.webm files"),
+    ):
+        ss = commands.add_parser(name, help=f"checked Something-Something {name[2:4].upper()} lists")
+        ss.add_argument("--root", required=True, help="folder with the official label and split files")
+        ss.add_argument(media, default=None, help=f"{media_help} (default: --root)")
+        which = ss.add_mutually_exclusive_group()
+        which.add_argument("--classes", type=int, help="the first N classes in official order (default: all)")
+        which.add_argument("--class-list", help="file with one class name per line (kept in official order)")
+        ss.add_argument("--per-class", type=int, default=None, help="training videos per class (default all)")
+        ss.add_argument("--val-per-class", type=int, default=None, help="validation videos per class")
+        ss.add_argument("--seed", type=int, default=0)
+        ss.add_argument("--out", required=True)
+        ss.set_defaults(run=run)
+
     folder = commands.add_parser("folder-list", help="lists for a folder with one sub-folder of videos per class")
     folder.add_argument("--videos", required=True)
     folder.add_argument("--out", required=True)
@@ -253,13 +345,17 @@ def build_parser() -> argparse.ArgumentParser:
     tr.set_defaults(run=_cmd_train)
 
     ev = commands.add_parser("eval", help="evaluate a checkpoint on a clip list")
-    ev.add_argument("--checkpoint", required=True)
+    ev.add_argument("--checkpoint", required=True, help="a blvnet-edu checkpoint or an authors' released file")
     ev.add_argument("--data", required=True, help="dataset folder (with <split>.csv)")
+    ev.add_argument("--labels", default=None, help="an authors' checkpoint: ssv1, ssv2, kinetics400 or a file")
+    ev.add_argument("--model", default=None, help="build an authors' checkpoint as this preset instead of reading it")
+    ev.add_argument("--frames", type=int, default=None, help="an authors' checkpoint: frames per clip (default 16)")
     ev.add_argument("--split", default="val")
     ev.add_argument("--clips", type=int, default=1, help="clips per video")
     ev.add_argument("--crops", type=int, default=1, choices=(1, 3))
-    ev.add_argument("--size", type=int, default=None, help="crop size (default: the training config's)")
-    ev.add_argument("--resize", type=int, default=None, help="short side (default: the training config's)")
+    ev.add_argument("--size", type=int, default=None, help="crop size (default: the checkpoint's; authors': 224)")
+    ev.add_argument("--resize", type=int, default=None,
+                    help="short side (default: the checkpoint's; authors': 256, 224 = their --disable_scaleup)")
     ev.add_argument("--batch-size", type=int, default=4)
     ev.add_argument("--device", default="auto")
     ev.add_argument("--workers", type=int, default=2)
@@ -268,10 +364,24 @@ def build_parser() -> argparse.ArgumentParser:
                          "(how much the model depends on frame order)")
     ev.set_defaults(run=_cmd_eval)
 
+    pr = commands.add_parser("predict", help="top-k classes of clips (the demo model unless --checkpoint)")
+    pr.add_argument("clips", nargs="+", help="video files")
+    pr.add_argument("--checkpoint", default=None,
+                    help="a blvnet-edu checkpoint or an authors' released file (its network is read from it)")
+    pr.add_argument("--labels", default=None, help="ssv1, ssv2, kinetics400 or a file with one class name per line")
+    pr.add_argument("--model", default=None, help="build an authors' checkpoint as this preset instead of reading it")
+    pr.add_argument("--frames", type=int, default=None, help="frames per clip (authors' models: 16)")
+    pr.add_argument("--resize", type=int, default=None,
+                    help="short side before the centre crop (authors' test: 256; 224 = their --disable_scaleup)")
+    pr.add_argument("--top", type=int, default=5)
+    pr.add_argument("--json", action="store_true", help="machine-readable output")
+    pr.add_argument("--explain", default=None, metavar="OUT.mp4", help="write a saliency overlay video of the top-1")
+    pr.set_defaults(run=_cmd_predict)
+
     app = commands.add_parser("app", help="the explainer app (Gradio), on the demo models by default")
     app.add_argument("--checkpoint", default=None, help="a blvnet-edu checkpoint, or the authors' (with --model, --labels)")
-    app.add_argument("--labels", default=None, help="class names, one per line")
-    app.add_argument("--model", default=None, help="model preset of an authors' checkpoint, e.g. blvnet_tam_50")
+    app.add_argument("--labels", default=None, help="ssv1, ssv2, kinetics400 or a file with one class name per line")
+    app.add_argument("--model", default=None, help="build an authors' checkpoint as this preset instead of reading it")
     app.add_argument("--host", default="127.0.0.1")
     app.add_argument("--port", type=int, default=7860)
     app.set_defaults(run=_cmd_app)

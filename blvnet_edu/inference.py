@@ -35,16 +35,14 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-from .data.lists import read_classes
 from .data.order import ORDER_TESTS
 from .data.sampling import segment_indices
 from .data.transforms import center_crop, normalize, resize_short_side
 from .data.video_io import VideoDecodeError, VideoInfo, probe_video, read_frames
-from .models.blvnet import BLVNetConfig, VideoNet, build_model
-from .models.checkpoints import load_official_checkpoint
+from .models.blvnet import BLVNetConfig, VideoNet
 from .models.fast import prepare_for_inference
 from .profiling import profile_model
-from .saved_run import Preprocessing, SavedRun
+from .loading import load_network
 
 __all__ = [
     "ClipError",
@@ -64,6 +62,7 @@ __all__ = [
     "order_markdown",
     "explain",
     "model_card",
+    "demo_notice",
 ]
 
 MAX_PIXELS = 7680 * 4320  # 8K
@@ -109,28 +108,37 @@ def load_predictor(
     resize: int | None = None,
     num_frames: int | None = None,
 ) -> Predictor:
-    """A blvnet-edu checkpoint, or the authors' released format with `model_name` and `labels`.
+    """A model from a blvnet-edu checkpoint or from one of the authors' released files.
+
+    Args:
+        checkpoint: a blvnet-edu checkpoint (it knows its model, classes and preprocessing)
+            or an authors' checkpoint (its network is read from the tensor shapes,
+            `models.checkpoints.official_config`).
+        labels: `ssv1`, `ssv2`, `kinetics400` (shipped, `data.label_maps`) or a file of class
+            names. For an authors' checkpoint it is needed only where the class count does
+            not tell (174: Something-Something V1 or V2).
+        model_name: a preset, to build the authors' network as that preset instead of reading it.
+        size, resize: the crop and the short side. The default is the checkpoint's own, or for
+            the authors' models their test default, 224 and 256 (`resize=224` is their
+            `--disable_scaleup` setting).
+        num_frames: frames per clip; the authors' released models default to 16 (8x2).
 
     Raises `FileNotFoundError`, or `ValueError` (a `CheckpointMismatchError` for weights
     that do not fit the model) naming the problem. Files are read with weights_only=True.
     """
-    if model_name is None:  # a blvnet-edu checkpoint knows its model, classes and preprocessing
-        run = SavedRun.load(checkpoint)
-        model, saved = run.build_model(), run.preprocessing
-        classes = read_classes(labels) if labels else run.classes
-    else:  # the authors' released format: the model name and the labels come from the user
-        if labels is None:
-            raise ValueError("the authors' checkpoints hold no class names: give a label file")
-        classes = read_classes(labels)
-        model = build_model(model_name, num_classes=len(classes), num_frames=num_frames or 16)
-        load_official_checkpoint(model, checkpoint)
-        saved = Preprocessing()  # the defaults
+    model, classes, saved = load_network(checkpoint, labels, model_name, num_frames)
     size, resize = size or saved.size, resize or saved.resize
-    if len(classes) != model.config.num_classes:
-        raise ValueError(f"{labels} lists {len(classes)} classes; the model has {model.config.num_classes}")
     model = prepare_for_inference(model)  # BatchNorm folded, channels_last: faster on CPU (docs/benchmarks/speed.md)
     predictor = Predictor(model.config.name, model, classes, size, resize)
     return predictor.with_frames(num_frames) if num_frames else predictor
+
+
+def demo_notice(predictor: Predictor) -> str:
+    """What a demo model can and cannot tell, for the user (the app and `blvnet-edu predict`)."""
+    return (f"The demo model ({predictor.name}) knows only the {len(predictor.classes)} classes of the course's "
+            f"synthetic set ({', '.join(predictor.classes[:3])}, ...): any other clip gets an arbitrary answer "
+            "among them. For real videos, load a released checkpoint: --checkpoint FILE --labels ssv1|ssv2|kinetics400 "
+            "(README, \"Real videos and the authors' models\").")
 
 
 @dataclass
@@ -169,7 +177,7 @@ def load_clip(video: str | Path | Tensor, num_frames: int, size: int, resize: in
         except FileNotFoundError as err:
             raise ClipError(str(err)) from err
         except VideoDecodeError as err:
-            raise ClipError(f"cannot read this file as a video: {err}") from err
+            raise ClipError(f"cannot read this video: {err}") from err
     frames = center_crop(resize_short_side(frames, resize), size)  # (T, 3, S, S)
     return Clip(frames.contiguous(), normalize(frames).unsqueeze(0), list(indices), info)
 

@@ -126,11 +126,21 @@ class SavedRun:
                 config, or weights that do not match the digest stored in the file.
         """
         path = Path(path)
-        payload = load_file(path)
-        if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        return cls.from_payload(load_file(path), path)
+
+    @staticmethod
+    def holds(payload: Any) -> bool:
+        """Whether a loaded file (`models.checkpoints.load_file`) is a blvnet-edu checkpoint."""
+        return isinstance(payload, dict) and payload.get("format") == FORMAT
+
+    @classmethod
+    def from_payload(cls, payload: Any, path: str | Path) -> SavedRun:
+        """`load` for a file already read with `load_file`; `path` names it in errors."""
+        path = Path(path)
+        if not cls.holds(payload):
             raise ValueError(
                 f"{path} is not a blvnet-edu checkpoint (for the authors' released files use "
-                "blvnet_edu.load_official_checkpoint)"
+                "blvnet_edu.inference.load_predictor or blvnet_edu.load_official_checkpoint)"
             )
         missing = [key for key in REQUIRED if key not in payload]
         if missing:

@@ -139,7 +139,7 @@ def _bad_files(tmp_path):
             frame.sample_rate, frame.pts, frame.time_base = 16000, i * 1024, Fraction(1, 16000)
             container.mux(stream.encode(frame))
         container.mux(stream.encode())
-    return [(text, "cannot read this file as a video"), (corrupt, "cannot"), (one, "at least 2"),
+    return [(text, "cannot read this video"), (corrupt, "cannot"), (one, "at least 2"),
             (empty, "at least 2|cannot"), (sound, "no video stream")]
 
 
@@ -170,9 +170,10 @@ def test_a_checkpoint_that_does_not_fit_and_one_that_does(client, app_module, ex
     labels.write_text("".join(f"class {i}\n" for i in range(8)))
     tsn_weights = str(app_module.DEMO / "tsn_resnet_tiny.pt")
     with pytest.raises(AppError, match="Could not load this checkpoint"):
-        client.predict(handle_file(tsn_weights), handle_file(str(labels)), "blvnet_tam_tiny",
+        client.predict(handle_file(tsn_weights), handle_file(str(labels)), "blvnet_tam_tiny", app_module.LABEL_AUTO,
                        api_name="/load_checkpoint")
-    model, status, panel = client.predict(handle_file(tsn_weights), None, app_module.OURS, api_name="/load_checkpoint")
+    model, status, panel = client.predict(handle_file(tsn_weights), None, app_module.OURS, app_module.LABEL_AUTO,
+                                          api_name="/load_checkpoint")
     assert "tsn_resnet_tiny" in status and unwrap(model) == "your checkpoint" and panel["visible"] is True
     panels = top5(client, example)  # this visitor's checkpoint joins the side-by-side panels
     assert panels[BLVNET_TAM]["label"] == "moving left"

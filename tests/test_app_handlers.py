@@ -5,8 +5,10 @@ from dataclasses import replace
 import av
 import gradio as gr
 import pytest
+import torch
 
 import blvnet_edu.inference as inference
+from blvnet_edu import build_model
 from blvnet_edu.saved_run import Preprocessing, SavedRun
 from blvnet_edu_app import app
 
@@ -66,7 +68,7 @@ def test_no_video(models, video, message):
 def test_a_text_file_as_video_gives_a_message_without_the_upload_folder(models, tmp_path):
     text = tmp_path / "notes.mp4"
     text.write_text("not a video\n" * 50)
-    with pytest.raises(gr.Error, match="cannot read this file as a video") as err:
+    with pytest.raises(gr.Error, match="cannot read this video") as err:
         app.predict(models, str(text), BLVNET_TAM, 8, None)
     assert str(tmp_path) not in err.value.message
 
@@ -131,3 +133,18 @@ def test_one_run_decodes_once_per_preprocessing_and_runs_each_model_once(models,
     finally:
         for hook in hooks:
             hook.remove()
+
+
+def test_an_authors_checkpoint_with_a_shipped_label_map(models, tmp_path):
+    """A released file holds no class names: `ssv2` from the dropdown names its 174 outputs."""
+    model = build_model("blvnet_tam_tiny", num_classes=174)
+    path = tmp_path / "st2stv2-tiny.pth.tar"
+    torch.save({"state_dict": {"module." + k: v for k, v in model.state_dict().items()}}, path)
+    with pytest.raises(gr.Error, match="'ssv1'.*'ssv2'"):
+        app.load_custom(models, str(path), None, app.OURS)  # 174 classes: V1 or V2?
+    custom, _, status, _ = app.load_custom(models, str(path), None, app.OURS, "ssv2")
+    assert custom.classes[0] == "Approaching something with your camera" and "174 classes" in status
+
+
+def test_the_ui_tells_what_the_demo_models_know():
+    assert "arbitrary answer" in app.DEMO_NOTE and "ssv2" in app.DEMO_NOTE

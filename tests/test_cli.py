@@ -1,5 +1,6 @@
 """blvnet_edu/cli.py: the `blvnet-edu` command."""
 
+import json
 import os
 import signal
 import subprocess
@@ -7,7 +8,9 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
+from blvnet_edu import build_model
 from blvnet_edu.cli import main
 
 
@@ -128,3 +131,37 @@ def test_course_command_serves_the_notebooks_in_jupyterlab():
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)
+
+
+def test_predict_on_the_demo_model_says_what_it_knows(capsys):
+    from blvnet_edu.cli import main
+
+    example = sorted((Path(__file__).resolve().parents[1] / "app" / "examples").glob("moving_left*.mp4"))[0]
+    assert main(["predict", str(example), "--top", "3"]) == 0
+    out, err = capsys.readouterr()
+    assert "arbitrary answer" in err and "1." in out and "moving left" in out.splitlines()[1]
+    assert main(["predict", str(example), "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["clips"][0]["top"][0]["class"] == "moving left" and len(result["clips"][0]["top"]) == 5
+    assert "arbitrary answer" in result["notice"]
+
+
+def test_predict_with_an_authors_checkpoint_and_shipped_labels(tmp_path, capsys):
+    from blvnet_edu.cli import main
+
+    model = build_model("blvnet_tam_tiny", num_classes=174)
+    path = tmp_path / "st2stv2-tiny.pth.tar"
+    torch.save({"state_dict": {"module." + k: v for k, v in model.state_dict().items()}}, path)
+    clip = sorted((Path(__file__).resolve().parents[1] / "app" / "examples").glob("*.mp4"))[0]
+    assert main(["predict", str(clip), "--checkpoint", str(path), "--frames", "8", "--json"]) == 2
+    assert "'ssv1'" in capsys.readouterr().err  # 174 classes: the user must say V1 or V2
+    out_video = tmp_path / "overlay.mp4"
+    assert main(["predict", str(clip), "--checkpoint", str(path), "--labels", "ssv2", "--frames", "8",
+                 "--explain", str(out_video)]) == 0
+    out = capsys.readouterr().out
+    top = [line for line in out.splitlines() if line.strip().startswith(("1.", "2.", "3.", "4.", "5."))]
+    assert len(top) == 5 and out_video.stat().st_size > 0
+    from blvnet_edu.data.label_maps import load_labels
+
+    assert all(line.split("%", 1)[1].strip() in load_labels("ssv2") for line in top)
+    assert main(["predict", "missing.mp4"]) == 2

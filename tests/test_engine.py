@@ -207,3 +207,25 @@ def test_a_killed_run_keeps_a_valid_checkpoint_and_resumes(dataset, tmp_path):
     assert main(["train", *args, "--resume"]) == 0
     records = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
     assert records[-1]["epoch"] == 6 and SavedRun.load(out / "last.pt").epoch == 5
+
+
+def test_eval_reads_an_authors_checkpoint_with_shipped_labels(tmp_path, capsys):
+    """The released models are evaluated like ours: `eval --labels kinetics400` on a list in the official order."""
+    from blvnet_edu.data.label_maps import load_labels
+    from blvnet_edu.data.video_io import write_video
+
+    from conftest import index_frames
+
+    model = build_model("blvnet_tam_tiny", num_classes=400)
+    path = tmp_path / "kinetics400-tiny.pth.tar"
+    torch.save({"state_dict": {"module." + k: v for k, v in model.state_dict().items()}}, path)
+    data = tmp_path / "k400"
+    data.mkdir()
+    (data / "classes.txt").write_text("\n".join(load_labels("kinetics400")) + "\n")
+    clip = write_video(data / "clip.mp4", index_frames(16, 48, 64), fps=8)
+    (data / "val.csv").write_text(f"path,label,num_frames\n{clip.name},3,16\n")
+    assert main(["eval", "--checkpoint", str(path), "--data", str(data), "--frames", "8", "--size", "48",
+                 "--resize", "48", "--workers", "0"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["count"] == 1 and 0.0 <= summary["top1"] <= 1.0
+    assert main(["eval", "--checkpoint", str(path), "--data", str(data), "--labels", "ssv1"]) == 2  # 174 != 400

@@ -70,7 +70,7 @@ def test_model_card(checkpoint):
 
 @pytest.mark.parametrize("content,message", [
     (b"", "empty"),
-    (b"GIF89a not a video at all" * 20, "cannot read this file as a video"),
+    (b"GIF89a not a video at all" * 20, "cannot read this video"),
 ])
 def test_bad_files_raise_clip_errors(tmp_path, content, message):
     path = tmp_path / "upload.mp4"
@@ -92,7 +92,7 @@ def test_too_short_and_missing(tmp_path):
 def test_wrong_checkpoints(tmp_path, checkpoint):
     with pytest.raises(FileNotFoundError):
         load_predictor(tmp_path / "none.pt")
-    with pytest.raises(ValueError, match="not a blvnet-edu checkpoint"):
+    with pytest.raises(ValueError, match="junk.pt: not a bLVNet-TAM checkpoint in the authors. format.*a blvnet-edu checkpoint"):
         junk = tmp_path / "junk.pt"
         torch.save({"a": torch.zeros(1)}, junk)
         load_predictor(junk)
@@ -100,7 +100,7 @@ def test_wrong_checkpoints(tmp_path, checkpoint):
     labels.write_text("a\nb\n")
     with pytest.raises(ValueError, match="does not fit|missing from the checkpoint"):
         load_predictor(junk, labels=labels, model_name="blvnet_tam_tiny")
-    with pytest.raises(ValueError, match="lists 2 classes"):
+    with pytest.raises(ValueError, match="list 2 classes; the model has 10"):
         load_predictor(checkpoint, labels=labels)
 
 
@@ -212,3 +212,38 @@ def test_a_clip_cache_decodes_and_predicts_once_per_video(three_models, clip_fil
     finally:
         for hook in hooks:
             hook.remove()
+
+
+def _authors_file(tmp_path, num_classes):
+    """A tiny bLVNet-TAM saved in the authors' format (DataParallel names, `new_fc`)."""
+    model = randomize_(build_model("blvnet_tam_tiny", num_classes=num_classes))
+    state = {("module.new_fc." + k[3:] if k.startswith("fc.") else "module." + k): v
+             for k, v in model.state_dict().items()}
+    path = tmp_path / f"authors_{num_classes}.pth.tar"
+    torch.save({"state_dict": state, "epoch": 30}, path)
+    return path, model
+
+
+def test_an_authors_checkpoint_is_recognised_and_labelled(tmp_path):
+    path, model = _authors_file(tmp_path, 174)
+    with pytest.raises(ValueError, match="'ssv1' \\(Something-Something V1\\) or 'ssv2'"):
+        load_predictor(path)  # 174 classes: V1 or V2 cannot be told
+    predictor = load_predictor(path, labels="ssv2", num_frames=8)
+    assert predictor.classes[0] == "Approaching something with your camera" and len(predictor.classes) == 174
+    assert predictor.model.config.name == "blvnet_tam_tiny" and (predictor.size, predictor.resize) == (224, 256)
+    video = random_video(1, 8, 64)
+    with torch.no_grad():
+        torch.testing.assert_close(predictor.model(video), model.eval()(video), rtol=1e-4, atol=1e-4)
+    kinetics, _ = _authors_file(tmp_path, 400)
+    assert load_predictor(kinetics, num_frames=8).classes[0] == "abseiling"  # 400 classes: Kinetics-400
+    with pytest.raises(ValueError, match="list 2 classes; the model has 174"):
+        (tmp_path / "two.txt").write_text("a\nb\n")
+        load_predictor(path, labels=tmp_path / "two.txt")
+
+
+def test_the_frames_of_a_released_model_come_from_its_file_name():
+    from blvnet_edu.loading import authors_frames
+
+    assert authors_frames("st2stv1-bLVNet-TAM-101-a2-b4-f16x2.pth.tar") == 32
+    assert authors_frames("pretrained/st2stv2-bLVNet-TAM-50-a2-b4-f8x2.pth.tar") == 16
+    assert authors_frames("my_model.pth") == 16

@@ -1,11 +1,13 @@
 """blvnet_edu/models/checkpoints.py: the authors' checkpoints load strictly and give their logits."""
 
+import dataclasses
 import pickle
 
 import pytest
 import torch
 
 from blvnet_edu import CheckpointMismatchError, build_model, load_imagenet_backbone, load_official_checkpoint
+from blvnet_edu.models import BLVNetConfig
 
 from conftest import deterministic_tensor, official_logits, official_manifest, official_state_dict
 
@@ -159,3 +161,31 @@ def test_imagenet_weights_also_fit_tsn_blresnet_and_refuse_unrelated_models(tmp_
     assert report.missing == ["fc.weight", "fc.bias"]
     with pytest.raises(CheckpointMismatchError, match="no tensor of this checkpoint fits"):
         load_imagenet_backbone(build_model("blvnet_tam_tiny"), state)
+
+
+@pytest.mark.parametrize("name, overrides", [
+    ("blvnet_tam_50", {}),
+    ("blvnet_tam_101", {"num_classes": 400}),
+    ("blvnet_tam_50", {"blending_frames": 5, "num_classes": 10}),
+    ("blvnet_50", {}),
+    ("blvnet_tam_50", {"alpha": 4}),
+])
+def test_official_config_reads_the_network_from_tensor_shapes(name, overrides):
+    from blvnet_edu.models.checkpoints import official_config
+
+    with torch.device("meta"):
+        model = build_model(name, **overrides)
+    detected = official_config(model.state_dict())
+    assert detected.pop("name") == name
+    rebuilt = BLVNetConfig(name=name, **detected)
+    assert rebuilt == dataclasses.replace(model.config, name=name)
+
+
+def test_official_config_of_the_authors_reference_and_of_something_else():
+    from blvnet_edu.models.checkpoints import official_config
+
+    detected = official_config(official_state_dict())  # the authors' key names
+    assert detected["name"] == "blvnet_tam_50" and detected["num_classes"] == 174
+    assert (detected["alpha"], detected["beta"], detected["blending_frames"]) == (2, 4, 3)
+    with pytest.raises(ValueError, match="not a bLVNet-TAM checkpoint"):
+        official_config(build_model("tsn_resnet_tiny").state_dict())

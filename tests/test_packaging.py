@@ -57,6 +57,9 @@ def test_the_wheel_holds_the_library_and_the_app_with_its_data():
     data = setuptools["package-data"]["blvnet_edu_app"]
     assert any((ROOT / "app").glob("demo/*.pt")) and any((ROOT / "app").glob("examples/*.mp4"))
     assert {"demo/*.pt", "examples/*.mp4"} <= set(data)
+    labels = setuptools["package-data"]["blvnet_edu.data"]  # the released checkpoints' class names
+    assert sorted(p.name for p in (ROOT / "blvnet_edu" / "data").glob(labels[0])) == [
+        "kinetics400.txt", "something_something_v1.txt", "something_something_v2.txt"]
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     assert not any(r.startswith("gradio") for r in project["dependencies"])  # the app is an extra
     assert any(r.startswith("gradio==") for r in project["optional-dependencies"]["app"])

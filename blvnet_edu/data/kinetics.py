@@ -16,14 +16,13 @@ lists of `lists.py`. Nothing is downloaded.
 from __future__ import annotations
 
 import csv
-import hashlib
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from .lists import VIDEO_EXTENSIONS, ClipEntry, check_clip, write_dataset
-from .video_io import VideoDecodeError, resize_video
+from .lists import VIDEO_EXTENSIONS, clip_order, pick_checked, write_dataset
+from .video_io import resize_video
 
 __all__ = ["KineticsRow", "read_annotations", "clip_stem", "index_videos", "make_subset"]
 
@@ -77,10 +76,6 @@ def index_videos(videos: str | Path) -> dict[str, Path]:
     return {p.stem: p for p in sorted(videos.rglob("*")) if p.suffix.lower() in VIDEO_EXTENSIONS}
 
 
-def _order(seed: int, youtube_id: str) -> str:
-    return hashlib.sha1(f"{seed}:{youtube_id}".encode()).hexdigest()
-
-
 def make_subset(
     csv_paths: Sequence[str | Path],
     videos: str | Path,
@@ -122,51 +117,30 @@ def make_subset(
         if num_classes > len(known):
             raise ValueError(f"asked for {num_classes} classes, the annotations have {len(known)}")
         classes = known[:num_classes]
-    label_of = {c: i for i, c in enumerate(classes)}
     wanted = {"train": per_class, "val": val_per_class or max(1, per_class // 4)}
+    label_set = set(classes)
+    files = index_videos(videos)
     candidates: dict[tuple[str, str], list[KineticsRow]] = defaultdict(list)
     for row in rows:
-        if row.label in label_of and row.split in wanted:
+        if row.label in label_set and row.split in wanted:
             candidates[(row.split, row.label)].append(row)
-    files = index_videos(videos)
     out = Path(out)
-    splits: dict[str, list[ClipEntry]] = {"train": [], "val": []}
-    skipped: list[dict] = []
-    queue = [
-        (split, label, sorted(candidates[(split, label)], key=lambda r: _order(seed, r.youtube_id)))
-        for split in ("train", "val")
-        for label in classes
-    ]
-    for split, label, ordered in progress(queue):
-        taken = 0
-        for row in ordered:
-            if taken == wanted[split]:
-                break
-            stem = clip_stem(row)
-            path = files.get(stem)
-            if path is None:
-                skipped.append({"clip": stem, "label": label, "split": split, "reason": "missing"})
-                continue
-            try:
-                if short_side:
-                    target = out / "videos" / label / f"{stem}.mp4"
-                    if not target.exists():
-                        resize_video(path, target, short_side)
-                    path = target
-                num_frames = check_clip(path)
-            except (VideoDecodeError, FileNotFoundError) as err:
-                skipped.append({"clip": stem, "label": label, "split": split, "reason": str(err)})
-                continue
-            splits[split].append(ClipEntry(str(path), label_of[label], num_frames))
-            taken += 1
-    counts = {s: len(e) for s, e in splits.items()}
-    taken_per_class = {split: Counter(e.label for e in entries) for split, entries in splits.items()}
-    short = {
-        f"{split}/{label}": taken_per_class[split][label_of[label]]
-        for split in ("train", "val")
-        for label in classes
-        if taken_per_class[split][label_of[label]] < wanted[split]
+
+    def prepare(path: Path, stem: str, label: str) -> Path:
+        if not short_side:
+            return path
+        target = out / "videos" / label / f"{stem}.mp4"
+        if not target.exists():  # kept from an interrupted run
+            resize_video(path, target, short_side)
+        return target
+
+    ordered = {  # (split, class) -> [(clip stem, file or None)] in a seeded order of YouTube ids
+        key: [(clip_stem(r), files.get(clip_stem(r)))
+              for r in sorted(group, key=lambda r: clip_order(seed, r.youtube_id))]
+        for key, group in candidates.items()
     }
+    splits, skipped, short = pick_checked(ordered, classes, wanted, prepare, progress)
+    counts = {s: len(e) for s, e in splits.items()}
     report = {
         "classes": len(classes),
         "clips": counts,

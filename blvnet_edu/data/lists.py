@@ -2,8 +2,8 @@
 
 A dataset folder holds `train.csv` and `val.csv` (`path,label,num_frames`, paths relative to
 the folder unless absolute), `classes.txt` (one class name per line; line i is label i) and
-`report.json` (what was skipped and why). `kinetics.py` and `folder_entries` below produce
-them; `datasets.py` reads them.
+`report.json` (what was skipped and why). `kinetics.py`, `something_something.py` and
+`folder_entries` below produce them; `datasets.py` reads them.
 
 `check_clip` opens each clip and decodes its first and last frames, so a broken download is
 found once, here, not in the middle of an epoch.
@@ -12,8 +12,9 @@ found once, here, not in the middle of an epoch.
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +24,8 @@ __all__ = [
     "VIDEO_EXTENSIONS",
     "ClipEntry",
     "check_clip",
+    "clip_order",
+    "pick_checked",
     "write_dataset",
     "read_list",
     "read_classes",
@@ -47,6 +50,58 @@ def check_clip(path: str | Path) -> int:
         raise VideoDecodeError(f"{path}: no frames")
     read_frames(path, [0, info.num_frames - 1])
     return info.num_frames
+
+
+def clip_order(seed: int, clip_id: str) -> str:
+    """Sort key of a clip: a seeded hash of its id (a fixed, seed-dependent order)."""
+    return hashlib.sha1(f"{seed}:{clip_id}".encode()).hexdigest()
+
+
+def pick_checked(
+    candidates: Mapping[tuple[str, str], Sequence[tuple[str, Path | None]]],
+    classes: Sequence[str],
+    wanted: Mapping[str, int | None],
+    prepare: Callable[[Path, str, str], Path] | None = None,
+    progress: Callable[[Sequence], Sequence] = lambda items: items,
+) -> tuple[dict[str, list[ClipEntry]], list[dict], dict[str, int]]:
+    """Up to `wanted[split]` checked clips per split and class (`None`: all).
+
+    Candidates are tried in the order given (e.g. sorted by `clip_order`); a missing (`None`)
+    or unreadable clip is skipped and reported, and the next candidate taken.
+
+    Args:
+        candidates: `{(split, class name): [(clip id, file or None when missing)]}`.
+        classes: class names; an entry's label is the class's position here.
+        wanted: clips per class for each split, e.g. `{"train": 50, "val": 12}`.
+        prepare: `(file, clip id, class name) -> file` run before the check (e.g. re-encoding).
+        progress: wraps the list of `(split, class)` groups (e.g. `tqdm`).
+
+    Returns:
+        The entries of each split, the skipped clips (`{"clip", "label", "split", "reason"}`)
+        and the groups that got fewer than wanted (`{"split/class": count}`).
+    """
+    label_of = {c: i for i, c in enumerate(classes)}
+    splits: dict[str, list[ClipEntry]] = {split: [] for split in wanted}
+    skipped: list[dict] = []
+    short: dict[str, int] = {}
+    for split, label in progress([(split, label) for split in wanted for label in classes]):
+        limit, taken = wanted[split], 0
+        for clip, path in candidates.get((split, label), ()):
+            if taken == limit:
+                break
+            try:
+                if path is None:
+                    raise FileNotFoundError("missing")
+                path = prepare(path, clip, label) if prepare else path
+                entry = ClipEntry(str(path), label_of[label], check_clip(path))
+            except (VideoDecodeError, FileNotFoundError) as err:
+                skipped.append({"clip": clip, "label": label, "split": split, "reason": str(err)})
+                continue
+            splits[split].append(entry)
+            taken += 1
+        if limit is not None and taken < limit:
+            short[f"{split}/{label}"] = taken
+    return splits, skipped, short
 
 
 def write_dataset(

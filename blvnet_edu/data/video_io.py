@@ -1,4 +1,4 @@
-"""Reading and writing video files with PyAV (FFmpeg).
+"""Reading and writing video files with PyAV (FFmpeg), and reading folders of frame images.
 
 - `probe_video(path)`: frame count, frame rate, duration and size, from the container.
 - `read_frames(path, indices)`: only the frames asked for, as a `(T, 3, H, W)` uint8 tensor
@@ -14,8 +14,14 @@ Frame `i` is the frame on screen at time `start + i / fps` (the stream's average
 constant-frame-rate files that is exactly the i-th frame; for variable frame rates it is
 the frame shown at that moment, which is what a sampler spreading frames over time wants.
 
+A *frame folder* is accepted wherever a video file is: a directory of numbered images
+(`00001.jpg`, `00002.jpg`, ... or `.png`, the layout of Something-Something V1), frame `i`
+being the `i`-th image in numeric order, decoded with Pillow. Folders carry no frame rate:
+`probe_video` reports `FRAME_FOLDER_FPS` (12, the rate of the released SSv1 frames).
+
 Any problem with a file (missing, empty, not a video, no video stream, undecodable) raises an
-error that names the file: `FileNotFoundError` or `VideoDecodeError`.
+error that names the file: `FileNotFoundError` or `VideoDecodeError`; so does a frame folder
+without numbered images or with an unreadable one.
 """
 
 from __future__ import annotations
@@ -30,11 +36,15 @@ from pathlib import Path
 import av
 import numpy as np
 import torch
+from PIL import Image
 from torch import Tensor
 
 __all__ = [
+    "FRAME_EXTENSIONS",
+    "FRAME_FOLDER_FPS",
     "VideoDecodeError",
     "VideoInfo",
+    "frame_files",
     "probe_video",
     "read_frames",
     "read_video",
@@ -43,6 +53,9 @@ __all__ = [
 ]
 
 PathLike = str | os.PathLike
+
+FRAME_EXTENSIONS = (".jpg", ".jpeg", ".png")
+FRAME_FOLDER_FPS = 12.0  # frame folders have no rate; the released SSv1 frames are 12 fps
 
 
 class VideoDecodeError(ValueError):
@@ -88,8 +101,44 @@ def _stream_info(path: PathLike, stream: av.video.stream.VideoStream, container)
     return VideoInfo(str(path), int(num_frames), fps, duration, stream.width, stream.height)
 
 
+def frame_files(folder: PathLike) -> list[Path]:
+    """The numbered images of a frame folder (`00001.jpg`, ...), in numeric order."""
+    frames = [p for p in Path(folder).iterdir() if p.suffix.lower() in FRAME_EXTENSIONS and p.stem.isdigit()]
+    if not frames:
+        raise VideoDecodeError(f"{folder}: a folder without numbered frame images (00001.jpg, ...)")
+    return sorted(frames, key=lambda p: int(p.stem))
+
+
+def _read_image(path: Path) -> np.ndarray:
+    """One frame image as `(H, W, 3)` uint8 RGB."""
+    try:
+        with Image.open(path) as image:
+            return np.asarray(image.convert("RGB"))
+    except OSError as err:  # includes PIL.UnidentifiedImageError
+        raise VideoDecodeError(f"{path}: not a readable image ({err})") from err
+
+
+def _probe_folder(folder: Path) -> VideoInfo:
+    frames = frame_files(folder)
+    height, width, _ = _read_image(frames[0]).shape
+    count = len(frames)
+    return VideoInfo(str(folder), count, FRAME_FOLDER_FPS, count / FRAME_FOLDER_FPS, width, height)
+
+
+def _read_folder(folder: Path, indices: Sequence[int]) -> Tensor:
+    """Frames of a frame folder; indices past the last image give the last image."""
+    frames = frame_files(folder)
+    decoded = {i: _read_image(frames[min(i, len(frames) - 1)]) for i in set(indices)}
+    if len({image.shape for image in decoded.values()}) > 1:
+        raise VideoDecodeError(f"{folder}: the frame images differ in size")
+    return _as_clip(folder, [decoded[i] for i in indices])
+
+
 def probe_video(path: PathLike) -> VideoInfo:
-    """Frame count, rate, duration and size of a video, from its header (nothing decoded)."""
+    """Frame count, rate, duration and size of a video (from its header, nothing decoded) or of
+    a frame folder (its first image decoded)."""
+    if Path(path).is_dir():
+        return _probe_folder(Path(path))
     container = _open(path)
     try:
         info = _stream_info(path, container.streams.video[0], container)
@@ -108,7 +157,7 @@ def read_frames(path: PathLike, indices: Sequence[int], seek_threshold: float = 
     missing frames are tolerated, since headers of some containers only estimate the count.
 
     Args:
-        path: a video file PyAV can read.
+        path: a video file PyAV can read, or a frame folder.
         indices: frame indices, `0 <= i`.
         seek_threshold: seek instead of decoding on when the next wanted frame is more than
             this many seconds ahead.
@@ -117,6 +166,8 @@ def read_frames(path: PathLike, indices: Sequence[int], seek_threshold: float = 
         raise ValueError("no frame indices given")
     if min(indices) < 0:
         raise ValueError(f"frame indices must be >= 0, got {min(indices)}")
+    if Path(path).is_dir():
+        return _read_folder(Path(path), indices)
     with _video_stream(path) as (container, stream):
         info = _stream_info(path, stream, container)
         decoded, last_index = _decode_at(container, stream, info, sorted(set(indices)), seek_threshold)
@@ -222,6 +273,9 @@ def _decode_by_count(container, stream, wanted: list[int]) -> tuple[dict, int]:
 
 def read_video(path: PathLike, max_frames: int | None = None) -> Tensor:
     """Every frame (or the first `max_frames`) as `(T, 3, H, W)` uint8."""
+    if Path(path).is_dir():
+        count = len(frame_files(path))
+        return _read_folder(Path(path), range(count if max_frames is None else min(count, max_frames)))
     images = []
     with _video_stream(path) as (container, stream):
         for frame in container.decode(stream):

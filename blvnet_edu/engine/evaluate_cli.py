@@ -1,4 +1,4 @@
-"""`blvnet-edu eval`: a saved checkpoint on a clip list, with several clips and crops per video."""
+"""`blvnet-edu eval`: a checkpoint (ours or the authors') on a clip list, with several clips and crops per video."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from tqdm import tqdm
 from ..data.datasets import VideoClipDataset
 from ..data.lists import read_classes
 from ..data.transforms import EvalTransform
-from ..saved_run import SavedRun
+from ..loading import load_network
 from .distributed import resolve_device
 from .evaluate import Metrics, evaluate, metrics_from_scores
 from .order_tests import order_report, order_scores
@@ -31,12 +31,17 @@ def evaluate_checkpoint(
     device: str = "auto",
     workers: int = 2,
     order_tests: bool = False,
+    labels: str | Path | None = None,
+    model_name: str | None = None,
+    num_frames: int | None = None,
 ) -> Metrics | tuple[Metrics, dict]:
     """Metrics of a checkpoint on `data/<split>.csv`; with `order_tests`, also the order
     diagnostics of `order_tests.py` (reversed clips, shuffled frame pairs), from the same
-    decoded clips: returns `(metrics, report)` then."""
-    run = SavedRun.load(checkpoint)
-    model, classes, saved = run.build_model(), run.classes, run.preprocessing
+    decoded clips: returns `(metrics, report)` then.
+
+    An authors' released checkpoint is read as `loading.load_network` reads it (`labels`,
+    `model_name`, `num_frames`); its lists must use the official class order."""
+    model, classes, saved = load_network(checkpoint, labels, model_name, num_frames)
     if read_classes(Path(data) / "classes.txt") != classes:
         raise ValueError(f"{checkpoint} knows {len(classes)} classes that differ from {data}/classes.txt")
     target = resolve_device(device)

@@ -30,6 +30,7 @@ __all__ = [
     "load_file",
     "read_checkpoint",
     "convert_official",
+    "official_config",
     "load_official_checkpoint",
     "load_imagenet_backbone",
 ]
@@ -134,6 +135,68 @@ def convert_official(state: Mapping[str, Tensor]) -> dict[str, Tensor]:
             raise CheckpointMismatchError(f"{key}: per-offset weights of different sizes {sorted(shapes)}")
         converted[key] = torch.stack([rows[i] for i in range(len(rows))])  # (offsets, C)
     return converted
+
+
+_BETA_PREFERENCE = (4, 2, 1, 3, 5, 6, 7, 8)  # the paper's beta first; equal architectures otherwise
+
+
+def _block_count(state: Mapping[str, Tensor], prefix: str) -> int:
+    """How many Bottlenecks `prefix.<i>.conv1.weight` the state holds."""
+    pattern = re.compile(re.escape(prefix) + r"\.(\d+)\.conv1\.weight$")
+    indices = {int(m[1]) for key in state if (m := pattern.match(key))}
+    return max(indices) + 1 if indices else 0
+
+
+def official_config(checkpoint: Checkpoint) -> dict:
+    """What an authors' bLVNet(-TAM) checkpoint tells about its network, from tensor shapes.
+
+    Returns `{"name": preset, **BLVNetConfig overrides}`: the depth (the blocks per stage),
+    `widths`, `alpha` (little branch width), `beta` (the smallest of the paper's choices that
+    gives the little branches' depth), `blending_frames` and `temporal_module` (TAM weights
+    present or not) and `num_classes`. The number of frames is not in the weights: it is
+    the caller's (the released models use 16, "8x2").
+
+    Raises:
+        ValueError: not a Big-Little video network in the authors' format.
+    """
+    state = convert_official(read_checkpoint(checkpoint))
+    required = ("conv1.weight", "layer0.b_conv0.weight", "layer1.little_e.0.weight", "fc.weight")
+    absent = [key for key in required if key not in state]
+    if absent:
+        raise ValueError(
+            "not a bLVNet-TAM checkpoint in the authors' format (no " + ", ".join(absent) + "); "
+            "a blvnet-edu checkpoint or a released st2stv1/st2stv2/kinetics400 file was expected"
+        )
+    bl_blocks = [_block_count(state, f"layer{i}.big") + 1 for i in (1, 2, 3)]
+    little_blocks = [_block_count(state, f"layer{i}.little") for i in (1, 2, 3)]
+    layers = (*bl_blocks, _block_count(state, "layer4"))
+    widths = tuple(state[f"layer{i}.fusion.0.conv3.weight"].shape[0] // 4 for i in (1, 2, 3)) + (
+        state["layer4.0.conv3.weight"].shape[0] // 4,
+    )
+    little_e = state["layer1.little_e.0.weight"]  # (C_out, C_out / alpha, 1, 1)
+    alpha = little_e.shape[0] // little_e.shape[1]
+    beta = next(
+        (b for b in _BETA_PREFERENCE if all(max(1, n // b - 1) == m for n, m in zip(bl_blocks, little_blocks))), None
+    )
+    if beta is None:
+        raise ValueError(f"little branches of {little_blocks} blocks fit no beta for stages of {bl_blocks} blocks")
+    tam = state.get("layer0.tam.weight")
+    kind = "blvnet_tam" if tam is not None else "blvnet"
+    from .blvnet import PRESETS  # the preset of that family with these stages, if any
+
+    temporal = "tam" if tam is not None else None
+    names = [n for n, c in PRESETS.items() if c.frame_routing == "pairs" and c.temporal_module == temporal
+             and (c.layers, c.widths) == (layers, widths)]
+    return {
+        "name": names[0] if names else f"{kind}_50",
+        "layers": layers,
+        "widths": widths,
+        "alpha": alpha,
+        "beta": beta,
+        "blending_frames": tam.shape[0] if tam is not None else 3,
+        "temporal_module": temporal,
+        "num_classes": state["fc.weight"].shape[0],
+    }
 
 
 def _differences(model: nn.Module, state: Mapping[str, Tensor]) -> tuple[list[str], list[str], list[str]]:
