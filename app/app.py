@@ -61,7 +61,7 @@ DEMO_NOTE = (
     "rotate, turn on or off). Any other clip gets an arbitrary answer among them. **Real videos:** under "
     "*your own checkpoint*, load a released bLVNet-TAM file of the authors (github.com/IBM/bLVNet-TAM, e.g. "
     "`st2stv2-bLVNet-TAM-50-a2-b4-f8x2.pth.tar`) and choose its labels: `ssv1` or `ssv2` (Something-Something "
-    "V1 or V2, 174 classes), `kinetics400`. Its network is read from the file; 16 frames.")
+    "V1 or V2, 174 classes), `kinetics400`. Its network is read from the file, its frames from the name (f8x2: 16).")
 ORDER_HINT = ("*Frame order:* choose **reversed** or **pairs shuffled** to run every model again on the "
               "modified clip and see which predictions change.")
 CAVEAT = (

@@ -63,7 +63,7 @@ def load_network(
             state = convert_official(read_checkpoint(payload))
             detected = official_config(state) if model_name is None else None
         except ValueError as err:
-            raise ValueError(f"{checkpoint}: {err}") from err
+            raise ValueError(f"{checkpoint}: not a blvnet-edu checkpoint, nor {err}") from err
         fc = state.get("fc.weight")
         num_classes = detected["num_classes"] if detected else (fc.shape[0] if fc is not None else None)
         labels = labels or (label_map_for(num_classes) if num_classes else None)

@@ -135,7 +135,7 @@ def test_one_run_decodes_once_per_preprocessing_and_runs_each_model_once(models,
             hook.remove()
 
 
-def test_an_authors_checkpoint_with_a_shipped_label_map(models, tmp_path):
+def test_an_authors_checkpoint_with_a_shipped_label_map(models, example, tmp_path):
     """A released file holds no class names: `ssv2` from the dropdown names its 174 outputs."""
     model = build_model("blvnet_tam_tiny", num_classes=174)
     path = tmp_path / "st2stv2-tiny.pth.tar"
@@ -144,6 +144,9 @@ def test_an_authors_checkpoint_with_a_shipped_label_map(models, tmp_path):
         app.load_custom(models, str(path), None, app.OURS)  # 174 classes: V1 or V2?
     custom, _, status, _ = app.load_custom(models, str(path), None, app.OURS, "ssv2")
     assert custom.classes[0] == "Approaching something with your camera" and "174 classes" in status
+    panels = app.predict(models, example, app.CUSTOM, None, None, custom)[: len(app.SLOTS)]
+    top5 = dict(zip(app.SLOTS, panels))[app.CUSTOM]  # the visitor's model beside the demo models
+    assert len(top5) >= 5 and set(top5) <= set(custom.classes)
 
 
 def test_the_ui_tells_what_the_demo_models_know():

@@ -92,7 +92,8 @@ def test_too_short_and_missing(tmp_path):
 def test_wrong_checkpoints(tmp_path, checkpoint):
     with pytest.raises(FileNotFoundError):
         load_predictor(tmp_path / "none.pt")
-    with pytest.raises(ValueError, match="junk.pt: not a bLVNet-TAM checkpoint in the authors. format.*a blvnet-edu checkpoint"):
+    with pytest.raises(ValueError,
+                       match="junk.pt: not a blvnet-edu checkpoint, nor a bLVNet-TAM network in the authors. format"):
         junk = tmp_path / "junk.pt"
         torch.save({"a": torch.zeros(1)}, junk)
         load_predictor(junk)

@@ -187,5 +187,5 @@ def test_official_config_of_the_authors_reference_and_of_something_else():
     detected = official_config(official_state_dict())  # the authors' key names
     assert detected["name"] == "blvnet_tam_50" and detected["num_classes"] == 174
     assert (detected["alpha"], detected["beta"], detected["blending_frames"]) == (2, 4, 3)
-    with pytest.raises(ValueError, match="not a bLVNet-TAM checkpoint"):
+    with pytest.raises(ValueError, match="a bLVNet-TAM network in the authors. format .it lacks"):
         official_config(build_model("tsn_resnet_tiny").state_dict())

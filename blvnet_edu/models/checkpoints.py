@@ -157,16 +157,14 @@ def official_config(checkpoint: Checkpoint) -> dict:
     the caller's (the released models use 16, "8x2").
 
     Raises:
-        ValueError: not a Big-Little video network in the authors' format.
+        ValueError: not a Big-Little video network in the authors' format; the message
+            completes "not ...".
     """
     state = convert_official(read_checkpoint(checkpoint))
     required = ("conv1.weight", "layer0.b_conv0.weight", "layer1.little_e.0.weight", "fc.weight")
     absent = [key for key in required if key not in state]
     if absent:
-        raise ValueError(
-            "not a bLVNet-TAM checkpoint in the authors' format (no " + ", ".join(absent) + "); "
-            "a blvnet-edu checkpoint or a released st2stv1/st2stv2/kinetics400 file was expected"
-        )
+        raise ValueError("a bLVNet-TAM network in the authors' format (it lacks " + ", ".join(absent) + ")")
     bl_blocks = [_block_count(state, f"layer{i}.big") + 1 for i in (1, 2, 3)]
     little_blocks = [_block_count(state, f"layer{i}.little") for i in (1, 2, 3)]
     layers = (*bl_blocks, _block_count(state, "layer4"))
