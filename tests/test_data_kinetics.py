@@ -1,6 +1,7 @@
 """blvnet_edu/data/kinetics.py (+ lists.py): the official CSV and clip layout, bad rows and clips."""
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -131,3 +132,33 @@ def test_folder_per_class(tmp_path):
     assert report["clips"] == {"train": 6, "val": 4}  # 2 of each class's 5 valid clips
     assert [s["clip"].endswith("bad.avi") for s in report["skipped_clips"]] == [True]
     assert read_classes(tmp_path / "lists" / "classes.txt") == ["left", "right"]
+
+
+def test_labels_from_the_csv_never_write_outside_the_output_folder(kinetics):
+    """A class named `../../x` is a name, not a path: re-encoded clips stay under `out`."""
+    text = (kinetics / "train.csv").read_text().replace('"abseiling"', '"../../x"').replace("abseiling,", '"../../x",')
+    (kinetics / "evil.csv").write_text(text)
+    out = kinetics / "evil"
+    make_subset([kinetics / "evil.csv"], kinetics / "clips", out, 1, class_list=["../../x"], short_side=20)
+    entry = read_list(out / "train.csv")[0]
+    assert Path(entry.path).resolve().is_relative_to(out.resolve())
+    assert not (kinetics / "x").exists() and not (kinetics.parent / "x").exists()
+    assert read_classes(out / "classes.txt") == ["../../x"]  # the name itself is kept
+
+
+def test_byte_order_mark_crlf_and_a_stray_byte(kinetics, tmp_path):
+    bom = tmp_path / "bom.csv"
+    bom.write_bytes(b"\xef\xbb\xbf" + CSV.replace("\n", "\r\n").encode())
+    rows, _ = read_annotations([bom])
+    assert {r.label for r in rows} >= {"abseiling", "air drumming"}
+    stray = tmp_path / "stray.csv"
+    stray.write_bytes(CSV.encode().replace(b"aaaaaaaaaa3", b"aaaaaaaa\xff3"))
+    with pytest.raises(ValueError, match=r"stray.csv, line 4: not UTF-8"):
+        read_annotations([stray])
+    assert main(["kinetics-subset", "--csv", str(stray), "--videos", str(kinetics / "clips"), "--classes", "1",
+                 "--per-class", "1", "--out", str(tmp_path / "o")]) == 2
+
+
+def test_clip_lists_with_a_byte_order_mark(tmp_path):
+    (tmp_path / "list.csv").write_bytes(b"\xef\xbb\xbfpath,label,num_frames\r\nclip.mp4,1,16\r\n")
+    assert read_list(tmp_path / "list.csv")[0].label == 1

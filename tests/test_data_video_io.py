@@ -157,3 +157,17 @@ def test_audio_only_file(tmp_path):
         container.mux(stream.encode())
     with pytest.raises(VideoDecodeError, match="sound.mp4: the file has no video stream"):
         read_frames(path, [0])
+
+
+def test_text_and_other_non_video_files_are_refused(tmp_path):
+    """FFmpeg's tty demuxer would turn a text file into a 'video' of rendered characters."""
+    from blvnet_edu.data.video_io import VideoDecodeError
+
+    text = tmp_path / "notes.txt"
+    text.write_text(("The quick brown fox jumps over the lazy dog. " * 40 + "\n") * 200)
+    with pytest.raises(VideoDecodeError, match="not a video file .*Tele-typewriter"):
+        probe_video(text)
+    from blvnet_edu.inference import ClipError, load_clip
+
+    with pytest.raises(ClipError, match="not a video file"):
+        load_clip(text, 8, 48, 56)

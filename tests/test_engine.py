@@ -229,3 +229,16 @@ def test_eval_reads_an_authors_checkpoint_with_shipped_labels(tmp_path, capsys):
     summary = json.loads(capsys.readouterr().out)
     assert summary["count"] == 1 and 0.0 <= summary["top1"] <= 1.0
     assert main(["eval", "--checkpoint", str(path), "--data", str(data), "--labels", "ssv1"]) == 2  # 174 != 400
+
+
+def test_a_torn_log_line_and_a_leftover_temporary_file_do_not_block_a_resume(tmp_path):
+    """A kill while writing leaves a half line in the logs and maybe a `.last.pt.tmp<pid>`."""
+    from blvnet_edu.engine.train import _trim_logs
+
+    (tmp_path / "metrics.jsonl").write_text('{"epoch": 0, "loss": 1}\n{"epoch": 1, "loss": 0.5}\n{"epoch": 2, "lo')
+    (tmp_path / "metrics.csv").write_text("epoch,loss\n0,1\n1,0.5\n2,0.")
+    (tmp_path / ".last.pt.tmp4242").write_bytes(b"half a checkpoint")
+    _trim_logs(tmp_path, 1)
+    assert [json.loads(line)["epoch"] for line in (tmp_path / "metrics.jsonl").read_text().splitlines()] == [0, 1]
+    assert (tmp_path / "metrics.csv").read_text() == "epoch,loss\n0,1\n1,0.5\n"
+    assert not list(tmp_path.glob(".*.tmp*"))

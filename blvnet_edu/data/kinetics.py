@@ -16,12 +16,13 @@ lists of `lists.py`. Nothing is downloaded.
 from __future__ import annotations
 
 import csv
+import io
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from .lists import VIDEO_EXTENSIONS, clip_order, pick_checked, write_dataset
+from .lists import VIDEO_EXTENSIONS, clip_order, pick_checked, read_text, safe_component, write_dataset
 from .video_io import resize_video
 
 __all__ = ["KineticsRow", "read_annotations", "clip_stem", "index_videos", "make_subset"]
@@ -47,9 +48,7 @@ def read_annotations(paths: Sequence[str | Path]) -> tuple[list[KineticsRow], li
     """Rows of one or more annotation CSVs, and a description of every row that was skipped."""
     rows, problems = [], []
     for path in map(Path, paths):
-        if not path.is_file():
-            raise FileNotFoundError(f"annotation file not found: {path}")
-        with open(path, newline="", encoding="utf-8") as f:
+        with io.StringIO(read_text(path, "annotation file"), newline="") as f:
             reader = csv.DictReader(f)
             missing = [c for c in REQUIRED if c not in (reader.fieldnames or [])]
             if missing:
@@ -129,7 +128,7 @@ def make_subset(
     def prepare(path: Path, stem: str, label: str) -> Path:
         if not short_side:
             return path
-        target = out / "videos" / label / f"{stem}.mp4"
+        target = out / "videos" / safe_component(label) / f"{safe_component(stem)}.mp4"  # never outside `out`
         if not target.exists():  # kept from an interrupted run
             resize_video(path, target, short_side)
         return target

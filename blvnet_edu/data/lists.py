@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import io
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -22,6 +23,8 @@ from .video_io import VideoDecodeError, probe_video, read_frames
 
 __all__ = [
     "VIDEO_EXTENSIONS",
+    "read_text",
+    "safe_component",
     "ClipEntry",
     "check_clip",
     "clip_order",
@@ -131,22 +134,44 @@ def write_dataset(
     return out
 
 
-def read_classes(path: str | Path) -> list[str]:
-    """Class names, one per line (blank lines and `#` comments ignored)."""
+def read_text(path: str | Path, what: str = "file") -> str:
+    """A UTF-8 text file (a byte-order mark is dropped, CRLF and LF both work).
+
+    Raises:
+        FileNotFoundError: no such file (`what` names it: "class list", ...).
+        ValueError: a byte that is not UTF-8, with its line.
+    """
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"class list not found: {path}")
-    lines = [line.strip() for line in path.read_text().splitlines()]
+        raise FileNotFoundError(f"{what} not found: {path}")
+    data = path.read_bytes()
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        line = data[: err.start].count(b"\n") + 1
+        raise ValueError(f"{path}, line {line}: not UTF-8 text (byte 0x{data[err.start]:02x}); "
+                         "save the file as UTF-8") from err
+
+
+def safe_component(name: str) -> str:
+    """`name` (a class label, a video id) as one path component that stays in its folder:
+    path separators and NUL become `_`, and a leading dot (`..`, hidden files) gets a `_`."""
+    name = name.replace("/", "_").replace("\\", "_").replace("\0", "_").strip()
+    return "_" + name if not name or name.startswith(".") else name
+
+
+def read_classes(path: str | Path) -> list[str]:
+    """Class names, one per line (blank lines and `#` comments ignored)."""
+    lines = [line.strip() for line in read_text(path, "class list").splitlines()]
     return [line for line in lines if line and not line.startswith("#")]
 
 
 def read_list(path: str | Path) -> list[ClipEntry]:
     """Entries of a `path,label,num_frames` list, paths made absolute."""
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"clip list not found: {path}")
+    text = read_text(path, "clip list")
     entries = []
-    with open(path, newline="") as f:
+    with io.StringIO(text, newline="") as f:
         for line, row in enumerate(csv.DictReader(f), start=2):
             try:
                 clip = Path(row["path"])

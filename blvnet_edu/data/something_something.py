@@ -28,7 +28,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from .kinetics import index_videos
-from .lists import clip_order, pick_checked, write_dataset
+from .lists import clip_order, pick_checked, read_text, write_dataset
 
 __all__ = [
     "SSV1_FILES",
@@ -62,10 +62,18 @@ def _annotation_file(root: Path, name: str) -> Path:
     return path
 
 
+def _json(path: Path):
+    """A JSON annotation file; malformed JSON is a `ValueError` naming the file and line."""
+    try:
+        return json.loads(read_text(path))
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{path}, line {err.lineno}: not valid JSON ({err.msg})") from err
+
+
 def read_ssv1_annotations(root: str | Path) -> Annotations:
     """Classes in official order, `{split: [(video id, class)]}` and the skipped lines, of SSv1."""
     root = Path(root)
-    labels = _annotation_file(root, SSV1_FILES["labels"]).read_text(encoding="utf-8").splitlines()
+    labels = read_text(_annotation_file(root, SSV1_FILES["labels"])).splitlines()
     classes = [line.strip() for line in labels if line.strip()]
     known = set(classes)
     items: dict[str, list[tuple[str, str]]] = {}
@@ -73,7 +81,7 @@ def read_ssv1_annotations(root: str | Path) -> Annotations:
     for split in ("train", "val"):
         path = _annotation_file(root, SSV1_FILES[split])
         items[split] = []
-        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        for number, line in enumerate(read_text(path).splitlines(), start=1):
             video_id, _, label = (part.strip() for part in line.partition(";"))
             if not line.strip():
                 continue
@@ -93,7 +101,7 @@ def read_ssv2_annotations(root: str | Path) -> Annotations:
     """Classes in official (id) order, `{split: [(video id, class)]}` and the skipped items, of SSv2."""
     root = Path(root)
     path = _annotation_file(root, SSV2_FILES["labels"])
-    ids = {name: int(i) for name, i in json.loads(path.read_text(encoding="utf-8")).items()}
+    ids = {name: int(i) for name, i in _json(path).items()}
     if sorted(ids.values()) != list(range(len(ids))):
         raise ValueError(f"{path}: class ids are not 0..{len(ids) - 1}")
     classes = sorted(ids, key=ids.get)
@@ -102,7 +110,7 @@ def read_ssv2_annotations(root: str | Path) -> Annotations:
     for split in ("train", "val"):
         path = _annotation_file(root, SSV2_FILES[split])
         items[split] = []
-        for number, item in enumerate(json.loads(path.read_text(encoding="utf-8"))):
+        for number, item in enumerate(_json(path)):
             try:
                 video_id, label = str(item["id"]).strip(), ssv2_class(item["template"])
             except (KeyError, TypeError, AttributeError) as err:

@@ -72,6 +72,13 @@ class VideoInfo:
     height: int
 
 
+# FFmpeg demuxers of real video containers (`container.format.name` lists a demuxer's names).
+VIDEO_CONTAINERS = frozenset({
+    "mov", "mp4", "m4a", "3gp", "3g2", "mj2", "matroska", "webm", "avi", "mpeg", "mpegts", "mpegvideo",
+    "flv", "ogg", "asf", "gif", "mxf", "h264", "hevc", "m4v", "nut", "dv",
+})
+
+
 def _open(path: PathLike) -> av.container.InputContainer:
     path = Path(path)
     if not path.is_file():
@@ -82,6 +89,12 @@ def _open(path: PathLike) -> av.container.InputContainer:
         container = av.open(str(path), mode="r")
     except av.FFmpegError as err:
         raise VideoDecodeError(f"{path}: not a readable video ({err})") from err
+    formats = set(container.format.name.split(","))
+    if not formats & VIDEO_CONTAINERS:  # FFmpeg also "decodes" text (tty), images, subtitles, ...
+        name = container.format.long_name or container.format.name
+        container.close()
+        raise VideoDecodeError(f"{path}: not a video file (FFmpeg reads it as {name!r}); accepted: MP4/MOV, "
+                               "WebM/MKV, AVI, MPEG, FLV, OGG, WMV, GIF, or a folder of numbered frames")
     if not container.streams.video:
         container.close()
         raise VideoDecodeError(f"{path}: the file has no video stream")

@@ -121,17 +121,35 @@ def _log_epoch(out: Path, record: dict, classes: list[str], confusion: list[list
         writer.writerows([name, *row] for name, row in zip(classes, confusion))
 
 
+def _epoch_of_json(line: str) -> float:
+    """The epoch of a `metrics.jsonl` line; a torn line (a kill while writing) counts as none."""
+    try:
+        return json.loads(line)["epoch"]
+    except (ValueError, KeyError, TypeError):
+        return float("inf")
+
+
+def _epoch_of_csv(row: str) -> float:
+    try:
+        return int(row.split(",", 1)[0])
+    except ValueError:
+        return float("inf")
+
+
 def _trim_logs(out: Path, epochs_done: int) -> None:
     """Keep the log rows of the epochs the run starts from: none for a fresh run; for a
     resumed one, those its checkpoint holds (a run killed between logging an epoch and
-    saving its checkpoint logs that epoch again)."""
+    saving its checkpoint logs that epoch again). Torn rows and temporary files left by a
+    kill are removed."""
+    for leftover in out.glob(".*.tmp*"):  # a write interrupted by a kill (saves are atomic)
+        leftover.unlink(missing_ok=True)
     jsonl, table = out / "metrics.jsonl", out / "metrics.csv"
     if jsonl.exists():
-        rows = [line for line in jsonl.read_text().splitlines() if json.loads(line)["epoch"] <= epochs_done]
+        rows = [line for line in jsonl.read_text(errors="replace").splitlines() if _epoch_of_json(line) <= epochs_done]
         jsonl.write_text("".join(row + "\n" for row in rows))
     if table.exists():
-        header, *rows = table.read_text().splitlines()
-        kept = [row for row in rows if int(row.split(",", 1)[0]) <= epochs_done]
+        header, *rows = table.read_text(errors="replace").splitlines() or [""]
+        kept = [row for row in rows if _epoch_of_csv(row) <= epochs_done]
         if kept:
             table.write_text("".join(line + "\n" for line in [header, *kept]))
         else:
