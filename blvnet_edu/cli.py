@@ -42,9 +42,12 @@ def _cmd_profile(args: argparse.Namespace) -> int:
 def _progress(total: int, desc: str):
     from tqdm import tqdm
 
-    bar = tqdm(total=total, desc=desc, dynamic_ncols=True)
+    bars = []  # the bar appears with the first update: an input refused up front prints one line only
 
     def update(done: int, _total: int) -> None:
+        if not bars:
+            bars.append(tqdm(total=total, desc=desc, dynamic_ncols=True))
+        bar = bars[0]
         bar.n = done
         bar.refresh()
         if done == total:

@@ -165,3 +165,34 @@ def test_predict_with_an_authors_checkpoint_and_shipped_labels(tmp_path, capsys)
 
     assert all(line.split("%", 1)[1].strip() in load_labels("ssv2") for line in top)
     assert main(["predict", "missing.mp4"]) == 2
+
+
+BAD_INPUTS = {  # command line (with {tmp} for the test's folder) -> what the one error line must say
+    "train --config {tmp}/bad.yaml": "bad.yaml, line 2: not valid YAML",
+    "train --config {tmp}/ok.yaml lr=abc": "lr must be float, got 'abc'",
+    "train --config {tmp}/ok.yaml epochs=1.5": "epochs must be int, got 1.5",
+    "train --config {tmp}/ok.yaml epochs=[": "override 'epochs=[': the value is not valid YAML",
+    "train --config {tmp}/ok.yaml colour=red": "unknown config keys ['colour']",
+    "make-synthetic --out {tmp}/s --frames 1 --clips 2": "frames must be between 4 and 1024, got 1",
+    "make-synthetic --out {tmp}/s --size 100000 --clips 2": "size must be between 32 and 1024 pixels",
+    "eval --checkpoint {demo} --data {tmp} --clips 0": "--clips must be >= 1 (0)",
+    "eval --checkpoint {tmp}/none.pt --data {tmp}": "checkpoint not found",
+    "predict {tmp}/notes.txt": "not a video file",
+    "predict {tmp}/none.mp4": "not found",
+    "predict {demo} --checkpoint {tmp}/bad.yaml": "could not read",
+    "kinetics-subset --csv {tmp}/stray.csv --videos {tmp} --classes 1 --per-class 1 --out {tmp}/k": "line 2: not UTF-8",
+}
+
+
+@pytest.mark.parametrize("command", sorted(BAD_INPUTS))
+def test_a_user_error_is_one_clear_line_and_exit_code_2(command, tmp_path, capsys):
+    (tmp_path / "bad.yaml").write_text("epochs: [1\n")
+    (tmp_path / "ok.yaml").write_text("epochs: 1\n")
+    (tmp_path / "notes.txt").write_text(("The quick brown fox jumps over the lazy dog. " * 40 + "\n") * 200)
+    (tmp_path / "stray.csv").write_bytes(b"label,youtube_id,time_start,time_end,split\nab\xffc,x,0,1,train\n")
+    demo = Path(__file__).resolve().parents[1] / "app" / "demo" / "blvnet_tam_tiny.pt"
+    argv = command.format(tmp=tmp_path, demo=demo).split()
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert "Traceback" not in "\n".join(err)
+    assert err[-1].startswith(f"blvnet-edu {argv[0]}: error: ") and BAD_INPUTS[command] in err[-1]

@@ -208,7 +208,20 @@ def make_synthetic(
     Clip `i` has class `CLASSES[i % 14]` and its own parameters from `(seed, i)`; every
     `round(1 / val_fraction)`-th group of 14 clips goes to the `val` split. Existing clips are
     kept, so an interrupted run resumes where it stopped.
+
+    Raises:
+        ValueError: `clips` < 1, `frames` outside 4..1024, `size` outside 32..1024, `fps` < 1
+            or `val_fraction` outside [0, 1), before anything is written.
     """
+    problems = [f"{name} must be {rule}, got {value}" for name, value, ok, rule in (
+        ("clips", clips, clips >= 1, ">= 1"),
+        ("frames", frames, 4 <= frames <= 1024, "between 4 and 1024"),
+        ("size", size, 32 <= size <= 1024, "between 32 and 1024 pixels"),
+        ("fps", fps, fps >= 1, ">= 1"),
+        ("val_fraction", val_fraction, 0 <= val_fraction < 1, "in [0, 1)"),
+    ) if not ok]
+    if problems:
+        raise ValueError("; ".join(problems))
     out = Path(out)
     rows = []
     every = max(1, round(1 / val_fraction)) if val_fraction > 0 else 0

@@ -7,6 +7,7 @@ checkpoint, so any run can be repeated from its folder.
 from __future__ import annotations
 
 import dataclasses
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -53,6 +54,7 @@ class TrainConfig:
     out: str = "runs/default"
 
     def __post_init__(self) -> None:
+        self._check_types()
         self.scales = tuple(self.scales)
         if self.precision not in ("fp32", "bf16", "fp16"):
             raise ValueError(f"precision must be fp32, bf16 or fp16, got {self.precision!r}")
@@ -61,6 +63,28 @@ class TrainConfig:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.eval_crops not in (1, 3):
             raise ValueError(f"eval_crops must be 1 or 3, got {self.eval_crops}")
+
+    def _check_types(self) -> None:
+        """Each value of the type its field declares (YAML reads `lr=abc` as a string, `epochs=1.5` as a float)."""
+        kinds = {"int": (int,), "float": (int, float), "bool": (bool,), "str": (str,)}
+        for f in dataclasses.fields(self):
+            value, declared = getattr(self, f.name), str(f.type)
+            base = declared.removesuffix(" | None")
+            if value is None and declared.endswith("| None"):
+                continue
+            if base == "str" and isinstance(value, os.PathLike):  # data=Path(...), out=tmp_path / "run"
+                value = os.fspath(value)
+                setattr(self, f.name, value)
+            expected = kinds.get(base)
+            bad_bool = isinstance(value, bool) and base in ("int", "float")
+            if expected is not None and (bad_bool or not isinstance(value, expected)):
+                raise ValueError(f"{f.name} must be {base}{' or empty' if declared != base else ''}, "
+                                 f"got {value!r}")
+            if base.startswith("dict") and not isinstance(value, dict):
+                raise ValueError(f"{f.name} must be a mapping (key: value), got {value!r}")
+            if base.startswith("tuple") and not (isinstance(value, (list, tuple))
+                                                 and all(isinstance(v, (int, float)) for v in value)):
+                raise ValueError(f"{f.name} must be a list of numbers, got {value!r}")
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
@@ -72,7 +96,11 @@ def _parse_override(item: str) -> tuple[list[str], Any]:
     if "=" not in item:
         raise ValueError(f"overrides look like key=value, got {item!r}")
     key, value = item.split("=", 1)
-    return key.strip().split("."), yaml.safe_load(value) if value.strip() else None
+    try:
+        parsed = yaml.safe_load(value) if value.strip() else None
+    except yaml.YAMLError as err:
+        raise ValueError(f"override {item!r}: the value is not valid YAML") from err
+    return key.strip().split("."), parsed
 
 
 def load_config(path: str | Path | None = None, overrides: list[str] = ()) -> TrainConfig:
@@ -83,7 +111,15 @@ def load_config(path: str | Path | None = None, overrides: list[str] = ()) -> Tr
         path = Path(path)
         if not path.is_file():
             raise FileNotFoundError(f"config file not found: {path}")
-        values = yaml.safe_load(path.read_text()) or {}
+        try:
+            values = yaml.safe_load(path.read_text(encoding="utf-8-sig")) or {}
+        except yaml.YAMLError as err:
+            mark = getattr(err, "problem_mark", None)
+            where = f", line {mark.line + 1}" if mark is not None else ""
+            problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+            raise ValueError(f"{path}{where}: not valid YAML ({problem})") from err
+        except UnicodeDecodeError as err:
+            raise ValueError(f"{path}: not UTF-8 text") from err
         if not isinstance(values, dict):
             raise ValueError(f"{path}: a config is a mapping of keys to values")
     for item in overrides:

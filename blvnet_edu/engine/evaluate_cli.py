@@ -41,6 +41,8 @@ def evaluate_checkpoint(
 
     An authors' released checkpoint is read as `loading.load_network` reads it (`labels`,
     `model_name`, `num_frames`); its lists must use the official class order."""
+    if clips < 1 or crops not in (1, 3) or batch_size < 1:
+        raise ValueError(f"--clips must be >= 1 ({clips}), --crops 1 or 3 ({crops}), --batch-size >= 1 ({batch_size})")
     model, classes, saved = load_network(checkpoint, labels, model_name, num_frames)
     if read_classes(Path(data) / "classes.txt") != classes:
         raise ValueError(f"{checkpoint} knows {len(classes)} classes that differ from {data}/classes.txt")
