@@ -162,7 +162,7 @@ def explain(models: Models, video: str | None, model_name: str, frames: int | No
         raise gr.Error(str(err)) from err
     progress(0.9, desc="encoding the overlay video")
     gallery = [(frame.permute(1, 2, 0).numpy(), caption) for frame, caption in zip(result.overlays, result.captions)]
-    path = Path(tempfile.mkdtemp(prefix="blvnet-")) / "overlay.mp4"
+    path = _overlay_path()
     overlay_video(path, clip.frames, result.maps, fps=4, upscale=max(1, 256 // predictor.size))
     labels = [f"frame {i}" for i in clip.indices]
     return gallery, figures.temporal_importance_figure(result.importance, labels), str(path), cache
@@ -217,12 +217,26 @@ def load_custom(models: Models, checkpoint: str | None, labels: str | None, pres
             gr.update(visible=True, label=f"your checkpoint: {predictor.name}"))
 
 
+OVERLAYS = Path(tempfile.mkdtemp(prefix="blvnet-overlays-"))  # this server's overlay videos
+KEEP_OVERLAYS = 64  # the most recent ones; Gradio serves its own copy of each
+
+
+def _overlay_path() -> Path:
+    """A new file for an overlay video; older ones beyond `KEEP_OVERLAYS` are deleted, so
+    explanations never fill the disk."""
+    videos = sorted(OVERLAYS.glob("*.mp4"), key=lambda p: p.stat().st_mtime)
+    for old in videos[: max(0, len(videos) - KEEP_OVERLAYS + 1)]:
+        old.unlink(missing_ok=True)
+    return Path(tempfile.mkstemp(suffix=".mp4", dir=OVERLAYS)[1])
+
+
 def build_ui(models: Models) -> gr.Blocks:
     """The UI; `models` maps display names to loaded predictors (shared by every visitor)."""
     names = list(models)
     first = BLVNET_TAM if BLVNET_TAM in models else names[0]
     bind = functools.partial
-    with gr.Blocks(title="bLVNet-TAM explainer", analytics_enabled=False) as demo:
+    # Gradio's cache (uploads, served outputs): files older than an hour are deleted every hour.
+    with gr.Blocks(title="bLVNet-TAM explainer", analytics_enabled=False, delete_cache=(3600, 3600)) as demo:
         gr.Markdown(
             "# bLVNet-TAM explainer\nThree models trained on the same clips look at the same clip: "
             "**TSN** sees a bag of frames, **bLVNet without TAM** a bag of frame pairs, **bLVNet-TAM** "
@@ -297,12 +311,16 @@ def build_ui(models: Models) -> gr.Blocks:
     return demo
 
 
+MAX_UPLOAD_MB = 200  # uploads (clips, checkpoints) larger than this are refused by Gradio
+
+
 def launch(checkpoint: str | None = None, labels: str | None = None, model_name: str | None = None,
            host: str = "127.0.0.1", port: int = 7860, block: bool = True,
-           demo_dir: str | Path | None = None) -> gr.Blocks:
+           demo_dir: str | Path | None = None, max_upload_mb: int = MAX_UPLOAD_MB) -> gr.Blocks:
     """Load the models (demo ones from `demo_dir`, default `$BLVNET_DEMO_DIR` or app/demo) and serve."""
     demo = build_ui(load_models(checkpoint, labels, model_name, demo_dir))
-    demo.launch(server_name=host, server_port=port, prevent_thread_lock=not block, show_error=True, css=CSS)
+    demo.launch(server_name=host, server_port=port, prevent_thread_lock=not block, show_error=True, css=CSS,
+                max_file_size=f"{max_upload_mb}mb")
     return demo
 
 

@@ -227,7 +227,8 @@ def _cmd_app(args: argparse.Namespace) -> int:
             raise
         print(f"blvnet-edu app: {APP_EXTRA}", file=sys.stderr)
         return 2
-    app.launch(args.checkpoint, args.labels, args.model, host=args.host, port=args.port)
+    app.launch(args.checkpoint, args.labels, args.model, host=args.host, port=args.port,
+               max_upload_mb=args.max_upload_mb)
     return 0
 
 
@@ -387,6 +388,7 @@ def build_parser() -> argparse.ArgumentParser:
     app.add_argument("--model", default=None, help="build an authors' checkpoint as this preset instead of reading it")
     app.add_argument("--host", default="127.0.0.1")
     app.add_argument("--port", type=int, default=7860)
+    app.add_argument("--max-upload-mb", type=int, default=200, help="largest clip or checkpoint upload (MB)")
     app.set_defaults(run=_cmd_app)
 
     course = commands.add_parser("course", help="the notebook course in JupyterLab (notebooks/)")

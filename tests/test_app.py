@@ -180,3 +180,18 @@ def test_a_checkpoint_that_does_not_fit_and_one_that_does(client, app_module, ex
     assert panels["your checkpoint"]["label"] == panels[TSN]["label"]  # the same weights as the demo TSN
     other_visitor = Client(client.src, verbose=False)
     assert not top5(other_visitor, example)["your checkpoint"]  # a checkpoint is its visitor's alone
+
+
+def test_uploads_larger_than_the_limit_are_refused(app_module, tmp_path):
+    """`blvnet-edu app --max-upload-mb N`: Gradio refuses a larger file before the handler runs."""
+    port = free_port()
+    demo = app_module.launch(host="127.0.0.1", port=port, block=False, max_upload_mb=1)
+    try:
+        assert demo.max_file_size == 1024 * 1024
+        big = tmp_path / "big.mp4"
+        big.write_bytes(b"\0" * (2 * 1024 * 1024))
+        small_client = Client(f"http://127.0.0.1:{port}/", verbose=False)
+        with pytest.raises(Exception, match="(?i)size|large|exceed"):
+            small_client.predict(handle_file(str(big)), "bLVNet-TAM (demo)", 8, None, api_name="/predict")
+    finally:
+        demo.close()

@@ -151,3 +151,11 @@ def test_an_authors_checkpoint_with_a_shipped_label_map(models, example, tmp_pat
 
 def test_the_ui_tells_what_the_demo_models_know():
     assert "arbitrary answer" in app.DEMO_NOTE and "ssv2" in app.DEMO_NOTE
+
+
+def test_overlay_videos_are_bounded(monkeypatch, tmp_path):
+    monkeypatch.setattr(app, "OVERLAYS", tmp_path)
+    monkeypatch.setattr(app, "KEEP_OVERLAYS", 3)
+    paths = [app._overlay_path() for _ in range(6)]
+    assert len({p.name for p in paths}) == 6 and all(p.parent == tmp_path for p in paths)
+    assert len(list(tmp_path.glob("*.mp4"))) == 3  # the newest ones only
