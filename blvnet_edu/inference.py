@@ -39,10 +39,10 @@ from .data.order import ORDER_TESTS
 from .data.sampling import segment_indices
 from .data.transforms import center_crop, normalize, resize_short_side
 from .data.video_io import VideoDecodeError, VideoInfo, probe_video, read_frames
+from .loading import load_network
 from .models.blvnet import BLVNetConfig, VideoNet
 from .models.fast import prepare_for_inference
 from .profiling import profile_model
-from .loading import load_network
 
 __all__ = [
     "ClipError",

@@ -48,6 +48,11 @@ def reference_state_dict() -> dict[str, torch.Tensor]:
     return official_state_dict()
 
 
+def save_in_authors_format(state: dict[str, torch.Tensor], path) -> None:
+    """Weights saved as the authors' released files are: DataParallel names in a `state_dict`."""
+    torch.save({"state_dict": {"module." + k: v for k, v in state.items()}}, path)
+
+
 def randomize_(model: torch.nn.Module, seed: int = 0) -> torch.nn.Module:
     """Give every parameter and BN statistic a generic random value (no zero-init, no identity TAM)."""
     g = torch.Generator().manual_seed(seed)

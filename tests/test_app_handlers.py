@@ -12,6 +12,8 @@ from blvnet_edu import build_model
 from blvnet_edu.saved_run import Preprocessing, SavedRun
 from blvnet_edu_app import app
 
+from conftest import save_in_authors_format
+
 TSN, BLVNET_TAM = app.TSN, app.BLVNET_TAM
 
 
@@ -139,7 +141,7 @@ def test_an_authors_checkpoint_with_a_shipped_label_map(models, example, tmp_pat
     """A released file holds no class names: `ssv2` from the dropdown names its 174 outputs."""
     model = build_model("blvnet_tam_tiny", num_classes=174)
     path = tmp_path / "st2stv2-tiny.pth.tar"
-    torch.save({"state_dict": {"module." + k: v for k, v in model.state_dict().items()}}, path)
+    save_in_authors_format(model.state_dict(), path)
     with pytest.raises(gr.Error, match="'ssv1'.*'ssv2'"):
         app.load_custom(models, str(path), None, app.OURS)  # 174 classes: V1 or V2?
     custom, _, status, _ = app.load_custom(models, str(path), None, app.OURS, "ssv2")

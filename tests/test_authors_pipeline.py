@@ -17,7 +17,7 @@ from blvnet_edu.inference import load_clip, load_predictor
 from blvnet_edu.models import build_model, load_official_checkpoint
 from blvnet_edu.models.checkpoints import official_config
 
-from conftest import official_state_dict
+from conftest import official_state_dict, save_in_authors_format
 
 HERE = Path(__file__).parent / "data" / "authors_pipeline"
 VIDEO = HERE / "authors_pipeline_shared.mp4"
@@ -28,8 +28,7 @@ REFERENCE = json.loads((HERE / "authors_pipeline_shared.json").read_text())
 def authors_checkpoint(tmp_path_factory):
     """The deterministic weights saved as the authors save them (DataParallel names)."""
     path = tmp_path_factory.mktemp("authors") / "st2stv1-bLVNet-TAM-50-a2-b4-f8x2.pth.tar"
-    state = {"module." + k: v.float() for k, v in official_state_dict().items()}
-    torch.save({"state_dict": state}, path)
+    save_in_authors_format({k: v.float() for k, v in official_state_dict().items()}, path)
     return path
 
 

@@ -13,6 +13,8 @@ import torch
 from blvnet_edu import build_model
 from blvnet_edu.cli import main
 
+from conftest import save_in_authors_format
+
 
 def test_profile_prints_the_paper_numbers(capsys):
     assert main(["profile", "blvnet_tam_50", "--frames", "16", "--classes", "174"]) == 0
@@ -151,7 +153,7 @@ def test_predict_with_an_authors_checkpoint_and_shipped_labels(tmp_path, capsys)
 
     model = build_model("blvnet_tam_tiny", num_classes=174)
     path = tmp_path / "st2stv2-tiny.pth.tar"
-    torch.save({"state_dict": {"module." + k: v for k, v in model.state_dict().items()}}, path)
+    save_in_authors_format(model.state_dict(), path)
     clip = sorted((Path(__file__).resolve().parents[1] / "app" / "examples").glob("*.mp4"))[0]
     assert main(["predict", str(clip), "--checkpoint", str(path), "--frames", "8", "--json"]) == 2
     assert "'ssv1'" in capsys.readouterr().err  # 174 classes: the user must say V1 or V2

@@ -17,7 +17,7 @@ from blvnet_edu.engine.evaluate import metrics_from_scores
 from blvnet_edu.engine.train import train
 from blvnet_edu.saved_run import Preprocessing, SavedRun
 
-from conftest import flip_tensor_byte
+from conftest import flip_tensor_byte, index_frames, save_in_authors_format
 
 
 @pytest.fixture(scope="module")
@@ -214,11 +214,9 @@ def test_eval_reads_an_authors_checkpoint_with_shipped_labels(tmp_path, capsys):
     from blvnet_edu.data.label_maps import load_labels
     from blvnet_edu.data.video_io import write_video
 
-    from conftest import index_frames
-
     model = build_model("blvnet_tam_tiny", num_classes=400)
     path = tmp_path / "kinetics400-tiny.pth.tar"
-    torch.save({"state_dict": {"module." + k: v for k, v in model.state_dict().items()}}, path)
+    save_in_authors_format(model.state_dict(), path)
     data = tmp_path / "k400"
     data.mkdir()
     (data / "classes.txt").write_text("\n".join(load_labels("kinetics400")) + "\n")

@@ -55,17 +55,10 @@ SSV2_FILES = {
 Annotations = tuple[list[str], dict[str, list[tuple[str, str]]], list[str]]
 
 
-def _annotation_file(root: Path, name: str) -> Path:
-    path = root / name
-    if not path.is_file():
-        raise FileNotFoundError(f"annotation file not found: {path}")
-    return path
-
-
 def _json(path: Path):
     """A JSON annotation file; malformed JSON is a `ValueError` naming the file and line."""
     try:
-        return json.loads(read_text(path))
+        return json.loads(read_text(path, "annotation file"))
     except json.JSONDecodeError as err:
         raise ValueError(f"{path}, line {err.lineno}: not valid JSON ({err.msg})") from err
 
@@ -73,15 +66,15 @@ def _json(path: Path):
 def read_ssv1_annotations(root: str | Path) -> Annotations:
     """Classes in official order, `{split: [(video id, class)]}` and the skipped lines, of SSv1."""
     root = Path(root)
-    labels = read_text(_annotation_file(root, SSV1_FILES["labels"])).splitlines()
+    labels = read_text(root / SSV1_FILES["labels"], "annotation file").splitlines()
     classes = [line.strip() for line in labels if line.strip()]
     known = set(classes)
     items: dict[str, list[tuple[str, str]]] = {}
     problems = []
     for split in ("train", "val"):
-        path = _annotation_file(root, SSV1_FILES[split])
+        path = root / SSV1_FILES[split]
         items[split] = []
-        for number, line in enumerate(read_text(path).splitlines(), start=1):
+        for number, line in enumerate(read_text(path, "annotation file").splitlines(), start=1):
             video_id, _, label = (part.strip() for part in line.partition(";"))
             if not line.strip():
                 continue
@@ -100,7 +93,7 @@ def ssv2_class(template: str) -> str:
 def read_ssv2_annotations(root: str | Path) -> Annotations:
     """Classes in official (id) order, `{split: [(video id, class)]}` and the skipped items, of SSv2."""
     root = Path(root)
-    path = _annotation_file(root, SSV2_FILES["labels"])
+    path = root / SSV2_FILES["labels"]
     ids = {name: int(i) for name, i in _json(path).items()}
     if sorted(ids.values()) != list(range(len(ids))):
         raise ValueError(f"{path}: class ids are not 0..{len(ids) - 1}")
@@ -108,7 +101,7 @@ def read_ssv2_annotations(root: str | Path) -> Annotations:
     items: dict[str, list[tuple[str, str]]] = {}
     problems = []
     for split in ("train", "val"):
-        path = _annotation_file(root, SSV2_FILES[split])
+        path = root / SSV2_FILES[split]
         items[split] = []
         for number, item in enumerate(_json(path)):
             try:

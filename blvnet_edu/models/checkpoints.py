@@ -24,6 +24,8 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
+from .blvnet import PRESETS
+
 __all__ = [
     "CheckpointMismatchError",
     "LoadReport",
@@ -180,10 +182,9 @@ def official_config(checkpoint: Checkpoint) -> dict:
         raise ValueError(f"little branches of {little_blocks} blocks fit no beta for stages of {bl_blocks} blocks")
     tam = state.get("layer0.tam.weight")
     kind = "blvnet_tam" if tam is not None else "blvnet"
-    from .blvnet import PRESETS  # the preset of that family with these stages, if any
-
     temporal = "tam" if tam is not None else None
-    names = [n for n, c in PRESETS.items() if c.frame_routing == "pairs" and c.temporal_module == temporal
+    names = [  # the preset of that family with these stages, if any
+n for n, c in PRESETS.items() if c.frame_routing == "pairs" and c.temporal_module == temporal
              and (c.layers, c.widths) == (layers, widths)]
     return {
         "name": names[0] if names else f"{kind}_50",
