@@ -3,6 +3,7 @@
     blvnet-edu app                       # bundled demo models and example clips
     blvnet-edu app --checkpoint runs/x/best.pt
     blvnet-edu app --checkpoint ssv1_blvnet_tam_50.pth --model blvnet_tam_50 --labels ssv1_classes.txt
+    blvnet-edu app --max-explain-gflop 500 --timeout-s 30   # tighter per-request limits
     BLVNET_DEMO_DIR=/tmp/demo blvnet-edu app    # demo checkpoints from another folder
 
 Installed as `blvnet_edu_app.app` (the folder `app/` of the repository, with the `app` extra:
@@ -20,6 +21,12 @@ Per visitor (`gr.State`): a checkpoint they load, and an `inference.ClipCache`. 
 (prediction, then order test, then explanation) decodes the clip once per preprocessing and
 runs each model on it once; the explanation of the default class takes the prediction's top-1.
 
+What one request may cost is bounded by `budget.Limits` (`--max-...` options), checked before
+the work starts: a refused request answers in milliseconds and never holds up another
+visitor's. Uploads are limited in size (`--max-upload-mb`), and Gradio's cache of uploads
+and outputs is kept under `--max-cache-mb` (oldest files deleted first) and emptied hourly of
+files older than an hour.
+
 Named API endpoints (for `gradio_client`): `predict`, `order_test`, `explain`, `tam_weights`,
 `tam_layer`, `load_checkpoint`.
 """
@@ -28,6 +35,7 @@ from __future__ import annotations
 
 import functools
 import os
+import socket
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -36,6 +44,7 @@ import gradio as gr
 import plotly.graph_objects as go
 
 from blvnet_edu import inference, list_models
+from blvnet_edu.budget import BudgetError, Deadline, Limits
 from blvnet_edu.explain import figures
 from blvnet_edu.explain.attributions import BASELINES, METHODS
 from blvnet_edu.explain.overlays import overlay_video
@@ -74,6 +83,7 @@ Models = dict[str, inference.Predictor]
 Custom = inference.Predictor | None  # the visitor's own checkpoint
 Cache = inference.ClipCache | None  # the visitor's decoded clip and predictions
 Update = dict[str, Any]  # what gr.update(...) returns
+LIMITS = Limits()  # the defaults; `launch(limits=...)` binds others to every handler
 
 
 def load_models(checkpoint: str | None = None, labels: str | None = None, model_name: str | None = None,
@@ -104,31 +114,44 @@ def _pick(models: Models, name: str, frames: int | None) -> inference.Predictor:
     return predictor.with_frames(int(frames)) if frames else predictor
 
 
-def _clips(video: str | None, predictors: Models, cache: inference.ClipCache) -> dict[str, inference.Clip]:
+def _clips(video: str | None, predictors: Models, cache: inference.ClipCache,
+           limits: Limits) -> dict[str, inference.Clip]:
     if not video:
         raise gr.Error("Upload a clip, record one, or pick an example first.")
     try:
-        return inference.load_clips(video, predictors, cache)
-    except inference.ClipError as err:  # the upload's temporary folder means nothing to the user
+        return inference.load_clips(video, predictors, cache, limits)
+    except (inference.ClipError, BudgetError) as err:  # the upload's temporary folder means nothing to the user
         raise gr.Error(str(err).replace(str(Path(video).parent) + "/", "")) from err
 
 
+def _checked(deadline: Deadline, what: str) -> None:
+    try:
+        deadline.check(what)
+    except BudgetError as err:
+        raise gr.Error(str(err)) from err
+
+
 def predict(models: Models, video: str | None, model_name: str, frames: int | None, target: str | None,
-            custom: Custom = None, cache: Cache = None) -> tuple[Any, ...]:
+            custom: Custom = None, cache: Cache = None, limits: Limits = LIMITS) -> tuple[Any, ...]:
     """Top-5 of every model on the same clip (one panel per slot), the explained model's classes
     and the visitor's cache (the decoded clip and the predictions, for the next steps)."""
+    deadline = Deadline(limits.timeout_s)
+    prune_cache(keep=video)
     cache = inference.ClipCache() if cache is None else cache
     everyone = _everyone(models, custom)
     classes = _pick(everyone, model_name, None).classes
     predictors = {name: _pick(everyone, name, frames) for name in everyone}
-    clips = _clips(video, predictors, cache)
-    probs = {name: cache.predict(p, clips[name]) for name, p in predictors.items()}
+    clips = _clips(video, predictors, cache, limits)
+    probs = {}
+    for name, predictor in predictors.items():
+        _checked(deadline, "the prediction")
+        probs[name] = cache.predict(predictor, clips[name])
     keep = target if target in classes else None  # None: explain the top-1 class
     return *(probs.get(slot) for slot in SLOTS), gr.update(choices=classes, value=keep), cache
 
 
 def order_test(models: Models, video: str | None, frames: int | None, order: str, custom: Custom = None,
-               cache: Cache = None) -> tuple[str, Cache]:
+               cache: Cache = None, limits: Limits = LIMITS) -> tuple[str, Cache]:
     """Markdown: every model's top-1 on the clip as it is and in the chosen order; the cache."""
     test = ORDERS.get(order)
     if test is None or not video:
@@ -136,8 +159,8 @@ def order_test(models: Models, video: str | None, frames: int | None, order: str
     cache = inference.ClipCache() if cache is None else cache
     everyone = _everyone(models, custom)
     predictors = {name.removesuffix(" (demo)"): _pick(everyone, name, frames) for name in everyone}  # table rows
+    clips = _clips(video, predictors, cache, limits)
     try:
-        clips = _clips(video, predictors, cache)
         results = inference.order_comparison(predictors, clips, test, seed=0, cache=cache)
     except inference.ClipError as err:
         raise gr.Error(str(err)) from err
@@ -146,26 +169,31 @@ def order_test(models: Models, video: str | None, frames: int | None, order: str
 
 def explain(models: Models, video: str | None, model_name: str, frames: int | None, method: str,
             baseline: str, target: str | None, custom: Custom = None, cache: Cache = None,
-            progress: gr.Progress = gr.Progress()) -> tuple[list, go.Figure, str, Cache]:
-    """Attribution overlays, temporal importance and an overlay video for one model; the cache."""
+            limits: Limits = LIMITS, progress: gr.Progress = gr.Progress()) -> tuple[list, go.Figure, str, str, Cache]:
+    """Attribution overlays, temporal importance, an overlay video and a note (what the limits
+    scaled down, or nothing) for one model; the cache."""
+    deadline = Deadline(limits.timeout_s)
     cache = inference.ClipCache() if cache is None else cache
     predictor = _pick(_everyone(models, custom), model_name, frames)
+    if method not in METHODS or baseline not in BASELINES:
+        raise gr.Error(f"choose a method among {', '.join(METHODS)} and a baseline among {', '.join(BASELINES)}")
     progress(0.1, desc="decoding")
-    clip = _clips(video, {model_name: predictor}, cache)[model_name]
+    clip = _clips(video, {model_name: predictor}, cache, limits)[model_name]
     if not target:  # the top-1 class, from the prediction when this Run made one
         probs = cache.predict(predictor, clip)
         target = max(probs, key=probs.get)
     progress(0.3, desc=f"{method} on the whole clip")
     try:
-        result = inference.explain(predictor, clip, target, method, baseline)
-    except inference.ClipError as err:
+        result = inference.explain(predictor, clip, target, method, baseline, limits=limits, deadline=deadline)
+    except (inference.ClipError, BudgetError) as err:
         raise gr.Error(str(err)) from err
     progress(0.9, desc="encoding the overlay video")
     gallery = [(frame.permute(1, 2, 0).numpy(), caption) for frame, caption in zip(result.overlays, result.captions)]
     path = _overlay_path()
     overlay_video(path, clip.frames, result.maps, fps=4, upscale=max(1, 256 // predictor.size))
     labels = [f"frame {i}" for i in clip.indices]
-    return gallery, figures.temporal_importance_figure(result.importance, labels), str(path), cache
+    note = f"*Within the limits:* {result.note}." if result.note else ""
+    return gallery, figures.temporal_importance_figure(result.importance, labels), str(path), note, cache
 
 
 def tam_weights(models: Models, model_name: str,
@@ -199,22 +227,54 @@ def tam_layer(models: Models, model_name: str, layer: str, custom: Custom = None
 
 
 def load_custom(models: Models, checkpoint: str | None, labels: str | None, preset: str,
-                label_map: str = LABEL_AUTO) -> tuple[inference.Predictor, Update, str, Update]:
+                label_map: str = LABEL_AUTO, limits: Limits = LIMITS) -> tuple[inference.Predictor, Update, str, Update]:
     """The visitor's checkpoint: their state, the model choices, a status line and its top-5 panel.
 
     `labels` (a file) wins over `label_map` (a shipped list); with neither, a blvnet-edu
     checkpoint uses its own classes and an authors' one the list its class count implies."""
     if not checkpoint:
         raise gr.Error("Choose a checkpoint file first.")
+    prune_cache(keep=checkpoint)
     labels = labels or (None if label_map in (None, LABEL_AUTO) else label_map)
     try:
-        predictor = inference.load_predictor(checkpoint, labels, None if preset == OURS else preset)
+        predictor = inference.load_predictor(checkpoint, labels, None if preset == OURS else preset, limits=limits)
     except (ValueError, FileNotFoundError) as err:
         raise gr.Error(f"Could not load this checkpoint: {err}") from err
     choices = list(models) if CUSTOM in models else [*models, CUSTOM]
     return (predictor, gr.update(choices=choices, value=CUSTOM),
             f"Loaded **{predictor.name}** with {len(predictor.classes)} classes.",
             gr.update(visible=True, label=f"your checkpoint: {predictor.name}"))
+
+
+MAX_CACHE_MB = 2000  # Gradio's cache (uploads, served outputs) is kept under this; `launch` sets it
+
+
+def prune_cache(keep: str | None = None, folder: str | Path | None = None, max_mb: float | None = None) -> int:
+    """Delete the oldest files of Gradio's cache until it holds at most `max_mb` (default
+    `MAX_CACHE_MB`), never the file `keep` (the request's own upload); the bytes deleted.
+
+    Runs at each upload-taking request, so the cache stays within the bound plus the
+    uploads in flight. A visitor whose older upload was deleted is asked to upload it again."""
+    folder = Path(folder or gr.utils.get_upload_folder())
+    limit = (MAX_CACHE_MB if max_mb is None else max_mb) * 1024 * 1024
+    files = []
+    for path in folder.rglob("*") if folder.is_dir() else ():
+        try:
+            if path.is_file():
+                stat = path.stat()
+                files.append((stat.st_mtime, stat.st_size, path))
+        except OSError:  # deleted meanwhile
+            continue
+    total, deleted = sum(size for _, size, _ in files), 0
+    keep_path = Path(keep).resolve() if keep else None
+    for _, size, path in sorted(files, key=lambda f: f[0]):
+        if total <= limit:
+            break
+        if keep_path is not None and path.resolve() == keep_path:
+            continue
+        path.unlink(missing_ok=True)
+        total, deleted = total - size, deleted + size
+    return deleted
 
 
 OVERLAYS = Path(tempfile.mkdtemp(prefix="blvnet-overlays-"))  # this server's overlay videos
@@ -230,8 +290,9 @@ def _overlay_path() -> Path:
     return Path(tempfile.mkstemp(suffix=".mp4", dir=OVERLAYS)[1])
 
 
-def build_ui(models: Models) -> gr.Blocks:
-    """The UI; `models` maps display names to loaded predictors (shared by every visitor)."""
+def build_ui(models: Models, limits: Limits = LIMITS) -> gr.Blocks:
+    """The UI; `models` maps display names to loaded predictors (shared by every visitor),
+    `limits` bounds what each request may cost."""
     names = list(models)
     first = BLVNET_TAM if BLVNET_TAM in models else names[0]
     bind = functools.partial
@@ -279,6 +340,7 @@ def build_ui(models: Models) -> gr.Blocks:
                 gr.Markdown(CAVEAT)
                 importance = gr.Plot(label="temporal importance")
                 overlay = gr.Video(label="overlay video", interactive=False, height=320)
+                explain_note = gr.Markdown()
         gr.Markdown("## 3. What the model's TAMs learned")
         with gr.Row():
             layers = list(models[first].model.tams())  # the page's first model; updated per model
@@ -291,20 +353,20 @@ def build_ui(models: Models) -> gr.Blocks:
         card = gr.Markdown()
 
         # One Run: the clip is decoded in the first step and shared through `cache` (a failed step stops it).
-        run.click(bind(predict, models), [video, model_name, frames, target, custom, cache],
+        run.click(bind(predict, models, limits=limits), [video, model_name, frames, target, custom, cache],
                   [*tops, target, cache], api_name="predict").success(
-            bind(order_test, models), [video, frames, order, custom, cache], [comparison, cache],
+            bind(order_test, models, limits=limits), [video, frames, order, custom, cache], [comparison, cache],
             api_visibility="private",
         ).success(
-            bind(explain, models), [video, model_name, frames, method, baseline, target, custom, cache],
-            [gallery, importance, overlay, cache], api_name="explain",
+            bind(explain, models, limits=limits), [video, model_name, frames, method, baseline, target, custom, cache],
+            [gallery, importance, overlay, explain_note, cache], api_name="explain",
         )
-        order.input(bind(order_test, models), [video, frames, order, custom, cache], [comparison, cache],
+        order.input(bind(order_test, models, limits=limits), [video, frames, order, custom, cache], [comparison, cache],
                     api_name="order_test")
         tam_outputs = [layer, tam_summary, tam_plot, tam_note, card]
         model_name.change(bind(tam_weights, models), [model_name, custom], tam_outputs, api_name="tam_weights")
         layer.input(bind(tam_layer, models), [model_name, layer, custom], [tam_plot], api_name="tam_layer")
-        load.click(bind(load_custom, models), [checkpoint, labels, preset, label_map], [custom, model_name, status, tops[-1]],
+        load.click(bind(load_custom, models, limits=limits), [checkpoint, labels, preset, label_map], [custom, model_name, status, tops[-1]],
                    api_name="load_checkpoint")
         demo.load(bind(tam_weights, models), [model_name, custom], tam_outputs, api_visibility="private")
     demo.queue(default_concurrency_limit=2, max_size=32)
@@ -314,11 +376,29 @@ def build_ui(models: Models) -> gr.Blocks:
 MAX_UPLOAD_MB = 200  # uploads (clips, checkpoints) larger than this are refused by Gradio
 
 
+def port_free(host: str, port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
 def launch(checkpoint: str | None = None, labels: str | None = None, model_name: str | None = None,
            host: str = "127.0.0.1", port: int = 7860, block: bool = True,
-           demo_dir: str | Path | None = None, max_upload_mb: int = MAX_UPLOAD_MB) -> gr.Blocks:
-    """Load the models (demo ones from `demo_dir`, default `$BLVNET_DEMO_DIR` or app/demo) and serve."""
-    demo = build_ui(load_models(checkpoint, labels, model_name, demo_dir))
+           demo_dir: str | Path | None = None, max_upload_mb: int = MAX_UPLOAD_MB,
+           limits: Limits = LIMITS, max_cache_mb: float = MAX_CACHE_MB) -> gr.Blocks:
+    """Load the models (demo ones from `demo_dir`, default `$BLVNET_DEMO_DIR` or app/demo) and serve.
+
+    Raises `OSError` naming the port when it is taken (before any model is loaded)."""
+    global MAX_CACHE_MB
+    if not port_free(host, port):
+        raise OSError(f"port {port} on {host} is already in use: choose another with --port")
+    if max_upload_mb <= 0 or max_cache_mb <= 0:
+        raise ValueError("--max-upload-mb and --max-cache-mb must be > 0")
+    MAX_CACHE_MB = max_cache_mb
+    demo = build_ui(load_models(checkpoint, labels, model_name, demo_dir), limits)
     demo.launch(server_name=host, server_port=port, prevent_thread_lock=not block, show_error=True, css=CSS,
                 max_file_size=f"{max_upload_mb}mb")
     return demo

@@ -21,6 +21,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from .budget import Limits
 from .models.blvnet import build_model, list_models
 from .profiling import format_profile, profile_model
 
@@ -228,7 +229,7 @@ def _cmd_app(args: argparse.Namespace) -> int:
         print(f"blvnet-edu app: {APP_EXTRA}", file=sys.stderr)
         return 2
     app.launch(args.checkpoint, args.labels, args.model, host=args.host, port=args.port,
-               max_upload_mb=args.max_upload_mb)
+               max_upload_mb=args.max_upload_mb, limits=Limits.from_args(args), max_cache_mb=args.max_cache_mb)
     return 0
 
 
@@ -389,6 +390,10 @@ def build_parser() -> argparse.ArgumentParser:
     app.add_argument("--host", default="127.0.0.1")
     app.add_argument("--port", type=int, default=7860)
     app.add_argument("--max-upload-mb", type=int, default=200, help="largest clip or checkpoint upload (MB)")
+    app.add_argument("--max-cache-mb", type=float, default=2000,
+                     help="uploads and outputs kept on disk, in MB (oldest deleted first)")
+    limits = app.add_argument_group("per-request limits (checked before the work starts; README)")
+    Limits.add_arguments(limits)
     app.set_defaults(run=_cmd_app)
 
     course = commands.add_parser("course", help="the notebook course in JupyterLab (notebooks/)")
@@ -405,6 +410,10 @@ def main(argv: list[str] | None = None) -> int:
         return args.run(args)
     except (ValueError, FileNotFoundError) as err:
         print(f"blvnet-edu {args.command}: error: {err}", file=sys.stderr)
+        return 2
+    except OSError as err:  # a full or read-only disk, a port in use, a folder where a file should be
+        where = f": {err.filename}" if err.filename else ""
+        print(f"blvnet-edu {args.command}: error: {err.strerror or err}{where}", file=sys.stderr)
         return 2
 
 

@@ -19,9 +19,10 @@ centre crop, ImageNet normalisation.
     again = load_clips("clip.mp4", models, cache)       # no decoding: the cache's clips
     order_comparison(models, again, "reversed", cache=cache)  # TSN's original prediction reused
 
-Bad input (not a video, no video stream, 0 or 1 frames, absurd sizes or durations) raises
-`ClipError` with a message meant for the user. Decoding reads only the sampled frames, so
-time and memory stay bounded for long or large videos.
+Bad input (not a video, no video stream, 0 or 1 frames) raises `ClipError` with a message
+meant for the user. Decoding reads only the sampled frames and scales large frames down as it
+goes; with `limits` (`budget.Limits`, what the app passes), a clip, checkpoint or explanation
+that would cost more than allowed raises `BudgetError` before the work starts.
 """
 
 from __future__ import annotations
@@ -38,7 +39,8 @@ from torch import Tensor
 from .data.order import ORDER_TESTS
 from .data.sampling import segment_indices
 from .data.transforms import center_crop, normalize, resize_short_side
-from .data.video_io import VideoDecodeError, VideoInfo, probe_video, read_frames
+from .budget import BudgetError, Deadline, Limits, check_video, plan_explanation
+from .data.video_io import VideoDecodeError, VideoInfo, decode_work, probe_video, read_frames
 from .loading import load_network
 from .models.blvnet import BLVNetConfig, VideoNet
 from .models.fast import prepare_for_inference
@@ -64,10 +66,6 @@ __all__ = [
     "model_card",
     "demo_notice",
 ]
-
-MAX_PIXELS = 7680 * 4320  # 8K
-MAX_DURATION_S = 4 * 3600.0
-
 
 class ClipError(ValueError):
     """A clip the model cannot use; the message says why, for the user."""
@@ -107,6 +105,7 @@ def load_predictor(
     size: int | None = None,
     resize: int | None = None,
     num_frames: int | None = None,
+    limits: Limits | None = None,
 ) -> Predictor:
     """A model from a blvnet-edu checkpoint or from one of the authors' released files.
 
@@ -122,11 +121,13 @@ def load_predictor(
             the authors' models their test default, 224 and 256 (`resize=224` is their
             `--disable_scaleup` setting).
         num_frames: frames per clip; the authors' released models default to 16 (8x2).
+        limits: refuse networks and label lists over the limits before allocating them
+            (`BudgetError`; what the app passes for uploaded checkpoints).
 
     Raises `FileNotFoundError`, or `ValueError` (a `CheckpointMismatchError` for weights
     that do not fit the model) naming the problem. Files are read with weights_only=True.
     """
-    model, classes, saved = load_network(checkpoint, labels, model_name, num_frames)
+    model, classes, saved = load_network(checkpoint, labels, model_name, num_frames, limits)
     size, resize = size or saved.size, resize or saved.resize
     model = prepare_for_inference(model)  # BatchNorm folded, channels_last: faster on CPU (docs/benchmarks/speed.md)
     predictor = Predictor(model.config.name, model, classes, size, resize)
@@ -149,17 +150,14 @@ class Clip:
     info: VideoInfo
 
 
-def _check_video(info: VideoInfo) -> None:
-    if info.width * info.height > MAX_PIXELS:
-        raise ClipError(f"the video is {info.width}x{info.height}; the largest accepted is 7680x4320")
-    if info.duration > MAX_DURATION_S:
-        raise ClipError(f"the video lasts {info.duration / 3600:.1f} h; the longest accepted is 4 h")
-    if info.num_frames < 2:
-        raise ClipError(f"the video has {info.num_frames} frame(s); a clip needs at least 2")
+def load_clip(video: str | Path | Tensor, num_frames: int, size: int, resize: int,
+              limits: Limits | None = None) -> Clip:
+    """Sample, decode and preprocess `num_frames` frames of a file (or a `(T, 3, H, W)` uint8 tensor).
 
-
-def load_clip(video: str | Path | Tensor, num_frames: int, size: int, resize: int) -> Clip:
-    """Sample, decode and preprocess `num_frames` frames of a file (or a `(T, 3, H, W)` uint8 tensor)."""
+    Frames larger than twice the short side needed are scaled down while decoding, so a 4K
+    clip never holds 4K frames in memory. With `limits`, a clip whose decoding would cost more
+    (frame size, frames to decode from the key frames) raises `BudgetError` before anything
+    is decoded."""
     if isinstance(video, Tensor):
         if video.ndim != 4 or video.shape[1] != 3 or video.dtype != torch.uint8 or len(video) < 2:
             raise ClipError(f"expected (T >= 2, 3, H, W) uint8 frames, got {tuple(video.shape)} {video.dtype}")
@@ -171,9 +169,13 @@ def load_clip(video: str | Path | Tensor, num_frames: int, size: int, resize: in
             raise ClipError("no video given")
         try:
             info = probe_video(video)
-            _check_video(info)
+            if info.num_frames < 2:
+                raise ClipError(f"the video has {info.num_frames} frame(s); a clip needs at least 2")
             indices = segment_indices(info.num_frames, num_frames, train=False)
-            frames = read_frames(video, indices)
+            if limits is not None:
+                check_video(info.width, info.height, decode_work(video, indices), limits)
+            frames = read_frames(video, indices, max_short_side=2 * max(size, resize),
+                                 max_decoded=limits.max_decode_frames if limits else None)
         except FileNotFoundError as err:
             raise ClipError(str(err)) from err
         except VideoDecodeError as err:
@@ -233,18 +235,20 @@ class ClipCache:
 
 
 def load_clips(
-    video: str | Path | Tensor, predictors: Mapping[str, Predictor], cache: ClipCache | None = None
+    video: str | Path | Tensor, predictors: Mapping[str, Predictor], cache: ClipCache | None = None,
+    limits: Limits | None = None,
 ) -> dict[str, Clip]:
     """`{name: clip}` for several models, each file decoded once per distinct
     preprocessing `(num_frames, size, resize)`: models that share it share one `Clip`.
-    With a `cache`, clips decoded by earlier calls on the same file are reused."""
+    With a `cache`, clips decoded by earlier calls on the same file are reused; `limits`
+    as in `load_clip`."""
     cache = ClipCache() if cache is None else cache
     cache.use(video)
     clips = {}
     for name, predictor in predictors.items():
         key = (predictor.num_frames, predictor.size, predictor.resize)
         if key not in cache.clips:
-            cache.clips[key] = load_clip(video, *key)
+            cache.clips[key] = load_clip(video, *key, limits=limits)
         clips[name] = cache.clips[key]
     return clips
 
@@ -368,6 +372,20 @@ class Explanation:
     overlays: Tensor  # (T, 3, S, S) uint8
     importance: Tensor  # (T,) probability drop when the frame is removed
     captions: list[str]
+    note: str = ""  # what was scaled down to stay within the limits, for the user
+
+
+class _WithDeadline(torch.nn.Module):
+    """A model that checks the request's deadline before each forward pass (no hooks: the
+    model keeps its fast path)."""
+
+    def __init__(self, model: VideoNet, deadline: Deadline):
+        super().__init__()
+        self.model, self.deadline = model, deadline
+
+    def forward(self, video: Tensor) -> Tensor:
+        self.deadline.check("the explanation")
+        return self.model(video)
 
 
 def explain(
@@ -377,8 +395,15 @@ def explain(
     method: str = "saliency",
     baseline: str = "black",
     steps: int = 16,
+    limits: Limits | None = None,
+    deadline: Deadline | None = None,
 ) -> Explanation:
-    """Attribution maps on every frame, their overlays, and each frame's importance."""
+    """Attribution maps on every frame, their overlays, and each frame's importance.
+
+    With `limits`, the work is planned first (`budget.plan_explanation`): occlusion's patches
+    grow and integrated gradients take fewer steps to fit `max_explain_gflop` (the
+    explanation's `note` says so), and a method that cannot fit raises `BudgetError` before
+    any forward pass. With a `deadline`, `RequestTimeout` stops it between forward passes."""
     from .explain.attributions import attribute, temporal_importance
     from .explain.overlays import overlay
 
@@ -389,11 +414,18 @@ def explain(
         raise ClipError(f"unknown class {target!r}")
     index = predictor.classes.index(target)
     model = predictor.model
-    maps = attribute(model, clip.input, index, method=method, baseline=baseline, steps=steps)
-    importance = temporal_importance(model, clip.input, index)
+    window, note = None, ""
+    if limits is not None:
+        gflop = _cost(model.config, predictor.size)[1]
+        plan = plan_explanation(method, len(clip.indices), predictor.size, gflop, steps, limits)
+        steps, window, note = plan.steps, plan.occlusion_window, plan.note
+    forward = _WithDeadline(model, deadline) if deadline is not None else model
+    maps = attribute(model if method == "gradcam" else forward, clip.input, index, method=method,
+                     baseline=baseline, steps=steps, occlusion_window=window)
+    importance = temporal_importance(forward, clip.input, index)
     # importance = how much p(target) drops without the frame
     captions = [f"frame {f}: importance {d:+.3f}" for f, d in zip(clip.indices, importance.tolist())]
-    return Explanation(target, maps, overlay(clip.frames, maps), importance, captions)
+    return Explanation(target, maps, overlay(clip.frames, maps), importance, captions, note)
 
 
 @functools.lru_cache(maxsize=8)

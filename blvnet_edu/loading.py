@@ -17,12 +17,22 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import torch
+
+from .budget import BudgetError, Limits, check_network
 from .data.label_maps import label_map_for, load_labels
-from .models.blvnet import VideoNet, build_model
+from .models.blvnet import BLVNetConfig, VideoNet, build_model
 from .models.checkpoints import convert_official, load_file, load_official_checkpoint, official_config, read_checkpoint
 from .saved_run import Preprocessing, SavedRun
 
 __all__ = ["AUTHORS_FRAMES", "authors_frames", "load_network"]
+
+
+def _labels(labels: str | Path, limits: Limits | None) -> list[str]:
+    classes = load_labels(labels)
+    if limits is not None and len(classes) > limits.max_classes:
+        raise BudgetError(f"the labels ({labels}) list {len(classes)} classes; the limit is {limits.max_classes}")
+    return classes
 
 AUTHORS_FRAMES = 16  # the released models are "8x2": 8 pairs of frames
 _FRAMES_IN_NAME = re.compile(r"f(\d+)x2")  # st2stv1-bLVNet-TAM-101-a2-b4-f16x2.pth.tar: 32 frames
@@ -34,11 +44,21 @@ def authors_frames(checkpoint: str | Path) -> int:
     return 2 * int(match[1]) if match else AUTHORS_FRAMES
 
 
+def _sized(config: BLVNetConfig, limits: Limits | None, source: str) -> None:
+    """Refuse a network over `limits` before allocating it: it is built on the `meta` device
+    (shapes only), so a 2 KB file declaring 300,000 classes costs nothing."""
+    if limits is not None:
+        with torch.device("meta"):
+            params = sum(p.numel() for p in VideoNet(config).parameters())
+        check_network(config.num_classes, params, limits, source)
+
+
 def load_network(
     checkpoint: str | Path,
     labels: str | Path | None = None,
     model_name: str | None = None,
     num_frames: int | None = None,
+    limits: Limits | None = None,
 ) -> tuple[VideoNet, list[str], Preprocessing]:
     """`(network in eval mode, class names, preprocessing)` from a checkpoint file.
 
@@ -47,6 +67,8 @@ def load_network(
         labels: `ssv1`, `ssv2`, `kinetics400` or a file of class names (overrides a saved run's).
         model_name: build an authors' checkpoint as this preset instead of reading its shapes.
         num_frames: frames per clip of an authors' network (a saved run keeps its own).
+        limits: refuse (`budget.BudgetError`) label lists and networks over `max_classes` and
+            `max_params_m` before the network is allocated.
 
     Raises:
         FileNotFoundError, or ValueError naming the file and the problem (not a checkpoint,
@@ -55,9 +77,10 @@ def load_network(
     payload = load_file(checkpoint)
     if SavedRun.holds(payload):
         run = SavedRun.from_payload(payload, checkpoint)
+        _sized(run.config, limits, str(checkpoint))
         model, classes, preprocessing = run.build_model(), run.classes, run.preprocessing
         if labels:
-            classes = load_labels(labels)
+            classes = _labels(labels, limits)
     else:
         try:
             state = convert_official(read_checkpoint(payload))
@@ -72,12 +95,16 @@ def load_network(
                        else "a file with one class name per line")
             raise ValueError(f"{checkpoint} is an authors' checkpoint with {num_classes} classes and holds no "
                              f"class names: give labels, {choices}")
-        classes = load_labels(labels)
+        classes = _labels(labels, limits)
         frames = num_frames or authors_frames(checkpoint)
         if detected is not None:  # the network as the tensor shapes say
-            model = build_model(detected.pop("name"), num_frames=frames, **detected)
+            name, options = detected.pop("name"), {"num_frames": frames, **detected}
         else:
-            model = build_model(model_name, num_classes=len(classes), num_frames=frames)
+            name, options = model_name, {"num_classes": len(classes), "num_frames": frames}
+        with torch.device("meta"):
+            config = build_model(name, **options).config
+        _sized(config, limits, str(checkpoint))
+        model = build_model(name, **options)
         load_official_checkpoint(model, state)
         model.eval()
         preprocessing = Preprocessing()  # the authors' test defaults

@@ -94,8 +94,8 @@ def test_order_test_endpoint(client, app_module, example):
 
 @pytest.mark.parametrize("method", ["saliency", "gradcam"])
 def test_explain_endpoint(client, example, method):
-    gallery, importance, video = client.predict(handle_file(example), BLVNET_TAM, 8, method, "black", None,
-                                                api_name="/explain")
+    gallery, importance, video, note = client.predict(handle_file(example), BLVNET_TAM, 8, method, "black", None,
+                                                      api_name="/explain")
     assert len(gallery) == 8 and all(item["caption"].startswith("frame ") for item in gallery)
     assert importance["type"] == "plotly"
     path = video["video"] if isinstance(video, dict) else video

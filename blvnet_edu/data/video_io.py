@@ -4,7 +4,11 @@
 - `read_frames(path, indices)`: only the frames asked for, as a `(T, 3, H, W)` uint8 tensor
   (RGB, the layout torchvision's video transforms and our models use). It seeks to the key
   frame before each distant target instead of decoding the whole file, so taking 16 frames
-  of a 10-minute video costs a few GOPs, not 15,000 frames.
+  of a 10-minute video costs a few GOPs, not 15,000 frames. Rotation metadata (a phone's
+  display matrix) is applied, as players do. `max_short_side` shrinks large frames while they
+  are converted to RGB, so a 4K clip never holds 4K RGB frames in memory.
+- `decode_work(path, indices)`: how many frames `read_frames` will decode for those indices,
+  from the key frames alone (nothing decoded): what `budget.check_video` limits.
 - `write_video(path, frames, fps)`: H.264 in mp4 (yuv420p, `+faststart`), the one format
   every browser plays; written to a temporary file and renamed, so a crash never leaves half
   a video.
@@ -26,6 +30,9 @@ without numbered images or with an unreadable one.
 
 from __future__ import annotations
 
+import functools
+import itertools
+import math
 import os
 from collections.abc import Sequence
 from contextlib import contextmanager
@@ -36,7 +43,7 @@ from pathlib import Path
 import av
 import numpy as np
 import torch
-from PIL import Image
+from PIL import Image, ImageOps
 from torch import Tensor
 
 __all__ = [
@@ -47,6 +54,7 @@ __all__ = [
     "frame_files",
     "probe_video",
     "read_frames",
+    "decode_work",
     "read_video",
     "write_video",
     "resize_video",
@@ -122,11 +130,17 @@ def frame_files(folder: PathLike) -> list[Path]:
     return sorted(frames, key=lambda p: int(p.stem))
 
 
-def _read_image(path: Path) -> np.ndarray:
-    """One frame image as `(H, W, 3)` uint8 RGB."""
+def _read_image(path: Path, max_short_side: int | None = None) -> np.ndarray:
+    """One frame image as `(H, W, 3)` uint8 RGB, turned as its EXIF orientation says and
+    scaled down (box filter) where its short side is over `max_short_side`."""
     try:
         with Image.open(path) as image:
-            return np.asarray(image.convert("RGB"))
+            image = ImageOps.exif_transpose(image).convert("RGB")
+            if max_short_side is not None and min(image.size) > max_short_side:
+                scale = max_short_side / min(image.size)
+                image = image.resize((max(1, round(image.width * scale)), max(1, round(image.height * scale))),
+                                     Image.Resampling.BOX)
+            return np.asarray(image)
     except OSError as err:  # includes PIL.UnidentifiedImageError
         raise VideoDecodeError(f"{path}: not a readable image ({err})") from err
 
@@ -138,10 +152,10 @@ def _probe_folder(folder: Path) -> VideoInfo:
     return VideoInfo(str(folder), count, FRAME_FOLDER_FPS, count / FRAME_FOLDER_FPS, width, height)
 
 
-def _read_folder(folder: Path, indices: Sequence[int]) -> Tensor:
+def _read_folder(folder: Path, indices: Sequence[int], max_short_side: int | None = None) -> Tensor:
     """Frames of a frame folder; indices past the last image give the last image."""
     frames = frame_files(folder)
-    decoded = {i: _read_image(frames[min(i, len(frames) - 1)]) for i in set(indices)}
+    decoded = {i: _read_image(frames[min(i, len(frames) - 1)], max_short_side) for i in set(indices)}
     if len({image.shape for image in decoded.values()}) > 1:
         raise VideoDecodeError(f"{folder}: the frame images differ in size")
     return _as_clip(folder, [decoded[i] for i in indices])
@@ -162,7 +176,13 @@ def probe_video(path: PathLike) -> VideoInfo:
     return info
 
 
-def read_frames(path: PathLike, indices: Sequence[int], seek_threshold: float = 1.0) -> Tensor:
+def read_frames(
+    path: PathLike,
+    indices: Sequence[int],
+    seek_threshold: float = 1.0,
+    max_short_side: int | None = None,
+    max_decoded: int | None = None,
+) -> Tensor:
     """Decode the frames at `indices` (any order, repeats allowed): `(len(indices), 3, H, W)` uint8.
 
     Indices past the header's frame count give the last frame. A stream that stops well
@@ -174,16 +194,22 @@ def read_frames(path: PathLike, indices: Sequence[int], seek_threshold: float = 
         indices: frame indices, `0 <= i`.
         seek_threshold: seek instead of decoding on when the next wanted frame is more than
             this many seconds ahead.
+        max_short_side: frames whose short side is larger are scaled down to it (area
+            filter) during colour conversion; None keeps the decoded size.
+        max_decoded: stop with `VideoDecodeError` after decoding this many frames (a guard;
+            `decode_work` tells the count beforehand).
     """
     if len(indices) == 0:
         raise ValueError("no frame indices given")
     if min(indices) < 0:
         raise ValueError(f"frame indices must be >= 0, got {min(indices)}")
     if Path(path).is_dir():
-        return _read_folder(Path(path), indices)
+        return _read_folder(Path(path), indices, max_short_side)
+    convert = functools.partial(_to_rgb, max_short_side=max_short_side)
     with _video_stream(path) as (container, stream):
         info = _stream_info(path, stream, container)
-        decoded, last_index = _decode_at(container, stream, info, sorted(set(indices)), seek_threshold)
+        decoded, last_index = _decode_at(container, stream, info, sorted(set(indices)), seek_threshold,
+                                         convert, _Counter(path, max_decoded))
     if not decoded:
         raise VideoDecodeError(f"{path}: no frame could be decoded")
     # Frames the header promises but the stream lacks: a few are normal (headers estimate),
@@ -204,6 +230,7 @@ def _video_stream(path: PathLike):
     try:
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
+        stream.thread_count = min(4, os.cpu_count() or 1)  # each frame thread holds frames: memory grows with it
         yield container, stream
     except av.FFmpegError as err:
         raise VideoDecodeError(f"{path}: cannot decode ({err})") from err
@@ -218,12 +245,43 @@ def _as_clip(path: PathLike, images: list[np.ndarray]) -> Tensor:
     return torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2).contiguous()  # (T, 3, H, W)
 
 
-def _decode_at(container, stream, info: VideoInfo, wanted: list[int], seek_threshold: float) -> tuple[dict, int]:
+def _to_rgb(frame: av.VideoFrame, max_short_side: int | None = None) -> np.ndarray:
+    """A decoded frame as `(H, W, 3)` uint8 RGB as a player shows it: turned by its rotation
+    metadata (multiples of 90 degrees), and scaled down (area filter) where its short side is
+    over `max_short_side`."""
+    width, height = frame.width, frame.height
+    if max_short_side is not None and min(width, height) > max_short_side:
+        scale = max_short_side / min(width, height)
+        width, height = max(1, round(width * scale)), max(1, round(height * scale))
+        image = frame.to_ndarray(width=width, height=height, format="rgb24", interpolation="AREA")
+    else:
+        image = frame.to_ndarray(format="rgb24")
+    turns = round((frame.rotation or 0) / 90) % 4  # counter-clockwise quarter turns
+    return np.ascontiguousarray(np.rot90(image, turns)) if turns else image
+
+
+class _Counter:
+    """Frames decoded so far; past `limit`, a `VideoDecodeError` (a guard behind `decode_work`)."""
+
+    def __init__(self, path: PathLike, limit: int | None):
+        self.path, self.limit, self.count = path, limit, 0
+
+    def __call__(self, frames):
+        for frame in frames:
+            self.count += 1
+            if self.limit is not None and self.count > self.limit:
+                raise VideoDecodeError(f"{self.path}: decoding stopped after {self.limit} frames (the limit); "
+                                       "the video's key frames are too far apart")
+            yield frame
+
+
+def _decode_at(container, stream, info: VideoInfo, wanted: list[int], seek_threshold: float,
+               convert=_to_rgb, count=lambda frames: frames) -> tuple[dict, int]:
     """`{index: (H, W, 3) uint8}` for the sorted, unique `wanted` indices, and the index of
     the last frame decoded (wanted indices past it get that frame)."""
     time_base = stream.time_base
     if not info.fps or time_base is None:  # no usable timing: count frames from the start
-        return _decode_by_count(container, stream, wanted)
+        return _decode_by_count(container, stream, wanted, convert, count)
     start_pts = stream.start_time or 0
     start = float(start_pts * time_base)
     half_frame = 0.5 / info.fps
@@ -235,7 +293,7 @@ def _decode_at(container, stream, info: VideoInfo, wanted: list[int], seek_thres
         """A decoder that starts at the key frame at or before `seconds`."""
         pts = start_pts + max(0, int((seconds - start) / time_base))
         container.seek(pts, stream=stream, backward=True)
-        return container.decode(stream)
+        return count(container.decode(stream))
 
     first = target[pending[0]]
     frames = decode_from(first if first - start > seek_threshold else start)
@@ -247,7 +305,7 @@ def _decode_at(container, stream, info: VideoInfo, wanted: list[int], seek_thres
             break
         if frame.time is None:  # a stream without timestamps
             container.seek(start_pts, stream=stream, backward=True)
-            return _decode_by_count(container, stream, wanted)
+            return _decode_by_count(container, stream, wanted, convert, count)
         t = frame.time
         if previous is None and t > target[pending[0]] + half_frame and not restarted:
             # The seek landed after the target (an imprecise index): decode from the start.
@@ -255,7 +313,7 @@ def _decode_at(container, stream, info: VideoInfo, wanted: list[int], seek_thres
             continue
         while pending and t > target[pending[0]] + half_frame:
             # `frame` starts after the target time, so the frame on screen then is `previous`.
-            out[pending.pop(0)] = (previous if previous is not None else frame).to_ndarray(format="rgb24")
+            out[pending.pop(0)] = convert(previous if previous is not None else frame)
         if pending and pending[0] != sought and target[pending[0]] - t > seek_threshold:
             frames, previous, sought = decode_from(target[pending[0]]), None, pending[0]
             continue
@@ -264,24 +322,68 @@ def _decode_at(container, stream, info: VideoInfo, wanted: list[int], seek_thres
         return out, -1
     last_index = round((last.time - start) * info.fps)
     if pending:
-        image = last.to_ndarray(format="rgb24")
+        image = convert(last)
         out.update({i: image for i in pending})  # past the end of the stream
     return out, last_index
 
 
-def _decode_by_count(container, stream, wanted: list[int]) -> tuple[dict, int]:
+def _decode_by_count(container, stream, wanted: list[int], convert=_to_rgb,
+                     count=lambda frames: frames) -> tuple[dict, int]:
     out, last, last_index = {}, None, -1
     wanted_set, highest = set(wanted), max(wanted)
-    for last_index, frame in enumerate(container.decode(stream)):
-        last = frame.to_ndarray(format="rgb24")
+    for last_index, frame in enumerate(count(container.decode(stream))):
+        last = frame
         if last_index in wanted_set:
-            out[last_index] = last
+            out[last_index] = convert(frame)
         if last_index >= highest:
             break
     for i in wanted:
         if i not in out and last is not None:
-            out[i] = last
+            out[i] = convert(last)
     return out, last_index
+
+
+def decode_work(path: PathLike, indices: Sequence[int], seek_threshold: float = 1.0) -> int:
+    """How many frames `read_frames(path, indices)` decodes, from the key frames alone.
+
+    Follows `read_frames`' walk: from the key frame at or before the first wanted frame (or
+    the start, when that is within `seek_threshold`), decoding on to each next wanted frame,
+    seeking again where it is more than `seek_threshold` seconds ahead. Each seek is answered
+    by the container's index (one packet read, nothing decoded), so a 4-hour video with a
+    single key frame is priced in milliseconds. A frame folder decodes one image per frame.
+    """
+    wanted = sorted(set(indices))
+    if not wanted:
+        return 0
+    if Path(path).is_dir():
+        return len(wanted)
+    with _video_stream(path) as (container, stream):
+        info = _stream_info(path, stream, container)
+        time_base = stream.time_base
+        if not info.fps or time_base is None:  # counted from the start
+            return wanted[-1] + 1
+        start_pts = stream.start_time or 0
+        start = float(start_pts * time_base)
+
+        def key_frame_before(seconds: float) -> float:
+            """The time of the key frame a seek to `seconds` lands on."""
+            container.seek(start_pts + max(0, int((seconds - start) / time_base)), stream=stream, backward=True)
+            for packet in container.demux(stream):
+                stamp = packet.pts if packet.pts is not None else packet.dts
+                if stamp is not None:
+                    return min(seconds, float(stamp * time_base))
+            return start
+
+        work, position = 0.0, None  # position: the time the decoder has reached
+        for index in wanted:
+            target = start + index / info.fps
+            if position is not None and target - position <= seek_threshold:
+                work += (target - position) * info.fps
+            else:
+                origin = start if position is None and target - start <= seek_threshold else key_frame_before(target)
+                work += (target - origin) * info.fps + 1
+            position = target
+    return math.ceil(work)
 
 
 def read_video(path: PathLike, max_frames: int | None = None) -> Tensor:
@@ -292,7 +394,7 @@ def read_video(path: PathLike, max_frames: int | None = None) -> Tensor:
     images = []
     with _video_stream(path) as (container, stream):
         for frame in container.decode(stream):
-            images.append(frame.to_ndarray(format="rgb24"))
+            images.append(_to_rgb(frame))
             if max_frames is not None and len(images) >= max_frames:
                 break
     return _as_clip(path, images)
@@ -362,8 +464,13 @@ def resize_video(src: PathLike, dst: PathLike, short_side: int, crf: int = 20) -
     width = max(2, 2 * round(info.width * scale / 2))
     height = max(2, 2 * round(info.height * scale / 2))
     with _video_stream(src) as (container, stream):
-        images = (
-            frame.to_ndarray(width=width, height=height, format="rgb24")
-            for frame in container.decode(stream)
-        )
-        return _encode(Path(dst), images, width, height, info.fps or 25.0, crf)
+        frames = container.decode(stream)
+        first = next(frames, None)
+        if first is None:
+            raise VideoDecodeError(f"{src}: no frame could be decoded")
+        turns = round((first.rotation or 0) / 90) % 2  # a quarter turn swaps width and height
+        images = (np.ascontiguousarray(np.rot90(frame.to_ndarray(width=width, height=height, format="rgb24"),
+                                                round((frame.rotation or 0) / 90) % 4))
+                  for frame in itertools.chain([first], frames))
+        out_width, out_height = (height, width) if turns else (width, height)
+        return _encode(Path(dst), images, out_width, out_height, info.fps or 25.0, crf)

@@ -1,0 +1,175 @@
+"""What one request may cost, decided before the expensive work (the app's per-request limits).
+
+A small file can ask for a lot of work: a 100 KB clip can be 8K, a 5 MB clip can hold four
+hours behind a single key frame (every frame up to the sampled one must be decoded), a 2 KB
+checkpoint can declare 300,000 classes, and occlusion at 32 frames runs thousands of forward
+passes. `Limits` bounds each of these, and every check runs on what is known beforehand
+(the container's header and key frames, the model config on the `meta` device, the
+attribution's count of forward passes), so a refused request costs milliseconds:
+
+| limit                 | what it bounds                                                  | checked by |
+|-----------------------|-----------------------------------------------------------------|------------|
+| `max_frame_pixels`    | width x height of one frame (memory of the decoder)             | `check_video` |
+| `max_decode_frames`   | frames decoded for one clip, key frame to sampled frame          | `check_video` (`video_io.decode_work`) |
+| `max_decode_gpix`     | pixels decoded for one clip (frames decoded x frame size)        | `check_video` |
+| `max_classes`         | classes a checkpoint or a label file declares                    | `check_network` |
+| `max_params_m`        | parameters of the network a checkpoint describes (millions)      | `check_network` |
+| `max_explain_gflop`   | work of one explanation: forward passes x GFLOPs per clip        | `plan_explanation` |
+| `timeout_s`           | wall time of one request, checked between forward passes         | `Deadline` |
+
+Over a limit, `BudgetError` says what the request would cost, the limit, and what to choose
+instead. Occlusion and integrated gradients are first scaled down (larger patches, fewer
+steps) and refused only where even the coarsest setting is over budget.
+
+The defaults keep a 2-core server answering: at most about 2.5 s of decoding per clip, one
+explanation within about 30 s of compute, and the server's memory within the bound measured
+in docs/benchmarks/app_limits.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import math
+import time
+from dataclasses import dataclass, field
+
+__all__ = ["BudgetError", "RequestTimeout", "Limits", "Deadline", "ExplanationPlan", "check_video",
+           "check_network", "plan_explanation", "occlusion_positions"]
+
+
+class BudgetError(ValueError):
+    """A request over one of the `Limits`; the message says what to choose instead."""
+
+
+class RequestTimeout(BudgetError):
+    """A request that ran past `Limits.timeout_s`."""
+
+
+def _limit(default, help: str):
+    return field(default=default, metadata={"help": help})
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Per-request budgets (the app's `--max-...` options)."""
+
+    max_frame_pixels: int = _limit(4096 * 2160, "largest frame in pixels, width x height (4096x2160, DCI 4K)")
+    max_decode_frames: int = _limit(20_000, "frames decoded for one clip, counted from each seek's key frame")
+    max_decode_gpix: float = _limit(4.0, "pixels decoded for one clip, in gigapixels (frames x width x height)")
+    max_classes: int = _limit(10_000, "classes in a checkpoint or a label file")
+    max_params_m: float = _limit(150.0, "parameters of a checkpoint's network, in millions")
+    max_explain_gflop: float = _limit(1000.0, "work of one explanation: forward passes x GFLOPs per clip")
+    timeout_s: float = _limit(60.0, "seconds one request may run (checked between forward passes)")
+
+    def __post_init__(self):
+        for f in dataclasses.fields(self):
+            if not getattr(self, f.name) > 0:
+                raise ValueError(f"{f.name} must be > 0, got {getattr(self, f.name)}")
+
+    @classmethod
+    def add_arguments(cls, parser: argparse.ArgumentParser) -> None:
+        """`--max-frame-pixels`, ..., `--timeout-s`: one option per limit."""
+        for f in dataclasses.fields(cls):
+            parser.add_argument("--" + f.name.replace("_", "-"), type=type(f.default), default=f.default,
+                                help=f"{f.metadata['help']}; default {f.default}")
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace) -> Limits:
+        return cls(**{f.name: getattr(args, f.name) for f in dataclasses.fields(cls)})
+
+
+class Deadline:
+    """`timeout_s` from now; `check(what)` raises `RequestTimeout` once it has passed."""
+
+    def __init__(self, timeout_s: float):
+        self.timeout_s = timeout_s
+        self.end = time.monotonic() + timeout_s
+
+    def check(self, what: str = "the request") -> None:
+        if time.monotonic() > self.end:
+            raise RequestTimeout(f"{what} took longer than the limit of {self.timeout_s:g} s; "
+                                 "choose fewer frames or a cheaper method (saliency, gradcam)")
+
+
+def check_video(width: int, height: int, decode_frames: int, limits: Limits) -> None:
+    """Refuse a clip whose decoding would exceed the limits (nothing decoded yet).
+
+    `decode_frames`: what `video_io.decode_work` counts for the sampled frames."""
+    if width * height > limits.max_frame_pixels:
+        raise BudgetError(f"the video is {width}x{height} ({width * height / 1e6:.1f} Mpixel per frame); the "
+                          f"largest accepted is {limits.max_frame_pixels / 1e6:.1f} Mpixel: downscale it first "
+                          "(e.g. ffmpeg -i IN -vf scale=-2:720 OUT.mp4)")
+    if decode_frames > limits.max_decode_frames:
+        raise BudgetError(f"sampling this video means decoding {decode_frames} frames (its key frames are far "
+                          f"apart); the limit is {limits.max_decode_frames}: cut or re-encode it with regular "
+                          "key frames (e.g. ffmpeg -i IN -g 50 OUT.mp4)")
+    gpix = decode_frames * width * height / 1e9
+    if gpix > limits.max_decode_gpix:
+        raise BudgetError(f"sampling this video means decoding {decode_frames} frames of {width}x{height} "
+                          f"({gpix:.1f} Gpixel); the limit is {limits.max_decode_gpix:g} Gpixel: downscale it "
+                          "or re-encode it with regular key frames")
+
+
+def check_network(num_classes: int, params: int, limits: Limits, source: str) -> None:
+    """Refuse a network (built on the `meta` device: no memory) or label list over the limits."""
+    if num_classes > limits.max_classes:
+        raise BudgetError(f"{source} declares {num_classes} classes; the limit is {limits.max_classes}")
+    if params > limits.max_params_m * 1e6:
+        raise BudgetError(f"{source} describes a network of {params / 1e6:.0f}M parameters; the limit is "
+                          f"{limits.max_params_m:g}M")
+
+
+def occlusion_positions(frames: int, height: int, width: int, window: int) -> int:
+    """Patches occlusion hides one at a time (stride half the window): one forward pass each."""
+    stride = max(1, window // 2)
+    return frames * (math.floor((height - window) / stride) + 1) * (math.floor((width - window) / stride) + 1)
+
+
+@dataclass(frozen=True)
+class ExplanationPlan:
+    """How an explanation fits the budget: the settings to run with and what was changed."""
+
+    steps: int  # integrated gradients
+    occlusion_window: int | None  # occlusion's patch side (None: the default)
+    gflop: float  # estimated work
+    note: str  # "" or what was scaled down, for the user
+
+
+PASSES = {"saliency": 3.0, "gradcam": 3.0}  # one forward and one backward (about twice a forward)
+
+
+def plan_explanation(method: str, frames: int, size: int, gflop_per_clip: float, steps: int, limits: Limits,
+                     ) -> ExplanationPlan:
+    """The settings of an explanation (method + per-frame importance) within `max_explain_gflop`.
+
+    Work, in forward passes of the clip: the importance of each frame is `frames + 1`;
+    saliency and Grad-CAM 3; integrated gradients 3 per step; occlusion one per patch. Beyond
+    the budget, integrated gradients take fewer steps (at least 4) and occlusion larger
+    patches (at most half the frame); beyond that, the request is refused."""
+    budget = limits.max_explain_gflop / gflop_per_clip  # forward passes allowed
+    importance = frames + 1
+    over = (f"explaining with {method} at {frames} frames would take about {{need:.0f}} GFLOP; the limit is "
+            f"{limits.max_explain_gflop:g} GFLOP: choose saliency or gradcam, or fewer frames")
+    if method in PASSES:
+        need = PASSES[method] + importance
+        if need > budget:
+            raise BudgetError(over.format(need=need * gflop_per_clip))
+        return ExplanationPlan(steps, None, need * gflop_per_clip, "")
+    if method == "integrated_gradients":
+        fit = min(steps, math.floor((budget - importance) / 3))
+        if fit < 4:
+            raise BudgetError(over.format(need=(3 * steps + importance) * gflop_per_clip))
+        note = "" if fit == steps else f"integrated gradients ran {fit} steps instead of {steps} (work limit)"
+        return ExplanationPlan(fit, None, (3 * fit + importance) * gflop_per_clip, note)
+    if method == "occlusion":
+        default = window = max(4, size // 8)
+        while occlusion_positions(frames, size, size, window) + importance > budget:
+            if window * 2 > size // 2:
+                need = occlusion_positions(frames, size, size, default) + importance
+                raise BudgetError(over.format(need=need * gflop_per_clip))
+            window *= 2
+        note = "" if window == default else f"occlusion used {window}-pixel patches instead of {default} (work limit)"
+        need = occlusion_positions(frames, size, size, window) + importance
+        return ExplanationPlan(steps, window, need * gflop_per_clip, note)
+    raise ValueError(f"unknown method {method!r}")

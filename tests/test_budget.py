@@ -1,0 +1,218 @@
+"""budget.py and what it prices: decoding from the key frames, networks on the meta device,
+explanations in forward passes; rotation metadata and bounded decoding memory (video_io)."""
+
+import argparse
+import dataclasses
+import subprocess
+import sys
+import textwrap
+import time
+from fractions import Fraction
+
+import av
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+import blvnet_edu.inference as inference
+from blvnet_edu.budget import BudgetError, Deadline, Limits, RequestTimeout, occlusion_positions, plan_explanation
+from blvnet_edu.data import video_io
+from blvnet_edu.data.sampling import segment_indices
+from blvnet_edu.data.video_io import VideoDecodeError, decode_work, read_frames, resize_video, write_video
+from blvnet_edu.inference import load_clip, load_predictor
+from blvnet_edu.saved_run import SavedRun
+
+from conftest import index_frames
+
+DEMO = "app/demo/blvnet_tam_tiny.pt"
+
+
+def encode(path, frames: np.ndarray, fps: int = 25, keyint: int = 250, rotation: int | None = None) -> str:
+    """`(T, H, W, 3)` uint8 as H.264 with key frames every `keyint` frames (and a display rotation)."""
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=Fraction(fps))
+        stream.width, stream.height, stream.pix_fmt = frames.shape[2], frames.shape[1], "yuv420p"
+        stream.options = {"preset": "ultrafast", "x264-params": f"keyint={keyint}:min-keyint={keyint}:scenecut=0"}
+        if rotation is not None:
+            stream.set_display_rotation(rotation)
+        for image in frames:
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")))
+        container.mux(stream.encode())
+    return str(path)
+
+
+def ramp(count: int, height: int = 48, width: int = 64) -> np.ndarray:
+    frames = np.zeros((count, height, width, 3), np.uint8)
+    frames[:, :, : width // 2] = (np.arange(count) % 200).reshape(-1, 1, 1, 1)
+    return frames
+
+
+@pytest.fixture(scope="module")
+def clips(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("budget")
+    return {
+        "one key frame": encode(folder / "one_key.mp4", ramp(1000), keyint=100000),  # 40 s behind a single key frame
+        "key frame every second": encode(folder / "regular.mp4", ramp(1000), keyint=25),
+        "short": encode(folder / "short.mp4", ramp(60)),
+    }
+
+
+def decoded_count(path, indices, monkeypatch) -> int:
+    """Frames `read_frames` really decodes (its guard counts them)."""
+    counters = []
+    real = video_io._Counter
+    monkeypatch.setattr(video_io, "_Counter", lambda *a: counters.append(real(*a)) or counters[-1])
+    read_frames(path, indices)
+    monkeypatch.setattr(video_io, "_Counter", real)
+    return counters[0].count
+
+
+@pytest.mark.parametrize("name", ["one key frame", "key frame every second", "short"])
+@pytest.mark.parametrize("frames", [8, 16])
+def test_decode_work_predicts_the_frames_read_frames_decodes(clips, name, frames, monkeypatch):
+    path = clips[name]
+    indices = segment_indices(video_io.probe_video(path).num_frames, frames, train=False)
+    estimate, actual = decode_work(path, indices), decoded_count(path, indices, monkeypatch)
+    assert abs(estimate - actual) <= 2 * frames, (estimate, actual)
+    if name == "one key frame":  # every seek lands on frame 0: the cost a small file can hide
+        assert actual > 3000
+
+
+def test_a_clip_over_the_decode_budget_is_refused_before_decoding(clips, monkeypatch):
+    def no_decoding(*args, **kwargs):
+        raise AssertionError("decoded although over budget")
+
+    monkeypatch.setattr(inference, "read_frames", no_decoding)
+    with pytest.raises(BudgetError, match=r"decoding \d+ frames \(its key frames are far apart\); the limit is 4000"):
+        load_clip(clips["one key frame"], 16, 48, 56, limits=Limits(max_decode_frames=4000))
+    with pytest.raises(BudgetError, match=r"64x48 \(0.0 Mpixel per frame\); the largest accepted is 0.0 Mpixel"):
+        load_clip(clips["short"], 8, 48, 56, limits=Limits(max_frame_pixels=32 * 32))
+    with pytest.raises(BudgetError, match=r"Gpixel\); the limit is 1e-05 Gpixel"):
+        load_clip(clips["short"], 8, 48, 56, limits=Limits(max_decode_gpix=1e-5))
+
+
+def test_the_decode_guard_stops_a_walk_the_estimate_missed(clips):
+    indices = segment_indices(1000, 8, train=False)
+    with pytest.raises(VideoDecodeError, match="decoding stopped after 100 frames"):
+        read_frames(clips["one key frame"], indices, max_decoded=100)
+    assert read_frames(clips["key frame every second"], indices, max_decoded=400).shape == (8, 3, 48, 64)
+
+
+def test_within_budget_clips_give_the_same_clip_as_without_limits(clips):
+    for path in clips.values():
+        free, limited = load_clip(path, 8, 48, 56), load_clip(path, 8, 48, 56, limits=Limits())
+        assert torch.equal(free.input, limited.input) and free.indices == limited.indices
+
+
+def test_rotation_metadata_is_applied_as_players_do(tmp_path):
+    """A phone's portrait video: landscape pixels and a display matrix. FFmpeg's players turn
+    it counter-clockwise by the angle (checked here once against `ffmpeg -i` autorotation:
+    the top-left corner of the pixels ends bottom-left)."""
+    pixels = np.zeros((4, 48, 96, 3), np.uint8)
+    pixels[:, :16, :16] = 255  # a white top-left corner
+    for angle, corner in ((90, (-8, 8)), (-90, (8, -8)), (180, (-8, -8)), (0, (8, 8))):
+        path = encode(tmp_path / f"rot{angle}.mp4", pixels, rotation=angle)
+        frames = read_frames(path, [0, 3])  # (T, 3, H, W)
+        expected = (96, 48) if angle in (90, -90) else (48, 96)
+        assert tuple(frames.shape[-2:]) == expected, angle
+        assert frames[0, 0, corner[0], corner[1]] > 200 and frames[0, 0].float().mean() < 60, angle
+        clip = load_clip(path, 4, 32, 32)  # the model sees the upright picture too
+        assert clip.frames.shape == (4, 3, 32, 32)
+    upright = resize_video(tmp_path / "rot90.mp4", tmp_path / "small.mp4", 24)  # dataset prep keeps it upright
+    assert tuple(read_frames(upright, [0]).shape[-2:]) == (48, 24)
+
+
+def test_exif_orientation_of_frame_folder_images(tmp_path):
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    image = np.zeros((48, 96, 3), np.uint8)
+    image[:16, :16] = 255
+    for i in (1, 2):
+        exif = Image.Exif()
+        exif[0x0112] = 8  # EXIF orientation 8: turn 90 degrees counter-clockwise to display
+        Image.fromarray(image).save(folder / f"{i:05d}.jpg", exif=exif, quality=95)
+    frames = read_frames(folder, [0, 1])
+    assert tuple(frames.shape[-2:]) == (96, 48) and frames[0, 0, -8, 8] > 200
+
+
+def test_large_frames_are_scaled_down_while_decoding(tmp_path):
+    """`max_short_side` (what load_clip asks: twice the short side it needs) and the final
+    antialiased resize give nearly the clip of the full-size path."""
+    frames = index_frames(6, height=720, width=1280)
+    path = write_video(tmp_path / "hd.mp4", frames, fps=5)
+    small = read_frames(path, [0, 5], max_short_side=256)
+    assert tuple(small.shape[-2:]) == (256, 455)
+    full = read_frames(path, [0, 5])
+    resize = inference.resize_short_side
+    assert (resize(small, 128).float() - resize(full, 128).float()).abs().mean() < 1.5  # grey levels
+
+
+def test_decoding_a_4k_clip_holds_no_4k_frames(tmp_path):
+    """Peak memory of `load_clip` on 16 frames of 3840x2160 (a fresh process): about 1.2 GB
+    when every RGB frame was kept at full size, about 0.1 GB now (docs/benchmarks/app_limits.md)."""
+    frames = np.zeros((16, 2160, 3840, 3), np.uint8)
+    frames[:, :, :1920] = 120
+    path = encode(tmp_path / "uhd.mp4", frames, keyint=8)
+    code = textwrap.dedent(f"""
+        import resource
+        from blvnet_edu.inference import load_clip
+        from blvnet_edu.budget import Limits
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        clip = load_clip({path!r}, 16, 112, 128, limits=Limits())
+        print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) // 1024)
+    """)
+    grew_mb = int(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout)
+    assert grew_mb < 400, grew_mb
+
+
+def test_networks_and_label_lists_over_the_limits_are_refused_before_allocation(tmp_path):
+    run = SavedRun.load(DEMO)
+    huge = tmp_path / "huge_classes.pt"  # the tiny weights, with a config that declares 300,000 classes
+    dataclasses.replace(run, config=dataclasses.replace(run.config, num_classes=300_000)).save(huge)
+    assert huge.stat().st_size < 10_000_000  # the weights stay the tiny ones: the file is small
+    with pytest.raises(BudgetError, match="declares 300000 classes; the limit is 10000"):
+        load_predictor(huge, limits=Limits())
+    labels = tmp_path / "labels.txt"
+    labels.write_text("".join(f"class {i}\n" for i in range(300_000)))
+    with pytest.raises(BudgetError, match="list 300000 classes; the limit is 10000"):
+        load_predictor(DEMO, labels=labels, limits=Limits())
+    with pytest.raises(BudgetError, match="network of 1M parameters; the limit is 0.5M"):
+        load_predictor(DEMO, limits=Limits(max_params_m=0.5))
+    assert load_predictor(DEMO, limits=Limits()).classes == run.classes
+
+
+def test_occlusion_is_scaled_down_then_refused_and_ig_takes_fewer_steps():
+    limits = Limits(max_explain_gflop=100)
+    fine = plan_explanation("occlusion", 8, 48, 0.01, 16, limits)  # 8 x 225 patches: fits
+    assert fine.occlusion_window == 6 and fine.note == ""
+    coarse = plan_explanation("occlusion", 32, 48, 0.1, 16, limits)  # 32 x 225 patches at 0.1 GFLOP: too many
+    assert coarse.occlusion_window > 6 and "patches instead of 6" in coarse.note
+    assert occlusion_positions(32, 48, 48, coarse.occlusion_window) * 0.1 <= 100
+    with pytest.raises(BudgetError, match="choose saliency or gradcam, or fewer frames"):
+        plan_explanation("occlusion", 16, 224, 23.8, 16, Limits())  # bLVNet-TAM-50 at 16 frames
+    ig = plan_explanation("integrated_gradients", 16, 224, 23.8, 16, Limits())
+    assert ig.steps == 8 and "8 steps instead of 16" in ig.note and ig.gflop <= 1000
+    assert plan_explanation("saliency", 16, 224, 23.8, 16, Limits()).note == ""
+    with pytest.raises(BudgetError):
+        plan_explanation("saliency", 16, 224, 23.8, 16, Limits(max_explain_gflop=100))
+
+
+def test_explain_follows_the_plan_and_stops_at_the_deadline():
+    predictor = load_predictor(DEMO).with_frames(32)
+    clip = load_clip("app/examples/moving_left.mp4", 32, predictor.size, predictor.resize)
+    result = inference.explain(predictor, clip, None, "occlusion", limits=Limits(max_explain_gflop=60))
+    assert "patches instead of 6" in result.note and result.maps.shape == (32, 48, 48)
+    deadline = Deadline(0.001)
+    time.sleep(0.01)
+    with pytest.raises(RequestTimeout, match="the explanation took longer than the limit of 0.001 s"):
+        inference.explain(predictor, clip, None, "saliency", deadline=deadline)
+
+
+def test_limits_are_validated_and_become_options():
+    with pytest.raises(ValueError, match="max_classes must be > 0"):
+        Limits(max_classes=0)
+    parser = argparse.ArgumentParser()
+    Limits.add_arguments(parser)
+    args = parser.parse_args(["--max-decode-frames", "100", "--timeout-s", "5"])
+    assert Limits.from_args(args) == Limits(max_decode_frames=100, timeout_s=5.0)
