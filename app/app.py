@@ -239,7 +239,11 @@ def load_custom(models: Models, checkpoint: str | None, labels: str | None, pres
     try:
         predictor = inference.load_predictor(checkpoint, labels, None if preset == OURS else preset, limits=limits)
     except (ValueError, FileNotFoundError) as err:
-        raise gr.Error(f"Could not load this checkpoint: {err}") from err
+        message = str(err)
+        for upload in (checkpoint, labels):  # the uploads' temporary folders mean nothing to the user
+            if upload and Path(upload).parent != Path("."):
+                message = message.replace(str(Path(upload).parent) + "/", "")
+        raise gr.Error(f"Could not load this checkpoint: {message}") from err
     choices = list(models) if CUSTOM in models else [*models, CUSTOM]
     return (predictor, gr.update(choices=choices, value=CUSTOM),
             f"Loaded **{predictor.name}** with {len(predictor.classes)} classes.",

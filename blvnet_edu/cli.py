@@ -73,6 +73,10 @@ def _cmd_make_demo(args: argparse.Namespace) -> int:
     from . import demo
 
     models = args.models or list(demo.DEMO_MODELS)
+    unknown = sorted(set(models) - set(list_models()))
+    if unknown:  # before rendering the data (minutes)
+        raise ValueError(f"unknown model(s) {unknown}; the demo's are {' '.join(demo.DEMO_MODELS)} "
+                         "(all presets: blvnet-edu models)")
     lists = demo.synthetic_lists(args.data, progress=_progress(demo.CLIPS, "rendering clips"))
     for model in models:
         demo.train_run(model, lists, Path(args.runs), fresh=args.fresh)
@@ -141,6 +145,8 @@ def _something_something_lists(make_lists, args: argparse.Namespace, **where) ->
 def _cmd_folder_list(args: argparse.Namespace) -> int:
     from .data.lists import make_folder_dataset
 
+    if not 0.0 <= args.val_fraction < 1.0:
+        raise ValueError(f"--val-fraction must be in [0, 1), got {args.val_fraction}")
     report = make_folder_dataset(args.videos, args.out, args.val_fraction, args.seed)
     _print_report(report, args.out)
     return 0
@@ -150,6 +156,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
     from .engine.config import load_config
     from .engine.train import train
 
+    if isinstance(args.resume, str) and not Path(args.resume).is_file():
+        raise FileNotFoundError(f"checkpoint to resume from not found: {args.resume}")
     config = load_config(args.config, args.overrides)
     train(config, resume=args.resume or False)
     return 0
@@ -262,6 +270,17 @@ def _cmd_course(args: argparse.Namespace) -> int:
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         command.append("--allow-root")  # containers often run as root; Jupyter refuses it otherwise
     return subprocess.call(command, cwd=root)
+
+
+def port(text: str) -> int:
+    """An argparse type: a TCP port number."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+    if not 1 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"a port is between 1 and 65535, got {value}")
+    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -388,7 +407,7 @@ def build_parser() -> argparse.ArgumentParser:
     app.add_argument("--labels", default=None, help="ssv1, ssv2, kinetics400 or a file with one class name per line")
     app.add_argument("--model", default=None, help="build an authors' checkpoint as this preset instead of reading it")
     app.add_argument("--host", default="127.0.0.1")
-    app.add_argument("--port", type=int, default=7860)
+    app.add_argument("--port", type=port, default=7860)
     app.add_argument("--max-upload-mb", type=int, default=200, help="largest clip or checkpoint upload (MB)")
     app.add_argument("--max-cache-mb", type=float, default=2000,
                      help="uploads and outputs kept on disk, in MB (oldest deleted first)")
@@ -398,7 +417,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     course = commands.add_parser("course", help="the notebook course in JupyterLab (notebooks/)")
     course.add_argument("--host", default="127.0.0.1")
-    course.add_argument("--port", type=int, default=8888)
+    course.add_argument("--port", type=port, default=8888)
     course.add_argument("--no-browser", action="store_true", help="do not open a browser tab")
     course.set_defaults(run=_cmd_course)
     return parser

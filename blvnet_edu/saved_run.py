@@ -29,6 +29,7 @@ written before it existed, such as the bundled `app/demo/*.pt`, load without the
 from __future__ import annotations
 
 import dataclasses
+import errno
 import hashlib
 import os
 from collections.abc import Mapping
@@ -112,6 +113,9 @@ class SavedRun:
         try:
             torch.save(payload, tmp)
             os.replace(tmp, path)
+        except RuntimeError as err:  # torch's writer reports a full disk as "iostream error" or "unexpected pos"
+            raise OSError(errno.ENOSPC, "could not write the checkpoint (is the disk full?); the previous "
+                          "file, if any, is unchanged", str(path)) from err
         finally:
             tmp.unlink(missing_ok=True)
         return path

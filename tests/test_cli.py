@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from blvnet_edu import build_model
-from blvnet_edu.cli import main
+from blvnet_edu.cli import build_parser, main
 
 from conftest import save_in_authors_format
 
@@ -56,7 +56,7 @@ def test_app_with_a_bad_checkpoint_exits_with_a_message(tmp_path, capsys):
 
 def test_app_without_gradio_says_in_one_line_how_to_install_it():
     code = ("import sys; sys.modules['gradio'] = None  # as if not installed\n"
-            "from blvnet_edu.cli import main; sys.exit(main(['app']))")
+            "from blvnet_edu.cli import main, build_parser; sys.exit(main(['app']))")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 2, done.stderr
     assert done.stderr.splitlines() == [
@@ -136,7 +136,7 @@ def test_course_command_serves_the_notebooks_in_jupyterlab():
 
 
 def test_predict_on_the_demo_model_says_what_it_knows(capsys):
-    from blvnet_edu.cli import main
+    from blvnet_edu.cli import main, build_parser
 
     example = sorted((Path(__file__).resolve().parents[1] / "app" / "examples").glob("moving_left*.mp4"))[0]
     assert main(["predict", str(example), "--top", "3"]) == 0
@@ -149,7 +149,7 @@ def test_predict_on_the_demo_model_says_what_it_knows(capsys):
 
 
 def test_predict_with_an_authors_checkpoint_and_shipped_labels(tmp_path, capsys):
-    from blvnet_edu.cli import main
+    from blvnet_edu.cli import main, build_parser
 
     model = build_model("blvnet_tam_tiny", num_classes=174)
     path = tmp_path / "st2stv2-tiny.pth.tar"
@@ -183,6 +183,21 @@ BAD_INPUTS = {  # command line (with {tmp} for the test's folder) -> what the on
     "predict {tmp}/none.mp4": "not found",
     "predict {demo} --checkpoint {tmp}/bad.yaml": "could not read",
     "kinetics-subset --csv {tmp}/stray.csv --videos {tmp} --classes 1 --per-class 1 --out {tmp}/k": "line 2: not UTF-8",
+    "kinetics-subset --csv {tmp}/none.csv --videos {tmp} --classes 1 --per-class 1 --out {tmp}/k": "not found",
+    "make-demo --models blvnet_tam_tinyy --data {tmp}/d --runs {tmp}/r --app {tmp}/a": "unknown model(s) ['blvnet_tam_tinyy']",
+    "ssv1-lists --root {tmp}/none --out {tmp}/o": "not found: ",
+    "ssv2-lists --root {tmp}/none --out {tmp}/o": "not found: ",
+    "folder-list --videos {tmp}/none --out {tmp}/o": "video folder not found",
+    "folder-list --videos {tmp} --out {tmp}/o --val-fraction 2": "--val-fraction must be in [0, 1), got 2.0",
+    "train --config {tmp}/ok.yaml --resume {tmp}/none.pt": "checkpoint to resume from not found",
+    "eval --checkpoint {demo} --data {tmp}/none": "not found",
+    "predict {clip} --top 0": "--top must be at least 1",
+    "predict {clip} --frames 3": "even number of frames",
+    "make-synthetic --out {tmp}/notes.txt/s --clips 2": "Not a directory: ",
+    "app --checkpoint {tmp}/none.pt": "checkpoint not found",
+    "app --max-classes 0": "max_classes must be > 0",
+    "app --max-upload-mb 0": "--max-upload-mb and --max-cache-mb must be > 0",
+    "profile blvnet_tam_tinyy": "unknown model 'blvnet_tam_tinyy'",
 }
 
 
@@ -192,9 +207,51 @@ def test_a_user_error_is_one_clear_line_and_exit_code_2(command, tmp_path, capsy
     (tmp_path / "ok.yaml").write_text("epochs: 1\n")
     (tmp_path / "notes.txt").write_text(("The quick brown fox jumps over the lazy dog. " * 40 + "\n") * 200)
     (tmp_path / "stray.csv").write_bytes(b"label,youtube_id,time_start,time_end,split\nab\xffc,x,0,1,train\n")
-    demo = Path(__file__).resolve().parents[1] / "app" / "demo" / "blvnet_tam_tiny.pt"
-    argv = command.format(tmp=tmp_path, demo=demo).split()
+    root = Path(__file__).resolve().parents[1]
+    demo, clip = root / "app" / "demo" / "blvnet_tam_tiny.pt", root / "app" / "examples" / "moving_left.mp4"
+    argv = command.format(tmp=tmp_path, demo=demo, clip=clip).split()
     assert main(argv) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert "Traceback" not in "\n".join(err)
     assert err[-1].startswith(f"blvnet-edu {argv[0]}: error: ") and BAD_INPUTS[command] in err[-1]
+
+
+def test_every_command_has_a_bad_input_case():
+    covered = {command.split()[0] for command in BAD_INPUTS} | {"models", "course"}  # models takes no input
+    assert covered == set(build_parser()._subparsers._group_actions[0].choices)
+
+
+@pytest.mark.parametrize("command", ["app --port 0", "app --port http", "course --port 70000"])
+def test_a_bad_port_is_an_argument_error(command, capsys):
+    with pytest.raises(SystemExit) as done:
+        main(command.split())
+    assert done.value.code == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1].startswith(f"blvnet-edu {command.split()[0]}: error: argument --port")
+
+
+def test_app_on_a_port_in_use_says_so_before_loading_anything(capsys):
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert main(["app", "--port", str(port)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"blvnet-edu app: error: port {port} on 127.0.0.1 is already in use: choose another with --port"]
+
+
+def test_a_full_disk_is_one_line_and_leaves_no_partial_file(tmp_path):
+    """Writes past RLIMIT_FSIZE fail as on a full disk (EFBIG instead of ENOSPC: the same OSError path)."""
+    code = (
+        "import resource, signal, sys\n"
+        "signal.signal(signal.SIGXFSZ, signal.SIG_IGN)\n"
+        "resource.setrlimit(resource.RLIMIT_FSIZE, (3000, 3000))\n"
+        "from blvnet_edu.cli import main, build_parser\n"
+        f"sys.exit(main(['make-synthetic', '--out', {str(tmp_path / 's')!r}, '--clips', '14', '--size', '64']))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 2, done.stderr[-2000:]
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith("blvnet-edu make-synthetic: error: File too large: ") and "Traceback" not in done.stderr
+    assert not [p for p in (tmp_path / "s").rglob("*") if p.is_file() and ".tmp" in p.name]

@@ -7,6 +7,7 @@ import sys
 
 import pytest
 import torch
+import yaml
 
 from blvnet_edu import build_model
 from blvnet_edu.cli import main
@@ -240,3 +241,39 @@ def test_a_torn_log_line_and_a_leftover_temporary_file_do_not_block_a_resume(tmp
     assert [json.loads(line)["epoch"] for line in (tmp_path / "metrics.jsonl").read_text().splitlines()] == [0, 1]
     assert (tmp_path / "metrics.csv").read_text() == "epoch,loss\n0,1\n1,0.5\n"
     assert not list(tmp_path.glob(".*.tmp*"))
+
+
+def test_resume_from_best_pt_on_the_command_line_says_to_use_last_pt(dataset, tmp_path, capsys):
+    cfg = config(dataset, tmp_path / "r", epochs=1)
+    train(cfg, log=quiet)
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(cfg.to_dict()))
+    best = tmp_path / "r" / "best.pt"
+    assert main(["train", "--config", str(tmp_path / "c.yaml"), "epochs=2", "--resume", str(best)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1] == (f"blvnet-edu train: error: {best} holds no training state (optimizer, random generators): "
+                       "resume from a run's last.pt")
+
+
+def test_a_full_disk_while_saving_keeps_the_last_good_checkpoint(dataset, tmp_path):
+    """The checkpoint of epoch 2 cannot be written (RLIMIT_FSIZE: as a full disk): one error
+    line, no partial file, and last.pt still holds epoch 1, from which the run resumes."""
+    cfg = config(dataset, tmp_path / "r", epochs=1)
+    train(cfg, log=quiet)
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(cfg.to_dict()))
+    size = (tmp_path / "r" / "last.pt").stat().st_size
+    code = (
+        "import resource, signal, sys\n"
+        "signal.signal(signal.SIGXFSZ, signal.SIG_IGN)\n"
+        f"resource.setrlimit(resource.RLIMIT_FSIZE, ({size // 2}, {size // 2}))\n"
+        "from blvnet_edu.cli import main\n"
+        f"sys.exit(main(['train', '--config', {str(tmp_path / 'c.yaml')!r}, 'epochs=2', '--resume']))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 2, done.stderr[-2000:]
+    assert done.stderr.strip().splitlines()[-1] == (
+        "blvnet-edu train: error: could not write the checkpoint (is the disk full?); the previous file, if any, "
+        f"is unchanged: {tmp_path / 'r' / 'last.pt'}")
+    assert sorted(p.name for p in (tmp_path / "r").iterdir() if ".tmp" in p.name) == []
+    assert SavedRun.load(tmp_path / "r" / "last.pt").epoch == 0  # epoch 1 (0-based), intact
+    train(config(dataset, tmp_path / "r", epochs=2), resume=True, log=quiet)
+    assert SavedRun.load(tmp_path / "r" / "last.pt").epoch == 1

@@ -15,6 +15,8 @@ with `weights_only=True`: a checkpoint can hold tensors and plain containers, ne
 
 from __future__ import annotations
 
+import pickle
+
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -86,8 +88,14 @@ def load_file(path: str | PathLike) -> object:
         raise FileNotFoundError(f"checkpoint not found: {path}")
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # pickle errors, truncated zips, forbidden globals, ...
-        raise ValueError(f"could not read {path} as a PyTorch checkpoint: {err}") from err
+    except pickle.UnpicklingError as err:  # torch's message is a page long: say what it means in one line
+        found = re.search(r"Unsupported global: GLOBAL (\S+)", str(err))
+        kind = (f"it holds a Python object ({found[1]}), and only tensors and plain values are read"
+                if found else "not a file written by torch.save")
+        raise ValueError(f"could not read {path} as a PyTorch checkpoint: {kind}") from err
+    except Exception as err:  # truncated zips, not a checkpoint at all, ...
+        first = str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise ValueError(f"could not read {path} as a PyTorch checkpoint: {first}") from err
 
 
 def read_checkpoint(checkpoint: Checkpoint) -> dict[str, Tensor]:
