@@ -33,10 +33,14 @@ Named API endpoints (for `gradio_client`): `predict`, `order_test`, `explain`, `
 
 from __future__ import annotations
 
+import collections
+import ctypes
 import functools
 import os
 import socket
 import tempfile
+import threading
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -80,7 +84,7 @@ CAVEAT = (
 )
 CSS = ".order-table th, .order-table td { word-break: normal !important; overflow-wrap: normal !important; }"
 Models = dict[str, inference.Predictor]
-Custom = inference.Predictor | None  # the visitor's own checkpoint
+Custom = "weakref.ref[inference.Predictor] | inference.Predictor | None"  # the visitor's own checkpoint
 Cache = inference.ClipCache | None  # the visitor's decoded clip and predictions
 Update = dict[str, Any]  # what gr.update(...) returns
 LIMITS = Limits()  # the defaults; `launch(limits=...)` binds others to every handler
@@ -99,9 +103,49 @@ def load_models(checkpoint: str | None = None, labels: str | None = None, model_
     return models
 
 
+class OwnCheckpoints:
+    """The visitors' own checkpoints, held by the server: at most `capacity` at once.
+
+    A visitor's state keeps only a weak reference; loading one more than `capacity` unloads
+    the least recently used, whose visitor is asked to load it again. So however many
+    visitors load checkpoints, the server holds at most `capacity` of them in memory."""
+
+    def __init__(self, capacity: int = 4):
+        self.capacity = capacity
+        self._held: collections.OrderedDict[int, inference.Predictor] = collections.OrderedDict()
+        self._lock = threading.Lock()
+
+    def hold(self, predictor: inference.Predictor) -> weakref.ref:
+        with self._lock:
+            self._held[id(predictor)] = predictor
+            while len(self._held) > self.capacity:
+                self._held.popitem(last=False)
+        return weakref.ref(predictor)
+
+    def get(self, ref: weakref.ref) -> inference.Predictor | None:
+        predictor = ref()
+        with self._lock:
+            if predictor is None or id(predictor) not in self._held:
+                return None
+            self._held.move_to_end(id(predictor))
+        return predictor
+
+    def __len__(self) -> int:
+        return len(self._held)
+
+
+OWN = OwnCheckpoints()  # `launch(max_checkpoints=...)` sets its capacity
+
+
 # Handlers: `models` is shared and read-only; `custom` and `cache` are the visitor's (gr.State).
 
 def _everyone(models: Models, custom: Custom) -> Models:
+    if isinstance(custom, weakref.ref):
+        predictor = OWN.get(custom)
+        if predictor is None:
+            raise gr.Error(f"Your checkpoint was unloaded to make room: the server holds the {OWN.capacity} most "
+                           "recently used visitors' checkpoints. Load it again under *your own checkpoint*.")
+        custom = predictor
     return {**models, CUSTOM: custom} if custom else models
 
 
@@ -227,8 +271,9 @@ def tam_layer(models: Models, model_name: str, layer: str, custom: Custom = None
 
 
 def load_custom(models: Models, checkpoint: str | None, labels: str | None, preset: str,
-                label_map: str = LABEL_AUTO, limits: Limits = LIMITS) -> tuple[inference.Predictor, Update, str, Update]:
-    """The visitor's checkpoint: their state, the model choices, a status line and its top-5 panel.
+                label_map: str = LABEL_AUTO, limits: Limits = LIMITS) -> tuple[weakref.ref, Update, str, Update]:
+    """The visitor's checkpoint: their state (a reference to it, held by `OWN`), the model
+    choices, a status line and its top-5 panel.
 
     `labels` (a file) wins over `label_map` (a shipped list); with neither, a blvnet-edu
     checkpoint uses its own classes and an authors' one the list its class count implies."""
@@ -245,11 +290,12 @@ def load_custom(models: Models, checkpoint: str | None, labels: str | None, pres
                 message = message.replace(str(Path(upload).parent) + "/", "")
         raise gr.Error(f"Could not load this checkpoint: {message}") from err
     choices = list(models) if CUSTOM in models else [*models, CUSTOM]
-    return (predictor, gr.update(choices=choices, value=CUSTOM),
+    return (OWN.hold(predictor), gr.update(choices=choices, value=CUSTOM),
             f"Loaded **{predictor.name}** with {len(predictor.classes)} classes.",
             gr.update(visible=True, label=f"your checkpoint: {predictor.name}"))
 
 
+STATE_TTL_S = 1800  # a visitor's decoded clip is dropped after 30 minutes without use
 MAX_CACHE_MB = 2000  # Gradio's cache (uploads, served outputs) is kept under this; `launch` sets it
 
 
@@ -307,8 +353,8 @@ def build_ui(models: Models, limits: Limits = LIMITS) -> gr.Blocks:
             "**TSN** sees a bag of frames, **bLVNet without TAM** a bag of frame pairs, **bLVNet-TAM** "
             "relates distant pairs with its temporal aggregation modules (TAM). Pick an example or "
             "upload a clip, choose a frame order, and press **Run**.")
-        custom = gr.State(None)  # the visitor's checkpoint (inference.Predictor)
-        cache = gr.State(None)  # the visitor's decoded clip and predictions (inference.ClipCache)
+        custom = gr.State(None)  # the visitor's checkpoint (a weakref.ref into OWN)
+        cache = gr.State(None, time_to_live=STATE_TTL_S)  # the visitor's decoded clip and predictions (ClipCache)
         with gr.Row():
             with gr.Column(scale=1):
                 video = gr.Video(label="clip", sources=["upload", "webcam"])
@@ -380,6 +426,20 @@ def build_ui(models: Models, limits: Limits = LIMITS) -> gr.Blocks:
 MAX_UPLOAD_MB = 200  # uploads (clips, checkpoints) larger than this are refused by Gradio
 
 
+def limit_malloc_arenas(arenas: int = 2) -> bool:
+    """Cap glibc's malloc arenas (as `MALLOC_ARENA_MAX=2` would), before the server's threads start.
+
+    Each of Gradio's worker threads otherwise gets an arena that keeps the memory its requests
+    freed: measured with benchmarks/app_limits.py, the server's peak grew from 1.30 to 1.50 GB
+    when every large-input case ran a second time; with two arenas, 1.12 to 1.16 GB. Returns
+    whether it applied (glibc only)."""
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        return bool(libc.mallopt(-8, arenas))  # M_ARENA_MAX
+    except (OSError, AttributeError):
+        return False
+
+
 def port_free(host: str, port: int) -> bool:
     with socket.socket() as s:
         try:
@@ -392,16 +452,18 @@ def port_free(host: str, port: int) -> bool:
 def launch(checkpoint: str | None = None, labels: str | None = None, model_name: str | None = None,
            host: str = "127.0.0.1", port: int = 7860, block: bool = True,
            demo_dir: str | Path | None = None, max_upload_mb: int = MAX_UPLOAD_MB,
-           limits: Limits = LIMITS, max_cache_mb: float = MAX_CACHE_MB) -> gr.Blocks:
+           limits: Limits = LIMITS, max_cache_mb: float = MAX_CACHE_MB, max_checkpoints: int = 4) -> gr.Blocks:
     """Load the models (demo ones from `demo_dir`, default `$BLVNET_DEMO_DIR` or app/demo) and serve.
 
     Raises `OSError` naming the port when it is taken (before any model is loaded)."""
     global MAX_CACHE_MB
+    limit_malloc_arenas()  # first: before any model or thread allocates
     if not port_free(host, port):
         raise OSError(f"port {port} on {host} is already in use: choose another with --port")
-    if max_upload_mb <= 0 or max_cache_mb <= 0:
-        raise ValueError("--max-upload-mb and --max-cache-mb must be > 0")
+    if max_upload_mb <= 0 or max_cache_mb <= 0 or max_checkpoints < 1:
+        raise ValueError("--max-upload-mb and --max-cache-mb must be > 0, --max-checkpoints >= 1")
     MAX_CACHE_MB = max_cache_mb
+    OWN.capacity = max_checkpoints
     demo = build_ui(load_models(checkpoint, labels, model_name, demo_dir), limits)
     demo.launch(server_name=host, server_port=port, prevent_thread_lock=not block, show_error=True, css=CSS,
                 max_file_size=f"{max_upload_mb}mb")

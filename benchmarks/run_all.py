@@ -19,7 +19,7 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 REPORTS = ROOT / "docs" / "benchmarks"
-ORDER = ["efficiency_table", "memory", "speed", "data_decode", "app_latency",
+ORDER = ["efficiency_table", "memory", "speed", "data_decode", "app_latency", "app_limits",
          "gpu_training", "synthetic_comparison", "tam_init"]
 TRAINING = {"synthetic_comparison": "about 25 min", "tam_init": "about 10 min"}
 

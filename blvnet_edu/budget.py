@@ -15,15 +15,16 @@ attribution's count of forward passes), so a refused request costs milliseconds:
 | `max_classes`         | classes a checkpoint or a label file declares                    | `check_network` |
 | `max_params_m`        | parameters of the network a checkpoint describes (millions)      | `check_network` |
 | `max_explain_gflop`   | work of one explanation: forward passes x GFLOPs per clip        | `plan_explanation` |
+| `max_explain_passes`  | forward passes of one explanation (small models: Captum's own cost per pass dominates) | `plan_explanation` |
 | `timeout_s`           | wall time of one request, checked between forward passes         | `Deadline` |
 
 Over a limit, `BudgetError` says what the request would cost, the limit, and what to choose
 instead. Occlusion and integrated gradients are first scaled down (larger patches, fewer
 steps) and refused only where even the coarsest setting is over budget.
 
-The defaults keep a 2-core server answering: at most about 2.5 s of decoding per clip, one
-explanation within about 30 s of compute, and the server's memory within the bound measured
-in docs/benchmarks/app_limits.md.
+Measured with the defaults on 2 cores (benchmarks/app_limits.py, docs/benchmarks/app_limits.md):
+each refused case answered within 0.4 s, the demo's occlusion at 32 frames (scaled to 24-pixel
+patches) took about 5 s, and the app server's memory stayed under 1.2 GB.
 """
 
 from __future__ import annotations
@@ -60,6 +61,7 @@ class Limits:
     max_classes: int = _limit(10_000, "classes in a checkpoint or a label file")
     max_params_m: float = _limit(150.0, "parameters of a checkpoint's network, in millions")
     max_explain_gflop: float = _limit(1000.0, "work of one explanation: forward passes x GFLOPs per clip")
+    max_explain_passes: int = _limit(600, "forward passes of one clip in one explanation")
     timeout_s: float = _limit(60.0, "seconds one request may run (checked between forward passes)")
 
     def __post_init__(self):
@@ -144,22 +146,24 @@ def plan_explanation(method: str, frames: int, size: int, gflop_per_clip: float,
     """The settings of an explanation (method + per-frame importance) within `max_explain_gflop`.
 
     Work, in forward passes of the clip: the importance of each frame is `frames + 1`;
-    saliency and Grad-CAM 3; integrated gradients 3 per step; occlusion one per patch. Beyond
-    the budget, integrated gradients take fewer steps (at least 4) and occlusion larger
+    saliency and Grad-CAM 3; integrated gradients 3 per step; occlusion one per patch. Both
+    `max_explain_gflop` and `max_explain_passes` bound it. Beyond the budget, integrated gradients take fewer steps (at least 4) and occlusion larger
     patches (at most half the frame); beyond that, the request is refused."""
-    budget = limits.max_explain_gflop / gflop_per_clip  # forward passes allowed
+    budget = min(limits.max_explain_gflop / gflop_per_clip, limits.max_explain_passes)  # forward passes allowed
     importance = frames + 1
-    over = (f"explaining with {method} at {frames} frames would take about {{need:.0f}} GFLOP; the limit is "
-            f"{limits.max_explain_gflop:g} GFLOP: choose saliency or gradcam, or fewer frames")
+    over = (f"explaining with {method} at {frames} frames would take about {{need:.0f}} GFLOP in {{passes:.0f}} "
+            f"forward passes; the limits are {limits.max_explain_gflop:g} GFLOP and {limits.max_explain_passes} "
+            "passes: " + ("choose fewer frames" if method in PASSES else "choose saliency or gradcam, or fewer frames"))
     if method in PASSES:
         need = PASSES[method] + importance
         if need > budget:
-            raise BudgetError(over.format(need=need * gflop_per_clip))
+            raise BudgetError(over.format(need=need * gflop_per_clip, passes=need))
         return ExplanationPlan(steps, None, need * gflop_per_clip, "")
     if method == "integrated_gradients":
         fit = min(steps, math.floor((budget - importance) / 3))
         if fit < 4:
-            raise BudgetError(over.format(need=(3 * steps + importance) * gflop_per_clip))
+            need = 3 * steps + importance
+            raise BudgetError(over.format(need=need * gflop_per_clip, passes=need))
         note = "" if fit == steps else f"integrated gradients ran {fit} steps instead of {steps} (work limit)"
         return ExplanationPlan(fit, None, (3 * fit + importance) * gflop_per_clip, note)
     if method == "occlusion":
@@ -167,7 +171,7 @@ def plan_explanation(method: str, frames: int, size: int, gflop_per_clip: float,
         while occlusion_positions(frames, size, size, window) + importance > budget:
             if window * 2 > size // 2:
                 need = occlusion_positions(frames, size, size, default) + importance
-                raise BudgetError(over.format(need=need * gflop_per_clip))
+                raise BudgetError(over.format(need=need * gflop_per_clip, passes=need))
             window *= 2
         note = "" if window == default else f"occlusion used {window}-pixel patches instead of {default} (work limit)"
         need = occlusion_positions(frames, size, size, window) + importance

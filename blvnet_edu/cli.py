@@ -237,7 +237,8 @@ def _cmd_app(args: argparse.Namespace) -> int:
         print(f"blvnet-edu app: {APP_EXTRA}", file=sys.stderr)
         return 2
     app.launch(args.checkpoint, args.labels, args.model, host=args.host, port=args.port,
-               max_upload_mb=args.max_upload_mb, limits=Limits.from_args(args), max_cache_mb=args.max_cache_mb)
+               max_upload_mb=args.max_upload_mb, limits=Limits.from_args(args), max_cache_mb=args.max_cache_mb,
+               max_checkpoints=args.max_checkpoints)
     return 0
 
 
@@ -411,6 +412,8 @@ def build_parser() -> argparse.ArgumentParser:
     app.add_argument("--max-upload-mb", type=int, default=200, help="largest clip or checkpoint upload (MB)")
     app.add_argument("--max-cache-mb", type=float, default=2000,
                      help="uploads and outputs kept on disk, in MB (oldest deleted first)")
+    app.add_argument("--max-checkpoints", type=int, default=4,
+                     help="visitors' own checkpoints held in memory at once (least recently used unloaded)")
     limits = app.add_argument_group("per-request limits (checked before the work starts; README)")
     Limits.add_arguments(limits)
     app.set_defaults(run=_cmd_app)

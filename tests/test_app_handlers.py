@@ -109,7 +109,7 @@ def test_one_run_decodes_once_per_preprocessing_and_runs_each_model_once(models,
     tsn = SavedRun.load(app.DEMO / "tsn_resnet_tiny.pt")
     other = replace(tsn, preprocessing=Preprocessing(40, 48)).save(tmp_path / "tsn_40px.pt")
     custom = app.load_custom(models, str(other), None, app.OURS)[0]
-    everyone = {**models, app.CUSTOM: custom}
+    everyone = {**models, app.CUSTOM: custom()}  # the state holds a reference; the server holds the model
     decodes, probes, forwards = [], [], {name: 0 for name in everyone}
     read_frames, probe_video = inference.read_frames, inference.probe_video
     monkeypatch.setattr(inference, "read_frames", lambda *a, **k: decodes.append(a) or read_frames(*a, **k))
@@ -145,10 +145,10 @@ def test_an_authors_checkpoint_with_a_shipped_label_map(models, example, tmp_pat
     with pytest.raises(gr.Error, match="'ssv1'.*'ssv2'"):
         app.load_custom(models, str(path), None, app.OURS)  # 174 classes: V1 or V2?
     custom, _, status, _ = app.load_custom(models, str(path), None, app.OURS, "ssv2")
-    assert custom.classes[0] == "Approaching something with your camera" and "174 classes" in status
+    assert custom().classes[0] == "Approaching something with your camera" and "174 classes" in status
     panels = app.predict(models, example, app.CUSTOM, None, None, custom)[: len(app.SLOTS)]
     top5 = dict(zip(app.SLOTS, panels))[app.CUSTOM]  # the visitor's model beside the demo models
-    assert len(top5) >= 5 and set(top5) <= set(custom.classes)
+    assert len(top5) >= 5 and set(top5) <= set(custom().classes)
 
 
 def test_the_ui_tells_what_the_demo_models_know():
@@ -161,3 +161,18 @@ def test_overlay_videos_are_bounded(monkeypatch, tmp_path):
     paths = [app._overlay_path() for _ in range(6)]
     assert len({p.name for p in paths}) == 6 and all(p.parent == tmp_path for p in paths)
     assert len(list(tmp_path.glob("*.mp4"))) == 3  # the newest ones only
+
+
+def test_the_server_holds_a_bounded_number_of_visitors_checkpoints(models, example, monkeypatch):
+    import gc
+
+    monkeypatch.setattr(app, "OWN", app.OwnCheckpoints(capacity=2))
+    tsn = str(app.DEMO / "tsn_resnet_tiny.pt")
+    first, second, third = (app.load_custom(models, tsn, None, app.OURS)[0] for _ in range(3))
+    gc.collect()
+    assert len(app.OWN) == 2 and first() is None  # the least recently used was unloaded and freed
+    with pytest.raises(gr.Error, match="Your checkpoint was unloaded to make room: the server holds the 2 most"):
+        app.predict(models, example, BLVNET_TAM, 8, None, first)
+    for visitor in (second, third):
+        panels = dict(zip(app.SLOTS, app.predict(models, example, BLVNET_TAM, 8, None, visitor)))
+        assert panels[app.CUSTOM] == pytest.approx(panels[TSN])

@@ -183,7 +183,7 @@ def test_networks_and_label_lists_over_the_limits_are_refused_before_allocation(
 
 
 def test_occlusion_is_scaled_down_then_refused_and_ig_takes_fewer_steps():
-    limits = Limits(max_explain_gflop=100)
+    limits = Limits(max_explain_gflop=100, max_explain_passes=10_000)
     fine = plan_explanation("occlusion", 8, 48, 0.01, 16, limits)  # 8 x 225 patches: fits
     assert fine.occlusion_window == 6 and fine.note == ""
     coarse = plan_explanation("occlusion", 32, 48, 0.1, 16, limits)  # 32 x 225 patches at 0.1 GFLOP: too many
@@ -194,15 +194,18 @@ def test_occlusion_is_scaled_down_then_refused_and_ig_takes_fewer_steps():
     ig = plan_explanation("integrated_gradients", 16, 224, 23.8, 16, Limits())
     assert ig.steps == 8 and "8 steps instead of 16" in ig.note and ig.gflop <= 1000
     assert plan_explanation("saliency", 16, 224, 23.8, 16, Limits()).note == ""
-    with pytest.raises(BudgetError):
+    with pytest.raises(BudgetError, match=r"about 476 GFLOP in 20 forward passes; the limits are 100 GFLOP and 600 passes: choose fewer frames$"):
         plan_explanation("saliency", 16, 224, 23.8, 16, Limits(max_explain_gflop=100))
+    # the demo model at 32 frames: 0.14 GFLOP a pass, but 7,200 patches: the pass limit decides
+    demo = plan_explanation("occlusion", 32, 48, 0.14, 16, Limits())
+    assert demo.occlusion_window == 24 and occlusion_positions(32, 48, 48, 24) + 33 <= 600
 
 
 def test_explain_follows_the_plan_and_stops_at_the_deadline():
     predictor = load_predictor(DEMO).with_frames(32)
     clip = load_clip("app/examples/moving_left.mp4", 32, predictor.size, predictor.resize)
-    result = inference.explain(predictor, clip, None, "occlusion", limits=Limits(max_explain_gflop=60))
-    assert "patches instead of 6" in result.note and result.maps.shape == (32, 48, 48)
+    result = inference.explain(predictor, clip, None, "occlusion", limits=Limits())
+    assert "24-pixel patches instead of 6" in result.note and result.maps.shape == (32, 48, 48)
     deadline = Deadline(0.001)
     time.sleep(0.01)
     with pytest.raises(RequestTimeout, match="the explanation took longer than the limit of 0.001 s"):

@@ -196,7 +196,7 @@ BAD_INPUTS = {  # command line (with {tmp} for the test's folder) -> what the on
     "make-synthetic --out {tmp}/notes.txt/s --clips 2": "Not a directory: ",
     "app --checkpoint {tmp}/none.pt": "checkpoint not found",
     "app --max-classes 0": "max_classes must be > 0",
-    "app --max-upload-mb 0": "--max-upload-mb and --max-cache-mb must be > 0",
+    "app --max-upload-mb 0": "--max-upload-mb and --max-cache-mb must be > 0, --max-checkpoints >= 1",
     "profile blvnet_tam_tinyy": "unknown model 'blvnet_tam_tinyy'",
 }
 
