@@ -54,6 +54,10 @@ def files(tmp_path_factory):
     ok = write_video(d / "ok.mp4", index_frames(20), fps=5)
     (d / "truncated.mp4").write_bytes(ok.read_bytes()[:1500])
     write_video(d / "one_frame.mp4", index_frames(1), fps=5)
+    with av.open(str(d / "no_frames.mp4"), "w") as container:
+        stream = container.add_stream("libx264", rate=5)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        container.start_encoding()  # a header and a video stream, but no frame
     with av.open(str(d / "sound.mp4"), "w") as container:
         stream = container.add_stream("aac", rate=16000)
         for i in range(10):
@@ -92,6 +96,7 @@ BAD = {  # kind -> (request, what the message must say)
     "empty file": (lambda f: predict(f / "empty.mp4"), "the file is empty"),
     "truncated mp4": (lambda f: predict(f / "truncated.mp4"), "cannot"),
     "one frame": (lambda f: predict(f / "one_frame.mp4"), "at least 2"),
+    "a header without frames": (lambda f: predict(f / "no_frames.mp4"), "at least 2|cannot"),
     "audio only": (lambda f: predict(f / "sound.mp4"), "no video stream"),
     "a picture named .mp4": (lambda f: predict(f / "picture.mp4"), "not a (readable )?video"),
     "frames over the size limit": (lambda f: predict(f / "full_hd.mp4"), r"1920x1080 .* the largest accepted is 0.9"),
