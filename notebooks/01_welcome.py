@@ -54,7 +54,7 @@ from blvnet_edu.data.synthetic import TIERS, render_clip, sample_params
 from blvnet_edu.data.order import reverse_frames, shuffle_pairs
 from blvnet_edu.explain.figures import frames_figure
 from blvnet_edu.inference import load_clips, load_predictor, order_comparison, order_markdown
-from course import DEMO, EXAMPLES, setup
+from course import DEMO, EXAMPLES, check, setup
 
 setup()
 
@@ -259,6 +259,81 @@ for test in ("reversed", "shuffled_pairs"):
 # The rest of the course builds bLVNet-TAM: the temporal aggregation module (notebook 3),
 # the Big-Little network that makes twice the frames affordable (notebook 4), and the
 # whole network (notebook 5).
+
+# %% [markdown]
+# ## Your turn
+#
+# Complete each function, run its cell, then run the check cell after it: it says whether
+# your answer is right. The solutions are hidden below each check.
+#
+# **Your turn 1.** Fold time into the batch: `(B, T, C, H, W)` -> `(B*T, C, H, W)`, with
+# frame `t` of clip `b` at row `b*T + t` (the order the package's `fold_time` uses, so that
+# `unfold` gets the clips back).
+
+# %%
+def fold_frames(video):
+    """(B, T, C, H, W) -> (B*T, C, H, W), clip-major."""
+    raise NotImplementedError("your turn")
+
+
+# %%
+def test_fold_frames():
+    from blvnet_edu.models import fold_time
+
+    video = torch.randn(3, 4, 2, 5, 5)
+    out = fold_frames(video)
+    assert tuple(out.shape) == (12, 2, 5, 5), f"expected shape (12, 2, 5, 5), got {tuple(out.shape)}"
+    assert torch.equal(out, fold_time(video)), "right shape, wrong order: row b*T + t must hold frame t of clip b"
+
+
+check("Your turn 1", test_fold_frames)
+
+# %% [markdown]
+# <details><summary>Solution</summary>
+#
+# ```python
+# def fold_frames(video):
+#     return video.reshape(-1, *video.shape[2:])  # or video.flatten(0, 1)
+# ```
+#
+# `video.transpose(0, 1).reshape(...)` has the right shape but puts frame `t` of every clip
+# together (time-major): unfolding it would mix clips.
+#
+# </details>
+#
+# **Your turn 2.** TSN's consensus: per-frame class scores `(B*T, K)`, folded as above, to
+# one score per clip `(B, K)`, the mean over its `T` frames.
+
+# %%
+def consensus(frame_scores, num_frames):
+    """(B*T, K) -> (B, K): the mean over each clip's frames."""
+    raise NotImplementedError("your turn")
+
+
+# %%
+def test_consensus():
+    from blvnet_edu.models import unfold_time
+
+    scores = torch.randn(3 * 4, 5)
+    out = consensus(scores, 4)
+    assert tuple(out.shape) == (3, 5), f"expected (3, 5), got {tuple(out.shape)}"
+    assert torch.allclose(out, unfold_time(scores, 4).mean(1)), "each clip's rows are b*T ... b*T + T-1"
+
+
+check("Your turn 2", test_consensus)
+
+# %% [markdown]
+# <details><summary>Solution</summary>
+#
+# ```python
+# def consensus(frame_scores, num_frames):
+#     return frame_scores.view(-1, num_frames, frame_scores.shape[-1]).mean(1)
+# ```
+#
+# `view(num_frames, -1, K).mean(0)` also gives `(B, K)`, but averages rows that belong to
+# different clips.
+#
+# </details>
 
 # %% [markdown]
 # ## Exercises

@@ -62,7 +62,7 @@ from blvnet_edu.data.video_io import probe_video, read_frames, read_video, write
 from blvnet_edu.explain.figures import frames_figure
 from blvnet_edu.inference import load_predictor, predict
 from blvnet_edu.models.temporal import fold_time, unfold_time
-from course import DEMO, EXAMPLES, WORK, pick, setup
+from course import DEMO, EXAMPLES, WORK, check, pick, setup
 
 setup()
 
@@ -513,6 +513,86 @@ with torch.no_grad():
 wrong = batch.transpose(0, 1).reshape(B * T, *batch.shape[2:])
 assert not torch.equal(unfold_time(wrong, T), batch)
 print("clip-major fold: row b*T+t is frame t of clip b; a time-major fold would mix the two clips")
+
+# %% [markdown]
+# ## Your turn
+#
+# Complete each function, run its cell, then the check cell after it.
+#
+# **Your turn 1.** The last step of the preprocessing: uint8 frames `(T, 3, H, W)` to the
+# float input the ImageNet-trained networks expect, `(x / 255 - mean) / std` per channel
+# (`IMAGENET_MEAN`, `IMAGENET_STD` in `blvnet_edu.data.transforms`).
+
+# %%
+def to_model_input(frames):
+    """(T, 3, H, W) uint8 -> (T, 3, H, W) float32, normalised with ImageNet's mean and std."""
+    raise NotImplementedError("your turn")
+
+
+# %%
+def test_to_model_input():
+    from blvnet_edu.data.transforms import normalize
+
+    frames = torch.randint(0, 256, (2, 3, 6, 7), dtype=torch.uint8)
+    out = to_model_input(frames)
+    assert out.dtype == torch.float32, f"expected float32, got {out.dtype}"
+    assert torch.allclose(out, normalize(frames), atol=1e-5), "mean and std are for pixels in [0, 1]"
+
+
+check("Your turn 1", test_to_model_input)
+
+# %% [markdown]
+# <details><summary>Solution</summary>
+#
+# ```python
+# from blvnet_edu.data.transforms import IMAGENET_MEAN, IMAGENET_STD
+#
+# def to_model_input(frames):
+#     mean = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
+#     std = torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
+#     return (frames.float() / 255 - mean) / std
+# ```
+#
+# </details>
+#
+# **Your turn 2.** The centre crop of evaluation: `size x size` pixels from the middle of
+# `(T, 3, H, W)` frames, where the margin is split as torchvision splits it when it is odd
+# (top and left get `round((H - size) / 2)`, Python's rounding).
+
+# %%
+def centre_crop(frames, size):
+    """(T, 3, H, W) -> (T, 3, size, size) from the centre."""
+    raise NotImplementedError("your turn")
+
+
+# %%
+def test_centre_crop():
+    from blvnet_edu.data.transforms import center_crop
+
+    frames = torch.arange(2 * 3 * 7 * 10).view(2, 3, 7, 10)
+    for size in (4, 5, 7):
+        out = centre_crop(frames, size)
+        assert tuple(out.shape) == (2, 3, size, size), f"size {size}: got {tuple(out.shape)}"
+        assert torch.equal(out, center_crop(frames, size)), f"size {size}: the crop is off by a pixel"
+
+
+check("Your turn 2", test_centre_crop)
+
+# %% [markdown]
+# <details><summary>Solution</summary>
+#
+# ```python
+# def centre_crop(frames, size):
+#     h, w = frames.shape[-2:]
+#     top, left = round((h - size) / 2), round((w - size) / 2)
+#     return frames[..., top : top + size, left : left + size]
+# ```
+#
+# `(h - size) // 2` is a pixel off where the margin is odd (7 - 4 = 3: `round(1.5) = 2`,
+# `3 // 2 = 1`). One pixel changes no prediction much, but a check against a reference
+# pipeline (as the authors' test pipeline, notebook 5) fails on it.
+#
+# </details>
 
 # %% [markdown]
 # ## Exercises

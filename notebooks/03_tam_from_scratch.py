@@ -50,7 +50,7 @@ from blvnet_edu.explain.figures import tam_layer_heatmap
 from blvnet_edu.inference import load_predictor
 from blvnet_edu.models import TAM, fold_time, unfold_time
 from blvnet_edu.models.fast import tam_frames
-from course import DEMO, ROOT, pick, setup
+from course import DEMO, ROOT, check, pick, setup
 
 setup()
 
@@ -596,21 +596,100 @@ for name, run in (("fast (in place)", fast_tam), ("TAM, the recipe (stack and su
 # frames for the price of one.
 
 # %% [markdown]
-# ## Exercises
+# ## Your turn
 #
-# **1.** Write TAM with `torch.nn.functional.conv1d` instead of `conv3d`. Which dimensions
-# go where?
+# Complete each function, run its cell, then the check cell after it.
 #
+# **Your turn 1.** TAM as one `torch.nn.functional.conv1d` call (plus reshapes and the
+# ReLU). `conv1d` wants `(N, C, L)`: which dimensions of the folded frames `(B*T, C, H, W)`
+# go where, and which way round does the kernel go?
+
+# %%
+def tam_conv1d(x, weight, num_frames):
+    """TAM of folded frames `(B*T, C, H, W)` with weights `(2k+1, C)` (row i = offset i - k)."""
+    raise NotImplementedError("your turn")
+
+
+# %%
+def test_tam_conv1d():
+    from blvnet_edu.models import TAM
+
+    frames, channels = 6, 4
+    x, weight = torch.randn(2 * frames, channels, 3, 2), torch.randn(5, channels)
+    tam = TAM(channels, frames, blending_frames=5)
+    with torch.no_grad():
+        tam.weight.copy_(weight)
+        expected = tam(x)
+    out = tam_conv1d(x, weight, frames)
+    assert tuple(out.shape) == tuple(x.shape), f"expected {tuple(x.shape)}, got {tuple(out.shape)}"
+    assert torch.allclose(out, expected, atol=1e-5), (
+        "not the package's TAM: check that tap i of the kernel reads offset i - k (conv1d does not flip "
+        "its kernel), the zero padding of k frames, and the ReLU")
+
+
+check("Your turn 1", test_tam_conv1d)
+
+# %% [markdown]
 # <details><summary>Solution</summary>
 #
-# `conv1d` wants `(N, C, L)`: move `H, W` into the batch and time last:
-# `clips.permute(0, 3, 4, 2, 1).reshape(B*H*W, C, T)` from `(B, T, C, H, W)`, kernel
-# `weight.t().unsqueeze(1)` `(C, 1, 2k+1)`, `padding=k`, `groups=C`, then ReLU and undo the
-# permutation. Same orientation as `conv3d`: tap `i` reads offset `i - k`.
+# ```python
+# def tam_conv1d(x, weight, num_frames):
+#     num_offsets, channels = weight.shape
+#     _, _, h, w = x.shape
+#     clips = unfold_time(x, num_frames)  # (B, T, C, H, W)
+#     series = clips.permute(0, 3, 4, 2, 1).reshape(-1, channels, num_frames)  # (B*H*W, C, T)
+#     kernel = weight.t().unsqueeze(1)  # (C, 1, 2k+1): one temporal filter per channel
+#     out = F.conv1d(series, kernel, padding=num_offsets // 2, groups=channels)  # (B*H*W, C, T)
+#     out = out.view(-1, h, w, channels, num_frames).permute(0, 4, 3, 1, 2)  # (B, T, C, H, W)
+#     return fold_time(F.relu(out))
+# ```
+#
+# PyTorch's convolutions are cross-correlations: tap `i` multiplies input `t + i - k`, which
+# is exactly TAM's row `i`, offset `i - k`. Flipping the kernel (`weight.flip(0)`) gives a
+# TAM that reads the past where it should read the future.
 #
 # </details>
 #
-# **2.** TAM's weights are `(2k+1, C)`: the same at every pixel and every frame. Which
+# **Your turn 2.** Played backwards, a clip meets TAM's kernel backwards. Which weights
+# `w'` make TAM on the reversed clip give the reversed output of TAM with `w`:
+# `TAM(reverse(x), w') = reverse(TAM(x, w))`?
+
+# %%
+def reversed_weights(weight):
+    """`(2k+1, C)` -> the weights that undo a reversal of the clip."""
+    raise NotImplementedError("your turn")
+
+
+# %%
+def test_reversed_weights():
+    frames, channels = 6, 4
+    x, weight = torch.randn(2 * frames, channels, 3, 2), torch.randn(3, channels)
+    reverse = lambda y: fold_time(unfold_time(y, frames).flip(1))  # noqa: E731
+    out = tam_from_scratch(reverse(x), reversed_weights(weight), frames)
+    assert torch.allclose(out, reverse(tam_from_scratch(x, weight, frames)), atol=1e-5), (
+        "TAM(reverse(x), w') must equal reverse(TAM(x, w)): what does a reversal do to offset o?")
+
+
+check("Your turn 2", test_reversed_weights)
+
+# %% [markdown]
+# <details><summary>Solution</summary>
+#
+# ```python
+# def reversed_weights(weight):
+#     return weight.flip(0)  # offset o becomes offset -o
+# ```
+#
+# A TAM whose weights are symmetric ($w_{-o} = w_o$ for every channel) cannot tell a clip
+# from its reverse; learned weights are not symmetric, which is how bLVNet-TAM tells
+# "moving left" from "moving right then left".
+#
+# </details>
+
+# %% [markdown]
+# ## Exercises
+#
+# **1.** TAM's weights are `(2k+1, C)`: the same at every pixel and every frame. Which
 # symmetries does that give it? Is TAM equivariant to shifting the clip in time?
 #
 # <details><summary>Solution</summary>
@@ -622,7 +701,7 @@ for name, run in (("fast (in place)", fast_tam), ("TAM, the recipe (stack and su
 #
 # </details>
 #
-# **3.** Mixed TSM: use `fold_div=4` (1/4 of the channels each way). Write its TAM weights and
+# **2.** Mixed TSM: use `fold_div=4` (1/4 of the channels each way). Write its TAM weights and
 # check them against `tsm_shift(x, T, fold_div=4)`. What share of the channels still sees
 # only the current frame?
 #
@@ -633,7 +712,7 @@ for name, run in (("fast (in place)", fast_tam), ("TAM, the recipe (stack and su
 #
 # </details>
 #
-# **4.** How many parameters do all the TAMs of bLVNet-TAM-50 have with blending width 5
+# **3.** How many parameters do all the TAMs of bLVNet-TAM-50 have with blending width 5
 # (`build_model("blvnet_tam_50", blending_frames=5)`)? Guess first from the numbers above.
 #
 # <details><summary>Solution</summary>

@@ -47,7 +47,7 @@ import blvnet_edu
 from blvnet_edu.models import PAIRS, SINGLE_FRAMES, TAM, BLLayer0, BLModule
 from blvnet_edu.models.fast import pair_weights, tam_pairs
 from blvnet_edu.profiling import format_profile, profile_model
-from course import pick, setup
+from course import check, pick, setup
 
 setup()
 
@@ -445,6 +445,83 @@ sweep.show()
 #
 # Notebook 5 assembles the whole bLVNet-TAM from these parts and reproduces the paper's cost
 # table.
+
+# %% [markdown]
+# ## Your turn
+#
+# Complete each function, run its cell, then the check cell after it.
+#
+# **Your turn 1.** bLVNet's frame routing: of folded frames `(B*T, C, H, W)` (clip-major,
+# `T` even), the big branch gets the second frame of every pair (frames 1, 3, 5, ... of each
+# clip) and the little branch the first (0, 2, 4, ...).
+
+# %%
+def split_pairs(frames):
+    """(B*T, C, H, W) -> (big input, little input), (B*T/2, C, H, W) each."""
+    raise NotImplementedError("your turn")
+
+
+# %%
+def test_split_pairs():
+    from blvnet_edu.models.temporal import PAIRS
+
+    frames = torch.arange(2 * 8).float().view(16, 1, 1, 1)  # 2 clips of 8 frames, numbered
+    big, little = split_pairs(frames)
+    expected_big, expected_little = PAIRS.split(frames)
+    assert torch.equal(big, expected_big), f"big should see frames {expected_big.flatten().int().tolist()}"
+    assert torch.equal(little, expected_little), f"little should see {expected_little.flatten().int().tolist()}"
+
+
+check("Your turn 1", test_split_pairs)
+
+# %% [markdown]
+# <details><summary>Solution</summary>
+#
+# ```python
+# def split_pairs(frames):
+#     return frames[1::2], frames[0::2]
+# ```
+#
+# With `T` even, clip-major folding keeps pairs inside clips, so strided views are enough:
+# no copy. Swapping the two gives a network that runs, but not the paper's (and not the
+# authors' weights' network).
+#
+# </details>
+#
+# **Your turn 2.** The merge copies each pair's fused map back to both of its frames:
+# `(B*T/2, C, H, W)` -> `(B*T, C, H, W)`, in the order `f0 f0 f1 f1 ...`.
+
+# %%
+def copy_back(fused):
+    """(B*T/2, C, H, W) -> (B*T, C, H, W): each fused map on both frames of its pair."""
+    raise NotImplementedError("your turn")
+
+
+# %%
+def test_copy_back():
+    from blvnet_edu.models.temporal import PAIRS
+
+    fused = torch.arange(8).float().view(8, 1, 1, 1)  # 8 pairs
+    out = copy_back(fused)
+    expected = PAIRS.merge(fused)
+    assert tuple(out.shape) == (16, 1, 1, 1), f"expected (16, 1, 1, 1), got {tuple(out.shape)}"
+    assert torch.equal(out, expected), f"frames should hold pairs {expected.flatten().int().tolist()}"
+
+
+check("Your turn 2", test_copy_back)
+
+# %% [markdown]
+# <details><summary>Solution</summary>
+#
+# ```python
+# def copy_back(fused):
+#     return fused.repeat_interleave(2, dim=0)
+# ```
+#
+# `fused.repeat(2, 1, 1, 1)` has the right shape but tiles the whole batch (`f0 f1 ... f0 f1
+# ...`): frame 1 would get pair 1's map, and frames would move between clips.
+#
+# </details>
 
 # %% [markdown]
 # ## Exercises

@@ -42,7 +42,7 @@ from blvnet_edu import CheckpointMismatchError, build_model, load_imagenet_backb
 from blvnet_edu.models.blvnet import PRESETS, BLVNetConfig, VideoNet
 from blvnet_edu.models.checkpoints import convert_official
 from blvnet_edu.profiling import PAPER_COST, format_profile, profile_model
-from course import ROOT, WORK, pick, setup
+from course import ROOT, WORK, check, pick, setup
 
 setup()
 
@@ -539,6 +539,90 @@ print(report)
 assert set(report.missing) == {f"{name}.weight" for name in student.tams()} | {"fc.weight", "fc.bias"}
 # the TAMs are left as initialised (the authors' N(0, 2/C))
 assert all(torch.equal(t.weight, initial_tams[name]) for name, t in student.tams().items())
+
+# %% [markdown]
+# ## Your turn
+#
+# Complete each function, run its cell, then the check cell after it.
+#
+# **Your turn 1.** The paper's GFLOPs are multiply-adds, and almost all of them are in
+# convolutions. Count those of one `nn.Conv2d` on an `h x w` input (batch 1): output
+# positions x output channels x the multiply-adds per output (input channels per group x
+# kernel area). Mind the stride, the padding and the groups.
+
+# %%
+def conv_macs(conv, h, w):
+    """Multiply-adds of `conv` (an nn.Conv2d, no dilation) on a (1, C_in, h, w) input."""
+    raise NotImplementedError("your turn")
+
+
+# %%
+def test_conv_macs():
+    from torch.utils.flop_counter import FlopCounterMode
+
+    convs = [torch.nn.Conv2d(3, 64, 7, stride=2, padding=3), torch.nn.Conv2d(64, 64, 3, padding=1),
+             torch.nn.Conv2d(64, 256, 1), torch.nn.Conv2d(128, 128, 3, stride=2, padding=1), torch.nn.Conv2d(32, 32, 3, groups=32)]
+    for conv in convs:
+        with FlopCounterMode(display=False) as counter:
+            conv(torch.zeros(1, conv.in_channels, 56, 40))
+        expected = counter.get_total_flops() // 2  # the counter counts a multiply-add as 2 FLOPs
+        assert conv_macs(conv, 56, 40) == expected, f"{conv}: expected {expected}, got {conv_macs(conv, 56, 40)}"
+
+
+check("Your turn 1", test_conv_macs)
+
+# %% [markdown]
+# <details><summary>Solution</summary>
+#
+# ```python
+# def conv_macs(conv, h, w):
+#     kh, kw = conv.kernel_size
+#     out_h = (h + 2 * conv.padding[0] - kh) // conv.stride[0] + 1
+#     out_w = (w + 2 * conv.padding[1] - kw) // conv.stride[1] + 1
+#     return out_h * out_w * conv.out_channels * (conv.in_channels // conv.groups) * kh * kw
+# ```
+#
+# The depthwise convolution (`groups=32`) is why TAM costs nearly nothing: each output sees
+# one input channel, not all of them.
+#
+# </details>
+#
+# **Your turn 2.** Stage 4 of bLVNet runs on one frame per pair, so the classifier gives
+# `B*T/2` rows of class scores. Average them into one score per clip, `(B, K)`.
+
+# %%
+def clip_scores(pair_scores, num_frames):
+    """(B*T/2, K) scores of stage 4's frames -> (B, K) per clip, for clips of `num_frames` frames."""
+    raise NotImplementedError("your turn")
+
+
+# %%
+def test_clip_scores():
+    model = build_model("blvnet_tam_tiny", num_frames=8, num_classes=5).eval()
+    with torch.no_grad():
+        video = torch.randn(4, 8, 3, 64, 64)
+        features = model.forward_features(video)  # (B, T/2, C): one row per pair after stage 4
+        pair_scores = model.fc(features.flatten(0, 1))  # (B*T/2, K), clip-major
+        expected = model(video)
+    out = clip_scores(pair_scores, 8)
+    assert tuple(out.shape) == (4, 5), f"expected (4, 5), got {tuple(out.shape)}: how many rows per clip?"
+    assert torch.allclose(out, expected, atol=1e-5), "not the model's output: clip b's rows come together"
+
+
+check("Your turn 2", test_clip_scores)
+
+# %% [markdown]
+# <details><summary>Solution</summary>
+#
+# ```python
+# def clip_scores(pair_scores, num_frames):
+#     return pair_scores.view(-1, num_frames // 2, pair_scores.shape[-1]).mean(1)
+# ```
+#
+# Grouping by `num_frames` rows instead would merge two clips into one (and fail for an odd
+# number of clips): after stage 3 a clip of `T` frames is `T/2` rows.
+#
+# </details>
 
 # %% [markdown]
 # ## Exercises

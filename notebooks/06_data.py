@@ -59,7 +59,7 @@ from blvnet_edu.data.transforms import IMAGENET_MEAN, IMAGENET_STD, EvalTransfor
 from blvnet_edu.data.video_io import VideoDecodeError, read_frames
 from blvnet_edu.engine.config import load_config
 from blvnet_edu.explain.figures import frames_figure
-from course import ROOT, WORK, pick, setup
+from course import ROOT, WORK, check, pick, setup
 
 setup()
 
@@ -443,6 +443,83 @@ assert val_batch.shape == (2, 2 * 3, T, 3, SIZE, SIZE)
 #
 # Your own videos, one sub-folder per class:
 # `blvnet-edu folder-list --videos my_videos --out data/mine`.
+
+# %% [markdown]
+# ## Your turn
+#
+# Complete each function, run its cell, then the check cell after it.
+#
+# **Your turn 1.** The official Kinetics download names each clip after its annotation row:
+# the YouTube id, then the start and end second, each as six digits
+# (`abc_000012_000022.mp4` for `abc`, 12 s to 22 s). Write the name without the extension.
+
+# %%
+def clip_name(youtube_id, time_start, time_end):
+    """The file name (no extension) of a Kinetics clip in the official layout."""
+    raise NotImplementedError("your turn")
+
+
+# %%
+def test_clip_name():
+    from blvnet_edu.data.kinetics import KineticsRow, clip_stem
+
+    for row in (KineticsRow("abseiling", "abc", 12, 22, "train"), KineticsRow("x", "-_0Aa9", 0, 10, "val"),
+                KineticsRow("y", "q", 123456, 123466, "train")):
+        expected = clip_stem(row)
+        got = clip_name(row.youtube_id, row.time_start, row.time_end)
+        assert got == expected, f"expected {expected!r}, got {got!r}"
+
+
+check("Your turn 1", test_clip_name)
+
+# %% [markdown]
+# <details><summary>Solution</summary>
+#
+# ```python
+# def clip_name(youtube_id, time_start, time_end):
+#     return f"{youtube_id}_{time_start:06d}_{time_end:06d}"
+# ```
+#
+# Without the zero padding (`abc_12_22`) no downloaded clip would be found: the subset
+# builder would report every clip missing.
+#
+# </details>
+#
+# **Your turn 2.** A label map turns class names into indices 0..K-1. For Kinetics the
+# convention (the authors', and `kinetics-subset`'s) is alphabetical order of the class
+# names. Given the label column of an annotation file (names repeated, in any order), return
+# the class list.
+
+# %%
+def kinetics_classes(labels):
+    """Class names in label-index order, from the label column of a Kinetics CSV."""
+    raise NotImplementedError("your turn")
+
+
+# %%
+def test_kinetics_classes():
+    labels = ["zumba", "abseiling", "zumba", "bowling", "abseiling", "air drumming"]
+    got = list(kinetics_classes(labels))
+    assert got == ["abseiling", "air drumming", "bowling", "zumba"], (
+        f"got {got}: each class once, in alphabetical order (not in order of first appearance)")
+
+
+check("Your turn 2", test_kinetics_classes)
+
+# %% [markdown]
+# <details><summary>Solution</summary>
+#
+# ```python
+# def kinetics_classes(labels):
+#     return sorted(set(labels))
+# ```
+#
+# Order of first appearance depends on how the CSV happens to be sorted: a model trained
+# with one order and evaluated with another scores near chance. Not every dataset is
+# alphabetical: the released Something-Something V1 models use the order of the dataset's
+# label file (`blvnet_edu.data.label_maps`, `ssv1`), which is not sorted.
+#
+# </details>
 
 # %% [markdown]
 # ## Exercises

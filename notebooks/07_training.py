@@ -57,7 +57,7 @@ from blvnet_edu.engine.evaluate_cli import evaluate_checkpoint
 from blvnet_edu.engine.order_tests import order_report, order_scores
 from blvnet_edu.engine.train import train
 from blvnet_edu.saved_run import SavedRun
-from course import DEMO, QUICK, ROOT, WORK, setup
+from course import DEMO, QUICK, ROOT, WORK, check, setup
 
 setup()
 
@@ -359,6 +359,93 @@ big = load_config(config_file, ["model=blvnet_tam_50", "model_options.num_frames
 shutil.rmtree(big.out, ignore_errors=True)
 record = train(big, log=print)
 print({k: round(v, 3) for k, v in record.items() if isinstance(v, float)})
+
+# %% [markdown]
+# ## Your turn
+#
+# Complete each function, run its cell, then the check cell after it.
+#
+# **Your turn 1.** The learning-rate schedule of the recipe, as a factor of the base rate per
+# optimizer step: a linear warm-up over the first `warmup` steps (step `s` gets
+# `(s + 1) / warmup`), then a cosine from 1 down to 0 at step `total`.
+
+# %%
+def lr_factor(step, total, warmup):
+    """The factor of the base learning rate at optimizer step `step` (0-based)."""
+    raise NotImplementedError("your turn")
+
+
+# %%
+def test_lr_factor():
+    from blvnet_edu.engine.train import _lr_factor
+
+    for total, warmup in ((100, 10), (50, 0), (7, 3)):
+        reference = _lr_factor(total, warmup)
+        for step in range(total):
+            assert abs(lr_factor(step, total, warmup) - reference(step)) < 1e-9, (
+                f"total {total}, warm-up {warmup}, step {step}: expected {reference(step):.4f}, "
+                f"got {lr_factor(step, total, warmup):.4f}")
+
+
+check("Your turn 1", test_lr_factor)
+
+# %% [markdown]
+# <details><summary>Solution</summary>
+#
+# ```python
+# import math
+#
+# def lr_factor(step, total, warmup):
+#     if step < warmup:
+#         return (step + 1) / warmup
+#     progress = (step - warmup) / max(1, total - warmup)
+#     return 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+# ```
+#
+# The cosine starts where the warm-up ends; a cosine over all `total` steps would jump
+# down at the end of the warm-up.
+#
+# </details>
+#
+# **Your turn 2.** Weight decay for the weights of convolutions and the classifier only:
+# split a model's parameters into two optimizer groups, `weight_decay` for tensors of 2 or
+# more dimensions and `0.0` for the 1-D ones (biases, BatchNorm). What does that do to TAM's
+# `(2k+1, C)` weights? (Exercise 2 below.)
+
+# %%
+def decay_groups(model, weight_decay):
+    """Two parameter groups for torch.optim: [{"params": [...], "weight_decay": ...}, ...]."""
+    raise NotImplementedError("your turn")
+
+
+# %%
+def test_decay_groups():
+    from blvnet_edu.engine.train import _param_groups
+
+    model = build_model("blvnet_tam_tiny", num_classes=5)
+    rate = {id(p): g["weight_decay"] for g in decay_groups(model, 1e-4) for p in g["params"]}
+    expected = {id(p): g["weight_decay"] for g in _param_groups(model, 1e-4) for p in g["params"]}
+    assert set(rate) == set(expected), "every parameter must be in exactly one group"
+    wrong = [n for n, p in model.named_parameters() if rate[id(p)] != expected[id(p)]]
+    assert not wrong, f"wrong weight decay for {wrong[:3]}{' ...' if len(wrong) > 3 else ''}"
+
+
+check("Your turn 2", test_decay_groups)
+
+# %% [markdown]
+# <details><summary>Solution</summary>
+#
+# ```python
+# def decay_groups(model, weight_decay):
+#     decay = [p for p in model.parameters() if p.ndim >= 2]
+#     no_decay = [p for p in model.parameters() if p.ndim < 2]
+#     return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+# ```
+#
+# TAM's weights are 2-D, so they are decayed: towards all-zero weights, which is TAM
+# giving zero output (not "no aggregation", which would be 1 on the current frame).
+#
+# </details>
 
 # %% [markdown]
 # ## Exercises

@@ -52,7 +52,7 @@ from blvnet_edu.explain.overlays import overlay
 from blvnet_edu.explain.tam_weights import summarize_tams, tam_weights
 from blvnet_edu.inference import explain, load_clip, load_predictor, predict_clip
 from blvnet_edu.models.checkpoints import load_file
-from course import DEMO, EXAMPLES, WORK, pick, setup
+from course import DEMO, EXAMPLES, WORK, check, pick, setup
 
 setup()
 
@@ -607,6 +607,98 @@ with torch.no_grad():
 # frames, as we proved); bLVNet-TAM's is the attribution of the clip. Read attributions
 # together with the prediction, the completeness budget $F(x) - F(x')$ and the frame
 # importance, never alone.
+
+# %% [markdown]
+# ## Your turn
+#
+# Complete each function, run its cell, then the check cell after it. Both take the demo
+# bLVNet-TAM (`model`, in eval mode), one normalised clip `video` `(1, T, 3, H, W)` and a
+# class index `target`.
+#
+# **Your turn 1.** Saliency: the absolute gradient of the target's score with respect to
+# every input value, summed over the three colour channels, one map per frame `(T, H, W)`,
+# divided by the largest value of the whole clip (one scale for all frames).
+
+# %%
+def saliency_map(model, video, target):
+    """(T, H, W) in [0, 1]: |d score / d pixel| summed over colours, scaled by the clip's maximum."""
+    raise NotImplementedError("your turn")
+
+
+# %%
+def test_saliency_map():
+    predictor = load_predictor(DEMO / "blvnet_tam_tiny.pt")
+    clip = load_clip(EXAMPLES / "moving_left.mp4", 8, predictor.size, predictor.resize)
+    expected = attribute(predictor.model, clip.input, 3, method="saliency")
+    out = saliency_map(predictor.model, clip.input.clone(), 3)
+    assert tuple(out.shape) == tuple(expected.shape), f"expected {tuple(expected.shape)}, got {tuple(out.shape)}"
+    assert torch.allclose(out, expected, atol=1e-5), (
+        "not the package's saliency: the absolute value of each colour's gradient, then the sum "
+        "(a sum first lets gradients of opposite sign cancel), then one scale for the clip")
+
+
+check("Your turn 1", test_saliency_map)
+
+# %% [markdown]
+# <details><summary>Solution</summary>
+#
+# ```python
+# def saliency_map(model, video, target):
+#     video = video.detach().requires_grad_()
+#     model(video)[0, target].backward()
+#     maps = video.grad[0].abs().sum(1)  # (T, H, W)
+#     return maps / maps.max()
+# ```
+#
+# `video.grad[0].sum(1).abs()` looks alike, but where the red and blue gradients of a pixel
+# have opposite signs they cancel: the map misses pixels the score is sensitive to.
+#
+# </details>
+#
+# **Your turn 2.** Temporal importance: for each frame, how much the target's probability
+# drops when that frame is replaced by the mean frame (zeros after normalisation), the rest
+# of the clip unchanged. One value per frame, `(T,)`.
+
+# %%
+def frame_importance(model, video, target):
+    """(T,): p(target | clip) - p(target | clip with frame t set to 0)."""
+    raise NotImplementedError("your turn")
+
+
+# %%
+def test_frame_importance():
+    predictor = load_predictor(DEMO / "blvnet_tam_tiny.pt")
+    clip = load_clip(EXAMPLES / "moving_left.mp4", 8, predictor.size, predictor.resize)
+    expected = temporal_importance(predictor.model, clip.input, 3)
+    with torch.no_grad():
+        out = torch.as_tensor(frame_importance(predictor.model, clip.input.clone(), 3)).float()
+    assert tuple(out.shape) == (8,), f"expected one value per frame (8,), got {tuple(out.shape)}"
+    assert torch.allclose(out, expected, atol=1e-5), (
+        "not the package's importance: a drop of the softmax probability (not of the logit), "
+        "with the frame set to zero in the normalised clip")
+
+
+check("Your turn 2", test_frame_importance)
+
+# %% [markdown]
+# <details><summary>Solution</summary>
+#
+# ```python
+# def frame_importance(model, video, target):
+#     with torch.no_grad():
+#         p = model(video).softmax(-1)[0, target]
+#         drops = []
+#         for t in range(video.shape[1]):
+#             hidden = video.clone()
+#             hidden[:, t] = 0
+#             drops.append(p - model(hidden).softmax(-1)[0, target])
+#     return torch.stack(drops)
+# ```
+#
+# A drop of the logit instead ranks the frames similarly but is not a probability: it
+# cannot say that without frame 3 the model would be 40 points less sure.
+#
+# </details>
 
 # %% [markdown]
 # ## Exercises

@@ -6,6 +6,10 @@ notebooks do that, and the package (`blvnet_edu`) implements.
 - Quick mode (`BLVNET_EDU_QUICK=1`, used by the tests): smaller sizes and fewer steps, so
   all notebooks run top to bottom in a few minutes on 2 CPU cores. Full mode (the default)
   reproduces the figures quoted in the README.
+- "Your turn" exercises: the student completes a function (its stub raises
+  `NotImplementedError`) and runs the check cell after it, `check(name, test)`, which says
+  "correct", raises an `AssertionError` with a hint, or says the exercise is not done yet
+  (so "Run all" goes on past exercises left for later).
 - Results of expensive steps (generated data, trained models) go under `WORK`:
   `runs/course` (full) or `runs/course-quick` (quick), or `BLVNET_EDU_COURSE_DIR`. A
   notebook loads a result that exists and computes it otherwise.
@@ -44,3 +48,13 @@ def setup(seed: int = 0) -> None:
     pio.renderers.default = "plotly_mimetype"
     WORK.mkdir(parents=True, exist_ok=True)
     print(f"quick mode: {QUICK}; results in {WORK}")
+
+
+def check(exercise: str, test) -> None:
+    """Run a "your turn" check: `test()` asserts the student's function against the package."""
+    try:
+        test()
+    except NotImplementedError:
+        print(f"{exercise}: not done yet. Complete the function above, run its cell, then this one again.")
+        return
+    print(f"{exercise}: correct!")
