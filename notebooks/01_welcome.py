@@ -42,6 +42,10 @@
 #
 # Every notebook runs on a laptop CPU. With `BLVNET_EDU_QUICK=1` (the tests use it) the
 # sizes are smaller and it runs in a minute or so.
+#
+# **Before you start.** Prerequisites: Python, PyTorch tensors and `nn.Module`; a 2D CNN
+# such as ResNet as an image classifier. Run time on 2 CPU cores: quick mode
+# (`BLVNET_EDU_QUICK=1`, what the tests run) about 10 s; full mode (the default) about 10 s.
 
 # %%
 import numpy as np
@@ -369,3 +373,11 @@ check("Your turn 2", test_consensus)
 # training mode.
 #
 # </details>
+
+# %% [markdown]
+# ## Read next
+#
+# - the paper's introduction and Fig. 1 (TSN against bLVNet-TAM on the same clips)
+# - `blvnet_edu/models/blvnet.py`: `VideoNet` and the presets (`tsn_resnet50`, `blvnet_tam_50`, ...)
+# - `blvnet_edu/inference.py`: what the app and `blvnet-edu predict` call
+# - next: notebook 2, video as tensors

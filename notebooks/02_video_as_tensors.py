@@ -33,6 +33,10 @@
 #   normalisation) and say why horizontal flipping is off,
 # - move between the `(B, T, C, H, W)` layout and the `(B*T, C, H, W)` batch of frames that
 #   a 2D CNN sees (`fold_time` / `unfold_time`).
+#
+# **Before you start.** Prerequisites: notebook 1 (folding time into the batch). Run time on
+# 2 CPU cores: quick mode (`BLVNET_EDU_QUICK=1`, what the tests run) about 15 s; full mode
+# (the default) about 30 s.
 
 # %%
 import math
@@ -657,3 +661,10 @@ check("Your turn 2", test_centre_crop)
 # every "left"/"right" class; without one, leave flipping off.
 #
 # </details>
+
+# %% [markdown]
+# ## Read next
+#
+# - the paper's experimental set-up (Sec. 4): 8x2 frames, TSN sampling, 224-pixel crops
+# - `blvnet_edu/data/video_io.py` (PyAV decoding, seeking to key frames), `data/sampling.py`, `data/transforms.py`
+# - next: notebook 3, TAM from scratch

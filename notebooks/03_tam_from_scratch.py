@@ -33,6 +33,10 @@
 #   bLVNet-TAM exactly bLVNet without TAM, a bag of frame pairs,
 # - say what TAM costs: `(2k+1)*C` parameters and a negligible share of the network's
 #   multiply-adds.
+#
+# **Before you start.** Prerequisites: notebook 1; convolutions with `groups` (depthwise
+# convolution). Run time on 2 CPU cores: quick mode (`BLVNET_EDU_QUICK=1`, what the tests
+# run) about 10 s; full mode (the default) about 15 s.
 
 # %%
 import json
@@ -721,3 +725,11 @@ check("Your turn 2", test_reversed_weights)
 # change. `sum(m.weight.numel() for m in model.tams().values())`.
 #
 # </details>
+
+# %% [markdown]
+# ## Read next
+#
+# - the paper's Sec. 3.2 (temporal aggregation module)
+# - `blvnet_edu/models/tam.py` (the paper's recipe) and `models/fast/tam.py` (in place, hand-written backward)
+# - TSM (Lin et al., ICCV 2019), the fixed shift that TAM generalises
+# - next: notebook 4, Big-Little

@@ -36,6 +36,10 @@
 #   and how $\alpha$ and $\beta$ move that cost.
 # - measure training memory per clip on a CPU (`saved_tensors_hooks`) and check the paper's
 #   Fig. 3b claim: bLVNet-TAM on 16 frames keeps no more activations than TSN on 8.
+#
+# **Before you start.** Prerequisites: notebooks 1 and 3; ResNet's bottleneck block. Run
+# time on 2 CPU cores: quick mode (`BLVNET_EDU_QUICK=1`, what the tests run) about 20 s;
+# full mode (the default) about 25 s.
 
 # %%
 from functools import partial
@@ -641,3 +645,11 @@ check("Your turn 2", test_copy_back)
 # $\lfloor o/2 \rfloor = -1, -1, 0, 0, 1$: $(w_{-2} + w_{-1},\ w_0 + w_{+1},\ w_{+2})$.
 #
 # </details>
+
+# %% [markdown]
+# ## Read next
+#
+# - the paper's Sec. 3.1 (bLVNet) and Fig. 3b (memory); Big-Little Net (Chen et al., ICLR 2019)
+# - `blvnet_edu/models/temporal.py` (frame routing), `models/blnet.py` (bL stages), `models/fast/network.py` (pair storage)
+# - `benchmarks/memory.py` (the whole training step's memory, docs/benchmarks/memory.md)
+# - next: notebook 5, the full model

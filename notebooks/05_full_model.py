@@ -28,6 +28,10 @@
 #   paper's parameter and GFLOP table (bLVNet-TAM-50 8x2: 25.0M, 23.8 GFLOPs),
 # - load a checkpoint in the authors' released format, prove that it gives the authors'
 #   logits, and recognise a checkpoint that does not fit.
+#
+# **Before you start.** Prerequisites: notebooks 3 and 4. Run time on 2 CPU cores: quick
+# mode (`BLVNET_EDU_QUICK=1`, what the tests run) about 15 s; full mode (the default) about
+# 25 s.
 
 # %%
 import json
@@ -691,3 +695,10 @@ check("Your turn 2", test_clip_scores)
 # ```
 #
 # </details>
+
+# %% [markdown]
+# ## Read next
+#
+# - the paper's Table 1 (cost and accuracy on Something-Something V1) and Sec. 3
+# - `blvnet_edu/models/blvnet.py`, `models/checkpoints.py` (the authors' format), `profiling.py`
+# - next: notebook 6, data

@@ -32,6 +32,12 @@
 # runs** instead of training again; otherwise it trains the three networks (several minutes
 # each on 2 CPU cores) and the benchmark will reuse them. Quick mode trains on a handful of
 # clips for a few steps only to exercise the code: its accuracies mean nothing.
+#
+# **Before you start.** Prerequisites: notebooks 5 and 6; SGD with momentum, learning-rate
+# schedules. Run time on 2 CPU cores: quick mode (`BLVNET_EDU_QUICK=1`, what the tests run)
+# about 30 s; full mode (the default) about 30 minutes the first time (three trainings of
+# about 10 minutes), seconds once the runs exist (they are reused, also from
+# `benchmarks/synthetic_comparison.py`).
 
 # %%
 import json
@@ -533,3 +539,11 @@ check("Your turn 2", test_decay_groups)
 # global batch and the learning rate together (the linear scaling rule).
 #
 # </details>
+
+# %% [markdown]
+# ## Read next
+#
+# - the paper's training details (Sec. 4) and Fig. 1
+# - `blvnet_edu/engine/train.py` (AMP, DDP, resume), `engine/order_tests.py`, `demo.py`
+# - `benchmarks/synthetic_comparison.py` (the comparison the README quotes)
+# - next: notebook 8, explaining

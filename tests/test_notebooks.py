@@ -84,6 +84,9 @@ def test_notebook_structure(path):
     nb = jupytext.read(path)
     markdown = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
     assert re.search(r"\*\*Objectives\.?\*\*", markdown), "objectives at the top"
+    assert re.search(r"\*\*Before you start\.\*\* Prerequisites: .+ Run time on 2 CPU cores: quick mode .+ about "
+                     r".+; full mode \(the default\) about ", " ".join(markdown.split())), "prerequisites and run times"
+    assert "## Read next" in nb.cells[-1].source, "ends with what to read next"
     assert "## Exercises" in markdown
     assert markdown.count("<details>") >= 2, "exercises come with solutions to reveal"
     assert markdown.count("<details>") == markdown.count("</details>")
