@@ -39,6 +39,7 @@
 # | 6 | data: the Kinetics-subset pipeline |
 # | 7 | training: TSN, bLVNet and bLVNet-TAM on both tiers |
 # | 8 | explaining: attributions and TAM weights |
+# | 9 | a real video: decoding, the authors' checkpoints and labels, an explanation |
 #
 # Every notebook runs on a laptop CPU. With `BLVNET_EDU_QUICK=1` (the tests use it) the
 # sizes are smaller and it runs in a minute or so.

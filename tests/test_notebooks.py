@@ -52,6 +52,8 @@ WRONG = {  # a typical mistake for every "your turn" function: its check must re
     "decay_groups": "def decay_groups(model, wd):\n    return [{'params': list(model.parameters()), 'weight_decay': wd}]",
     "saliency_map": ("def saliency_map(model, video, target):\n    video = video.detach().requires_grad_()\n"
                      "    model(video)[0, target].backward()\n    m = video.grad[0].sum(1).abs()\n    return m / m.max()"),
+    "authors_indices": "def authors_indices(n):\n    return [x * n // 16 for x in range(16)]",
+    "upright": "def upright(image, rotation):\n    return np.rot90(image, k=-round(rotation / 90) % 4)",
     "frame_importance": ("def frame_importance(model, video, target):\n    p = model(video)[0, target]\n    out = []\n"
                          "    for t in range(video.shape[1]):\n        v = video.clone()\n        v[:, t] = 0\n"
                          "        out.append(p - model(v)[0, target])\n    return torch.stack(out)"),
@@ -72,8 +74,8 @@ def your_turns(nb) -> list[dict]:
     return found
 
 
-def test_the_course_has_eight_notebooks_in_order():
-    assert [int(p.name[:2]) for p in NOTEBOOKS] == list(range(1, 9))
+def test_the_course_has_nine_notebooks_in_order():
+    assert [int(p.name[:2]) for p in NOTEBOOKS] == list(range(1, 10))
     # sources only: no notebook with outputs is committed
     ignored = (ROOT / ".gitignore").read_text()
     assert "notebooks/*.ipynb" in ignored
