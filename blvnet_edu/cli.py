@@ -262,6 +262,18 @@ def _cmd_course(args: argparse.Namespace) -> int:
     import os
     import subprocess
 
+    if args.export:
+        from .course_export import export_course
+
+        folder = Path(__file__).resolve().parents[1] / "notebooks"
+        sources = sorted(folder.glob("[0-9][0-9]_*.py"))
+        if args.only:
+            sources = [p for p in sources if p.name[:2] in args.only]
+        if not sources:
+            raise FileNotFoundError(f"no course notebooks in {folder}" + (f" matching {args.only}" if args.only else ""))
+        written = export_course(args.export, sources, quick=args.quick)
+        print(f"wrote {written[0]} and {len(written) - 1} files beside it")
+        return 0
     notebooks = course_notebooks()
     root = notebooks[0].parents[1]
     command = [sys.executable, "-m", "jupyterlab", f"--ServerApp.root_dir={root}", f"--ip={args.host}",
@@ -422,6 +434,10 @@ def build_parser() -> argparse.ArgumentParser:
     course.add_argument("--host", default="127.0.0.1")
     course.add_argument("--port", type=port, default=8888)
     course.add_argument("--no-browser", action="store_true", help="do not open a browser tab")
+    course.add_argument("--export", metavar="DIR", default=None,
+                        help="instead of JupyterLab: run every notebook and write it as .ipynb and .html to DIR")
+    course.add_argument("--quick", action="store_true", help="with --export: quick mode (as the tests)")
+    course.add_argument("--only", nargs="+", metavar="NN", help="with --export: these notebooks (01 ... 09)")
     course.set_defaults(run=_cmd_course)
     return parser
 

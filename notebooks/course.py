@@ -46,6 +46,10 @@ def setup(seed: int = 0) -> None:
     # Plotly figures as JupyterLab's mime type: rendered by the jupyterlab-plotly extension
     # that ships with plotly, offline, and small in the saved notebook.
     pio.renderers.default = "plotly_mimetype"
+    if os.environ.get("BLVNET_EDU_STATIC_FIGURES", "0") not in ("", "0"):
+        # `blvnet-edu course --export`: also a PNG of every figure (kaleido), which GitHub and HTML show
+        pio.renderers.default = "plotly_mimetype+png"
+        pio.renderers["png"].width, pio.renderers["png"].height = 1000, None
     WORK.mkdir(parents=True, exist_ok=True)
     print(f"quick mode: {QUICK}; results in {WORK}")
 

@@ -135,6 +135,23 @@ def test_course_command_serves_the_notebooks_in_jupyterlab():
         server.wait(timeout=30)
 
 
+def test_course_export_writes_html_with_static_figures(tmp_path, capsys):
+    """`blvnet-edu course --export DIR`: executed notebooks as .ipynb and .html, figures as PNGs
+    (plotly + kaleido + Chromium) that show where no JavaScript runs, and an index."""
+    import re
+
+    out = tmp_path / "course"
+    assert main(["course", "--export", str(out), "--quick", "--only", "03"]) == 0
+    page = (out / "03_tam_from_scratch.html").read_text()
+    assert page.count("data:image/png;base64,") >= 3, "the plotly figures as static pictures"
+    assert "3. TAM from scratch" in page and "Your turn 1: not done yet" in page  # executed as shipped
+    index = (out / "index.html").read_text()
+    assert re.search(r'<a href="03_tam_from_scratch.html">3\. TAM from scratch', index)
+    assert "quick mode" in index and (out / "03_tam_from_scratch.ipynb").exists()
+    assert main(["course", "--export", str(out), "--only", "42"]) == 2  # no such notebook: one line
+    assert "no course notebooks" in capsys.readouterr().err
+
+
 def test_predict_on_the_demo_model_says_what_it_knows(capsys):
     from blvnet_edu.cli import main, build_parser
 
