@@ -168,6 +168,7 @@ print(f"all TAMs: {tam_params:,} of {total:,} parameters ({tam_params / total:.3
 assert list(tams) == ["layer0.tam", "layer1.tam", "layer2.tam", "layer3.tam",
                       "layer4.0.tam", "layer4.1.tam", "layer4.2.tam"]
 assert [t.num_frames for t in tams.values()] == [16] * 4 + [8] * 3
+assert f"{tam_params / total:.2%}" == "0.07%"  # the figure quoted below
 
 # %% [markdown]
 # TAM costs 0.07% of the parameters. Its arithmetic, `(2k+1)` multiply-adds per element of
