@@ -158,14 +158,22 @@ def _pick(models: Models, name: str, frames: int | None) -> inference.Predictor:
     return predictor.with_frames(int(frames)) if frames else predictor
 
 
+def _for_user(message: str, *uploads: str | None) -> str:
+    """`message` without the uploads' temporary folders, which mean nothing to the user."""
+    for upload in uploads:
+        if upload and Path(upload).parent != Path("."):
+            message = message.replace(str(Path(upload).parent) + "/", "")
+    return message
+
+
 def _clips(video: str | None, predictors: Models, cache: inference.ClipCache,
            limits: Limits) -> dict[str, inference.Clip]:
     if not video:
         raise gr.Error("Upload a clip, record one, or pick an example first.")
     try:
         return inference.load_clips(video, predictors, cache, limits)
-    except (inference.ClipError, BudgetError) as err:  # the upload's temporary folder means nothing to the user
-        raise gr.Error(str(err).replace(str(Path(video).parent) + "/", "")) from err
+    except (inference.ClipError, BudgetError) as err:
+        raise gr.Error(_for_user(str(err), video)) from err
 
 
 def _checked(deadline: Deadline, what: str) -> None:
@@ -284,11 +292,7 @@ def load_custom(models: Models, checkpoint: str | None, labels: str | None, pres
     try:
         predictor = inference.load_predictor(checkpoint, labels, None if preset == OURS else preset, limits=limits)
     except (ValueError, FileNotFoundError) as err:
-        message = str(err)
-        for upload in (checkpoint, labels):  # the uploads' temporary folders mean nothing to the user
-            if upload and Path(upload).parent != Path("."):
-                message = message.replace(str(Path(upload).parent) + "/", "")
-        raise gr.Error(f"Could not load this checkpoint: {message}") from err
+        raise gr.Error(f"Could not load this checkpoint: {_for_user(str(err), checkpoint, labels)}") from err
     choices = list(models) if CUSTOM in models else [*models, CUSTOM]
     return (OWN.hold(predictor), gr.update(choices=choices, value=CUSTOM),
             f"Loaded **{predictor.name}** with {len(predictor.classes)} classes.",

@@ -36,7 +36,7 @@ import time
 from dataclasses import dataclass, field
 
 __all__ = ["BudgetError", "RequestTimeout", "Limits", "Deadline", "ExplanationPlan", "check_video",
-           "check_network", "plan_explanation", "occlusion_positions"]
+           "check_network", "plan_explanation", "occlusion_window", "occlusion_stride", "occlusion_positions"]
 
 
 class BudgetError(ValueError):
@@ -122,9 +122,19 @@ def check_network(num_classes: int, params: int, limits: Limits, source: str) ->
                           f"{limits.max_params_m:g}M")
 
 
+def occlusion_window(height: int, width: int) -> int:
+    """Occlusion's default patch side: an eighth of the frame, at least 4 pixels."""
+    return max(4, min(height, width) // 8)
+
+
+def occlusion_stride(window: int) -> int:
+    """Occlusion's step between patches: half the patch."""
+    return max(1, window // 2)
+
+
 def occlusion_positions(frames: int, height: int, width: int, window: int) -> int:
-    """Patches occlusion hides one at a time (stride half the window): one forward pass each."""
-    stride = max(1, window // 2)
+    """Patches occlusion hides one at a time: one forward pass each."""
+    stride = occlusion_stride(window)
     return frames * (math.floor((height - window) / stride) + 1) * (math.floor((width - window) / stride) + 1)
 
 
@@ -147,8 +157,9 @@ def plan_explanation(method: str, frames: int, size: int, gflop_per_clip: float,
 
     Work, in forward passes of the clip: the importance of each frame is `frames + 1`;
     saliency and Grad-CAM 3; integrated gradients 3 per step; occlusion one per patch. Both
-    `max_explain_gflop` and `max_explain_passes` bound it. Beyond the budget, integrated gradients take fewer steps (at least 4) and occlusion larger
-    patches (at most half the frame); beyond that, the request is refused."""
+    `max_explain_gflop` and `max_explain_passes` bound it. Beyond the budget, integrated
+    gradients take fewer steps (at least 4) and occlusion larger patches (at most half the
+    frame); beyond that, the request is refused."""
     budget = min(limits.max_explain_gflop / gflop_per_clip, limits.max_explain_passes)  # forward passes allowed
     importance = frames + 1
     over = (f"explaining with {method} at {frames} frames would take about {{need:.0f}} GFLOP in {{passes:.0f}} "
@@ -167,7 +178,7 @@ def plan_explanation(method: str, frames: int, size: int, gflop_per_clip: float,
         note = "" if fit == steps else f"integrated gradients ran {fit} steps instead of {steps} (work limit)"
         return ExplanationPlan(fit, None, (3 * fit + importance) * gflop_per_clip, note)
     if method == "occlusion":
-        default = window = max(4, size // 8)
+        default = window = occlusion_window(size, size)
         while occlusion_positions(frames, size, size, window) + importance > budget:
             if window * 2 > size // 2:
                 need = occlusion_positions(frames, size, size, default) + importance

@@ -242,6 +242,18 @@ def _cmd_app(args: argparse.Namespace) -> int:
     return 0
 
 
+def course_sources(root: Path | None = None, only: list[str] | None = None) -> list[Path]:
+    """The course's percent-format sources `notebooks/NN_name.py`, in order (`only`: these NN)."""
+    folder = (root or Path(__file__).resolve().parents[1]) / "notebooks"
+    sources = sorted(folder.glob("[0-9][0-9]_*.py"))
+    if not sources:
+        raise FileNotFoundError(f"the course lives in the repository ({folder}); run it from a clone")
+    chosen = [p for p in sources if only is None or p.name[:2] in only]
+    if not chosen:
+        raise FileNotFoundError(f"no course notebooks in {folder} matching {only}")
+    return chosen
+
+
 def course_notebooks(root: Path | None = None) -> list[Path]:
     """Make the course's .ipynb files from their paired .py sources (jupytext --sync).
 
@@ -250,10 +262,7 @@ def course_notebooks(root: Path | None = None) -> list[Path]:
     """
     import jupytext.cli
 
-    folder = (root or Path(__file__).resolve().parents[1]) / "notebooks"
-    sources = sorted(folder.glob("[0-9][0-9]_*.py"))
-    if not sources:
-        raise FileNotFoundError(f"the course lives in the repository ({folder}); run it from a clone")
+    sources = course_sources(root)
     jupytext.cli.jupytext(["--sync", "--quiet", *map(str, sources)])
     return [s.with_suffix(".ipynb") for s in sources]
 
@@ -265,13 +274,7 @@ def _cmd_course(args: argparse.Namespace) -> int:
     if args.export:
         from .course_export import export_course
 
-        folder = Path(__file__).resolve().parents[1] / "notebooks"
-        sources = sorted(folder.glob("[0-9][0-9]_*.py"))
-        if args.only:
-            sources = [p for p in sources if p.name[:2] in args.only]
-        if not sources:
-            raise FileNotFoundError(f"no course notebooks in {folder}" + (f" matching {args.only}" if args.only else ""))
-        written = export_course(args.export, sources, quick=args.quick)
+        written = export_course(args.export, course_sources(only=args.only), quick=args.quick)
         print(f"wrote {written[0]} and {len(written) - 1} files beside it")
         return 0
     notebooks = course_notebooks()

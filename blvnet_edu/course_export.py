@@ -64,7 +64,7 @@ def export_course(
 
     Args:
         out: the folder to write (created).
-        notebooks: the course's percent-format sources (`cli.course_notebooks`' `.py` files).
+        notebooks: the course's percent-format sources (`cli.course_sources`).
         quick: run in quick mode (`BLVNET_EDU_QUICK=1`), as the tests do.
         work: where the notebooks keep their results (`BLVNET_EDU_COURSE_DIR`); default the
             course's own (`runs/course`, or `runs/course-quick`).

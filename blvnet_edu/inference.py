@@ -39,7 +39,7 @@ from torch import Tensor
 from .data.order import ORDER_TESTS
 from .data.sampling import segment_indices
 from .data.transforms import center_crop, normalize, resize_short_side
-from .budget import BudgetError, Deadline, Limits, check_video, plan_explanation
+from .budget import Deadline, Limits, check_video, plan_explanation
 from .data.video_io import VideoDecodeError, VideoInfo, decode_work, probe_video, read_frames
 from .loading import load_network
 from .models.blvnet import BLVNetConfig, VideoNet

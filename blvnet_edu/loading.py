@@ -15,13 +15,14 @@ evaluation (`blvnet-edu eval`), so that both read a file the same way:
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
 
 from .budget import BudgetError, Limits, check_network
 from .data.label_maps import label_map_for, load_labels
-from .models.blvnet import BLVNetConfig, VideoNet, build_model
+from .models.blvnet import VideoNet, build_model
 from .models.checkpoints import convert_official, load_file, load_official_checkpoint, official_config, read_checkpoint
 from .saved_run import Preprocessing, SavedRun
 
@@ -44,13 +45,13 @@ def authors_frames(checkpoint: str | Path) -> int:
     return 2 * int(match[1]) if match else AUTHORS_FRAMES
 
 
-def _sized(config: BLVNetConfig, limits: Limits | None, source: str) -> None:
-    """Refuse a network over `limits` before allocating it: it is built on the `meta` device
+def _sized(build: Callable[[], VideoNet], limits: Limits | None, source: str) -> None:
+    """Refuse a network over `limits` before allocating it: `build` runs on the `meta` device
     (shapes only), so a 2 KB file declaring 300,000 classes costs nothing."""
     if limits is not None:
         with torch.device("meta"):
-            params = sum(p.numel() for p in VideoNet(config).parameters())
-        check_network(config.num_classes, params, limits, source)
+            shapes = build()
+        check_network(shapes.config.num_classes, sum(p.numel() for p in shapes.parameters()), limits, source)
 
 
 def load_network(
@@ -77,7 +78,7 @@ def load_network(
     payload = load_file(checkpoint)
     if SavedRun.holds(payload):
         run = SavedRun.from_payload(payload, checkpoint)
-        _sized(run.config, limits, str(checkpoint))
+        _sized(lambda: VideoNet(run.config), limits, str(checkpoint))
         model, classes, preprocessing = run.build_model(), run.classes, run.preprocessing
         if labels:
             classes = _labels(labels, limits)
@@ -101,9 +102,7 @@ def load_network(
             name, options = detected.pop("name"), {"num_frames": frames, **detected}
         else:
             name, options = model_name, {"num_classes": len(classes), "num_frames": frames}
-        with torch.device("meta"):
-            config = build_model(name, **options).config
-        _sized(config, limits, str(checkpoint))
+        _sized(lambda: build_model(name, **options), limits, str(checkpoint))
         model = build_model(name, **options)
         load_official_checkpoint(model, state)
         model.eval()

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import json
 import math
+import socket
 import zlib
+from fractions import Fraction
 from pathlib import Path
 
+import av
+import numpy as np
 import pytest
 import torch
 
@@ -120,3 +124,31 @@ def flip_tensor_byte(path, record: int = 0) -> None:
     start = info.header_offset + 30 + name_len + extra_len  # after the local file header
     data[start + info.file_size // 2] ^= 0xFF
     Path(path).write_bytes(data)
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on (for servers in tests)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def h264_clip(path, frames: np.ndarray, fps: int = 25, keyint: int = 250, rotation: int | None = None) -> str:
+    """`(T, H, W, 3)` uint8 as H.264 with key frames every `keyint` frames (and a display rotation)."""
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=Fraction(fps))
+        stream.width, stream.height, stream.pix_fmt = frames.shape[2], frames.shape[1], "yuv420p"
+        stream.options = {"preset": "ultrafast", "x264-params": f"keyint={keyint}:min-keyint={keyint}:scenecut=0"}
+        if rotation is not None:
+            stream.set_display_rotation(rotation)
+        for image in frames:
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")))
+        container.mux(stream.encode())
+    return str(path)
+
+
+def ramp_frames(count: int, height: int = 48, width: int = 64) -> np.ndarray:
+    """`(T, H, W, 3)` uint8 frames whose left half is grey level `t % 200`: every frame differs."""
+    frames = np.zeros((count, height, width, 3), np.uint8)
+    frames[:, :, : width // 2] = (np.arange(count) % 200).reshape(-1, 1, 1, 1)
+    return frames

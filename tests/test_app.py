@@ -1,6 +1,5 @@
 """app/app.py (`blvnet_edu_app.app`) through its named API endpoints (gradio_client), on 127.0.0.1."""
 
-import socket
 
 import av
 import numpy as np
@@ -11,15 +10,11 @@ from gradio_client.exceptions import AppError
 from blvnet_edu.data.video_io import write_video
 from blvnet_edu_app import app
 
+from conftest import free_port
+
 
 TSN, BLVNET, BLVNET_TAM = "TSN (demo)", "bLVNet without TAM (demo)", "bLVNet-TAM (demo)"
 SLOTS = [TSN, BLVNET, BLVNET_TAM, "your checkpoint"]  # the side-by-side top-5 panels, in the app's order
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")

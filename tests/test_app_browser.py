@@ -6,21 +6,16 @@ The screenshot is written to the test's temporary folder (its path is printed), 
 
 import os
 import shutil
-import socket
 
 import pytest
 from playwright.sync_api import expect, sync_playwright
 
 from blvnet_edu_app import app
 
+from conftest import free_port
+
 CHROMIUM = "/usr/bin/chromium"
 pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="needs Debian's chromium (scripts/setup.sh)")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_upload_run_compare_orders_and_pick_a_tam_layer(tmp_path):

@@ -24,9 +24,7 @@ from blvnet_edu.data.video_io import write_video
 from blvnet_edu.saved_run import SavedRun
 from blvnet_edu_app import app
 
-from conftest import index_frames
-from test_app import free_port
-from test_budget import encode, ramp
+from conftest import free_port, h264_clip, index_frames, ramp_frames
 
 TAM = app.BLVNET_TAM
 LIMITS = Limits(max_frame_pixels=1280 * 720, max_decode_frames=5000, max_explain_gflop=20, max_classes=1000, timeout_s=30)
@@ -70,7 +68,7 @@ def files(tmp_path_factory):
     Image.fromarray(np.zeros((48, 64, 3), np.uint8)).save(d / "picture.png")
     (d / "picture.mp4").write_bytes((d / "picture.png").read_bytes())
     write_video(d / "full_hd.mp4", np.full((2, 3, 1080, 1920), 90, np.uint8), fps=5)
-    encode(d / "one_key_frame.mp4", ramp(3000), keyint=100000)  # 2 minutes behind one key frame
+    h264_clip(d / "one_key_frame.mp4", ramp_frames(3000), keyint=100000)  # 2 minutes behind one key frame
     run = SavedRun.load(app.DEMO / "blvnet_tam_tiny.pt")
     dataclasses.replace(run, config=dataclasses.replace(run.config, num_classes=300_000)).save(d / "classes.pt")
     (d / "labels.txt").write_text("".join(f"class {i}\n" for i in range(300_000)))

@@ -7,9 +7,7 @@ import subprocess
 import sys
 import textwrap
 import time
-from fractions import Fraction
 
-import av
 import numpy as np
 import pytest
 import torch
@@ -23,38 +21,18 @@ from blvnet_edu.data.video_io import VideoDecodeError, decode_work, read_frames,
 from blvnet_edu.inference import load_clip, load_predictor
 from blvnet_edu.saved_run import SavedRun
 
-from conftest import index_frames
+from conftest import h264_clip, index_frames, ramp_frames
 
 DEMO = "app/demo/blvnet_tam_tiny.pt"
-
-
-def encode(path, frames: np.ndarray, fps: int = 25, keyint: int = 250, rotation: int | None = None) -> str:
-    """`(T, H, W, 3)` uint8 as H.264 with key frames every `keyint` frames (and a display rotation)."""
-    with av.open(str(path), "w") as container:
-        stream = container.add_stream("libx264", rate=Fraction(fps))
-        stream.width, stream.height, stream.pix_fmt = frames.shape[2], frames.shape[1], "yuv420p"
-        stream.options = {"preset": "ultrafast", "x264-params": f"keyint={keyint}:min-keyint={keyint}:scenecut=0"}
-        if rotation is not None:
-            stream.set_display_rotation(rotation)
-        for image in frames:
-            container.mux(stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")))
-        container.mux(stream.encode())
-    return str(path)
-
-
-def ramp(count: int, height: int = 48, width: int = 64) -> np.ndarray:
-    frames = np.zeros((count, height, width, 3), np.uint8)
-    frames[:, :, : width // 2] = (np.arange(count) % 200).reshape(-1, 1, 1, 1)
-    return frames
 
 
 @pytest.fixture(scope="module")
 def clips(tmp_path_factory):
     folder = tmp_path_factory.mktemp("budget")
     return {
-        "one key frame": encode(folder / "one_key.mp4", ramp(1000), keyint=100000),  # 40 s behind a single key frame
-        "key frame every second": encode(folder / "regular.mp4", ramp(1000), keyint=25),
-        "short": encode(folder / "short.mp4", ramp(60)),
+        "one key frame": h264_clip(folder / "one_key.mp4", ramp_frames(1000), keyint=100000),  # 40 s behind a single key frame
+        "key frame every second": h264_clip(folder / "regular.mp4", ramp_frames(1000), keyint=25),
+        "short": h264_clip(folder / "short.mp4", ramp_frames(60)),
     }
 
 
@@ -112,7 +90,7 @@ def test_rotation_metadata_is_applied_as_players_do(tmp_path):
     pixels = np.zeros((4, 48, 96, 3), np.uint8)
     pixels[:, :16, :16] = 255  # a white top-left corner
     for angle, corner in ((90, (-8, 8)), (-90, (8, -8)), (180, (-8, -8)), (0, (8, 8))):
-        path = encode(tmp_path / f"rot{angle}.mp4", pixels, rotation=angle)
+        path = h264_clip(tmp_path / f"rot{angle}.mp4", pixels, rotation=angle)
         frames = read_frames(path, [0, 3])  # (T, 3, H, W)
         expected = (96, 48) if angle in (90, -90) else (48, 96)
         assert tuple(frames.shape[-2:]) == expected, angle
@@ -153,7 +131,7 @@ def test_decoding_a_4k_clip_holds_no_4k_frames(tmp_path):
     when every RGB frame was kept at full size, about 0.1 GB now (docs/benchmarks/app_limits.md)."""
     frames = np.zeros((16, 2160, 3840, 3), np.uint8)
     frames[:, :, :1920] = 120
-    path = encode(tmp_path / "uhd.mp4", frames, keyint=8)
+    path = h264_clip(tmp_path / "uhd.mp4", frames, keyint=8)
     code = textwrap.dedent(f"""
         import resource
         from blvnet_edu.inference import load_clip

@@ -153,7 +153,7 @@ def test_course_export_writes_html_with_static_figures(tmp_path, capsys):
 
 
 def test_predict_on_the_demo_model_says_what_it_knows(capsys):
-    from blvnet_edu.cli import main, build_parser
+    from blvnet_edu.cli import main
 
     example = sorted((Path(__file__).resolve().parents[1] / "app" / "examples").glob("moving_left*.mp4"))[0]
     assert main(["predict", str(example), "--top", "3"]) == 0
@@ -166,7 +166,7 @@ def test_predict_on_the_demo_model_says_what_it_knows(capsys):
 
 
 def test_predict_with_an_authors_checkpoint_and_shipped_labels(tmp_path, capsys):
-    from blvnet_edu.cli import main, build_parser
+    from blvnet_edu.cli import main
 
     model = build_model("blvnet_tam_tiny", num_classes=174)
     path = tmp_path / "st2stv2-tiny.pth.tar"

@@ -136,10 +136,9 @@ def _read_image(path: Path, max_short_side: int | None = None) -> np.ndarray:
     try:
         with Image.open(path) as image:
             image = ImageOps.exif_transpose(image).convert("RGB")
-            if max_short_side is not None and min(image.size) > max_short_side:
-                scale = max_short_side / min(image.size)
-                image = image.resize((max(1, round(image.width * scale)), max(1, round(image.height * scale))),
-                                     Image.Resampling.BOX)
+            size = _shrunk(image.width, image.height, max_short_side)
+            if size != image.size:
+                image = image.resize(size, Image.Resampling.BOX)
             return np.asarray(image)
     except OSError as err:  # includes PIL.UnidentifiedImageError
         raise VideoDecodeError(f"{path}: not a readable image ({err})") from err
@@ -245,18 +244,32 @@ def _as_clip(path: PathLike, images: list[np.ndarray]) -> Tensor:
     return torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2).contiguous()  # (T, 3, H, W)
 
 
-def _to_rgb(frame: av.VideoFrame, max_short_side: int | None = None) -> np.ndarray:
+def _shrunk(width: int, height: int, max_short_side: int | None) -> tuple[int, int]:
+    """`(width, height)` scaled down so that the short side is at most `max_short_side`."""
+    if max_short_side is None or min(width, height) <= max_short_side:
+        return width, height
+    scale = max_short_side / min(width, height)
+    return max(1, round(width * scale)), max(1, round(height * scale))
+
+
+def _quarter_turns(frame: av.VideoFrame) -> int:
+    """Counter-clockwise quarter turns that show `frame` upright (its display matrix)."""
+    return round((frame.rotation or 0) / 90) % 4
+
+
+def _to_rgb(frame: av.VideoFrame, max_short_side: int | None = None,
+            size: tuple[int, int] | None = None) -> np.ndarray:
     """A decoded frame as `(H, W, 3)` uint8 RGB as a player shows it: turned by its rotation
     metadata (multiples of 90 degrees), and scaled down (area filter) where its short side is
-    over `max_short_side`."""
-    width, height = frame.width, frame.height
-    if max_short_side is not None and min(width, height) > max_short_side:
-        scale = max_short_side / min(width, height)
-        width, height = max(1, round(width * scale)), max(1, round(height * scale))
-        image = frame.to_ndarray(width=width, height=height, format="rgb24", interpolation="AREA")
+    over `max_short_side`, or scaled to `size` `(width, height)` of the stored picture."""
+    shrunk = _shrunk(frame.width, frame.height, max_short_side)
+    if size is not None:
+        image = frame.to_ndarray(width=size[0], height=size[1], format="rgb24")
+    elif shrunk != (frame.width, frame.height):
+        image = frame.to_ndarray(width=shrunk[0], height=shrunk[1], format="rgb24", interpolation="AREA")
     else:
         image = frame.to_ndarray(format="rgb24")
-    turns = round((frame.rotation or 0) / 90) % 4  # counter-clockwise quarter turns
+    turns = _quarter_turns(frame)
     return np.ascontiguousarray(np.rot90(image, turns)) if turns else image
 
 
@@ -275,6 +288,14 @@ class _Counter:
             yield frame
 
 
+def _seek(container, stream, seconds: float) -> None:
+    """Seek to the key frame at or before `seconds` of the stream's time (what `read_frames`
+    does, and what `decode_work` prices)."""
+    start_pts = stream.start_time or 0
+    start = float(start_pts * stream.time_base)
+    container.seek(start_pts + max(0, int((seconds - start) / stream.time_base)), stream=stream, backward=True)
+
+
 def _decode_at(container, stream, info: VideoInfo, wanted: list[int], seek_threshold: float,
                convert=_to_rgb, count=lambda frames: frames) -> tuple[dict, int]:
     """`{index: (H, W, 3) uint8}` for the sorted, unique `wanted` indices, and the index of
@@ -291,8 +312,7 @@ def _decode_at(container, stream, info: VideoInfo, wanted: list[int], seek_thres
 
     def decode_from(seconds: float):
         """A decoder that starts at the key frame at or before `seconds`."""
-        pts = start_pts + max(0, int((seconds - start) / time_base))
-        container.seek(pts, stream=stream, backward=True)
+        _seek(container, stream, seconds)
         return count(container.decode(stream))
 
     first = target[pending[0]]
@@ -367,7 +387,7 @@ def decode_work(path: PathLike, indices: Sequence[int], seek_threshold: float = 
 
         def key_frame_before(seconds: float) -> float:
             """The time of the key frame a seek to `seconds` lands on."""
-            container.seek(start_pts + max(0, int((seconds - start) / time_base)), stream=stream, backward=True)
+            _seek(container, stream, seconds)
             for packet in container.demux(stream):
                 stamp = packet.pts if packet.pts is not None else packet.dts
                 if stamp is not None:
@@ -468,9 +488,6 @@ def resize_video(src: PathLike, dst: PathLike, short_side: int, crf: int = 20) -
         first = next(frames, None)
         if first is None:
             raise VideoDecodeError(f"{src}: no frame could be decoded")
-        turns = round((first.rotation or 0) / 90) % 2  # a quarter turn swaps width and height
-        images = (np.ascontiguousarray(np.rot90(frame.to_ndarray(width=width, height=height, format="rgb24"),
-                                                round((frame.rotation or 0) / 90) % 4))
-                  for frame in itertools.chain([first], frames))
-        out_width, out_height = (height, width) if turns else (width, height)
+        images = (_to_rgb(frame, size=(width, height)) for frame in itertools.chain([first], frames))
+        out_width, out_height = (height, width) if _quarter_turns(first) % 2 else (width, height)  # turned
         return _encode(Path(dst), images, out_width, out_height, info.fps or 25.0, crf)

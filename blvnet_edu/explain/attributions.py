@@ -31,6 +31,7 @@ from captum.attr import FeatureAblation, IntegratedGradients, LayerAttribution, 
 from torch import Tensor, nn
 from torchvision.transforms.v2 import functional as TF
 
+from .. import budget
 from ..data.transforms import IMAGENET_MEAN, IMAGENET_STD
 
 __all__ = ["METHODS", "BASELINES", "attribute", "baseline_clip", "grad_cam", "temporal_importance", "normalise_clip"]
@@ -106,8 +107,8 @@ def attribute(
                             n_steps=steps, internal_batch_size=internal_batch_size)
         maps = maps[0].sum(1).abs()  # (T, H, W)
     elif method == "occlusion":
-        window = occlusion_window or max(4, min(h, w) // 8)
-        stride = max(1, window // 2)
+        window = occlusion_window or budget.occlusion_window(h, w)  # what budget.plan_explanation prices
+        stride = budget.occlusion_stride(window)
         maps = Occlusion(model).attribute(
             video, sliding_window_shapes=(1, 3, window, window), strides=(1, 3, stride, stride),
             target=target, baselines=0.0, perturbations_per_eval=8,
