@@ -11,7 +11,7 @@ are counted as well (unique storages seen by `saved_tensors_hooks`, batch 1).
 Target: bLVNet-TAM at most 0.6 of TSN's memory per clip.
 
     python benchmarks/memory.py                  # CPU, 224 px, batches 1 and 3, 8 and 16 frames
-    python benchmarks/memory.py --device cuda
+    python benchmarks/memory.py --device cuda --batches 2 6   # -> docs/benchmarks/memory_cuda.md
 """
 
 from __future__ import annotations
@@ -83,13 +83,16 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=1, help=argparse.SUPPRESS)  # worker
     parser.add_argument("--size", type=int, default=224)
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "benchmarks" / "memory.md")
+    parser.add_argument("--out", type=Path, help="default: docs/benchmarks/memory.md (CPU), memory_cuda.md (CUDA)")
     parser.add_argument("--worker", nargs=2, metavar=("MODEL", "FRAMES"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
         print(json.dumps(worker(args.worker[0], int(args.worker[1]), args.batch, args.size, args.device)))
         return
     small, large = args.batches
+    suffix = "" if args.device == "cpu" else "_cuda"
+    out = args.out or ROOT / "docs" / "benchmarks" / f"memory{suffix}.md"
+    machine = platform.machine() if args.device == "cpu" else torch.cuda.get_device_name()
     results = {}
     for frames in args.frames:
         for name in MODELS:
@@ -103,7 +106,7 @@ def main() -> None:
     lines = [
         "# Training memory per clip: TSN-ResNet-50 vs bLVNet-TAM-50 (paper, Fig. 3b)",
         "",
-        f"`python benchmarks/memory.py --device {args.device}` — {platform.machine()}, torch {torch.__version__}; "
+        f"`python benchmarks/memory.py --device {args.device}` — {machine}, torch {torch.__version__}; "
         f"{where} of one training step (forward, backward, SGD step) in a fresh process, {args.size} px; "
         f"per clip = slope between batch {small} and batch {large}. "
         "Saved activations = what autograd keeps for the backward pass, per clip.",
@@ -123,7 +126,7 @@ def main() -> None:
         lines.append(f"bLVNet-TAM with {hi} frames: {results[('blvnet_tam_50', hi)]['per_clip_mib']:.0f} MiB per clip; "
                      f"TSN with {lo} frames: {results[('tsn_resnet50', lo)]['per_clip_mib']:.0f} MiB per clip.")
     lines += ["", "Target: bLVNet-TAM at most 0.6 of TSN at equal frames.", ""]
-    write_report(args.out, lines)
+    write_report(out, lines)
 
 
 if __name__ == "__main__":

@@ -14,6 +14,10 @@ import numpy as np
 import pytest
 import torch
 
+from blvnet_edu.data.kinetics import make_subset
+from blvnet_edu.data.synthetic import make_synthetic
+from blvnet_edu.engine.config import TrainConfig
+
 REFERENCE_DIR = Path(__file__).parent / "data" / "official_blvnet_tam"
 
 
@@ -152,3 +156,21 @@ def ramp_frames(count: int, height: int = 48, width: int = 64) -> np.ndarray:
     frames = np.zeros((count, height, width, 3), np.uint8)
     frames[:, :, : width // 2] = (np.arange(count) % 200).reshape(-1, 1, 1, 1)
     return frames
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory):
+    """32 synthetic clips (24 train, 8 val) through the Kinetics pipeline: a folder of lists."""
+    root = tmp_path_factory.mktemp("synthetic")
+    csv_path = make_synthetic(root / "raw", 70, seed=0, size=40, frames=8, fps=8, val_fraction=0.2)
+    make_subset([csv_path], root / "raw" / "videos", root / "lists", per_class=4, num_classes=8, val_per_class=1)
+    return root / "lists"
+
+
+def tiny_config(dataset, out, **overrides):
+    """A two-epoch training of the tiny bLVNet-TAM (4 frames, 32 px) on `dataset`."""
+    values = dict(model="blvnet_tam_tiny", model_options={"num_frames": 4, "dropout": 0.0}, data=str(dataset),
+                  size=32, resize=32, scales=(1.0, 0.875), epochs=2, batch_size=4, lr=0.05, workers=0,
+                  threads=1, out=str(out), seed=3)
+    values.update(overrides)
+    return TrainConfig(**values)

@@ -11,31 +11,12 @@ import yaml
 
 from blvnet_edu import build_model
 from blvnet_edu.cli import main
-from blvnet_edu.data.kinetics import make_subset
-from blvnet_edu.data.synthetic import make_synthetic
-from blvnet_edu.engine.config import TrainConfig, load_config
+from blvnet_edu.engine.config import load_config
 from blvnet_edu.engine.evaluate import metrics_from_scores
 from blvnet_edu.engine.train import train
 from blvnet_edu.saved_run import Preprocessing, SavedRun
 
-from conftest import flip_tensor_byte, index_frames, save_in_authors_format
-
-
-@pytest.fixture(scope="module")
-def dataset(tmp_path_factory):
-    """32 synthetic clips (24 train, 8 val) through the Kinetics pipeline."""
-    root = tmp_path_factory.mktemp("synthetic")
-    csv_path = make_synthetic(root / "raw", 70, seed=0, size=40, frames=8, fps=8, val_fraction=0.2)
-    make_subset([csv_path], root / "raw" / "videos", root / "lists", per_class=4, num_classes=8, val_per_class=1)
-    return root / "lists"
-
-
-def config(dataset, out, **overrides):
-    values = dict(model="blvnet_tam_tiny", model_options={"num_frames": 4, "dropout": 0.0}, data=str(dataset),
-                  size=32, resize=32, scales=(1.0, 0.875), epochs=2, batch_size=4, lr=0.05, workers=0,
-                  threads=1, out=str(out), seed=3)
-    values.update(overrides)
-    return TrainConfig(**values)
+from conftest import dataset, flip_tensor_byte, index_frames, save_in_authors_format, tiny_config as config  # noqa: F401
 
 
 def quiet(*_args, **_kwargs):
