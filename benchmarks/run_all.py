@@ -4,8 +4,9 @@
     python benchmarks/run_all.py --only memory speed
     python benchmarks/run_all.py --collect       # only rebuild docs/BENCHMARKS.md from docs/benchmarks/
 
-The GPU benchmark, and memory's GPU run, run only where CUDA is available. The trainings (the synthetic comparison,
-about 25 min, and the TAM initialisation study, about 10 min) run only with --with-training.
+The GPU benchmark, and memory's GPU run, run only where CUDA is available. The long runs (the
+synthetic comparison, about 25 min of training; the TAM initialisation study, about 10 min;
+the whole course in full mode, about 15 min) run only with --with-training.
 """
 
 from __future__ import annotations
@@ -20,8 +21,9 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 REPORTS = ROOT / "docs" / "benchmarks"
 ORDER = ["efficiency_table", "memory", "speed", "data_decode", "app_latency", "app_limits",
-         "gpu_training", "synthetic_comparison", "tam_init"]
-TRAINING = {"synthetic_comparison": "about 25 min", "tam_init": "about 10 min"}
+         "gpu_training", "synthetic_comparison", "tam_init", "course_figures"]
+LONG = {"synthetic_comparison": "about 25 min of training", "tam_init": "about 10 min of training",
+        "course_figures": "about 15 min, the whole course"}
 GPU_RUNS = {"memory": ["--device", "cuda", "--batches", "2", "6"]}  # also run on a GPU, report `<name>_cuda.md`
 
 
@@ -54,8 +56,8 @@ def main() -> None:
             if name == "gpu_training" and not torch.cuda.is_available():
                 print("skipping gpu_training: no CUDA GPU here")
                 continue
-            if name in TRAINING and not (args.with_training or args.only):
-                print(f"skipping {name} ({TRAINING[name]} of training): add --with-training")
+            if name in LONG and not (args.with_training or args.only):
+                print(f"skipping {name} ({LONG[name]}): add --with-training")
                 continue
             print(f"== {name}", flush=True)
             subprocess.run([sys.executable, str(ROOT / "benchmarks" / f"{name}.py")], check=True)

@@ -15,6 +15,7 @@ or a browser is missing, the export goes on with interactive figures only and sa
 from __future__ import annotations
 
 import html
+import json
 import os
 import re
 import time
@@ -58,6 +59,7 @@ def export_course(
     notebooks: list[Path],
     quick: bool = False,
     work: str | Path | None = None,
+    figures: str | Path | None = None,
     log: Callable[[str], None] = print,
 ) -> list[Path]:
     """Execute `notebooks` and write `out/NN_name.ipynb`, `out/NN_name.html` and `out/index.html`.
@@ -68,6 +70,8 @@ def export_course(
         quick: run in quick mode (`BLVNET_EDU_QUICK=1`), as the tests do.
         work: where the notebooks keep their results (`BLVNET_EDU_COURSE_DIR`); default the
             course's own (`runs/course`, or `runs/course-quick`).
+        figures: a JSON file for the figures the notebooks `record` (`BLVNET_EDU_FIGURES`),
+            with each notebook's run time added as `"NN.seconds"` (`benchmarks/course_figures.py`).
 
     Raises `nbclient.exceptions.CellExecutionError` naming the notebook and cell that failed.
     """
@@ -84,6 +88,8 @@ def export_course(
     env = {"BLVNET_EDU_QUICK": "1" if quick else "0", "BLVNET_EDU_STATIC_FIGURES": "0" if why_not else "1"}
     if work is not None:
         env["BLVNET_EDU_COURSE_DIR"] = str(work)
+    if figures is not None:
+        env["BLVNET_EDU_FIGURES"] = str(figures)
     folder = notebooks[0].parent
     env["PYTHONPATH"] = os.pathsep.join([str(folder), os.environ.get("PYTHONPATH", "")])
     saved = {k: os.environ.get(k) for k in env}
@@ -96,6 +102,10 @@ def export_course(
             NotebookClient(nb, timeout=3600, kernel_name="python3",
                            resources={"metadata": {"path": str(folder)}}).execute()
             seconds = time.perf_counter() - start
+            if figures is not None:  # the kernel has finished writing the file
+                recorded = json.loads(Path(figures).read_text()) if Path(figures).exists() else {}
+                Path(figures).write_text(json.dumps({**recorded, f"{source.stem[:2]}.seconds": seconds},
+                                                    indent=1, sort_keys=True) + "\n")
             executed = out / f"{source.stem}.ipynb"
             nbformat.write(nb, executed)
             body, _ = HTMLExporter(embed_images=True).from_notebook_node(nb)

@@ -42,11 +42,11 @@
 # | 9 | a real video: decoding, the authors' checkpoints and labels, an explanation |
 #
 # Every notebook runs on a laptop CPU. With `BLVNET_EDU_QUICK=1` (the tests use it) the
-# sizes are smaller and it runs in a minute or so.
+# sizes are smaller and the nine notebooks run in 2-3 minutes together.
 #
 # **Before you start.** Prerequisites: Python, PyTorch tensors and `nn.Module`; a 2D CNN
 # such as ResNet as an image classifier. Run time on 2 CPU cores: quick mode
-# (`BLVNET_EDU_QUICK=1`, what the tests run) about 10 s; full mode (the default) about 10 s.
+# (`BLVNET_EDU_QUICK=1`, what the tests run) about 10 s; full mode (the default) about 20 s.
 
 # %%
 import numpy as np

@@ -36,7 +36,7 @@
 #
 # **Before you start.** Prerequisites: notebook 1 (folding time into the batch). Run time on
 # 2 CPU cores: quick mode (`BLVNET_EDU_QUICK=1`, what the tests run) about 15 s; full mode
-# (the default) about 30 s.
+# (the default) about 80 s.
 
 # %%
 import math
@@ -606,7 +606,7 @@ check("Your turn 2", test_centre_crop)
 #
 # <details><summary>Solution</summary>
 #
-# `segment_indices(5, 8, False)` is `[0, 0, 1, 1, 2, 3, 3, 4]` ($\ell = 0.625$,
+# `segment_indices(5, 8, False)` is `[0, 0, 1, 2, 2, 3, 4, 4]` ($\ell = 0.625$,
 # $\lfloor 0.625 (k + 0.5) \rfloor$). Repeating keeps the clip in order and at the model's
 # frame rate as closely as possible; black frames would be content the model never saw in
 # training, and a temporal model would read "the scene goes black" as an event.

@@ -36,7 +36,7 @@
 #
 # **Before you start.** Prerequisites: notebook 1; convolutions with `groups` (depthwise
 # convolution). Run time on 2 CPU cores: quick mode (`BLVNET_EDU_QUICK=1`, what the tests
-# run) about 10 s; full mode (the default) about 15 s.
+# run) about 10 s; full mode (the default) about 35 s.
 
 # %%
 import json
@@ -54,7 +54,7 @@ from blvnet_edu.explain.figures import tam_layer_heatmap
 from blvnet_edu.inference import load_predictor
 from blvnet_edu.models import TAM, fold_time, unfold_time
 from blvnet_edu.models.fast import tam_frames
-from course import DEMO, ROOT, check, pick, setup
+from course import DEMO, ROOT, check, pick, record, setup
 
 setup()
 
@@ -238,6 +238,7 @@ for frames in (8, 3):
                 torch.testing.assert_close(mine, theirs, rtol=1e-12, atol=1e-12, msg=f"{name} T={frames} w={width}")
         rows.append((frames, width, worst))
         print(f"T={frames} width={width}: outputs, dL/dx, dL/dw agree; largest difference {worst:.1e}")
+record("03.tam_versions_largest_difference", max(worst for *_, worst in rows))  # for the README
 
 # %% [markdown]
 # The package's fast version computes its gradients by hand. The recipe tells us what they
@@ -555,6 +556,9 @@ print(f"TAM multiply-adds per clip: {sum(tam_macs) / 1e9:.3f} G, against 23.78 G
 # the prose's figures: a thousandth of the parameters, 0.3% of the multiply-adds, 0.5% of a 3x3 conv at C = 64
 assert tam_params / total_params < 0.001 and 0.0025 <= sum(tam_macs) / 1e9 / 23.78 < 0.0035
 assert f"{3 / (9 * 64):.1%}" == "0.5%"
+record("03.tam_params", tam_params)  # for the README (benchmarks/course_figures.py)
+record("03.total_params", total_params)
+record("03.tam_gmacs", sum(tam_macs) / 1e9)
 
 # %% [markdown]
 # Less than a thousandth of the parameters and well under 1% of the multiply-adds. Few

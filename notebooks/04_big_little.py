@@ -39,7 +39,7 @@
 #
 # **Before you start.** Prerequisites: notebooks 1 and 3; ResNet's bottleneck block. Run
 # time on 2 CPU cores: quick mode (`BLVNET_EDU_QUICK=1`, what the tests run) about 20 s;
-# full mode (the default) about 25 s.
+# full mode (the default) about 1 minute.
 
 # %%
 from functools import partial
@@ -53,7 +53,7 @@ import blvnet_edu
 from blvnet_edu.models import PAIRS, SINGLE_FRAMES, TAM, BLLayer0, BLModule
 from blvnet_edu.models.fast import pair_weights, tam_pairs
 from blvnet_edu.profiling import format_profile, profile_model
-from course import check, pick, setup
+from course import check, pick, record, setup
 
 setup()
 
@@ -369,7 +369,7 @@ assert round(ours.params / 1e6, 1) == 25.0 and round(ours.gflops, 1) == 23.8
 # Reading the table:
 #
 # - **bLVNet-TAM-50 on 16 frames costs 23.8 GFLOPs, less than TSN-ResNet-50 on 8 frames**
-#   (32.7) and a third of TSN on 16 frames (65.4).
+#   (32.7) and about a third of TSN on 16 frames (65.4).
 # - The stem (`conv1`) runs on every frame: bLVNet pays it 16 times (1.89 = 2 x 0.94).
 #   Everything after it runs on 8 maps: bL layer 0 turns 16 frames into 8 pairs. So
 #   bLVNet-50 on 16 frames is TSN-bLResNet-50 on 8 frames plus 8 stems, exactly.
@@ -387,6 +387,14 @@ extra_stems = blv.stages[0].gflops - tsn_bl.stages[0].gflops
 print(f"bLVNet-50 (16) - TSN-bLResNet-50 (8) = {blv.gflops - tsn_bl.gflops:.4f} GFLOPs; 8 more stems = {extra_stems:.4f}")
 assert abs(blv.gflops - tsn_bl.gflops - extra_stems) < 1e-3
 assert blv_tam.gflops < runs["TSN-ResNet-50, 8 frames"].gflops
+tsn8, tsn16 = runs["TSN-ResNet-50, 8 frames"].gflops, runs["TSN-ResNet-50, 16 frames"].gflops
+# the figures read above: 23.8 < 32.7, a third of 65.4; 1.89 = 2 x 0.94; 22.8
+assert [f"{g:.1f}" for g in (blv_tam.gflops, tsn8, tsn16, tsn_bl.gflops)] == ["23.8", "32.7", "65.4", "22.8"]
+assert f"{blv.stages[0].gflops:.2f}" == "1.89" and f"{tsn_bl.stages[0].gflops:.2f}" == "0.94"
+assert 0.3 < blv_tam.gflops / tsn16 < 0.37
+for key, value in {"blvnet_50_16": blv.gflops, "tsn_blresnet50_8": tsn_bl.gflops, "extra_stems": extra_stems,
+                   "tsn_resnet50_8": tsn8, "tsn_resnet50_16": tsn16}.items():
+    record(f"04.gflops.{key}", value)  # for the README (benchmarks/course_figures.py)
 
 # One real forward pass: the meta count is the count of the real computation.
 size_check = pick(112, 224)
@@ -411,7 +419,7 @@ bars.show()
 # $\alpha$ divides the little branch's width: a Bottleneck's cost goes with the square of its
 # width, so the little branch costs about $1/\alpha^2$. $\beta$ cuts its depth to
 # $\max(1, \lfloor \text{blocks}/\beta \rfloor - 1)$ blocks. With $\alpha = \beta = 1$ the
-# little branch is as wide as the big one, nearly as deep, and at four times its resolution.
+# little branch is as wide as the big one, as deep, and at four times its resolution.
 # A sweep over bLVNet-TAM-50 with 16 frames at 224 px (on the meta device, so quick mode runs
 # the full size too):
 
@@ -425,6 +433,7 @@ print("little blocks per stage (3, 4, 6):",
       {b: [max(1, n // b - 1) for n in (3, 4, 6)] for b in betas})
 assert gflops[1][2] == ours.gflops  # alpha=2, beta=4 is the preset
 assert all(gflops[i][j] >= gflops[i + 1][j] for i in range(2) for j in range(3)), "wider little, more FLOPs"
+assert gflops[0][2] - gflops[1][2] > gflops[1][0] - gflops[1][2], "most of the saving comes from alpha"
 
 sweep = make_subplots(rows=1, cols=2, subplot_titles=("GFLOPs per clip", "parameters (millions)"),
                       horizontal_spacing=0.12)
@@ -448,6 +457,12 @@ sweep.show()
 # map per pair, so the paper fits as many 16-frame clips of bLVNet-TAM on a GPU as 8-frame
 # clips of TSN. On Something-Something V1 those 16 frames buy 46.4% top-1 (bLVNet-TAM-50 8x2)
 # where TSN stays near 17-18%.
+#
+# Time need not follow the FLOPs. On a GPU, bLVNet-TAM-50 with 16 frames trained about as fast
+# as TSN-ResNet-50 with 16 frames, not 8 (`docs/benchmarks/gpu_training.md`, measured on an
+# H200): its thin little branch and the merges and TAMs between stages are many small
+# kernels, which leave a large GPU idle. What the design reliably saves is multiply-adds and
+# memory.
 #
 # ## Measuring the memory claim (paper, Fig. 3b)
 #
@@ -486,6 +501,8 @@ ratios = {f: memory[("blvnet_tam_50", f)] / memory[("tsn_resnet50", f)] for f in
 print("bLVNet-TAM / TSN at equal frames:", {f: round(r, 2) for f, r in ratios.items()})
 assert all(0.4 < r < 0.6 for r in ratios.values()), "about half of TSN's activations at equal frames"
 assert memory[("blvnet_tam_50", 16)] <= memory[("tsn_resnet50", 8)], "16 frames of bLVNet-TAM <= 8 of TSN"
+for (name, frames), mib in memory.items():
+    record(f"04.saved_mib.{name}_{frames}", mib)  # for the README (benchmarks/course_figures.py)
 go.Figure([go.Bar(name=name, x=[f"{f} frames" for f in (8, 16)], y=[memory[(name, f)] for f in (8, 16)])
            for name in ("tsn_resnet50", "blvnet_tam_50")],
           layout=dict(title=f"Activations saved for the backward pass, one clip at {MEMORY_SIZE} px",

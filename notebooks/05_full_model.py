@@ -31,7 +31,7 @@
 #
 # **Before you start.** Prerequisites: notebooks 3 and 4. Run time on 2 CPU cores: quick
 # mode (`BLVNET_EDU_QUICK=1`, what the tests run) about 15 s; full mode (the default) about
-# 25 s.
+# 45 s.
 
 # %%
 import json
@@ -46,7 +46,7 @@ from blvnet_edu import CheckpointMismatchError, build_model, load_imagenet_backb
 from blvnet_edu.models.blvnet import PRESETS, BLVNetConfig, VideoNet
 from blvnet_edu.models.checkpoints import convert_official
 from blvnet_edu.profiling import PAPER_COST, format_profile, profile_model
-from course import ROOT, WORK, check, pick, setup
+from course import ROOT, WORK, check, pick, record, setup
 
 setup()
 
@@ -208,12 +208,15 @@ for name, m in meta_models.items():
     print(name)
     for stage, shape in stage_shapes(m).items():
         print(f"  {stage:<7} {shape}")
+assert [shape[0] for shape in stage_shapes(meta_models["blvnet_tam_50"]).values()][:6] == [16] * 5 + [8]
 
 # %% [markdown]
-# Read the first dimension: TSN keeps 16 maps per clip all the way; bLVNet-TAM has 16 after
-# the stem and 8 from layer 0 on. Its big branch works at half the resolution of the
-# little one, and the little branch is thin (`C / alpha`) and shallow, so a bL stage on one
-# fused pair costs less than a ResNet stage on one frame.
+# Read the first dimension: TSN keeps 16 maps per clip all the way; bLVNet-TAM shows 16
+# rows up to layer 3 and 8 in layer 4. Up to layer 3 a bL stage returns its fused map for
+# both frames of a pair (the copy back of notebook 4), so 16 rows hold 8 distinct maps; stage
+# 4 runs on one frame per pair. Its big branch works at half the resolution of the little
+# one, and the little branch is thin (`C / alpha`) and shallow, so a bL stage on one fused
+# pair costs less than a ResNet stage on one frame.
 #
 # `blvnet_edu.profiling.profile_model` does the same with hooks and counts the FLOPs of each
 # stage; `format_profile` prints it (the README's table):
@@ -296,6 +299,8 @@ for (name, frames), p in profiles.items():
     print(f"{name:<16} {frames:>6} {p.params / 1e6:>7.2f}M {p.gflops:>7.2f}   {quoted}")
     if paper:  # within 1% of the paper's rounded numbers
         assert abs(p.params / 1e6 - paper[0]) / paper[0] < 0.01 and abs(p.gflops - paper[1]) / paper[1] < 0.01
+    record(f"05.params_m.{name}_{frames}", p.params / 1e6)  # for the README (benchmarks/course_figures.py)
+    record(f"05.gflops.{name}_{frames}", p.gflops)
 
 # %% [markdown]
 # The meta device only propagates shapes. To be sure that it counts what a real forward
@@ -339,7 +344,19 @@ fig.show()
 #   routing one frame of each pair to each branch, not from the backbone alone.
 # - **Parameters do not depend on frames**: they are the same at 8, 16 or 32 frames; GFLOPs
 #   grow linearly.
-#
+
+# %%
+cost = {key: (p.params, p.gflops) for key, p in profiles.items()}
+assert [f"{cost[key][1]:.1f}" for key in (("blvnet_tam_50", 16), ("tsn_resnet50", 8), ("tsn_resnet50", 16))] == [
+    "23.8", "32.7", "65.4"]
+assert cost["blvnet_tam_50", 16][1] == cost["blvnet_50", 16][1]  # TAM: no counted FLOPs
+assert 17_000 < cost["blvnet_tam_50", 16][0] - cost["blvnet_50", 16][0] < 19_000  # "18k parameters"
+assert 1.8 < cost["tsn_blresnet50", 16][1] / cost["blvnet_50", 16][1] < 2.0  # "about twice"
+assert cost["blvnet_tam_50", 16][0] == cost["blvnet_tam_50", 32][0]  # parameters do not depend on frames
+assert abs(cost["blvnet_tam_50", 32][1] - 2 * cost["blvnet_tam_50", 16][1]) < 0.01  # GFLOPs grow linearly
+print("the figures above hold")
+
+# %% [markdown]
 # Where the saving happens, stage by stage:
 
 # %%
@@ -351,6 +368,9 @@ for key in (("tsn_resnet50", 16), ("tsn_resnet50", 8), ("blvnet_tam_50", 16)):
 fig.update_layout(barmode="group", title="GFLOPs per stage", yaxis_title="GFLOPs (multiply-adds)",
                   template="plotly_white")
 fig.show()
+stage = {key: {r.name: r.gflops for r in profiles[key].stages} for key in profiles}
+assert stage["blvnet_tam_50", 16]["conv1"] == stage["tsn_resnet50", 16]["conv1"]  # the stem on all 16 frames
+assert stage["blvnet_tam_50", 16]["layer4"] == stage["tsn_resnet50", 8]["layer4"]  # stage 4 on 8 frames
 
 # %% [markdown]
 # The stem runs on all 16 frames in bLVNet-TAM (it costs as much as TSN's at 16 frames);
@@ -442,6 +462,7 @@ relative = ((logits - expected).abs().max() / expected.abs().max()).item()
 print(f"input {tuple(video.shape)}; logits {tuple(logits.shape)}; largest |logit| {expected.abs().max():.3g}")
 print(f"relative difference to the authors' implementation: {relative:.1e}")
 assert logits.shape == expected.shape and relative < 1e-6
+record("05.authors_logits_relative_difference", relative)
 
 # %%
 fig = go.Figure()

@@ -38,8 +38,8 @@
 #
 # **Before you start.** Prerequisites: notebook 2; CSV files and PyTorch's `Dataset` and
 # `DataLoader`. Run time on 2 CPU cores: quick mode (`BLVNET_EDU_QUICK=1`, what the tests
-# run) about 15 s; full mode (the default) about 2.5 minutes the first time (it renders
-# 3,500 clips), under a minute afterwards.
+# run) about 15 s; full mode (the default) about 3.5 minutes the first time, most of it
+# rendering the 3,500 clips, which later runs reuse.
 
 # %%
 import csv
@@ -64,7 +64,7 @@ from blvnet_edu.data.transforms import IMAGENET_MEAN, IMAGENET_STD, EvalTransfor
 from blvnet_edu.data.video_io import VideoDecodeError, read_frames
 from blvnet_edu.engine.config import load_config
 from blvnet_edu.explain.figures import frames_figure
-from course import ROOT, WORK, check, pick, setup
+from course import ROOT, WORK, check, pick, record, setup
 
 setup()
 
@@ -148,6 +148,10 @@ if report is None or report["per_class_wanted"] != {"train": PER_CLASS, "val": V
 print({k: report[k] for k in ("classes", "clips", "per_class_wanted", "classes_short_of_clips")})
 print("skipped:", report["skipped_clips"], "| bad annotation rows:", report["bad_annotation_rows"])
 assert report["clips"] == {"train": len(CLASSES) * PER_CLASS, "val": len(CLASSES) * VAL_PER_CLASS}
+assert len(list((RAW / "videos").rglob("*.mp4"))) == CLIPS
+record("06.generated_clips", CLIPS)  # for the README (benchmarks/course_figures.py)
+record("06.train_clips", report["clips"]["train"])
+record("06.val_clips", report["clips"]["val"])
 
 # %% [markdown]
 # The dataset folder now holds four small files: the two lists, the label map and the

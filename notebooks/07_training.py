@@ -35,9 +35,9 @@
 #
 # **Before you start.** Prerequisites: notebooks 5 and 6; SGD with momentum, learning-rate
 # schedules. Run time on 2 CPU cores: quick mode (`BLVNET_EDU_QUICK=1`, what the tests run)
-# about 30 s; full mode (the default) about 30 minutes the first time (three trainings of
-# about 10 minutes), seconds once the runs exist (they are reused, also from
-# `benchmarks/synthetic_comparison.py`).
+# about 30 s; full mode (the default) about 3 minutes once the three trained runs exist
+# (they are reused, also from `benchmarks/synthetic_comparison.py`), and about 30 minutes
+# more the first time (three trainings of about 10 minutes).
 
 # %%
 import json
@@ -64,7 +64,7 @@ from blvnet_edu.engine.order_tests import order_report, order_scores
 from blvnet_edu.engine.train import train
 from blvnet_edu.profiling import profile_model
 from blvnet_edu.saved_run import SavedRun
-from course import DEMO, QUICK, ROOT, WORK, check, setup
+from course import DEMO, QUICK, ROOT, WORK, check, record, setup
 
 setup()
 
@@ -166,6 +166,7 @@ engine_state = SavedRun.load(WORK / "one_step" / "last.pt").weights
 worst = max((model.state_dict()[k].double() - v.double()).abs().max().item() for k, v in engine_state.items())
 print(f"largest difference between our step and the engine's: {worst:.2e}")
 assert worst < 1e-5, "the hand-written step and the engine disagree"
+record("07.hand_step_largest_difference", worst)  # for the README (benchmarks/course_figures.py)
 
 # %% [markdown]
 # ## Training TSN, bLVNet and bLVNet-TAM
@@ -259,8 +260,9 @@ assert same(scores["bLVNet without TAM"]["shuffled_pairs"], scores["bLVNet witho
 for label, r in results.items():
     assert all(0.0 <= v <= 1.0 for v in r.values()), label
 if not QUICK:  # the benchmark's targets (benchmarks/synthetic_comparison.py)
-    assert results["TSN"]["short-range"] <= 0.55 and results["TSN"]["long-range"] <= 0.55
-    assert results["bLVNet without TAM"]["short-range"] >= 0.95 and results["bLVNet without TAM"]["long-range"] <= 0.55
+    assert 0.45 <= results["TSN"]["short-range"] <= 0.55 and 0.45 <= results["TSN"]["long-range"] <= 0.55
+    assert results["bLVNet without TAM"]["short-range"] >= 0.95
+    assert 0.45 <= results["bLVNet without TAM"]["long-range"] <= 0.55
     assert results["bLVNet-TAM"]["short-range"] >= 0.95 and results["bLVNet-TAM"]["long-range"] >= 0.95
 
 bundled = {label: DEMO / f"{name}_summary.json" for name, label in names.items()}
@@ -299,6 +301,10 @@ assert abs(gflops["bLVNet-TAM"] - gflops["bLVNet without TAM"]) <= 0.01 * gflops
 assert gflops["bLVNet-TAM"] < gflops["TSN"], "two frames for the price of one"
 if not QUICK:
     assert max(results, key=lambda label: results[label]["long-range"]) == "bLVNet-TAM"
+for name, label in names.items():  # for the README (benchmarks/course_figures.py)
+    record(f"07.{name}.gflops", gflops[label])
+    for column in ("top-1", "short-range", "long-range"):
+        record(f"07.{name}.{column}", results[label][column])
 
 # %% [markdown]
 # In full mode this is the paper's Figure 1, measured: TSN (a bag of frames) finds the pair
@@ -393,8 +399,8 @@ big = load_config(config_file, ["model=blvnet_tam_50", "model_options.num_frames
                                 f"out={WORK / 'runs' / 'blvnet_tam_50_smoke'}", "epochs=1", "max_steps_per_epoch=2",
                                 "batch_size=2", "workers=0"])
 shutil.rmtree(big.out, ignore_errors=True)
-record = train(big, log=print)
-print({k: round(v, 3) for k, v in record.items() if isinstance(v, float)})
+smoke = train(big, log=print)
+print({k: round(v, 3) for k, v in smoke.items() if isinstance(v, float)})
 
 # %% [markdown]
 # ## Your turn

@@ -39,7 +39,7 @@
 #
 # **Before you start.** Prerequisites: notebooks 3, 5 and 7; gradients with autograd. Run
 # time on 2 CPU cores: quick mode (`BLVNET_EDU_QUICK=1`, what the tests run) about 20 s;
-# full mode (the default) about 40 s.
+# full mode (the default) about 1.5 minutes.
 
 # %%
 import numpy as np
@@ -56,7 +56,7 @@ from blvnet_edu.explain.overlays import overlay
 from blvnet_edu.explain.tam_weights import summarize_tams, tam_weights
 from blvnet_edu.inference import explain, load_clip, load_predictor, predict_clip
 from blvnet_edu.models.checkpoints import load_file
-from course import DEMO, EXAMPLES, WORK, check, pick, setup
+from course import DEMO, EXAMPLES, WORK, check, pick, record, setup
 
 setup()
 
@@ -90,6 +90,8 @@ fig.update_layout(title="Top-5 on the same 'moving left' clip", showlegend=False
 fig.show()
 for name, pr in probs.items():
     print(f"{name:11s} p(moving left) = {pr['moving left']:.3f}   p(moving right) = {pr['moving right']:.3f}")
+assert probs["bLVNet-TAM"]["moving left"] > 0.9  # sure
+assert max(probs["TSN"]["moving left"], probs["TSN"]["moving right"]) < 0.5  # a bet spread over the two
 
 # %% [markdown]
 # bLVNet-TAM is sure; TSN, which averages frames and so cannot see their order (notebook 1),
@@ -143,6 +145,8 @@ for name, predictor in (("bLVNet-TAM", blv), ("TSN", tsn)):
     print(f"{name:11s}", " ".join(f"u={u}: {c:.3f}" for u, c in enumerate(change[name], start=1)))
 assert max(change["TSN"]) < 1e-5, "TSN's frame-0 gradient should not depend on other frames"
 assert min(change["bLVNet-TAM"]) > 1e-3, "every frame should reach frame 0's explanation in bLVNet-TAM"
+reach = change["bLVNet-TAM"]
+assert reach[-1] >= reach[0] and any(b > a for a, b in zip(reach, reach[1:])), "influence does not fade with distance"
 
 fig = go.Figure([go.Bar(name=name, x=[f"u={u}" for u in range(1, T)], y=c) for name, c in change.items()])
 fig.update_layout(title="How much frame 0's gradient changes when frame u is removed", barmode="group",
@@ -150,10 +154,12 @@ fig.update_layout(title="How much frame 0's gradient changes when frame u is rem
 fig.show()
 
 # %% [markdown]
-# The nearest frames matter most (frame 1 through the local fusion of pair 0, frame 2 and up
-# through the TAMs), and the influence fades with distance but never vanishes: even frame 7
-# changes how frame 0 is explained. So every method below takes the **whole clip**
-# `(1, T, 3, H, W)` in one pass and returns one map per frame, `(T, H, W)`.
+# Every frame reaches frame 0's explanation in bLVNet-TAM (frame 1 through the local fusion of
+# pair 0, frames 2 and up through the TAMs), and not in order of distance: the influence
+# does not fade with it, and even frame 7 changes how frame 0 is explained as much as
+# frame 1 does (stacked TAMs reach far, notebook 3). In TSN no other frame changes it at
+# all. So every method below takes the **whole clip** `(1, T, 3, H, W)` in one pass and
+# returns one map per frame, `(T, H, W)`.
 #
 # ## Four attribution methods
 #
@@ -253,6 +259,7 @@ error = ((ours - captum).abs().max() / captum.abs().max()).item()
 print(f"{steps} steps, Riemann midpoint: largest difference to Captum {error:.1e} "
       "(relative to the largest value)")
 assert error < 1e-4
+record("08.ig_captum_relative_difference", error)  # for the README (benchmarks/course_figures.py)
 
 # %% [markdown]
 # The package calls Captum with its default rule, Gauss-Legendre, then sums the attribution
@@ -290,6 +297,9 @@ gap = {"midpoint": abs(ours.sum().item() - (f_x - f_black)) / abs(f_x - f_black)
        "Gauss-Legendre": abs(ours_gl.sum().item() - (f_x - f_black)) / abs(f_x - f_black)}
 print({rule: f"{g:.1%}" for rule, g in gap.items()})
 assert gap["midpoint"] < 0.01 and gap["Gauss-Legendre"] < 0.1, "too few steps"
+record("08.ig_steps", steps)
+record("08.completeness.midpoint", gap["midpoint"])
+record("08.completeness.gauss_legendre", gap["Gauss-Legendre"])
 
 step_counts = pick([2, 4, 8, 16, 32], [2, 4, 8, 16, 32, 64, 128])
 gaps = {"Riemann midpoint": [], "Gauss-Legendre": []}
@@ -516,7 +526,7 @@ frames_figure(panels, [f"{k} t={t}" for k in ("clip", "frame") for t in range(T)
 # even frame empty. The pair's gradient is the sum over its two copies, which is what the
 # package's `grad_cam` (used by `attribute(method="gradcam")`) computes; `attribute` then
 # shows the pair's map on both frames. TSN keeps one map per frame. The maps are also coarse
-# in space: `layer3` is at 1/16 of the frame (4x4 here).
+# in space: `layer3` is at 1/16 of the frame (3x3 for these 48-pixel frames).
 
 # %%
 naive = LayerGradCam(blv.model, blv.model.layer3).attribute(x, target=target, relu_attributions=True)
@@ -527,6 +537,7 @@ pair_maps = grad_cam(blv.model, x, target, "layer3")
 print(f"grad_cam on bLVNet-TAM's layer3: {tuple(pair_maps.shape)} (pairs, 1, h, w); "
       f"TSN: {tuple(grad_cam(tsn.model, x, target, 'layer3').shape)} (frames, 1, h, w)")
 assert pair_maps.shape[0] == T // 2
+assert tuple(pair_maps.shape[-2:]) == (x.shape[-2] // 16, x.shape[-1] // 16) == (3, 3)
 cam_blv = attribute(model, x, target, method="gradcam", layer="layer3")
 cam_tsn = attribute(tsn.model, x, target, method="gradcam", layer="layer3")
 assert torch.equal(cam_blv[0::2], cam_blv[1::2]), "bLVNet: both frames of a pair get the same map"
@@ -575,17 +586,29 @@ p_x, p_black = probs_path[-1].item(), probs_path[0].item()
 print(f"p(x) = {p_x:.6f}; largest |dp/dx| = {grad_p.abs().max():.1e}; "
       f"largest |dlogit/dx| = {grad_logit.abs().max():.1e}")
 print(f"sum of IG of the probability; completeness asks for p(x) - p(black) = {p_x - p_black:.4f}")
+miss = {}  # relative completeness error of (midpoint, Gauss-Legendre) per number of steps
 for m in pick([4, 16, 64], [4, 16, 64, 256]):
     sums = [integrated_gradients(probability, x, x_black, target, *rule(m)).sum().item()
             for rule in (riemann_midpoint, gauss_legendre)]
-    print(f"  {m:3d} steps: Riemann midpoint {sums[0]:.4f}, Gauss-Legendre {sums[1]:.4f}")
+    miss[m] = [abs(total - (p_x - p_black)) / (p_x - p_black) for total in sums]
+    print(f"  {m:3d} steps: Riemann midpoint {sums[0]:.4f}, Gauss-Legendre {sums[1]:.4f}   "
+          f"off by {miss[m][0]:.1%} and {miss[m][1]:.1%}")
+# the figures in the text below
+crossing = alphas[(probs_path > 0.5).nonzero()[0, 0]].item()
+print(f"dlogit/dx is {grad_logit.abs().max() / grad_p.abs().max():.0f} times dp/dx; p passes 0.5 at alpha = {crossing:.2f}")
+assert 100 < grad_logit.abs().max() / grad_p.abs().max() < 1000, "hundreds of times smaller"
+assert 0.2 <= crossing <= 0.4, "the jump around alpha = 0.3"
+assert min(miss[4]) > 1.0, "4 steps: off by more than 100%"
+assert miss[64][0] < 0.01 < 0.05 < miss[64][1], "64 steps: midpoint within 1%, Gauss-Legendre not"
 
 # %% [markdown]
-# The gradient of the probability at the clip is four orders of magnitude smaller than that
-# of the logit: saliency of a saturated probability is almost all noise. IG on the
-# probability still sums to $p(x) - p(x')$, provided enough steps fall where the probability
-# jumps (around $\alpha \approx 0.3$ here): with 4 steps the quadrature misses the jump and
-# completeness fails badly (by 40% to 170%); with 64 steps it holds to better than 1%. Two habits follow:
+# The gradient of the probability at the clip is hundreds of times smaller than that of the
+# logit: saliency of a saturated probability is almost all noise. IG on the probability
+# still sums to $p(x) - p(x')$, provided enough steps fall where the probability jumps
+# (around $\alpha \approx 0.3$ here): with 4 steps the quadrature misses the jump and
+# completeness fails badly (by more than 100%); with 64 steps the midpoint rule holds to
+# better than 1%, while Gauss-Legendre, whose nodes crowd at the two ends of the path, is
+# still about 10% off. Two habits follow:
 # attribute **logits**, not probabilities, and check completeness to choose the number of
 # steps. Temporal importance, which uses probabilities, has the same blind spot: removing one
 # frame of a clip the model is certain about changes little.

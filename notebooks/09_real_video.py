@@ -37,7 +37,7 @@
 #
 # **Before you start.** Prerequisites: notebooks 2, 5 and 8. Run time on 2 CPU cores: quick
 # mode (`BLVNET_EDU_QUICK=1`, what the tests run) about 15 s; full mode (the default) about
-# 20 s.
+# 45 s.
 
 # %%
 import numpy as np

@@ -10,6 +10,9 @@ notebooks do that, and the package (`blvnet_edu`) implements.
   `NotImplementedError`) and runs the check cell after it, `check(name, test)`, which says
   "correct", raises an `AssertionError` with a hint, or says the exercise is not done yet
   (so "Run all" goes on past exercises left for later).
+- Figures the README quotes are passed to `record(key, value)`, which keeps them in the JSON
+  file `BLVNET_EDU_FIGURES` names (`benchmarks/course_figures.py` sets it) and does nothing
+  otherwise: the README's course figures are written from the full run's file.
 - Results of expensive steps (generated data, trained models) go under `WORK`:
   `runs/course` (full) or `runs/course-quick` (quick), or `BLVNET_EDU_COURSE_DIR`. A
   notebook loads a result that exists and computes it otherwise.
@@ -17,6 +20,7 @@ notebooks do that, and the package (`blvnet_edu`) implements.
 
 from __future__ import annotations
 
+import json
 import os
 import random
 from pathlib import Path
@@ -30,6 +34,7 @@ ROOT = Path(__file__).resolve().parents[1]  # the repository: app/demo, app/exam
 WORK = Path(os.environ.get("BLVNET_EDU_COURSE_DIR", ROOT / "runs" / ("course-quick" if QUICK else "course")))
 DEMO = ROOT / "app" / "demo"  # bundled tiny bLVNet-TAM and TSN trained on the synthetic set
 EXAMPLES = ROOT / "app" / "examples"  # one validation clip per synthetic class
+FIGURES = os.environ.get("BLVNET_EDU_FIGURES")  # a JSON file for `record` (benchmarks/course_figures.py)
 
 
 def pick(quick, full):
@@ -62,3 +67,12 @@ def check(exercise: str, test) -> None:
         print(f"{exercise}: not done yet. Complete the function above, run its cell, then this one again.")
         return
     print(f"{exercise}: correct!")
+
+
+def record(key: str, value) -> None:
+    """Keep `value` as `key` in the JSON file `BLVNET_EDU_FIGURES` names, if any (else nothing)."""
+    if FIGURES:
+        path = Path(FIGURES)
+        figures = json.loads(path.read_text()) if path.exists() else {}
+        figures[key] = value.item() if hasattr(value, "item") else value  # tensors, numpy scalars
+        path.write_text(json.dumps(figures, indent=1, sort_keys=True) + "\n")

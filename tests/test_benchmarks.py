@@ -1,5 +1,6 @@
 """benchmarks/: every script runs end to end at a tiny size and writes its report (no timing asserts)."""
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -41,3 +42,23 @@ def test_runner_collects_reports(tmp_path):
     assert done.returncode == 0, done.stderr
     text = (ROOT / "docs" / "BENCHMARKS.md").read_text()
     assert text.startswith("# Benchmarks") and "## Efficiency table" in text
+
+
+def test_the_course_run_records_each_notebooks_figures_and_time(tmp_path):
+    """benchmarks/course_figures.py's run: the kernel writes what the notebook `record`s, the export adds its time."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import course_figures
+
+    from blvnet_edu.cli import course_sources
+    from blvnet_edu.course_export import export_course
+
+    figures = tmp_path / "figures.json"
+    export_course(tmp_path / "out", course_sources(only=["03"]), quick=True, work=tmp_path / "work", figures=figures,
+                  log=lambda *_: None)
+    recorded = json.loads(figures.read_text())
+    full_run = json.loads(course_figures.FIGURES.read_text())
+    assert set(recorded) == {k for k in full_run if k.startswith("03.")}
+    assert recorded["03.tam_params"] == full_run["03.tam_params"] == 18_048  # the same count in quick mode
+    assert 0 < recorded["03.seconds"] < 600
+    lines = course_figures.report_lines({**full_run, **recorded})
+    assert lines[0].startswith("# ") and "| `03.tam_params` | 18048 |" in lines

@@ -16,7 +16,7 @@ from blvnet_edu.engine.evaluate import metrics_from_scores
 from blvnet_edu.engine.train import train
 from blvnet_edu.saved_run import Preprocessing, SavedRun
 
-from conftest import dataset, flip_tensor_byte, index_frames, save_in_authors_format, tiny_config as config  # noqa: F401
+from conftest import flip_tensor_byte, index_frames, save_in_authors_format, tiny_config as config
 
 
 def quiet(*_args, **_kwargs):

@@ -11,7 +11,7 @@ import torch
 from blvnet_edu.engine.train import train
 from blvnet_edu.saved_run import SavedRun
 
-from conftest import dataset, random_video, tiny_config  # noqa: F401
+from conftest import random_video, tiny_config
 
 pytestmark = [
     pytest.mark.cuda,

@@ -10,8 +10,10 @@ below its check (every check must then say "correct!"), and at the end each chec
 again on a typical wrong answer (`WRONG`), which it must reject with an AssertionError.
 """
 
+import json
 import os
 import re
+import sys
 import textwrap
 import time
 from pathlib import Path
@@ -23,6 +25,10 @@ from nbclient import NotebookClient
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.py"))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+import course_figures  # noqa: E402  (benchmarks/course_figures.py)
+
+FULL_RUN = json.loads(course_figures.FIGURES.read_text())  # the last full run's recorded figures and times
 TIMES: dict[str, float] = {}
 STUB = 'raise NotImplementedError("your turn")'
 WRONG = {  # a typical mistake for every "your turn" function: its check must reject it
@@ -106,6 +112,7 @@ def test_notebook_structure(path):
 def test_notebook_runs_in_quick_mode(path, tmp_path, monkeypatch):
     monkeypatch.setenv("BLVNET_EDU_QUICK", "1")
     monkeypatch.setenv("BLVNET_EDU_COURSE_DIR", str(tmp_path / "course"))
+    monkeypatch.setenv("BLVNET_EDU_FIGURES", str(tmp_path / "figures.json"))
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(ROOT / "notebooks"), os.environ.get("PYTHONPATH", "")]))
     nb = jupytext.read(path)
     turns = your_turns(nb)
@@ -126,7 +133,28 @@ def test_notebook_runs_in_quick_mode(path, tmp_path, monkeypatch):
     assert not errors
     said = ["".join(o.get("text", "") for o in nb.cells[t["check"]].outputs) for t in turns]
     assert all(re.search(r"Your turn \d: correct!", text) for text in said), said
+    # every figure the README quotes from this notebook is still computed (in quick mode, by the same code)
+    recorded = json.loads((tmp_path / "figures.json").read_text()) if (tmp_path / "figures.json").exists() else {}
+    quoted = {k for k in FULL_RUN if k.startswith(f"{path.stem[:2]}.") and not k.endswith(".seconds")}
+    assert set(recorded) == quoted, "run python benchmarks/course_figures.py"
     print(f"{path.stem}: {TIMES[path.stem]:.1f} s")
+
+
+def test_the_readme_quotes_the_last_full_run():
+    """The README's course figures and run times are rendered from the full run's recorded file."""
+    readme = (ROOT / "README.md").read_text()
+    assert readme == course_figures.readme_with_figures(readme, FULL_RUN), (
+        "the README differs from docs/benchmarks/course_figures.json: python benchmarks/course_figures.py --render-only")
+    assert set(FULL_RUN) >= {f"{p.stem[:2]}.seconds" for p in NOTEBOOKS}
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_each_notebook_states_about_the_full_runs_time(path):
+    markdown = " ".join(" ".join(c.source for c in jupytext.read(path).cells if c.cell_type == "markdown").split())
+    number, unit = re.search(r"full mode \(the default\) about ([\d.]+) (s|minutes?)\b", markdown).groups()
+    stated = float(number) * (60 if unit.startswith("minute") else 1)
+    measured = FULL_RUN[f"{path.stem[:2]}.seconds"]
+    assert measured / 2 <= stated <= measured * 2, f"{path.stem} says about {number} {unit}; the full run took {measured:.0f} s"
 
 
 def test_a_check_says_when_an_exercise_is_not_done_yet(capsys, monkeypatch):
