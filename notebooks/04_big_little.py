@@ -460,9 +460,9 @@ sweep.show()
 #
 # Time need not follow the FLOPs. On a GPU, bLVNet-TAM-50 with 16 frames trained about as fast
 # as TSN-ResNet-50 with 16 frames, not 8 (`docs/benchmarks/gpu_training.md`, measured on an
-# H200): its thin little branch and the merges and TAMs between stages are many small
-# kernels, which leave a large GPU idle. What the design reliably saves is multiply-adds and
-# memory.
+# H200), probably because its thin little branch and the merges and TAMs between stages are
+# many small kernels that leave a large GPU idle (not profiled). What the design reliably
+# saves is multiply-adds and memory.
 #
 # ## Measuring the memory claim (paper, Fig. 3b)
 #
