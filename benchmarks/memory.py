@@ -106,7 +106,7 @@ def main() -> None:
     lines = [
         "# Training memory per clip: TSN-ResNet-50 vs bLVNet-TAM-50 (paper, Fig. 3b)",
         "",
-        f"`python benchmarks/memory.py --device {args.device}` — {machine}, torch {torch.__version__}; "
+        f"`python benchmarks/memory.py --device {args.device} --batches {small} {large} --size {args.size}` — {machine}, torch {torch.__version__}; "
         f"{where} of one training step (forward, backward, SGD step) in a fresh process, {args.size} px; "
         f"per clip = slope between batch {small} and batch {large}. "
         "Saved activations = what autograd keeps for the backward pass, per clip.",

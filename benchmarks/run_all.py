@@ -37,7 +37,11 @@ def collect() -> Path:
             if report.exists():
                 text = report.read_text().strip().splitlines()
                 text[0] += " (GPU)" if report_name != name else ""
-                parts += ["#" + line if line.startswith("#") else line for line in text] + [""]  # one level down
+                fenced = False
+                for line in text:  # headings one level down, code blocks unchanged
+                    fenced ^= line.startswith("```")
+                    parts.append("#" + line if line.startswith("#") and not fenced else line)
+                parts.append("")
             elif report_name == name:
                 parts += [f"## {name}", "", f"Not measured yet: `python benchmarks/{name}.py`.", ""]
     out = ROOT / "docs" / "BENCHMARKS.md"

@@ -296,6 +296,7 @@ def tsn_segments(num_frames, clip_frames, train, generator=None, position=0.5):
 
 print("N=300, T=8, eval :", tsn_segments(300, 8, train=False))
 print("N=5,   T=8, eval :", tsn_segments(5, 8, train=False), "(frames repeat)")
+assert tsn_segments(5, 8, train=False) == [0, 0, 1, 2, 2, 3, 4, 4]  # exercise 1 below
 
 # evaluation: equal to the package for every length, clip size and position
 for n in range(1, 301):

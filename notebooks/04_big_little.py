@@ -458,9 +458,9 @@ sweep.show()
 # clips of TSN. On Something-Something V1 those 16 frames buy 46.4% top-1 (bLVNet-TAM-50 8x2)
 # where TSN stays near 17-18%.
 #
-# Time need not follow the FLOPs. On a GPU, bLVNet-TAM-50 with 16 frames trained about as fast
-# as TSN-ResNet-50 with 16 frames, not 8 (`docs/benchmarks/gpu_training.md`, measured on an
-# H200), probably because its thin little branch and the merges and TAMs between stages are
+# Time need not follow the FLOPs. On a GPU, bLVNet-TAM-50 with 16 frames trained at best about
+# as fast as TSN-ResNet-50 with 16 frames, not 8 (batches of 32 in bf16; slower than both at
+# batch 8; `docs/benchmarks/gpu_findings.md`, measured on an H200), probably because its thin little branch and the merges and TAMs between stages are
 # many small kernels that leave a large GPU idle (not profiled). What the design reliably
 # saves is multiply-adds and memory.
 #

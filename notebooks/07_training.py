@@ -307,8 +307,8 @@ for name, label in names.items():  # for the README (benchmarks/course_figures.p
         record(f"07.{name}.{column}", results[label][column])
 
 # %% [markdown]
-# In full mode this is the paper's Figure 1, measured: TSN (a bag of frames) finds the pair
-# but guesses the order in both tiers; bLVNet without TAM (a bag of pairs) solves the
+# In full mode this is the paper's Figure 1, measured: TSN (a bag of frames) is at chance on
+# the order within each pair, in both tiers; bLVNet without TAM (a bag of pairs) solves the
 # short-range tier with its pairs and stays at chance on the long-range tier, exactly as its
 # symmetry predicts; only bLVNet-TAM, whose TAMs relate distant pairs, solves both. The
 # order tests say the same from the other side: shuffling the pairs costs bLVNet-TAM its

@@ -91,7 +91,8 @@ fig.show()
 for name, pr in probs.items():
     print(f"{name:11s} p(moving left) = {pr['moving left']:.3f}   p(moving right) = {pr['moving right']:.3f}")
 assert probs["bLVNet-TAM"]["moving left"] > 0.9  # sure
-assert max(probs["TSN"]["moving left"], probs["TSN"]["moving right"]) < 0.5  # a bet spread over the two
+left, right = probs["TSN"]["moving left"], probs["TSN"]["moving right"]
+assert min(left, right) > 0.15 and abs(left - right) < 0.1  # a bet spread over the two
 
 # %% [markdown]
 # bLVNet-TAM is sure; TSN, which averages frames and so cannot see their order (notebook 1),
@@ -597,7 +598,7 @@ for m in pick([4, 16, 64], [4, 16, 64, 256]):
 crossing = alphas[(probs_path > 0.5).nonzero()[0, 0]].item()
 print(f"dlogit/dx is {grad_logit.abs().max() / grad_p.abs().max():.0f} times dp/dx; p passes 0.5 at alpha = {crossing:.2f}")
 assert 100 < grad_logit.abs().max() / grad_p.abs().max() < 1000, "hundreds of times smaller"
-assert 0.2 <= crossing <= 0.4, "the jump around alpha = 0.3"
+assert 0.3 <= crossing <= 0.45, "the jump around alpha = 0.4"
 assert min(miss[4]) > 1.0, "4 steps: off by more than 100%"
 assert miss[64][0] < 0.01 < 0.05 < miss[64][1], "64 steps: midpoint within 1%, Gauss-Legendre not"
 
@@ -605,7 +606,7 @@ assert miss[64][0] < 0.01 < 0.05 < miss[64][1], "64 steps: midpoint within 1%, G
 # The gradient of the probability at the clip is hundreds of times smaller than that of the
 # logit: saliency of a saturated probability is almost all noise. IG on the probability
 # still sums to $p(x) - p(x')$, provided enough steps fall where the probability jumps
-# (around $\alpha \approx 0.3$ here): with 4 steps the quadrature misses the jump and
+# (around $\alpha \approx 0.4$ here): with 4 steps the quadrature misses the jump and
 # completeness fails badly (by more than 100%); with 64 steps the midpoint rule holds to
 # better than 1%, while Gauss-Legendre, whose nodes crowd at the two ends of the path, is
 # still about 10% off. Two habits follow:

@@ -79,7 +79,10 @@ def test_resume_gives_the_same_result_as_an_uninterrupted_run(dataset, tmp_path)
     with pytest.raises(Interrupt):
         train(broken, log=crash_after_first_epoch)
     assert SavedRun.load(tmp_path / "broken" / "last.pt").epoch == 0
-    train(broken, resume=True, log=quiet)
+    said = []
+    train(broken, resume=True, log=said.append)
+    assert any(str(m).startswith("resumed from") and str(m).endswith("after epoch 0") for m in said), said
+    assert not any(str(m).startswith("epoch 1/") for m in said), "the resumed run repeated epoch 1"
     a = SavedRun.load(tmp_path / "straight" / "last.pt")
     b = SavedRun.load(tmp_path / "broken" / "last.pt")
     for key, value in a.weights.items():

@@ -55,7 +55,11 @@ def test_resume_on_cuda_gives_the_same_weights_as_an_uninterrupted_run(dataset, 
     broken = tiny_config(dataset, tmp_path / "broken", **options)
     with pytest.raises(Interrupt):
         train(broken, log=crash_after_first_epoch)
-    train(broken, resume=True, log=quiet)
+    assert SavedRun.load(tmp_path / "broken" / "last.pt").epoch == 0
+    said = []
+    train(broken, resume=True, log=said.append)
+    assert any(str(m).startswith("resumed from") and str(m).endswith("after epoch 0") for m in said), said
+    assert not any(str(m).startswith("epoch 1/") for m in said), "the resumed run repeated epoch 1"
     a = SavedRun.load(tmp_path / "straight" / "last.pt").weights
     b = SavedRun.load(tmp_path / "broken" / "last.pt").weights
     for key in a:  # dropout masks and data order continue from the saved generators

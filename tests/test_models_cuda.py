@@ -74,5 +74,8 @@ def test_fast_path_equals_the_paper_path_on_cuda_in_float64(family):
         logits[name] = model(video)
         (logits[name] * weights).sum().backward()
     torch.testing.assert_close(logits["fast"], logits["paper"], rtol=1e-10, atol=1e-12)
-    for (name, a), b in zip(fast.named_parameters(), paper.parameters()):
+    for (name, a), b in zip(fast.named_parameters(), paper.parameters(), strict=True):
+        assert a.grad is not None and b.grad is not None, name
         torch.testing.assert_close(a.grad, b.grad, rtol=1e-8, atol=1e-10, msg=name)
+    for (name, a), b in zip(fast.named_buffers(), paper.buffers(), strict=True):  # BatchNorm statistics
+        torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-12, msg=name)

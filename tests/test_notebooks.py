@@ -11,6 +11,7 @@ again on a typical wrong answer (`WRONG`), which it must reject with an Assertio
 """
 
 import json
+import math
 import os
 import re
 import sys
@@ -137,6 +138,8 @@ def test_notebook_runs_in_quick_mode(path, tmp_path, monkeypatch):
     recorded = json.loads((tmp_path / "figures.json").read_text()) if (tmp_path / "figures.json").exists() else {}
     quoted = {k for k in FULL_RUN if k.startswith(f"{path.stem[:2]}.") and not k.endswith(".seconds")}
     assert set(recorded) == quoted, "run python benchmarks/course_figures.py"
+    for key in (k for k in quoted if k.startswith(course_figures.MODE_FREE)):  # counted at 224 px in both modes
+        assert math.isclose(recorded[key], FULL_RUN[key], rel_tol=1e-9), (key, recorded[key], FULL_RUN[key])
     print(f"{path.stem}: {TIMES[path.stem]:.1f} s")
 
 
@@ -146,6 +149,8 @@ def test_the_readme_quotes_the_last_full_run():
     assert readme == course_figures.readme_with_figures(readme, FULL_RUN), (
         "the README differs from docs/benchmarks/course_figures.json: python benchmarks/course_figures.py --render-only")
     assert set(FULL_RUN) >= {f"{p.stem[:2]}.seconds" for p in NOTEBOOKS}
+    assert FULL_RUN["run"]["sources"] == course_figures.source_digests(), (
+        "the notebooks changed since the published run (docs/course/): python benchmarks/course_figures.py")
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
