@@ -19,6 +19,9 @@ from blvnet_edu.data.synthetic import make_synthetic
 from blvnet_edu.engine.config import TrainConfig
 
 REFERENCE_DIR = Path(__file__).parent / "data" / "official_blvnet_tam"
+# the CUDA case of a test parametrized by device: skipped where no GPU is present (`pytest -m cuda` runs them)
+CUDA = pytest.param("cuda", marks=[pytest.mark.cuda,
+                                   pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")])
 
 
 def official_manifest() -> dict[str, list[int]]:

@@ -16,7 +16,7 @@ from blvnet_edu.engine.evaluate import metrics_from_scores
 from blvnet_edu.engine.train import train
 from blvnet_edu.saved_run import Preprocessing, SavedRun
 
-from conftest import flip_tensor_byte, index_frames, save_in_authors_format, tiny_config as config
+from conftest import CUDA, flip_tensor_byte, index_frames, save_in_authors_format, tiny_config as config
 
 
 def quiet(*_args, **_kwargs):
@@ -65,10 +65,6 @@ def test_training_lowers_the_loss_and_writes_its_results(dataset, tmp_path):
 
 class Interrupt(Exception):
     pass
-
-
-CUDA = pytest.param("cuda", marks=[pytest.mark.cuda, pytest.mark.skipif(not torch.cuda.is_available(),
-                                                                       reason="needs a CUDA GPU")])
 
 
 @pytest.mark.parametrize("device", ["cpu", CUDA])

@@ -1,15 +1,14 @@
 """blvnet_edu/models on a CUDA GPU: same outputs as the CPU, autocast, channels_last, compile.
 
+The fast path against the paper's on CUDA: `test_models_fast_network.py`, parametrized by device.
+
 Skipped where no GPU is present (CI has none); run them wherever one is lent.
 """
-
-import copy
 
 import pytest
 import torch
 
 from blvnet_edu import build_model
-from blvnet_edu.models import PRESETS
 
 from conftest import random_video, randomize_
 
@@ -59,23 +58,3 @@ def test_full_size_model_forward_backward_on_gpu():
     with torch.autocast("cuda", dtype=torch.bfloat16):
         model(video).float().sum().backward()
     assert all(p.grad is not None for p in model.parameters())
-
-
-@pytest.mark.parametrize("family", sorted({name.removesuffix("_tiny") for name in PRESETS if name.endswith("_tiny")}))
-def test_fast_path_equals_the_paper_path_on_cuda_in_float64(family):
-    """The speed tricks (pair storage, in-place TAM with its own backward) on CUDA kernels."""
-    paper = randomize_(build_model(f"{family}_tiny", dropout=0.0)).double().cuda().train()
-    fast = copy.deepcopy(paper)
-    fast.fast, paper.fast = True, False
-    video = random_video(2, paper.config.num_frames, 64, dtype=torch.float64).cuda()
-    weights = torch.linspace(-1, 1, paper.config.num_classes, dtype=torch.float64, device="cuda")
-    logits = {}
-    for name, model in (("fast", fast), ("paper", paper)):
-        logits[name] = model(video)
-        (logits[name] * weights).sum().backward()
-    torch.testing.assert_close(logits["fast"], logits["paper"], rtol=1e-10, atol=1e-12)
-    for (name, a), b in zip(fast.named_parameters(), paper.parameters(), strict=True):
-        assert a.grad is not None and b.grad is not None, name
-        torch.testing.assert_close(a.grad, b.grad, rtol=1e-8, atol=1e-10, msg=name)
-    for (name, a), b in zip(fast.named_buffers(), paper.buffers(), strict=True):  # BatchNorm statistics
-        torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-12, msg=name)

@@ -16,7 +16,7 @@ from blvnet_edu.models import PRESETS, build_model
 from blvnet_edu.models.fast import forward_features, has_hooks
 from blvnet_edu.models.fast.network import split_pairs, upsample_add_
 
-from conftest import random_video, randomize_
+from conftest import CUDA, random_video, randomize_
 
 FAMILIES = sorted({name.removesuffix("_tiny") for name in PRESETS if name.endswith("_tiny")})
 
@@ -27,20 +27,21 @@ def run(model, video, fast):
     model.zero_grad()
     torch.manual_seed(0)  # the same dropout mask on both paths
     logits = model(video)
-    (logits * torch.linspace(-1, 1, logits.shape[-1], dtype=logits.dtype)).sum().backward()
+    (logits * torch.linspace(-1, 1, logits.shape[-1], dtype=logits.dtype, device=logits.device)).sum().backward()
     grads = {name: p.grad.clone() for name, p in model.named_parameters()}
     buffers = {name: b.clone() for name, b in model.named_buffers()}
     return logits.detach(), grads, buffers
 
 
+@pytest.mark.parametrize("device", ["cpu", CUDA])
 @pytest.mark.parametrize("family", FAMILIES)
 @pytest.mark.parametrize("mode", ["train", "eval"])
 @pytest.mark.parametrize("overrides", [{}, {"num_frames": 6, "blending_frames": 5}], ids=["8f-w3", "6f-w5"])
-def test_fast_equals_the_paper_outputs_and_every_gradient(family, mode, overrides):
+def test_fast_equals_the_paper_outputs_and_every_gradient(family, mode, overrides, device):
     if family.startswith("tsn") and "blending_frames" in overrides:
         overrides = {"num_frames": 6}
-    paper_model = randomize_(build_model(f"{family}_tiny", **overrides)).double().train(mode == "train")
-    video = random_video(2, paper_model.config.num_frames, 64, dtype=torch.float64)
+    paper_model = randomize_(build_model(f"{family}_tiny", **overrides)).double().train(mode == "train").to(device)
+    video = random_video(2, paper_model.config.num_frames, 64, dtype=torch.float64).to(device)
     fast_model = copy.deepcopy(paper_model)  # its own BatchNorm statistics
     logits_fast, grads_fast, buffers_fast = run(fast_model, video, fast=True)
     logits_paper, grads_paper, buffers_paper = run(paper_model, video, fast=False)
