@@ -36,7 +36,8 @@ import time
 from dataclasses import dataclass, field
 
 __all__ = ["BudgetError", "RequestTimeout", "Limits", "Deadline", "ExplanationPlan", "check_video",
-           "check_network", "plan_explanation", "occlusion_window", "occlusion_stride", "occlusion_positions"]
+           "check_network", "plan_explanation", "occlusion_window", "occlusion_stride", "occlusion_positions",
+           "occlusion_batch", "ForwardTiming", "BACKWARD", "explanation_seconds", "fit_steps", "fit_occlusion_window"]
 
 
 class BudgetError(ValueError):
@@ -91,7 +92,7 @@ class Deadline:
     def check(self, what: str = "the request") -> None:
         if time.monotonic() > self.end:
             raise RequestTimeout(f"{what} took longer than the limit of {self.timeout_s:g} s; "
-                                 "choose fewer frames or a cheaper method (saliency, gradcam)")
+                                 "choose fewer frames or a cheaper method (Saliency, Grad-CAM)")
 
 
 def check_video(width: int, height: int, decode_frames: int, limits: Limits) -> None:
@@ -132,6 +133,12 @@ def occlusion_stride(window: int) -> int:
     return max(1, window // 2)
 
 
+def occlusion_batch(frames: int, height: int, width: int) -> int:
+    """Occluded clips per forward pass: as many as fill 8 clips of 16 frames at 224 px (at most 32).
+    Small models run many at once (Captum's cost per call dominates them), large ones 8."""
+    return max(1, min(32, 8 * 16 * 224 * 224 // (frames * height * width)))
+
+
 def occlusion_positions(frames: int, height: int, width: int, window: int) -> int:
     """Patches occlusion hides one at a time: one forward pass each."""
     stride = occlusion_stride(window)
@@ -146,37 +153,43 @@ class ExplanationPlan:
     occlusion_window: int | None  # occlusion's patch side (None: the default)
     gflop: float  # estimated work
     note: str  # "" or what was scaled down, for the user
+    passes: float = 0.0  # the work in forward passes of the clip (gflop / GFLOPs per clip)
+
+    def seconds(self, seconds_per_forward: float) -> float:
+        """The plan's time at `seconds_per_forward` (one forward pass of the clip, measured)."""
+        return self.passes * seconds_per_forward
 
 
 PASSES = {"saliency": 3.0, "gradcam": 3.0}  # one forward and one backward (about twice a forward)
 
 
 def plan_explanation(method: str, frames: int, size: int, gflop_per_clip: float, steps: int, limits: Limits,
-                     ) -> ExplanationPlan:
-    """The settings of an explanation (method + per-frame importance) within `max_explain_gflop`.
+                     frame_test: bool = True) -> ExplanationPlan:
+    """The settings of an explanation (method, with per-frame removal if `frame_test`) within
+    `max_explain_gflop`.
 
-    Work, in forward passes of the clip: the importance of each frame is `frames + 1`;
+    Work, in forward passes of the clip: removing each frame in turn is `frames + 1`;
     saliency and Grad-CAM 3; integrated gradients 3 per step; occlusion one per patch. Both
     `max_explain_gflop` and `max_explain_passes` bound it. Beyond the budget, integrated
     gradients take fewer steps (at least 4) and occlusion larger patches (at most half the
     frame); beyond that, the request is refused."""
     budget = min(limits.max_explain_gflop / gflop_per_clip, limits.max_explain_passes)  # forward passes allowed
-    importance = frames + 1
+    importance = frames + 1 if frame_test else 0
     over = (f"explaining with {method} at {frames} frames would take about {{need:.0f}} GFLOP in {{passes:.0f}} "
             f"forward passes; the limits are {limits.max_explain_gflop:g} GFLOP and {limits.max_explain_passes} "
-            "passes: " + ("choose fewer frames" if method in PASSES else "choose saliency or gradcam, or fewer frames"))
+            "passes: " + ("choose fewer frames" if method in PASSES else "choose Saliency or Grad-CAM, or fewer frames"))
     if method in PASSES:
         need = PASSES[method] + importance
         if need > budget:
             raise BudgetError(over.format(need=need * gflop_per_clip, passes=need))
-        return ExplanationPlan(steps, None, need * gflop_per_clip, "")
+        return ExplanationPlan(steps, None, need * gflop_per_clip, "", need)
     if method == "integrated_gradients":
         fit = min(steps, math.floor((budget - importance) / 3))
         if fit < 4:
             need = 3 * steps + importance
             raise BudgetError(over.format(need=need * gflop_per_clip, passes=need))
         note = "" if fit == steps else f"integrated gradients ran {fit} steps instead of {steps} (work limit)"
-        return ExplanationPlan(fit, None, (3 * fit + importance) * gflop_per_clip, note)
+        return ExplanationPlan(fit, None, (3 * fit + importance) * gflop_per_clip, note, 3 * fit + importance)
     if method == "occlusion":
         default = window = occlusion_window(size, size)
         while occlusion_positions(frames, size, size, window) + importance > budget:
@@ -186,5 +199,64 @@ def plan_explanation(method: str, frames: int, size: int, gflop_per_clip: float,
             window *= 2
         note = "" if window == default else f"occlusion used {window}-pixel patches instead of {default} (work limit)"
         need = occlusion_positions(frames, size, size, window) + importance
-        return ExplanationPlan(steps, window, need * gflop_per_clip, note)
+        return ExplanationPlan(steps, window, need * gflop_per_clip, note, need)
     raise ValueError(f"unknown method {method!r}")
+
+
+BACKWARD = 4.0  # a forward and a backward pass, in forward passes: 3.6x measured for bLVNet-TAM-50 (2 cores)
+
+
+@dataclass(frozen=True)
+class ForwardTiming:
+    """Measured seconds of a forward pass of one clip, and of each further clip in a batch
+    (small models gain a lot from batching, large ones little)."""
+
+    single: float
+    extra: float
+
+    def batch(self, clips: int) -> float:
+        return self.single + (clips - 1) * self.extra
+
+
+def explanation_seconds(method: str, frames: int, size: int, timing: ForwardTiming, steps: int = 16,
+                        window: int | None = None, internal_batch_size: int = 4) -> float:
+    """About how long `method` takes on a clip of `frames` frames of `size` px, from `timing`.
+
+    Saliency: one forward and backward; Grad-CAM twice that (it runs the paper's path, with a
+    hook); integrated gradients: `steps` clips in batches of `internal_batch_size`, forward and
+    backward; occlusion: one forward of the clip, then batches of `occlusion_batch` occluded clips."""
+    if method == "saliency":
+        return BACKWARD * timing.single
+    if method == "gradcam":
+        return 2 * BACKWARD * timing.single
+    if method == "integrated_gradients":
+        calls, last = divmod(steps, internal_batch_size)
+        return BACKWARD * (calls * timing.batch(internal_batch_size) + (timing.batch(last) if last else 0.0))
+    if method == "occlusion":
+        window = window or occlusion_window(size, size)
+        batch = occlusion_batch(frames, size, size)
+        calls, last = divmod(occlusion_positions(frames, size, size, window), batch)
+        return timing.single + calls * timing.batch(batch) + (timing.batch(last) if last else 0.0)
+    raise ValueError(f"unknown method {method!r}")
+
+
+def fit_steps(frames: int, size: int, timing: ForwardTiming, target_s: float, steps: int,
+              least: int = 4) -> int:
+    """The most integrated-gradients steps (at most `steps`, at least `least`) expected to
+    take at most `target_s`."""
+    fit = steps
+    while fit > least and explanation_seconds("integrated_gradients", frames, size, timing, fit) > target_s:
+        fit -= 1
+    return fit
+
+
+def fit_occlusion_window(frames: int, size: int, timing: ForwardTiming, target_s: float,
+                         window: int | None = None) -> int:
+    """The smallest occlusion patch (from `window`, default an eighth of the frame, growing by
+    half each time, at most half the frame) expected to take at most `target_s`; the largest
+    one if none does."""
+    window = window or occlusion_window(size, size)
+    while (explanation_seconds("occlusion", frames, size, timing, window=window) > target_s
+           and math.ceil(window * 1.5) <= size // 2):
+        window = math.ceil(window * 1.5)
+    return window

@@ -7,6 +7,7 @@ course's notebook 7 share, so their figures cannot drift apart:
     train_run(model, lists, runs)   one tiny network with configs/synthetic_tiny.yaml
     run_summary(run, lists)         val top-1 and order-pair accuracy per tier (chance 50%)
     export_demo(runs, lists, app)   app/demo/*.pt, metrics, classes.txt; app/examples/*.mp4
+    example_notice(label)           the order test to try on an example clip, and what to notice
 
 Training is deterministic from the config's seed: the same command gives the same
 checkpoint, and a finished run is reused instead of trained again.
@@ -24,7 +25,7 @@ from torch.utils.data import DataLoader
 from .data.datasets import VideoClipDataset
 from .data.kinetics import make_subset
 from .data.lists import read_classes
-from .data.synthetic import CLASSES, make_synthetic, tier_accuracies
+from .data.synthetic import CLASSES, LONG_RANGE_PAIRS, SHORT_RANGE_PAIRS, make_synthetic, tier_accuracies
 from .data.transforms import EvalTransform
 from .engine.config import load_config
 from .engine.evaluate import collect_scores
@@ -33,7 +34,7 @@ from .saved_run import SavedRun
 
 __all__ = [
     "CONFIG", "FIGURE1_MODELS", "DEMO_MODELS", "LABELS", "synthetic_lists", "train_run", "run_summary",
-    "export_demo",
+    "export_demo", "example_notice",
 ]
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -130,3 +131,24 @@ def export_demo(runs: Path, lists: Path, app: Path, models: tuple[str, ...] = DE
         source = Path(path) if Path(path).is_absolute() else lists / path
         written.append(Path(shutil.copy(source, examples / f"{classes[label].replace(' ', '_')}.mp4")))
     return written
+
+
+def example_notice(label: str) -> tuple[str | None, str]:
+    """(the order test to try, what to notice) for an example clip of the synthetic class
+    `label`; (None, "") for any other class. The claims hold for the bundled demo models at
+    their own 8 frames (tests/test_app_handlers.py checks every example clip)."""
+    for first, second in LONG_RANGE_PAIRS:
+        if label in (first, second):
+            partner = second if label == first else first
+            return "halves_swapped", (
+                f"long range. '{label}' and '{partner}' are made of the same frame pairs in another order. Swap "
+                f"the halves: bLVNet-TAM, which relates distant pairs, now answers '{partner}'; bLVNet without TAM "
+                "cannot change (it sees the same pairs), nor can TSN (the same frames).")
+    for first, second in SHORT_RANGE_PAIRS:
+        if label in (first, second):
+            partner = second if label == first else first
+            return "reversed", (
+                f"short range. Every frame pair already shows the direction: both bLVNet models answer '{label}', "
+                f"and reversed they answer '{partner}'. TSN, a bag of frames, cannot tell '{label}' from "
+                f"'{partner}' and gives the same answer both ways.")
+    return None, ""

@@ -7,12 +7,12 @@ centre crop, ImageNet normalisation.
     model = load_predictor("app/demo/blvnet_tam_tiny.pt")
     probs = predict("clip.mp4", model)                 # {"moving left": 0.97, ...}
     clip = load_clip("clip.mp4", model.num_frames, model.size, model.resize)
-    result = explain(model, clip, method="integrated_gradients")
+    result = explain(model, clip, method="integrated_gradients")   # blvnet_edu.explanation
 
     models = {"TSN": load_predictor("tsn.pt"), "bLVNet-TAM": load_predictor("tam.pt")}
     clips = load_clips("clip.mp4", models)              # decoded once per preprocessing
-    comparison = order_comparison(models, clips, "shuffled_pairs")
-    print(order_markdown(comparison))                  # top-1 before/after, per model
+    comparison = order_comparison(models, clips, "halves_swapped")
+    print(order_markdown(comparison, "halves_swapped"))   # top-1 before/after, per model
 
     cache = ClipCache()                                # several steps on one video (the app's Run)
     probs = cache.predict(models["TSN"], load_clips("clip.mp4", models, cache)["TSN"])
@@ -29,7 +29,8 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -39,7 +40,7 @@ from torch import Tensor
 from .data.order import ORDER_TESTS
 from .data.sampling import segment_indices
 from .data.transforms import center_crop, normalize, resize_short_side
-from .budget import Deadline, Limits, check_video, plan_explanation
+from .budget import ForwardTiming, Limits, check_video
 from .data.video_io import VideoDecodeError, VideoInfo, decode_work, probe_video, read_frames
 from .loading import load_network
 from .models.blvnet import BLVNetConfig, VideoNet
@@ -58,11 +59,14 @@ __all__ = [
     "load_clips",
     "ClipCache",
     "reorder_clip",
+    "parse_order",
+    "ORDER_NAMES",
     "order_sensitive",
     "OrderResult",
     "order_comparison",
     "order_markdown",
     "explain",
+    "cost",
     "model_card",
     "demo_notice",
 ]
@@ -209,29 +213,72 @@ def _file_identity(video: str | Path | Tensor | None) -> tuple[str, int, int] | 
 
 @dataclass
 class ClipCache:
-    """One video's decoded clips (one per preprocessing) and each model's probabilities on them.
+    """One video's decoded clips (one per preprocessing), each model's probabilities on them,
+    and what later steps computed from them (`memo`).
 
     What the steps of one app Run share, so that the prediction, the order test and the
-    explanation decode the file once and run each model on it once. Another file (or the same
-    path rewritten) empties it; frames in memory are never kept from one call to the next.
+    explanation decode the file once and run each model on it once, and a control that changes
+    only how an explanation is drawn reruns nothing. Another file (or the same path rewritten)
+    empties it; frames in memory are never kept from one call to the next.
     """
 
     video: tuple[str, int, int] | None = None  # _file_identity of the file the clips come from
     clips: dict[tuple[int, int, int], Clip] = field(default_factory=dict)  # (T, size, resize) -> clip
     probs: dict[tuple[int, int], tuple[Predictor, Clip, dict[str, float]]] = field(default_factory=dict)
+    seconds: dict[int, float] = field(default_factory=dict)  # id(predictor) -> one forward pass, measured
+    memos: dict[tuple, tuple[Predictor, Clip, object]] = field(default_factory=dict)
 
     def use(self, video: str | Path | Tensor | None) -> None:
         """Forget everything that belongs to another video."""
         identity = _file_identity(video)
         if identity is None or identity != self.video:
-            self.video, self.clips, self.probs = identity, {}, {}
+            self.video, self.clips, self.probs, self.memos = identity, {}, {}, {}
 
     def predict(self, predictor: Predictor, clip: Clip) -> dict[str, float]:
-        """`predict_clip`, run once per model and clip of this video."""
+        """`predict_clip`, run once per model and clip of this video (its time is kept in `seconds`)."""
         key = (id(predictor), id(clip))  # the entry keeps both alive: ids are not reused
         if key not in self.probs:
+            start = time.perf_counter()
             self.probs[key] = (predictor, clip, predict_clip(predictor, clip))
+            self.seconds[id(predictor)] = time.perf_counter() - start
         return self.probs[key][2]
+
+    def has(self, predictor: Predictor, clip: Clip) -> bool:
+        """Whether this model already ran on this clip."""
+        return (id(predictor), id(clip)) in self.probs
+
+    def timing(self, predictor: Predictor, clip: Clip, batch: int = 2) -> ForwardTiming:
+        """The model's forward pass on this clip, alone and in a batch of `batch` clips, measured
+        once (what `budget.explanation_seconds` estimates from). A batch that would take over
+        half a second is measured at 2 clips instead."""
+
+        @torch.inference_mode()
+        def run(clips: int) -> float:
+            start = time.perf_counter()
+            predictor.model(clip.input.expand(clips, *clip.input.shape[1:]))
+            return time.perf_counter() - start
+
+        def measure() -> ForwardTiming:
+            single = min(run(1), run(1))  # the second runs warm
+            clips = batch if single * batch <= 0.5 else 2
+            return ForwardTiming(single, max((run(clips) - single) / (clips - 1), 0.02 * single))
+
+        return self.memo(predictor, clip, ("timing", max(2, batch)), measure)
+
+    def memo(self, predictor: Predictor, clip: Clip, what: tuple, compute: Callable[[], object]) -> object:
+        """`compute()` once per model, clip and `what` (e.g. a method and its settings)."""
+        key = (id(predictor), id(clip), *what)
+        if key not in self.memos:
+            self.memos[key] = (predictor, clip, compute())
+        return self.memos[key][2]
+
+    def recall(self, predictor: Predictor, clip: Clip, what: tuple) -> object | None:
+        """What `memo` or `remember` keeps for this model, clip and `what`; None if nothing."""
+        return self.memos.get((id(predictor), id(clip), *what), (None, None, None))[2]
+
+    def remember(self, predictor: Predictor, clip: Clip, what: tuple, value: object) -> None:
+        """Keep `value` for this model, clip and `what`, replacing what was there."""
+        self.memos[(id(predictor), id(clip), *what)] = (predictor, clip, value)
 
 
 def load_clips(
@@ -253,31 +300,74 @@ def load_clips(
     return clips
 
 
-def reorder_clip(clip: Clip, test: str, seed: int = 0) -> tuple[Clip, list[int]]:
-    """The clip under an order test of `data.order` (`"reversed"`, `"shuffled_pairs"`),
-    and the new order as positions in the original clip. The same seed gives the same order."""
-    if test not in ORDER_TESTS:
-        raise ValueError(f"unknown order test {test!r}; choose from {sorted(ORDER_TESTS)}")
-    t = len(clip.indices)
-    positions = torch.arange(t).view(t, 1, 1, 1)  # (T, 1, 1, 1): the test moves positions like frames
+def parse_order(text: str, frames: int) -> list[int]:
+    """A typed frame order, e.g. `"4 5 6 7 0 1 2 3"` or `"4,5 | 6,7 | 0,1 | 2,3"`: `frames`
+    positions of the clip as it is (0 = its first frame), repeats allowed. `ClipError` says
+    what is wrong."""
+    tokens = text.replace(",", " ").replace("|", " ").split()
+    if not tokens:
+        raise ClipError(f"type a frame order: {frames} positions from 0 to {frames - 1}, e.g. "
+                        f"{' '.join(map(str, range(frames)[::-1]))}")
     try:
-        order = ORDER_TESTS[test](positions, torch.Generator().manual_seed(seed)).flatten()  # (T,)
-    except ValueError as err:  # e.g. shuffling pairs of a 2-frame clip
-        raise ClipError(str(err)) from err
+        order = [int(token) for token in tokens]
+    except ValueError:
+        bad = next(t for t in tokens if not t.lstrip("-").isdigit())
+        raise ClipError(f"{bad!r} is not a frame position: use whole numbers from 0 to {frames - 1}") from None
+    if len(order) != frames:
+        raise ClipError(f"the order has {len(order)} positions; this clip has {frames} frames: give {frames}")
+    outside = [p for p in order if not 0 <= p < frames]
+    if outside:
+        raise ClipError(f"position {outside[0]} is not in the clip: positions go from 0 to {frames - 1}")
+    return order
+
+
+def reorder_clip(clip: Clip, test: str, seed: int = 0, order: list[int] | None = None) -> tuple[Clip, list[int]]:
+    """The clip under an order test of `data.order` (`"reversed"`, `"shuffled_pairs"`,
+    `"halves_swapped"`) or, for `test="custom"`, in `order` (`parse_order`); and the new order
+    as positions in the original clip. The same seed gives the same shuffle."""
+    t = len(clip.indices)
+    if test == "custom":
+        if order is None:
+            raise ValueError("a custom order test needs `order`")
+        order = torch.tensor(order)  # (T,)
+        if len(order) != t or order.min() < 0 or order.max() >= t:
+            raise ClipError(f"a custom order needs {t} positions from 0 to {t - 1}")
+    elif test in ORDER_TESTS:
+        positions = torch.arange(t).view(t, 1, 1, 1)  # (T, 1, 1, 1): the test moves positions like frames
+        try:
+            order = ORDER_TESTS[test](positions, torch.Generator().manual_seed(seed)).flatten()  # (T,)
+        except ValueError as err:  # e.g. shuffling pairs of a 2-frame clip
+            raise ClipError(str(err)) from err
+    else:
+        raise ValueError(f"unknown order test {test!r}; choose from {sorted(ORDER_TESTS)} or 'custom'")
     reordered = Clip(clip.frames[order], clip.input[:, order], [clip.indices[i] for i in order], clip.info)
     return reordered, order.tolist()
 
 
-def order_sensitive(config: BLVNetConfig, test: str) -> bool:
+def _pairs(order: list[int]) -> list[tuple[int, ...]]:
+    return sorted(tuple(order[i : i + 2]) for i in range(0, len(order), 2))
+
+
+def order_sensitive(config: BLVNetConfig, test: str, order: list[int] | None = None) -> bool:
     """Whether the architecture can notice the test at all (paper, Figure 1).
 
-    TSN averages per-frame predictions: a bag of frames, blind to any order. bLVNet without
-    TAM fuses the two frames of a pair only: a bag of pairs, which notices a reversal (each
-    pair is reversed) but not pairs put in another order. TAM relates distant pairs: both.
-    """
+    TSN averages per-frame predictions: a bag of frames, which notices only frames repeated
+    or left out. bLVNet without TAM fuses the two frames of a pair only: a bag of pairs, which
+    notices a reversal (each pair is reversed) but not pairs put in another order (shuffled
+    pairs, swapped halves). TAM relates distant pairs: any new order. `order` (positions in
+    the clip, as `reorder_clip` returns them) decides for custom orders; without it, a named
+    test is judged on a clip of `config.num_frames` frames."""
+    if order is None:
+        if test == "custom":
+            raise ValueError("a custom order test needs `order`")
+        positions = torch.arange(config.num_frames).view(-1, 1, 1, 1)
+        order = ORDER_TESTS[test](positions, torch.Generator().manual_seed(0)).flatten().tolist()
+    identity = list(range(len(order)))
     if config.temporal_module is not None:
-        return True
-    return config.frame_routing == "pairs" and test == "reversed"
+        return order != identity
+    if config.frame_routing == "pairs":
+        return _pairs(order) != _pairs(identity)
+    return sorted(order) != identity
 
 
 @dataclass
@@ -289,6 +379,8 @@ class OrderResult:
     modified: dict[str, float]
     order: list[int]  # the modified clip's frames, as positions in the original clip
     can_change: bool  # order_sensitive: what the architecture allows
+    frames: int = 0  # the clip's frames
+    size: int = 0  # and their size
 
     @property
     def top1_original(self) -> str:
@@ -314,122 +406,77 @@ def order_comparison(
     test: str,
     seed: int = 0,
     cache: ClipCache | None = None,
+    order: list[int] | None = None,
 ) -> list[OrderResult]:
-    """Every model on its clip as it is and under `test` (see `reorder_clip`); `clips` is one
-    clip for all models or `load_clips`' `{name: clip}`. With a `cache`, predictions already
-    made on the clips as they are are reused."""
+    """Every model on its clip as it is and under `test` (see `reorder_clip`; `order` for
+    `test="custom"`); `clips` is one clip for all models or `load_clips`' `{name: clip}`. With
+    a `cache`, predictions already made on the clips as they are are reused."""
     original = cache.predict if cache is not None else predict_clip
     results = []
     for name, predictor in predictors.items():
         clip = clips if isinstance(clips, Clip) else clips[name]
-        modified, order = reorder_clip(clip, test, seed)
+        if order is not None and len(order) != len(clip.indices):
+            raise ClipError(f"the order has {len(order)} positions but {name} runs on {len(clip.indices)} frames: "
+                            f"type {len(clip.indices)} positions, or run every model on {len(order)} frames")
+        modified, new_order = reorder_clip(clip, test, seed, order)
         results.append(OrderResult(
-            name, original(predictor, clip), predict_clip(predictor, modified), order,
-            order_sensitive(predictor.model.config, test),
+            name, original(predictor, clip), predict_clip(predictor, modified), new_order,
+            order_sensitive(predictor.model.config, test, new_order), len(clip.indices), clip.frames.shape[-1],
         ))
     return results
 
 
-ORDER_NAMES = {"reversed": "reversed", "shuffled_pairs": "pairs shuffled"}
+ORDER_NAMES = {"reversed": "reversed", "shuffled_pairs": "pairs shuffled", "halves_swapped": "halves swapped",
+               "custom": "in your order"}
 EXPECTED = (
-    "Expected: TSN (a bag of frames) never changes; bLVNet without TAM (a bag of frame pairs) can "
-    "change when the clip is reversed but never when its pairs are shuffled; bLVNet-TAM (which relates "
-    "distant pairs) can change under both."
+    "Expected: TSN (a bag of frames) never changes unless frames are repeated or left out; bLVNet without "
+    "TAM (a bag of frame pairs) can change when the pairs themselves change (reversed) but never when the same "
+    "pairs come in another order (pairs shuffled, halves swapped); bLVNet-TAM (which relates distant pairs) "
+    "can change under any new order. \"Can it change?\" is what the architecture allows; whether it does "
+    "depends on what the model learned."
 )
 
 
 def _grouped(order: list[int], pairs: bool) -> str:
     if not pairs:
         return " ".join(map(str, order))
-    return " | ".join(f"{a} {b}" for a, b in zip(order[::2], order[1::2]))
+    return " | ".join(" ".join(map(str, order[i : i + 2])) for i in range(0, len(order), 2))
 
 
-def order_markdown(results: list[OrderResult], test: str) -> str:
+def order_markdown(results: list[OrderResult], test: str, seed: int | None = None) -> str:
     """Markdown: per model, top-1 before and after the test, whether it changed, what to expect."""
     after = ORDER_NAMES.get(test, test)
     lines = [
-        f"| model | top-1, clip as it is | top-1, {after} | changed? | largest probability shift | can it change? |",
-        "|---|---|---|---|---|---|",
+        f"| model | frames | top-1, clip as it is | top-1, {after} | changed? | largest probability shift | "
+        "can it change? |",
+        "|---|---|---|---|---|---|---|",
     ]
     for r in results:
         changed = "**yes**" if r.changed else "no"
-        lines.append(f"| {r.model} | {r.top1_original} ({r.original[r.top1_original]:.0%}) | "
+        frames = f"{r.frames} x {r.size} px" if r.frames else ""
+        lines.append(f"| {r.model} | {frames} | {r.top1_original} ({r.original[r.top1_original]:.0%}) | "
                      f"{r.top1_modified} ({r.modified[r.top1_modified]:.0%}) | {changed} | "
                      f"{r.largest_shift:.3f} | {'yes' if r.can_change else 'never'} |")
-    orders = {_grouped(r.order, pairs=test == "shuffled_pairs") for r in results}
+    orders = {_grouped(r.order, pairs=test != "reversed") for r in results}
     shown = "; ".join(f"`{o}`" for o in sorted(orders))
+    how = f" (seed {seed})" if test == "shuffled_pairs" and seed is not None else ""
     return "\n".join([
         *lines, "",
-        f"The {after} clip shows the sampled frames in the order {shown} (0 = the first frame as it is).", "",
+        f"The reordered clip ({after}{how}) shows the sampled frames in the order {shown} (0 = the first frame "
+        "as it is; | separates frame pairs).", "",
         EXPECTED,
     ])
 
 
-@dataclass
-class Explanation:
-    target: str
-    maps: Tensor  # (T, S, S) in [0, 1], one scale for the clip
-    overlays: Tensor  # (T, 3, S, S) uint8
-    importance: Tensor  # (T,) probability drop when the frame is removed
-    captions: list[str]
-    note: str = ""  # what was scaled down to stay within the limits, for the user
+def explain(predictor: Predictor, clip: Clip, target: str | None = None, method: str = "saliency", **options):
+    """`explanation.explain`: attribution maps on every frame, drawn, and each frame's removal."""
+    from .explanation import explain as explain_clip
 
-
-class _WithDeadline(torch.nn.Module):
-    """A model that checks the request's deadline before each forward pass (no hooks: the
-    model keeps its fast path)."""
-
-    def __init__(self, model: VideoNet, deadline: Deadline):
-        super().__init__()
-        self.model, self.deadline = model, deadline
-
-    def forward(self, video: Tensor) -> Tensor:
-        self.deadline.check("the explanation")
-        return self.model(video)
-
-
-def explain(
-    predictor: Predictor,
-    clip: Clip,
-    target: str | None = None,
-    method: str = "saliency",
-    baseline: str = "black",
-    steps: int = 16,
-    limits: Limits | None = None,
-    deadline: Deadline | None = None,
-) -> Explanation:
-    """Attribution maps on every frame, their overlays, and each frame's importance.
-
-    With `limits`, the work is planned first (`budget.plan_explanation`): occlusion's patches
-    grow and integrated gradients take fewer steps to fit `max_explain_gflop` (the
-    explanation's `note` says so), and a method that cannot fit raises `BudgetError` before
-    any forward pass. With a `deadline`, `RequestTimeout` stops it between forward passes."""
-    from .explain.attributions import attribute, temporal_importance
-    from .explain.overlays import overlay
-
-    if target is None:
-        probs = predict_clip(predictor, clip)
-        target = max(probs, key=probs.get)
-    if target not in predictor.classes:
-        raise ClipError(f"unknown class {target!r}")
-    index = predictor.classes.index(target)
-    model = predictor.model
-    window, note = None, ""
-    if limits is not None:
-        gflop = _cost(model.config, predictor.size)[1]
-        plan = plan_explanation(method, len(clip.indices), predictor.size, gflop, steps, limits)
-        steps, window, note = plan.steps, plan.occlusion_window, plan.note
-    forward = _WithDeadline(model, deadline) if deadline is not None else model
-    maps = attribute(model if method == "gradcam" else forward, clip.input, index, method=method,
-                     baseline=baseline, steps=steps, occlusion_window=window)
-    importance = temporal_importance(forward, clip.input, index)
-    # importance = how much p(target) drops without the frame
-    captions = [f"frame {f}: importance {d:+.3f}" for f, d in zip(clip.indices, importance.tolist())]
-    return Explanation(target, maps, overlay(clip.frames, maps), importance, captions, note)
+    return explain_clip(predictor, clip, target, method, **options)
 
 
 @functools.lru_cache(maxsize=8)
-def _cost(config: BLVNetConfig, size: int) -> tuple[int, float]:
+def cost(config: BLVNetConfig, size: int) -> tuple[int, float]:
     """(parameters, GFLOPs) of a fresh network with this config, measured once per config."""
     profile = profile_model(VideoNet(config), size=size)
     return profile.params, profile.gflops
@@ -438,7 +485,7 @@ def _cost(config: BLVNetConfig, size: int) -> tuple[int, float]:
 def model_card(predictor: Predictor) -> str:
     """Markdown: parameters, GFLOPs, input, classes."""
     config = predictor.model.config
-    params, gflops = _cost(config, predictor.size)
+    params, gflops = cost(config, predictor.size)
     classes = ", ".join(predictor.classes[:30]) + (" ..." if len(predictor.classes) > 30 else "")
     return (
         f"**{config.name}** — {params / 1e6:.2f}M parameters, {gflops:.2f} GFLOPs per clip "

@@ -35,10 +35,11 @@ def example(app_module):
     return str(app_module.HERE / "examples" / "moving_left.mp4")
 
 
-def top5(client, video, frames=8) -> dict:
-    """`/predict`'s top-5 panels by model (an empty dict for a model that is not there)."""
-    *panels, _target = client.predict(handle_file(video), BLVNET_TAM, frames, None, api_name="/predict")
-    return dict(zip(SLOTS, panels))
+def top5(client, video, frames=0) -> dict:
+    """`/predict`'s top-5 panels by model (an empty dict for a model that is not there); frames 0:
+    each model's own."""
+    out = client.predict(handle_file(video), BLVNET_TAM, frames, None, api_name="/predict")
+    return dict(zip(SLOTS, out[:4]))
 
 
 def unwrap(output):
@@ -63,12 +64,17 @@ def test_predict_endpoint_shows_every_demo_model_on_the_same_clip(client, app_mo
 def _rows(table: str) -> dict[str, list[str]]:
     lines = [line for line in table.splitlines() if line.startswith("| ")][1:]  # the table, less its header
     cells = [[c.strip() for c in line.strip("|").split("|")] for line in lines]
-    return {f"{row[0]} (demo)": row[1:] for row in cells}  # model -> top-1 before, after, changed?, shift, can change?
+    return {f"{row[0]} (demo)": row[2:] for row in cells}  # model -> top-1 before, after, changed?, shift, can change?
+
+
+def order(client, video, test, frames=0, seed=0, typed=""):
+    """`/order_test`'s table (the reordered clip's thumbnails are checked in test_app_handlers)."""
+    return client.predict(handle_file(video), BLVNET_TAM, frames, test, seed, typed, api_name="/order_test")[0]
 
 
 def test_order_test_endpoint(client, app_module, example):
-    assert "choose **reversed**" in client.predict(handle_file(example), 8, "as it is", api_name="/order_test")
-    shuffled = client.predict(handle_file(example), 8, "pairs shuffled", api_name="/order_test")
+    assert "choose **reversed**" in order(client, example, "as it is")
+    shuffled = order(client, example, "pairs shuffled")
     rows = _rows(shuffled)
     assert list(rows) == present(app_module) and "top-1, pairs shuffled" in shuffled and "Expected: TSN" in shuffled
     assert rows[TSN][2:] == ["no", "0.000", "never"]  # a bag of frames
@@ -76,34 +82,42 @@ def test_order_test_endpoint(client, app_module, example):
         assert rows[BLVNET][2:] == ["no", "0.000", "never"]  # a bag of pairs: the same pairs
     assert rows[BLVNET_TAM][4] == "yes"
     assert rows[BLVNET_TAM][0].startswith(top5(client, example)[BLVNET_TAM]["label"])
-    assert shuffled == client.predict(handle_file(example), 8, "pairs shuffled", api_name="/order_test")  # seeded
-    reversed_ = _rows(client.predict(handle_file(example), 8, "reversed", api_name="/order_test"))
+    assert shuffled == order(client, example, "pairs shuffled")  # seeded
+    reversed_ = _rows(order(client, example, "reversed"))
     assert reversed_[TSN][2:] == ["no", "0.000", "never"] and reversed_[BLVNET_TAM][4] == "yes"
     if BLVNET in reversed_:
         assert reversed_[BLVNET][4] == "yes"
+    swapped = _rows(order(client, str(app_module.HERE / "examples" / "turning_on.mp4"), "halves swapped"))
+    assert swapped[BLVNET_TAM][:3] == ["turning on (100%)", "turning off (100%)", "**yes**"]
     with pytest.raises(AppError, match="even number of frames >= 4"):
-        client.predict(handle_file(example), 2, "pairs shuffled", api_name="/order_test")
+        order(client, example, "pairs shuffled", frames=2)
 
 
 @pytest.mark.parametrize("method", ["saliency", "gradcam"])
 def test_explain_endpoint(client, example, method):
-    gallery, importance, video, note = client.predict(handle_file(example), BLVNET_TAM, 8, method, "black", None,
-                                                      api_name="/explain")
+    gallery, scale, per_frame, video, note = client.predict(
+        handle_file(example), BLVNET_TAM, 0, method, "black", None, "positive", 0.7, api_name="/explain")
+    gallery, video = unwrap(gallery), unwrap(video)
     assert len(gallery) == 8 and all(item["caption"].startswith("frame ") for item in gallery)
-    assert importance["type"] == "plotly"
+    assert scale["type"] == per_frame["type"] == "plotly" and "'moving left'" in per_frame["plot"]
+    assert "'moving left'" in note and "8 frames at 48x48 px" in note
     path = video["video"] if isinstance(video, dict) else video
     with av.open(path) as container:
         assert container.streams.video[0].codec_context.name == "h264"
+    removal = client.predict(handle_file(example), BLVNET_TAM, 0, None, "neighbour", api_name="/frame_test")
+    assert "previous frame" in removal["plot"]
+    field, sentence = client.predict(handle_file(example), BLVNET_TAM, 0, "layer1.tam", api_name="/tam_view")
+    assert unwrap(field)["type"] == "plotly" and "layer1.tam" in sentence
 
 
 def test_tam_weights_endpoint_every_layer(client, app_module):
     layer, summary, plot, note, card = client.predict(BLVNET_TAM, api_name="/tam_weights")
     tams = list(app_module.load_models()[BLVNET_TAM].model.tams())
-    assert [choice[0] for choice in layer["choices"]] == tams and unwrap(layer) == tams[0]
-    assert unwrap(summary)["type"] == "plotly" and tams[0] in unwrap(plot)["plot"]
+    assert [choice[0] for choice in layer["choices"]] == tams and unwrap(layer) == tams[-1]
+    assert unwrap(summary)["type"] == "plotly" and tams[-1] in unwrap(plot)["plot"]
     assert f"{len(tams)} TAMs" in note and "blvnet_tam_tiny" in card and "GFLOPs" in card
     for name in tams:
-        assert f"TAM weights of {name}" in client.predict(BLVNET_TAM, name, api_name="/tam_layer")["plot"]
+        assert f"Channels of {name}" in client.predict(BLVNET_TAM, name, api_name="/tam_layer")["plot"]
     with pytest.raises(AppError, match="no TAM named"):
         client.predict(BLVNET_TAM, "layer9.tam", api_name="/tam_layer")
     for name in present(app_module):
@@ -129,9 +143,10 @@ def test_a_checkpoint_that_does_not_fit_and_one_that_does(client, app_module, ex
     with pytest.raises(AppError, match="Could not load this checkpoint"):
         client.predict(handle_file(tsn_weights), handle_file(str(labels)), "blvnet_tam_tiny", app_module.LABEL_AUTO,
                        api_name="/load_checkpoint")
-    model, status, panel = client.predict(handle_file(tsn_weights), None, app_module.OURS, app_module.LABEL_AUTO,
-                                          api_name="/load_checkpoint")
+    model, status, panel, frames = client.predict(handle_file(tsn_weights), None, app_module.OURS,
+                                                  app_module.LABEL_AUTO, api_name="/load_checkpoint")
     assert "tsn_resnet_tiny" in status and unwrap(model) == "your checkpoint" and panel["visible"] is True
+    assert frames["choices"][0][0] == "each model's own (your checkpoint: 8)"
     panels = top5(client, example)  # this visitor's checkpoint joins the side-by-side panels
     assert panels[BLVNET_TAM]["label"] == "moving left"
     assert panels["your checkpoint"]["label"] == panels[TSN]["label"]  # the same weights as the demo TSN
@@ -149,6 +164,6 @@ def test_uploads_larger_than_the_limit_are_refused(app_module, tmp_path):
         big.write_bytes(b"\0" * (2 * 1024 * 1024))
         small_client = Client(f"http://127.0.0.1:{port}/", verbose=False)
         with pytest.raises(Exception, match="(?i)size|large|exceed"):
-            small_client.predict(handle_file(str(big)), "bLVNet-TAM (demo)", 8, None, api_name="/predict")
+            small_client.predict(handle_file(str(big)), "bLVNet-TAM (demo)", 0, None, api_name="/predict")
     finally:
         demo.close()

@@ -1,140 +1,353 @@
-"""app/app.py's handlers called directly (no server): clear errors, expected outputs, one decode per Run."""
+"""app/handlers.py called directly (no server): clear errors, expected outputs, each model at its
+own frames, per-method attributions, the order tests on every example, nothing recomputed that a
+control does not change."""
 
 from dataclasses import replace
 
 import av
 import gradio as gr
+import matplotlib.figure
 import pytest
 import torch
 
 import blvnet_edu.inference as inference
 from blvnet_edu import build_model
+from blvnet_edu.data.synthetic import LONG_RANGE_PAIRS, SHORT_RANGE_PAIRS
+from blvnet_edu.explain.attributions import METHODS
 from blvnet_edu.saved_run import Preprocessing, SavedRun
-from blvnet_edu_app import app
+from blvnet_edu_app import handlers
 
-from conftest import save_in_authors_format
+from conftest import randomize_, save_in_authors_format
 
-TSN, BLVNET_TAM = app.TSN, app.BLVNET_TAM
+TSN, BLVNET, BLVNET_TAM, CUSTOM = handlers.TSN, handlers.BLVNET, handlers.BLVNET_TAM, handlers.CUSTOM
+OWN = handlers.OWN_FRAMES
 
 
 @pytest.fixture(scope="module")
 def models():
-    return app.load_models()
+    return handlers.load_models()
+
+
+def clip_of(name: str) -> str:
+    return str(handlers.HERE / "examples" / f"{name.replace(' ', '_')}.mp4")
 
 
 @pytest.fixture(scope="module")
 def example():
-    return str(app.HERE / "examples" / "moving_left.mp4")
+    return clip_of("moving left")
 
 
-def run(models, video, model_name=BLVNET_TAM, frames=8, order="pairs shuffled", target=None, custom=None):
-    """One press of Run, as build_ui chains it: predict, then the order test, then the explanation."""
-    *panels, classes, cache = app.predict(models, video, model_name, frames, target, custom, None)
-    table, cache = app.order_test(models, video, frames, order, custom, cache)
+def run(models, video, model_name=BLVNET_TAM, frames=OWN, order="pairs shuffled", target=None, custom=None,
+        method="saliency"):
+    """One press of Run, as app.py chains it: predict, the order test, the explanation, frame removal, TAM view."""
+    out = handlers.predict(models, video, model_name, frames, target, custom, None)
+    panels, lines, classes, cache = out[:4], out[4:8], out[8], out[9]
+    table, strip, cache = handlers.order_test(models, video, model_name, frames, order, 0, "", custom, cache)
     target = classes["value"]  # predict's update of the class dropdown
-    explained = app.explain(models, video, model_name, frames, "saliency", "black", target, custom, cache)
-    return dict(zip(app.SLOTS, panels)), classes, table, explained[:3]
+    explained = handlers.explain(models, video, model_name, frames, method, "black", target, "absolute_value", 0.8,
+                                 custom, cache)
+    removal, cache = handlers.frame_test(models, video, model_name, frames, target, "grey", custom, explained[-1])
+    field, sentence, cache = handlers.tam_view(models, video, model_name, frames, None, custom, cache)
+    return dict(panels=dict(zip(handlers.SLOTS, panels)), lines=dict(zip(handlers.SLOTS, lines)), classes=classes,
+                table=table, strip=strip, explained=explained[:5], removal=removal, field=field, sentence=sentence,
+                cache=cache)
 
 
 def test_a_run_predicts_compares_orders_and_explains(models, example):
-    panels, classes, table, (gallery, importance, overlay) = run(models, example)
+    r = run(models, example)
+    panels = r["panels"]
     assert max(panels[BLVNET_TAM], key=panels[BLVNET_TAM].get) == "moving left"
-    assert all(len(panels[name]) == 14 for name in models) and panels[app.CUSTOM] is None
-    assert classes["choices"] == models[BLVNET_TAM].classes and classes["value"] is None  # top-1 by default
-    assert "top-1, pairs shuffled" in table and "| TSN | moving" in table
-    assert len(gallery) == 8 and gallery[0][1].startswith("frame ") and gallery[0][0].shape[-1] == 3
-    assert importance.data[0].type == "bar" and len(importance.data[0].x) == 8  # one bar per frame
-    with av.open(overlay) as container:
+    assert all(len(panels[name]) == 14 for name in models) and panels[CUSTOM] is None
+    assert all("8 frames at 48x48 px" in r["lines"][name] and "only its 14 synthetic classes" in r["lines"][name]
+               for name in models) and r["lines"][CUSTOM] == ""  # what each demo model used and knows
+    assert r["classes"]["choices"] == models[BLVNET_TAM].classes and r["classes"]["value"] is None  # top-1
+    assert "top-1, pairs shuffled" in r["table"] and "| TSN | 8 x 48 px | moving" in r["table"]
+    assert len(r["strip"]) == 8 and r["strip"][0][1].startswith("0: frame ")
+    gallery, scale, per_frame, overlay, note = r["explained"]
+    assert len(gallery["value"]) == 8 and gallery["value"][0][1].startswith("frame ")
+    assert "Saliency" in gallery["label"] and "'moving left'" in gallery["label"]
+    assert per_frame.data[0].type == "bar" and len(per_frame.data[0].x) == 8 and "'moving left'" in per_frame.layout.title.text
+    assert scale.layout.xaxis.ticktext[-1].startswith("≥ ")
+    assert "**Saliency** of **'moving left'**" in note and "8 frames at 48x48 px" in note
+    with av.open(overlay["value"]) as container:
         assert container.streams.video[0].codec_context.name == "h264"
-    assert app.order_test(models, example, 8, "as it is")[0] == app.ORDER_HINT
+    assert "'moving left'" in r["removal"].layout.title.text and len(r["removal"].data[0].y) == 8
+    assert r["field"]["visible"] and "layer4.0.tam" in r["sentence"] and "frames" in r["sentence"]
+    assert handlers.order_test(models, example, BLVNET_TAM, OWN, "as it is")[:2] == (handlers.ORDER_HINT, None)
 
 
-def test_tam_weights_and_layers(models):
-    layer, summary, plot, note, card = app.tam_weights(models, BLVNET_TAM)
+def test_per_frame_values_differ_between_methods_on_the_same_clip(models, example):
+    cache = handlers.predict(models, example, BLVNET_TAM, OWN, None)[-1]
+    captions, bars = {}, {}
+    for method in METHODS:
+        gallery, _, per_frame, _, note, cache = handlers.explain(models, example, BLVNET_TAM, OWN, method, "black",
+                                                                 None, "absolute_value", 0.8, None, cache)
+        captions[method] = [c for _, c in gallery["value"]]
+        bars[method] = torch.tensor(per_frame.data[0].y)
+        assert handlers.METHOD_NAMES[method] in per_frame.layout.title.text and handlers.METHOD_NAMES[method] in note
+    for a in METHODS:
+        for b in METHODS:
+            if a < b:
+                assert captions[a] != captions[b] and not torch.allclose(bars[a], bars[b], rtol=0.05), (a, b)
+
+
+@pytest.mark.parametrize("first,second", LONG_RANGE_PAIRS)
+def test_halves_swapped_flips_bLVNet_TAM_on_every_long_range_example(models, first, second):
+    """Each long-range class and its partner are the same frame pairs in another order: swapping the
+    halves turns one into the other for bLVNet-TAM, and changes nothing for a bag of pairs."""
+    for label, partner in ((first, second), (second, first)):
+        table, strip, _ = handlers.order_test(models, clip_of(label), BLVNET_TAM, OWN, "halves swapped")
+        rows = _rows(table)
+        assert rows["bLVNet-TAM"][1:4] == [f"{label} (100%)", f"{partner} (100%)", "**yes**"], rows["bLVNet-TAM"]
+        assert rows["bLVNet without TAM"][3:] == ["no", "0.000", "never"]
+        assert rows["TSN"][3:] == ["no", "0.000", "never"]
+        assert [c for _, c in strip][:2] == ["0: frame 18", "1: frame 22"]  # the second half first
+
+
+def _rows(table: str) -> dict[str, list[str]]:
+    lines = [line for line in table.splitlines() if line.startswith("| ")][1:]  # the table, less its header
+    cells = [[c.strip() for c in line.strip("|").split("|")] for line in lines]
+    return {row[0]: row[1:] for row in cells}  # model -> frames, top-1 before, after, changed?, shift, can change?
+
+
+def test_every_example_clip_shows_what_its_note_says(models):
+    """The cached examples' lines on what to notice hold for the bundled demo models."""
+    for first, second in (*LONG_RANGE_PAIRS, *SHORT_RANGE_PAIRS):
+        for label, partner in ((first, second), (second, first)):
+            out = handlers.example(models, clip_of(label))
+            table, order, notice = out[8], out[10], out[-1]
+            assert out[-2].startswith("On this clip") and out[-3].data[0].type == "heatmap"  # the TAM view
+            rows = _rows(table)
+            assert f"'{partner}'" in notice and order in ("halves swapped", "reversed"), label
+            assert rows["bLVNet-TAM"][1].startswith(label) and rows["bLVNet-TAM"][2].startswith(partner), rows
+            assert rows["TSN"][3:] == ["no", "0.000", "never"]  # a bag of frames, either way
+            if order == "reversed":  # short range: every pair shows the direction
+                assert rows["bLVNet without TAM"][1].startswith(label) and rows["bLVNet without TAM"][2].startswith(
+                    partner), rows
+            else:
+                assert rows["bLVNet without TAM"][3:] == ["no", "0.000", "never"]
+            assert len(out[11]) == 8 and out[-4].layout.title.text.startswith(f"What '{label}' loses")
+
+
+def test_a_16_frame_checkpoint_is_explained_on_16_frames(models, example, tmp_path):
+    """An authors' f8x2 file is 16 frames: the frames control names them and every panel uses them."""
+    model = randomize_(build_model("blvnet_tam_tiny", num_classes=174, num_frames=16))
+    path = tmp_path / "st2stv2-bLVNet-TAM-tiny-a2-b4-f8x2.pth.tar"
+    save_in_authors_format(model.state_dict(), path)
+    custom, choices, status, panel, frames = handlers.load_custom(models, str(path), None, handlers.OURS, "ssv2")
+    assert custom().num_frames == 16 and "16 frames at 224x224 px" in status
+    assert frames["choices"][0] == ("each model's own (your checkpoint: 16)", OWN)
+    out = handlers.predict(models, example, CUSTOM, OWN, None, custom, None)
+    lines, cache = dict(zip(handlers.SLOTS, out[4:8])), out[-1]
+    assert "16 frames at 224x224 px" in lines[CUSTOM] and "8 frames at 48x48 px" in lines[TSN]  # each its own
+    gallery, _, per_frame, _, note, cache = handlers.explain(models, example, CUSTOM, OWN, "saliency", "black",
+                                                             None, "absolute_value", 0.8, custom, cache)
+    assert len(gallery["value"]) == 16 and len(per_frame.data[0].y) == 16 and "16 frames at 224x224 px" in note
+    removal, cache = handlers.frame_test(models, example, CUSTOM, OWN, None, "grey", custom, cache)
+    assert len(removal.data[0].y) == 16
+    table, strip, cache = handlers.order_test(models, example, CUSTOM, OWN, "halves swapped", 0, "", custom, cache)
+    assert "| your checkpoint | 16 x 224 px |" in table and len(strip) == 16
+    with pytest.raises(gr.Error, match="this clip has 16 frames: give 16"):  # the model to explain's frames
+        handlers.order_test(models, example, CUSTOM, OWN, "your order", 0, "7 6 5 4 3 2 1 0", custom, cache)
+    backwards = " ".join(map(str, range(15, -1, -1)))
+    with pytest.raises(gr.Error, match="the order has 16 positions but TSN runs on 8 frames: type 8 positions, or "
+                                       "run every model on 16 frames"):
+        handlers.order_test(models, example, CUSTOM, OWN, "your order", 0, backwards, custom, cache)
+    table = handlers.order_test(models, example, CUSTOM, 16, "your order", 0, backwards, custom, cache)[0]
+    assert "| TSN | 16 x 48 px |" in table  # every model on 16 frames
+    eight = handlers.explain(models, example, CUSTOM, 8, "saliency", "black", None, "absolute_value", 0.8, custom,
+                             cache)  # the user's override
+    assert len(eight[0]["value"]) == 8
+
+
+def test_changing_how_it_is_drawn_reruns_nothing_and_a_new_method_no_prediction(models, example, monkeypatch):
+    cache = handlers.predict(models, example, BLVNET_TAM, OWN, None)[-1]
+    calls = {"decode": 0, "predict": 0, "attribution": 0}
+    read_frames, predict_clip, attribution = inference.read_frames, inference.predict_clip, handlers.attribution
+
+    def counted(name, fn):
+        def wrapper(*args, **kwargs):
+            calls[name] += 1
+            return fn(*args, **kwargs)
+        return wrapper
+
+    monkeypatch.setattr(inference, "read_frames", counted("decode", read_frames))
+    monkeypatch.setattr(inference, "predict_clip", counted("predict", predict_clip))
+    monkeypatch.setattr(handlers, "attribution", counted("attribution", attribution))
+    explain = lambda method, sign="absolute_value", opacity=0.8, target=None: handlers.explain(  # noqa: E731
+        models, example, BLVNET_TAM, OWN, method, "black", target, sign, opacity, None, cache, forced=False)
+    first = explain("saliency")
+    assert calls == {"decode": 0, "predict": 0, "attribution": 1}
+    redrawn = explain("saliency", "positive", 0.4)
+    assert calls["attribution"] == 1 and redrawn[0]["value"][0][1] == first[0]["value"][0][1]  # same values
+    assert "positive" in redrawn[0]["label"] and not (redrawn[0]["value"][2][0] == first[0]["value"][2][0]).all()
+    explain("gradcam")
+    explain("saliency", target="growing")  # another class: the method again, no prediction
+    assert calls == {"decode": 0, "predict": 0, "attribution": 3}
+    handlers.frame_test(models, example, BLVNET_TAM, OWN, None, "neighbour", None, cache)
+    handlers.frame_test(models, example, BLVNET_TAM, OWN, None, "neighbour", None, cache)
+    assert calls["decode"] == 0 and calls["predict"] == 0
+
+
+def test_a_control_change_does_not_start_a_long_explanation(models, example, monkeypatch):
+    monkeypatch.setattr(handlers, "AUTO_S", 0.0)  # every explanation is "long"
+    cache = handlers.predict(models, example, BLVNET_TAM, OWN, None)[-1]
+    out = handlers.explain(models, example, BLVNET_TAM, OWN, "occlusion", "black", None, "absolute_value", 0.8, None,
+                           cache, forced=False)
+    assert out[:4] == (gr.skip(),) * 4 and "Occlusion would take about" in out[4] and "press **Explain**" in out[4]
+    forced = handlers.explain(models, example, BLVNET_TAM, OWN, "occlusion", "black", None, "absolute_value", 0.8,
+                              None, cache)  # the Explain button
+    assert len(forced[0]["value"]) == 8
+    no_clip = handlers.explain(models, None, BLVNET_TAM, OWN, "gradcam", "black", None, "absolute_value", 0.8,
+                               forced=False)
+    assert no_clip[4] == handlers.RUN_FIRST
+
+
+def test_an_explanation_that_cannot_fit_says_what_it_would_cost(models, example, monkeypatch):
+    monkeypatch.setattr(handlers, "OCCLUSION_TARGET_S", 1000.0)  # no shrinking for time
+    with pytest.raises(gr.Error, match=r"Occlusion on blvnet_tam_tiny at 8 frames would take about \d+ s here, "
+                                       r"over the limit of 0.01 s per request"):
+        handlers.explain(models, example, BLVNET_TAM, OWN, "occlusion", "black", None, "absolute_value", 0.8,
+                         limits=handlers.Limits(timeout_s=0.01))
+
+
+def test_frame_removal_depends_on_the_replacement(models, example):
+    cache = handlers.predict(models, example, BLVNET_TAM, OWN, None)[-1]
+    figures = {r: handlers.frame_test(models, example, BLVNET_TAM, OWN, None, r, None, cache)[0]
+               for r in ("grey", "neighbour", "mean")}
+    assert "grey" in figures["grey"].layout.title.text and "previous frame" in figures["neighbour"].layout.title.text
+    assert figures["grey"].data[0].y != figures["neighbour"].data[0].y != figures["mean"].data[0].y
+    with pytest.raises(gr.Error, match="choose a replacement"):
+        handlers.frame_test(models, example, BLVNET_TAM, OWN, None, "pink", None, cache)
+    assert handlers.frame_test(models, None, BLVNET_TAM, OWN, None, "grey")[0] == gr.skip()
+
+
+def test_orders_typed_seeded_and_refused(models, example):
+    table, strip, cache = handlers.order_test(models, example, BLVNET_TAM, OWN, "your order", 0, "0 1 0 1 0 1 0 1")
+    assert "in your order" in table and "`0 1 | 0 1 | 0 1 | 0 1`" in table and _rows(table)["TSN"][5] == "yes"
+    assert [c for _, c in strip][:3] == ["0: frame 2", "1: frame 6", "2: frame 2"]
+    seeded = [handlers.order_test(models, example, BLVNET_TAM, OWN, "pairs shuffled", seed, "")[0]
+              for seed in (0, 0, 5)]
+    assert seeded[0] == seeded[1] and "(seed 0)" in seeded[0] and "(seed 5)" in seeded[2]
+    for typed, message in (("1 2", "has 2 positions"), ("0 1 2 3 4 5 6 9", "position 9 is not in the clip"),
+                           ("a b", "'a' is not a frame position")):
+        with pytest.raises(gr.Error, match=message):
+            handlers.order_test(models, example, BLVNET_TAM, OWN, "your order", 0, typed)
+    with pytest.raises(gr.Error, match="choose a frame order"):
+        handlers.order_test(models, example, BLVNET_TAM, OWN, "sideways")
+
+
+def test_tam_weights_layers_and_the_clip_view(models, example):
+    layer, summary, groups, note, card = handlers.tam_weights(models, BLVNET_TAM)
     tams = list(models[BLVNET_TAM].model.tams())
-    assert layer["choices"] == tams and layer["value"] == tams[0] and f"{len(tams)} TAMs" in note
-    assert summary["visible"] and "blvnet_tam_tiny" in card and "GFLOPs" in card
-    assert f"TAM weights of {tams[-1]}" in app.tam_layer(models, BLVNET_TAM, tams[-1]).layout.title.text
-    layer, summary, plot, note, card = app.tam_weights(models, TSN)
+    assert layer["choices"] == tams and layer["value"] == tams[-1] and f"{len(tams)} TAMs" in note
+    assert "How to read these charts" in note and summary["value"].data[0].zmax == 1.0
+    assert f"Channels of {tams[-1]}" in groups["value"].layout.title.text
+    assert "blvnet_tam_tiny" in card and "GFLOPs" in card
+    first = handlers.tam_layer(models, BLVNET_TAM, tams[0])
+    assert sum(int(a.text.split("(")[1][:-1]) for a in first.layout.annotations) == models[
+        BLVNET_TAM].model.layer0.tam.channels  # every channel in one group
+    cache = handlers.predict(models, example, BLVNET_TAM, OWN, None)[-1]
+    shallow, sentence, cache = handlers.tam_view(models, example, BLVNET_TAM, OWN, tams[0], None, cache)
+    deep, _, cache = handlers.tam_view(models, example, BLVNET_TAM, OWN, tams[-1], None, cache)
+    assert len(shallow["value"].data[0].y) == 8 and len(deep["value"].data[0].y) == 4  # one row per pair in stage 4
+    assert shallow["value"].data[0].z != deep["value"].data[0].z and tams[0] in sentence
+    layer, summary, groups, note, card = handlers.tam_weights(models, TSN)
     assert "has no TAM" in note and layer["choices"] == [] and summary["visible"] is False
+    assert handlers.tam_view(models, example, TSN, OWN, None)[0]["visible"] is False
+    assert "Run a clip" in handlers.tam_view(models, None, BLVNET_TAM, OWN, None)[1]
+
+
+def test_captums_view_of_a_selected_frame(models, example):
+    cache = handlers.predict(models, example, BLVNET_TAM, OWN, None)[-1]
+    nothing = handlers.frame_view(models, example, BLVNET_TAM, OWN, "positive", 3, None, cache)  # nothing explained
+    assert nothing["visible"] is False
+    handlers.explain(models, example, BLVNET_TAM, OWN, "integrated_gradients", "frozen", None, "positive", 0.8,
+                     None, cache)
+    shown = handlers.frame_view(models, example, BLVNET_TAM, OWN, "positive", 3, None, cache)
+    figure = shown["value"]
+    assert shown["visible"] and isinstance(figure, matplotlib.figure.Figure) and len(figure.axes) >= 3
+    assert "Integrated gradients" in figure.axes[1].get_title()
+
+
+def test_choosing_another_model_updates_its_classes_and_frames(models, tmp_path):
+    tsn = SavedRun.load(handlers.DEMO / "tsn_resnet_tiny.pt")
+    other = replace(tsn, config=replace(tsn.config, num_frames=12)).save(tmp_path / "tsn12.pt")
+    custom = handlers.load_custom(models, str(other), None, handlers.OURS)[0]
+    classes, frames = handlers.model_changed(models, CUSTOM, custom)
+    assert classes["choices"] == custom().classes and classes["value"] is None
+    assert frames["choices"][0] == ("each model's own (your checkpoint: 12)", OWN)
+    assert handlers.model_changed(models, TSN)[1]["choices"][0] == ("each model's own (TSN (demo): 8)", OWN)
 
 
 @pytest.mark.parametrize("video,message", [(None, "Upload a clip"), ("", "Upload a clip")])
 def test_no_video(models, video, message):
     with pytest.raises(gr.Error, match=message):
-        app.predict(models, video, BLVNET_TAM, 8, None)
+        handlers.predict(models, video, BLVNET_TAM, 8, None)
     with pytest.raises(gr.Error, match=message):
-        app.explain(models, video, BLVNET_TAM, 8, "saliency", "black", None)
+        handlers.explain(models, video, BLVNET_TAM, 8, "saliency", "black", None)
 
 
 def test_a_text_file_as_video_gives_a_message_without_the_upload_folder(models, tmp_path):
     text = tmp_path / "notes.mp4"
     text.write_text("not a video\n" * 50)
     with pytest.raises(gr.Error, match="cannot read this video") as err:
-        app.predict(models, str(text), BLVNET_TAM, 8, None)
+        handlers.predict(models, str(text), BLVNET_TAM, 8, None)
     assert str(tmp_path) not in err.value.message
 
 
-def test_unknown_model_class_layer_and_odd_frames(models, example):
+def test_unknown_model_class_layer_method_and_odd_frames(models, example):
     with pytest.raises(gr.Error, match="unknown model 'nope'"):
-        app.predict(models, example, "nope", 8, None)
+        handlers.predict(models, example, "nope", 8, None)
     with pytest.raises(gr.Error, match="unknown model 'nope'"):
-        app.tam_weights(models, "nope")
+        handlers.tam_weights(models, "nope")
     with pytest.raises(gr.Error, match="unknown class 'flying'"):
-        app.explain(models, example, BLVNET_TAM, 8, "saliency", "black", "flying")
+        handlers.explain(models, example, BLVNET_TAM, 8, "saliency", "black", "flying")
+    with pytest.raises(gr.Error, match="choose a method among"):
+        handlers.explain(models, example, BLVNET_TAM, 8, "magic", "black", None)
+    with pytest.raises(gr.Error, match="a sign among"):
+        handlers.explain(models, example, BLVNET_TAM, 8, "saliency", "black", None, "sideways")
+    with pytest.raises(gr.Error, match="opacity goes from 0 to 1"):
+        handlers.explain(models, example, BLVNET_TAM, 8, "saliency", "black", None, "positive", 3)
     with pytest.raises(gr.Error, match="no TAM named 'layer9.tam'"):
-        app.tam_layer(models, BLVNET_TAM, "layer9.tam")
+        handlers.tam_layer(models, BLVNET_TAM, "layer9.tam")
     with pytest.raises(gr.Error, match="frames in pairs"):
-        app.predict(models, example, BLVNET_TAM, 7, None)
+        handlers.predict(models, example, BLVNET_TAM, 7, None)
     with pytest.raises(gr.Error, match="even number of frames >= 4"):
-        app.order_test(models, example, 2, "pairs shuffled")
+        handlers.order_test(models, example, BLVNET_TAM, 2, "pairs shuffled")
 
 
 def test_loading_a_checkpoint(models, example, tmp_path):
     with pytest.raises(gr.Error, match="Choose a checkpoint file first"):
-        app.load_custom(models, None, None, app.OURS)
+        handlers.load_custom(models, None, None, handlers.OURS)
     junk = tmp_path / "junk.pt"
     junk.write_bytes(b"not a checkpoint")
     with pytest.raises(gr.Error, match="Could not load this checkpoint: could not read"):
-        app.load_custom(models, str(junk), None, app.OURS)
-    tsn = str(app.DEMO / "tsn_resnet_tiny.pt")
-    custom, choices, status, panel = app.load_custom(models, tsn, None, app.OURS)
-    assert "tsn_resnet_tiny" in status and choices["value"] == app.CUSTOM and panel["visible"] is True
-    panels = run(models, example, custom=custom)[0]
-    assert panels[app.CUSTOM] == pytest.approx(panels[TSN])  # the same weights as the demo TSN
+        handlers.load_custom(models, str(junk), None, handlers.OURS)
+    tsn = str(handlers.DEMO / "tsn_resnet_tiny.pt")
+    custom, choices, status, panel, frames = handlers.load_custom(models, tsn, None, handlers.OURS)
+    assert "tsn_resnet_tiny" in status and choices["value"] == CUSTOM and panel["visible"] is True
+    panels = run(models, example, custom=custom)["panels"]
+    assert panels[CUSTOM] == pytest.approx(panels[TSN])  # the same weights as the demo TSN
 
 
-def test_one_run_decodes_once_per_preprocessing_and_runs_each_model_once(models, example, tmp_path,
-                                                                        monkeypatch):
-    tsn = SavedRun.load(app.DEMO / "tsn_resnet_tiny.pt")
+def test_one_run_decodes_once_per_preprocessing_and_runs_each_model_once(models, example, tmp_path, monkeypatch):
+    tsn = SavedRun.load(handlers.DEMO / "tsn_resnet_tiny.pt")
     other = replace(tsn, preprocessing=Preprocessing(40, 48)).save(tmp_path / "tsn_40px.pt")
-    custom = app.load_custom(models, str(other), None, app.OURS)[0]
-    everyone = {**models, app.CUSTOM: custom()}  # the state holds a reference; the server holds the model
-    decodes, probes, forwards = [], [], {name: 0 for name in everyone}
+    custom = handlers.load_custom(models, str(other), None, handlers.OURS)[0]
+    everyone = {**models, CUSTOM: custom()}  # the state holds a reference; the server holds the model
+    decodes, probes = [], []
     read_frames, probe_video = inference.read_frames, inference.probe_video
     monkeypatch.setattr(inference, "read_frames", lambda *a, **k: decodes.append(a) or read_frames(*a, **k))
     monkeypatch.setattr(inference, "probe_video", lambda *a, **k: probes.append(a) or probe_video(*a, **k))
-
-    def counter(name):
-        def hook(*_):
-            forwards[name] += 1
-        return hook
-
-    hooks = [p.model.register_forward_hook(counter(name)) for name, p in everyone.items()]
-    try:
-        panels = run(models, example, custom=custom)[0]
-        assert len(decodes) == len(probes) == 2  # (8 frames, 48 px) for the demo models, (8, 40) for custom
-        # each model on the clip as it is, then shuffled; bLVNet-TAM also for its explanation
-        assert forwards == {name: 2 for name in everyone} | {BLVNET_TAM: forwards[BLVNET_TAM]}
-        during_run = forwards[BLVNET_TAM] - 2
-        forwards[BLVNET_TAM] = 0  # what explaining the top-1 class alone costs
-        top1 = max(panels[BLVNET_TAM], key=panels[BLVNET_TAM].get)
-        clip = inference.load_clip(example, 8, 48, 48)
-        inference.explain(models[BLVNET_TAM], clip, top1, "saliency", "black")
-        assert during_run == forwards[BLVNET_TAM]  # no second forward pass for the top-1
-    finally:
-        for hook in hooks:
-            hook.remove()
+    predictions = []
+    predict_clip = inference.predict_clip
+    monkeypatch.setattr(inference, "predict_clip",
+                        lambda p, c: predictions.append(p.name + str(p.size)) or predict_clip(p, c))
+    run(models, example, custom=custom)
+    assert len(decodes) == len(probes) == 2  # (8 frames, 48 px) for the demo models, (8, 40) for custom
+    # each model once on the clip as it is and once shuffled; the explanation reuses the prediction
+    assert sorted(predictions) == sorted(2 * [p.name + str(p.size) for p in everyone.values()])
 
 
 def test_an_authors_checkpoint_with_a_shipped_label_map(models, example, tmp_path):
@@ -143,22 +356,18 @@ def test_an_authors_checkpoint_with_a_shipped_label_map(models, example, tmp_pat
     path = tmp_path / "st2stv2-tiny.pth.tar"
     save_in_authors_format(model.state_dict(), path)
     with pytest.raises(gr.Error, match="'ssv1'.*'ssv2'"):
-        app.load_custom(models, str(path), None, app.OURS)  # 174 classes: V1 or V2?
-    custom, _, status, _ = app.load_custom(models, str(path), None, app.OURS, "ssv2")
+        handlers.load_custom(models, str(path), None, handlers.OURS)  # 174 classes: V1 or V2?
+    custom, _, status, _, _ = handlers.load_custom(models, str(path), None, handlers.OURS, "ssv2")
     assert custom().classes[0] == "Approaching something with your camera" and "174 classes" in status
-    panels = app.predict(models, example, app.CUSTOM, None, None, custom)[: len(app.SLOTS)]
-    top5 = dict(zip(app.SLOTS, panels))[app.CUSTOM]  # the visitor's model beside the demo models
+    panels = handlers.predict(models, example, CUSTOM, None, None, custom)[: len(handlers.SLOTS)]
+    top5 = dict(zip(handlers.SLOTS, panels))[CUSTOM]  # the visitor's model beside the demo models
     assert len(top5) >= 5 and set(top5) <= set(custom().classes)
 
 
-def test_the_ui_tells_what_the_demo_models_know():
-    assert "arbitrary answer" in app.DEMO_NOTE and "ssv2" in app.DEMO_NOTE
-
-
 def test_overlay_videos_are_bounded(monkeypatch, tmp_path):
-    monkeypatch.setattr(app, "OVERLAYS", tmp_path)
-    monkeypatch.setattr(app, "KEEP_OVERLAYS", 3)
-    paths = [app._overlay_path() for _ in range(6)]
+    monkeypatch.setattr(handlers, "OVERLAYS", tmp_path)
+    monkeypatch.setattr(handlers, "KEEP_OVERLAYS", 3)
+    paths = [handlers._overlay_path() for _ in range(6)]
     assert len({p.name for p in paths}) == 6 and all(p.parent == tmp_path for p in paths)
     assert len(list(tmp_path.glob("*.mp4"))) == 3  # the newest ones only
 
@@ -166,13 +375,13 @@ def test_overlay_videos_are_bounded(monkeypatch, tmp_path):
 def test_the_server_holds_a_bounded_number_of_visitors_checkpoints(models, example, monkeypatch):
     import gc
 
-    monkeypatch.setattr(app, "OWN", app.OwnCheckpoints(capacity=2))
-    tsn = str(app.DEMO / "tsn_resnet_tiny.pt")
-    first, second, third = (app.load_custom(models, tsn, None, app.OURS)[0] for _ in range(3))
+    monkeypatch.setattr(handlers, "OWN", handlers.OwnCheckpoints(capacity=2))
+    tsn = str(handlers.DEMO / "tsn_resnet_tiny.pt")
+    first, second, third = (handlers.load_custom(models, tsn, None, handlers.OURS)[0] for _ in range(3))
     gc.collect()
-    assert len(app.OWN) == 2 and first() is None  # the least recently used was unloaded and freed
+    assert len(handlers.OWN) == 2 and first() is None  # the least recently used was unloaded and freed
     with pytest.raises(gr.Error, match="Your checkpoint was unloaded to make room: the server holds the 2 most"):
-        app.predict(models, example, BLVNET_TAM, 8, None, first)
+        handlers.predict(models, example, BLVNET_TAM, 8, None, first)
     for visitor in (second, third):
-        panels = dict(zip(app.SLOTS, app.predict(models, example, BLVNET_TAM, 8, None, visitor)))
-        assert panels[app.CUSTOM] == pytest.approx(panels[TSN])
+        panels = dict(zip(handlers.SLOTS, handlers.predict(models, example, BLVNET_TAM, 8, None, visitor)))
+        assert panels[CUSTOM] == pytest.approx(panels[TSN])

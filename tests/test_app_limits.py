@@ -22,7 +22,7 @@ from gradio_client.exceptions import AppError
 from blvnet_edu.budget import Limits
 from blvnet_edu.data.video_io import write_video
 from blvnet_edu.saved_run import SavedRun
-from blvnet_edu_app import app
+from blvnet_edu_app import app, handlers
 
 from conftest import free_port, h264_clip, index_frames, ramp_frames
 
@@ -81,7 +81,8 @@ def predict(video, frames=8, model=TAM):
 
 
 def explain(video, method="saliency", frames=8, target=None):
-    return (lambda c: c.predict(handle_file(str(video)), TAM, frames, method, "black", target, api_name="/explain"))
+    return (lambda c: c.predict(handle_file(str(video)), TAM, frames, method, "black", target, "absolute_value", 0.8,
+                                api_name="/explain"))
 
 
 def load(checkpoint, labels=None):
@@ -100,12 +101,12 @@ BAD = {  # kind -> (request, what the message must say)
     "frames over the size limit": (lambda f: predict(f / "full_hd.mp4"), r"1920x1080 .* the largest accepted is 0.9"),
     "one key frame for 2 minutes": (lambda f: predict(f / "one_key_frame.mp4"), "key frames are far apart"),
     "no clip": (lambda f: predict(None), "Upload a clip"),
-    "odd frames for bLVNet": (lambda f: predict(app.EXAMPLES[0], frames=7), "even number of frames"),
+    "odd frames for bLVNet": (lambda f: predict(app.EXAMPLES[0], frames=7), "even number of frames|7 is not in the list of choices"),
     "unknown model": (lambda f: predict(app.EXAMPLES[0], model="resnet9000"), "unknown model|resnet9000 is not in the list of choices"),
     "unknown class to explain": (lambda f: explain(app.EXAMPLES[0], target="flying"), "unknown class|flying is not in the list of choices"),
     "unknown attribution method": (lambda f: explain(app.EXAMPLES[0], method="magic"), "choose a method|magic is not in the list of choices"),
     "occlusion over the work limit": (lambda f: explain(app.EXAMPLES[0], "occlusion", frames=32),
-                                      "occlusion at 32 frames would take about .* choose saliency"),
+                                      "occlusion at 32 frames would take about .* choose Saliency"),
     "checkpoint that is text": (lambda f: load(f / "notes.mp4"), "Could not load this checkpoint"),
     "checkpoint declaring 300,000 classes": (lambda f: load(f / "classes.pt"), "declares 300000 classes"),
     "label file of 300,000 lines": (lambda f: load(app.DEMO / "blvnet_tam_tiny.pt", f / "labels.txt"),
@@ -149,13 +150,14 @@ def test_every_bad_input_gets_a_message_while_another_visitor_is_served(server, 
 
 def test_occlusion_within_the_limit_is_scaled_down_and_says_so(server):
     client = Client(server, verbose=False)
-    gallery, importance, video, note = explain(app.EXAMPLES[0], "occlusion", frames=16)(client)
+    gallery, scale, per_frame, video, note = explain(app.EXAMPLES[0], "occlusion", frames=16)(client)
+    gallery = gallery["value"] if isinstance(gallery, dict) and "value" in gallery else gallery
     assert len(gallery) == 16 and "patches instead of 6" in note
 
 
 def test_a_checkpoint_within_the_limits_still_loads(server):
     client = Client(server, verbose=False)
-    model, status, panel = load(app.DEMO / "tsn_resnet_tiny.pt")(client)
+    model, status, panel, frames = load(app.DEMO / "tsn_resnet_tiny.pt")(client)
     assert "tsn_resnet_tiny" in status
 
 
@@ -165,7 +167,7 @@ def test_the_cache_is_kept_under_its_bound(tmp_path):
         (tmp_path / f"upload{i}" / "clip.mp4").write_bytes(b"\0" * 300_000)
         time.sleep(0.01)  # distinct modification times: oldest first
     newest = tmp_path / "upload9" / "clip.mp4"
-    deleted = app.prune_cache(keep=str(tmp_path / "upload0" / "clip.mp4"), folder=tmp_path, max_mb=1.0)
+    deleted = handlers.prune_cache(keep=str(tmp_path / "upload0" / "clip.mp4"), folder=tmp_path, max_mb=1.0)
     left = sorted(p.parent.name for p in tmp_path.rglob("*.mp4"))
     assert deleted == 7 * 300_000 and left == ["upload0", "upload8", "upload9"] and newest.exists()
     assert sum(p.stat().st_size for p in tmp_path.rglob("*.mp4")) <= 1024 * 1024

@@ -167,7 +167,7 @@ def test_occlusion_is_scaled_down_then_refused_and_ig_takes_fewer_steps():
     coarse = plan_explanation("occlusion", 32, 48, 0.1, 16, limits)  # 32 x 225 patches at 0.1 GFLOP: too many
     assert coarse.occlusion_window > 6 and "patches instead of 6" in coarse.note
     assert occlusion_positions(32, 48, 48, coarse.occlusion_window) * 0.1 <= 100
-    with pytest.raises(BudgetError, match="choose saliency or gradcam, or fewer frames"):
+    with pytest.raises(BudgetError, match="choose Saliency or Grad-CAM, or fewer frames"):
         plan_explanation("occlusion", 16, 224, 23.8, 16, Limits())  # bLVNet-TAM-50 at 16 frames
     ig = plan_explanation("integrated_gradients", 16, 224, 23.8, 16, Limits())
     assert ig.steps == 8 and "8 steps instead of 16" in ig.note and ig.gflop <= 1000
@@ -197,3 +197,32 @@ def test_limits_are_validated_and_become_options():
     Limits.add_arguments(parser)
     args = parser.parse_args(["--max-decode-frames", "100", "--timeout-s", "5"])
     assert Limits.from_args(args) == Limits(max_decode_frames=100, timeout_s=5.0)
+
+
+def test_the_work_of_a_method_in_forward_passes_with_and_without_frame_removal():
+    with_removal = plan_explanation("saliency", 8, 48, 0.04, 16, Limits())
+    alone = plan_explanation("saliency", 8, 48, 0.04, 16, Limits(), frame_test=False)
+    assert (with_removal.passes, alone.passes) == (3 + 9, 3) and alone.seconds(0.5) == 1.5
+
+
+def test_time_estimates_from_a_measured_forward_pass():
+    from blvnet_edu.budget import ForwardTiming, explanation_seconds, fit_occlusion_window, fit_steps, occlusion_batch
+
+    timing = ForwardTiming(single=0.4, extra=0.35)  # a large model: batching saves little
+    assert timing.batch(4) == pytest.approx(0.4 + 3 * 0.35)
+    assert explanation_seconds("saliency", 16, 224, timing) == pytest.approx(4 * 0.4)
+    assert explanation_seconds("gradcam", 16, 224, timing) == pytest.approx(8 * 0.4)
+    assert explanation_seconds("integrated_gradients", 16, 224, timing, steps=6) == pytest.approx(
+        4 * (timing.batch(4) + timing.batch(2)))
+    assert fit_steps(16, 224, timing, 8.0, 32) == 5  # batches of 4 and 1 clips: 7.4 s; 6 steps: 8.2 s
+    assert fit_steps(16, 224, ForwardTiming(0.01, 0.002), 8.0, 32) == 32  # a tiny model: every step
+    assert occlusion_batch(16, 224, 224) == 8 and occlusion_batch(8, 48, 48) == 32
+    patches = occlusion_positions(8, 48, 48, 6)  # 1800
+    assert explanation_seconds("occlusion", 8, 48, ForwardTiming(0.01, 0.001), window=6) == pytest.approx(
+        0.01 + patches // 32 * (0.01 + 31 * 0.001) + (0.01 + (patches % 32 - 1) * 0.001))
+    small = ForwardTiming(0.01, 0.001)
+    window = fit_occlusion_window(8, 48, small, 1.0)
+    assert window > 6 and explanation_seconds("occlusion", 8, 48, small, window=window) <= 1.0
+    assert fit_occlusion_window(16, 224, timing, 1.0) == 95  # nothing fits: 28, 42, 63, 95 px (<= half the frame)
+    with pytest.raises(ValueError, match="unknown method"):
+        explanation_seconds("magic", 8, 48, small)

@@ -1,9 +1,9 @@
-"""blvnet_edu/data/order.py: clips played backwards, frame pairs shuffled."""
+"""blvnet_edu/data/order.py: clips played backwards, halves swapped, frame pairs shuffled."""
 
 import pytest
 import torch
 
-from blvnet_edu.data.order import ORDER_TESTS, reverse_frames, shuffle_pairs
+from blvnet_edu.data.order import ORDER_TESTS, halves_split, reverse_frames, shuffle_pairs, swap_halves
 
 from conftest import random_video
 
@@ -31,5 +31,24 @@ def test_reverse_frames():
     assert torch.equal(reverse_frames(video)[:, 0], video[:, 5])
 
 
+@pytest.mark.parametrize("frames,expected", [
+    (8, [4, 5, 6, 7, 0, 1, 2, 3]),
+    (16, [*range(8, 16), *range(8)]),
+    (6, [4, 5, 0, 1, 2, 3]),  # 3 pairs: the cut stays between pairs
+    (2, [0, 1]),
+    (7, [4, 5, 6, 0, 1, 2, 3]),  # odd (TSN): the same rule
+])
+def test_swap_halves_cuts_between_pairs(frames, expected):
+    video = torch.arange(float(frames)).view(1, frames, 1, 1, 1).expand(2, frames, 3, 2, 2)
+    swapped = swap_halves(video)
+    assert swapped[0, :, 0, 0, 0].tolist() == expected and torch.equal(swapped[0], swapped[1])
+    assert halves_split(frames) % 2 == 0
+    pairs = lambda order: sorted(tuple(order[i : i + 2]) for i in range(0, frames - 1, 2))  # noqa: E731
+    if frames % 2 == 0:  # a bag of pairs sees the same pairs
+        assert pairs(expected) == pairs(list(range(frames)))
+    with pytest.raises(ValueError, match="at least 2 frames"):
+        swap_halves(video[:, :1])
+
+
 def test_order_tests_by_name():
-    assert ORDER_TESTS == {"reversed": reverse_frames, "shuffled_pairs": shuffle_pairs}
+    assert ORDER_TESTS == {"reversed": reverse_frames, "shuffled_pairs": shuffle_pairs, "halves_swapped": swap_halves}

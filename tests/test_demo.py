@@ -7,7 +7,8 @@ import pytest
 from blvnet_edu.data.kinetics import make_subset
 from blvnet_edu.data.lists import read_classes
 from blvnet_edu.data.synthetic import CLASSES, make_synthetic
-from blvnet_edu.demo import DEMO_MODELS, export_demo, run_summary, train_run
+from blvnet_edu.data.synthetic import LONG_RANGE_PAIRS, SHORT_RANGE_PAIRS
+from blvnet_edu.demo import DEMO_MODELS, example_notice, export_demo, run_summary, train_run
 from blvnet_edu.saved_run import SavedRun
 
 TINY = ("epochs=1", "max_steps_per_epoch=2", "batch_size=4", "size=32", "resize=32", "workers=0", "threads=1")
@@ -48,3 +49,14 @@ def test_train_summarise_export_and_reuse(lists, tmp_path):
     assert all(p.exists() for p in written)
     exported = SavedRun.load(app / "demo" / "blvnet_tiny.pt")
     assert exported.build_model().config.temporal_module is None and exported.classes == sorted(CLASSES)
+
+
+def test_every_example_class_has_an_order_to_try_and_a_line_on_what_to_notice():
+    for first, second in LONG_RANGE_PAIRS:
+        test, line = example_notice(first)
+        assert test == "halves_swapped" and f"now answers '{second}'" in line and line.startswith("long range")
+    for first, second in SHORT_RANGE_PAIRS:
+        test, line = example_notice(second)
+        assert test == "reversed" and f"reversed they answer '{first}'" in line and line.startswith("short range")
+    assert {example_notice(c)[0] for c in CLASSES} == {"halves_swapped", "reversed"}
+    assert example_notice("juggling") == (None, "")

@@ -36,7 +36,7 @@ def evaluate_checkpoint(
     num_frames: int | None = None,
 ) -> Metrics | tuple[Metrics, dict]:
     """Metrics of a checkpoint on `data/<split>.csv`; with `order_tests`, also the order
-    diagnostics of `order_tests.py` (reversed clips, shuffled frame pairs), from the same
+    diagnostics of `order_tests.py` (reversed clips, shuffled frame pairs, swapped halves), from the same
     decoded clips: returns `(metrics, report)` then.
 
     An authors' released checkpoint is read as `loading.load_network` reads it (`labels`,

@@ -1,14 +1,15 @@
 """Order diagnostics: how much does a trained model depend on the order of its frames?
 
 The paper's Figure 1 in one measurement each. On the same clips, the model is evaluated as
-they are, played backwards, and with their frame pairs shuffled (each pair `(x_0, x_1),
-(x_2, x_3), ...` kept intact, the pairs put in a random order):
+they are, played backwards, with their frame pairs shuffled (each pair `(x_0, x_1),
+(x_2, x_3), ...` kept intact, the pairs put in a random order) and with their two halves
+swapped (the cut between two pairs):
 
-| model                | reversed clips        | shuffled pairs          |
-|----------------------|-----------------------|-------------------------|
-| TSN (bag of frames)  | no prediction changes | no prediction changes   |
-| bLVNet without TAM   | predictions change    | no prediction changes   |
-| bLVNet-TAM           | predictions change    | predictions change      |
+| model                | reversed clips        | shuffled pairs, halves swapped |
+|----------------------|-----------------------|--------------------------------|
+| TSN (bag of frames)  | no prediction changes | no prediction changes          |
+| bLVNet without TAM   | predictions change    | no prediction changes          |
+| bLVNet-TAM           | predictions change    | predictions change             |
 
 A model that needs frame order loses accuracy on the modified clips (the "shuffle test" of
 the temporal-modelling literature); one whose accuracy stays put did not need the order for

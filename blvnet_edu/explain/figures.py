@@ -1,4 +1,8 @@
-"""Plotly figures for the explainer: TAM weights, temporal importance, top-k predictions."""
+"""Plotly figures for the explainer: attributions per frame and their colour bar, what removing
+a frame costs, TAM weights (by layer, by channel group, on one clip), top-k predictions.
+
+Every figure names what it shows in its title: the method and the class for attributions,
+the replacement for frame removal, the layer for TAM weights."""
 
 from __future__ import annotations
 
@@ -6,11 +10,16 @@ from collections.abc import Sequence
 
 import plotly.express as px
 import plotly.graph_objects as go
+import torch
 from torch import Tensor
 
-from .tam_weights import TAMSummary
+from .attributions import REPLACEMENT_NAMES, FrameRemoval
+from .overlays import colour_table
+from .tam_weights import CHANNEL_GROUPS, ChannelGroups, TAMSummary
 
-__all__ = ["frames_figure", "tam_layer_heatmap", "tam_summary_figure", "temporal_importance_figure", "topk_figure"]
+__all__ = ["frames_figure", "tam_layer_heatmap", "tam_summary_figure", "temporal_importance_figure", "topk_figure",
+           "frame_attribution_figure", "frame_removal_figure", "colorbar_figure", "tam_groups_figure",
+           "receptive_field_figure"]
 
 _LAYOUT = dict(template="plotly_white", margin=dict(l=60, r=20, t=50, b=50))
 
@@ -54,7 +63,7 @@ def tam_summary_figure(summaries: Sequence[TAMSummary]) -> go.Figure:
     offsets = summaries[0].offsets
     fig = go.Figure(go.Heatmap(
         z=[s.share for s in summaries], x=[f"{o:+d}" for o in offsets], y=[s.layer for s in summaries],
-        colorscale="Viridis", zmin=0.0, colorbar=dict(title="share"),
+        colorscale="Viridis", zmin=0.0, zmax=1.0, colorbar=dict(title="share"),  # one scale for every model
         text=[[f"{v:.0%}" for v in s.share] for s in summaries], texttemplate="%{text}",
     ))
     fig.update_layout(title="How much each TAM draws on past (-), current (0) and future (+) frames",
@@ -77,4 +86,104 @@ def topk_figure(probabilities: dict[str, float], k: int = 5, title: str = "Top p
     fig = go.Figure(go.Bar(x=[p for _, p in top], y=[c for c, _ in top], orientation="h",
                            text=[f"{p:.1%}" for _, p in top], textposition="auto"))
     fig.update_layout(title=title, xaxis=dict(range=[0, 1], tickformat=".0%"), **_LAYOUT)
+    return fig
+
+
+def _short(value: float) -> str:
+    return f"{value:+.2g}" if value else "0"
+
+
+def frame_attribution_figure(per_frame: Tensor, share: Tensor, labels: Sequence[str], method: str, target: str,
+                             unit: str = "sum of the frame's attribution") -> go.Figure:
+    """Bars: each frame's attribution summed over its pixels (signed), its share of the clip's
+    |attribution| written on the bar. `method` is the method's name as the user reads it."""
+    values, shares = per_frame.tolist(), share.tolist()
+    fig = go.Figure(go.Bar(
+        x=list(labels), y=values, text=[f"{s:.0%}" for s in shares], textposition="outside",
+        marker_color=["#d1495b" if v > 0 else "#3a7bd5" for v in values],
+        hovertemplate="%{x}: %{y:.3g} (%{text} of the clip's |attribution|)<extra></extra>",
+    ))
+    fig.update_layout(title=f"{method}, class '{target}': each frame's attribution", yaxis_title=unit, **_LAYOUT)
+    return fig
+
+
+def frame_removal_figure(removal: FrameRemoval, labels: Sequence[str], target: str) -> go.Figure:
+    """Bars: how much the class's score (logit) drops when each frame is replaced; the hover
+    gives the probability before and after."""
+    drops = removal.score_drop.tolist()
+    after = removal.probabilities.tolist()
+    fig = go.Figure(go.Bar(
+        x=list(labels), y=drops, marker_color=["#d1495b" if d > 0 else "#8d99ae" for d in drops],
+        customdata=after,
+        hovertemplate=(f"%{{x}}: score %{{y:+.3g}}; probability {removal.probability:.3f} -> %{{customdata:.3f}}"
+                       "<extra></extra>"),
+    ))
+    replaced = REPLACEMENT_NAMES.get(removal.replacement, removal.replacement)
+    fig.update_layout(title=f"What '{target}' loses without each frame<br><sup>each frame replaced in turn by "
+                            f"{replaced}</sup>", yaxis_title="drop of the class's score (logit)", **_LAYOUT)
+    return fig
+
+
+def colorbar_figure(threshold: float, sign: str, alpha: float, label: str) -> go.Figure:
+    """The overlay's colour scale as it looks over a mid-grey frame: the value at each end
+    (`threshold` saturates) in the attribution's own units, `label` naming them."""
+    table = colour_table(sign)
+    low = -threshold if sign == "all" else 0.0
+    steps = torch.linspace(-1 if sign == "all" else 0, 1, 11)
+    index = ((steps + 1) / 2 if sign == "all" else steps) * (len(table) - 1)
+    colours = [128 * (1 - alpha * abs(v)) + table[int(round(float(i)))] * alpha * abs(v)
+               for v, i in zip(steps.tolist(), index)]
+    scale = [[k / 10, "rgb({:.0f},{:.0f},{:.0f})".format(*c.tolist())] for k, c in enumerate(colours)]
+    ticks = [low, (low + threshold) / 2, threshold] if threshold > 0 else [0.0]
+    names = {"negative": "negative values: size"}
+    fig = go.Figure(go.Heatmap(z=[steps.tolist()], x=torch.linspace(low, threshold, 11).tolist(), showscale=False,
+                               colorscale=scale, zmin=-1 if sign == "all" else 0, zmax=1, hoverinfo="skip"))
+    fig.update_layout(
+        title=dict(text=f"colour scale: {names.get(sign, label)}", font=dict(size=13)), height=130,
+        margin=dict(l=20, r=20, t=35, b=35), template="plotly_white",
+        xaxis=dict(tickvals=ticks, ticktext=[_short(t) for t in ticks[:-1]] + [f"≥ {threshold:.2g}"]),
+        yaxis=dict(visible=False))
+    return fig
+
+
+def tam_groups_figure(layer: str, weights: Tensor, groups: ChannelGroups) -> go.Figure:
+    """One TAM's `(offsets, channels)` weights, one panel per channel group (`group_channels`),
+    channels sorted inside each; each panel is titled with its group and count."""
+    from plotly.subplots import make_subplots
+
+    k = weights.shape[0] // 2
+    shown = [name for name in CHANNEL_GROUPS if groups.groups[name]]
+    counts = [len(groups.groups[name]) for name in shown]
+    widths = [max(count / sum(counts), 0.1) for count in counts]  # a small group stays readable
+    fig = make_subplots(rows=1, cols=len(shown), column_widths=widths, horizontal_spacing=0.02, shared_yaxes=True,
+                        subplot_titles=[f"{name} ({count})" for name, count in zip(shown, counts)])
+    limit = float(weights.abs().max()) or 1.0
+    for col, name in enumerate(shown, start=1):
+        channels = groups.groups[name]
+        fig.add_trace(go.Heatmap(
+            z=weights[:, channels].float().tolist(), y=[f"{o:+d}" for o in range(-k, k + 1)],
+            x=[str(c) for c in channels], colorscale="RdBu", zmin=-limit, zmax=limit, showscale=col == 1,
+            colorbar=dict(title="weight"), hovertemplate="channel %{x}, offset %{y}: %{z:.3f}<extra></extra>",
+        ), row=1, col=col)
+        fig.update_xaxes(showticklabels=False, type="category", row=1, col=col)
+    for annotation in fig.layout.annotations:
+        annotation.font = dict(size=11)
+    fig.update_yaxes(title_text="temporal offset (frames)", row=1, col=1)
+    fig.update_layout(title=f"Channels of {layer} by what their weights do", **{
+        **_LAYOUT, "margin": dict(l=60, r=20, t=80, b=30)})
+    return fig
+
+
+def receptive_field_figure(field: Tensor, input_labels: Sequence[str], output_labels: Sequence[str],
+                           layer: str) -> go.Figure:
+    """Output frames of a TAM (rows) against input frames (columns): the share of each input
+    frame in each output frame, on one clip (`receptive_field.temporal_receptive_field`)."""
+    fig = go.Figure(go.Heatmap(
+        z=field.tolist(), x=list(input_labels), y=list(output_labels), colorscale="Viridis", zmin=0.0,
+        zmax=float(field.max()) if field.numel() and field.max() > 0 else 1.0, colorbar=dict(title="share"),
+        hovertemplate="%{y} draws %{z:.0%} from %{x}<extra></extra>",
+    ))
+    fig.update_layout(title=f"This clip through {layer}: what each output frame draws from each input frame",
+                      xaxis_title="input frame", yaxis=dict(title=f"output of {layer}", autorange="reversed"),
+                      **_LAYOUT)
     return fig

@@ -1,0 +1,584 @@
+"""The explainer's handlers: plain functions of the controls' values, called by `app.py`'s
+events and by the tests (no layout here; the work is in `blvnet_edu.inference` and
+`blvnet_edu.explanation`).
+
+`models` (the demo models and a `--checkpoint`) are shared and read-only; `custom` (a
+visitor's own checkpoint, a weak reference into `OWN`) and `cache` (an `inference.ClipCache`:
+the visitor's decoded clip, predictions, attributions) are the visitor's `gr.State`. Every
+handler returns the cache it used, so the next one starts from it:
+
+| handler        | runs                                                | reruns nothing of |
+|----------------|-----------------------------------------------------|-------------------|
+| `predict`      | decode (once per preprocessing), every model once    | |
+| `order_test`   | every model once on the reordered clip               | decoding, the prediction |
+| `explain`      | the method (unless cached), drawing                  | decoding, the prediction; the method when only sign or opacity change |
+| `frame_test`   | the clip with each frame replaced                    | decoding, the prediction |
+| `tam_view`     | one backward pass per output frame of a TAM          | decoding, the prediction |
+
+A change of a control (`forced=False`) runs an explanation only when it is expected to take
+at most `AUTO_S`; otherwise the note says what it would cost and the Explain button runs it.
+"""
+
+from __future__ import annotations
+
+import collections
+import os
+import tempfile
+import threading
+import weakref
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+
+from blvnet_edu import inference
+from blvnet_edu.budget import (BudgetError, Deadline, ForwardTiming, Limits, explanation_seconds, fit_occlusion_window,
+                               fit_steps, occlusion_batch, occlusion_window, plan_explanation)
+from blvnet_edu.demo import example_notice
+from blvnet_edu.explain import figures
+from blvnet_edu.explain.attributions import (BASELINE_NAMES, BASELINES, METHOD_NAMES, METHODS, REPLACEMENT_NAMES,
+                                             REPLACEMENTS)
+from blvnet_edu.explain.overlays import SIGN_NAMES, SIGNS, overlay_video
+from blvnet_edu.explain.receptive_field import span, temporal_receptive_field
+from blvnet_edu.explain.tam_weights import group_channels, summarize_tams
+from blvnet_edu.explanation import UNITS, attribution, draw, remove_frames
+
+HERE = Path(__file__).resolve().parent
+DEMO = Path(os.environ.get("BLVNET_DEMO_DIR") or HERE / "demo")
+EXAMPLES = sorted((HERE / "examples").glob("*.mp4"))
+TSN, BLVNET, BLVNET_TAM, CUSTOM = "TSN (demo)", "bLVNet without TAM (demo)", "bLVNet-TAM (demo)", "your checkpoint"
+DEMO_FILES = {TSN: "tsn_resnet_tiny.pt", BLVNET: "blvnet_tiny.pt", BLVNET_TAM: "blvnet_tam_tiny.pt"}
+SLOTS = {  # the side-by-side top-5 panels, in the paper's order
+    TSN: "TSN: a bag of frames",
+    BLVNET: "bLVNet without TAM: a bag of frame pairs",
+    BLVNET_TAM: "bLVNet-TAM: relates distant pairs",
+    CUSTOM: "your checkpoint",
+}
+ORDERS = {"as it is": None, "reversed": "reversed", "halves swapped": "halves_swapped",
+          "pairs shuffled": "shuffled_pairs", "your order": "custom"}
+OWN_FRAMES = 0  # the frames control's "each model's own"
+FRAME_CHOICES = list(range(2, 65, 2))
+AUTO_S = 10.0  # a control change runs an explanation expected to take at most this; longer ones wait for Explain
+IG_STEPS, IG_TARGET_S = 32, 8.0  # integrated gradients: at most 32 steps, as many as fit about 8 s
+OCCLUSION_TARGET_S = 1.5  # occlusion's patches grow until it fits about this
+DEMO_LINE = ("Demo model: it knows only its {n} synthetic classes; on any other clip its answer, however sure, "
+             "is one of them and means nothing.")
+RUN_FIRST = "*Pick an example or upload a clip, then press **Run**.*"
+Models = dict[str, inference.Predictor]
+Custom = "weakref.ref[inference.Predictor] | inference.Predictor | None"  # the visitor's own checkpoint
+Cache = inference.ClipCache | None  # the visitor's decoded clip, predictions and explanations
+Update = dict[str, Any]  # what gr.update(...) returns
+LIMITS = Limits()  # the defaults; `app.launch(limits=...)` binds others to every handler
+
+
+def load_models(checkpoint: str | None = None, labels: str | None = None, model_name: str | None = None,
+                demo_dir: str | Path | None = None) -> Models:
+    """The demo models found in `demo_dir` and the `--checkpoint`, loaded once for every visitor."""
+    demo_dir = Path(demo_dir or DEMO)
+    models = {name: inference.load_predictor(demo_dir / file)
+              for name, file in DEMO_FILES.items() if (demo_dir / file).exists()}
+    if checkpoint:
+        models[CUSTOM] = inference.load_predictor(checkpoint, labels, model_name)
+    if not models:
+        raise FileNotFoundError(f"no demo models in {demo_dir} and no --checkpoint given")
+    return models
+
+
+class OwnCheckpoints:
+    """The visitors' own checkpoints, held by the server: at most `capacity` at once.
+
+    A visitor's state keeps only a weak reference; loading one more than `capacity` unloads
+    the least recently used, whose visitor is asked to load it again. So however many
+    visitors load checkpoints, the server holds at most `capacity` of them in memory."""
+
+    def __init__(self, capacity: int = 4):
+        self.capacity = capacity
+        self._held: collections.OrderedDict[int, inference.Predictor] = collections.OrderedDict()
+        self._lock = threading.Lock()
+
+    def hold(self, predictor: inference.Predictor) -> weakref.ref:
+        with self._lock:
+            self._held[id(predictor)] = predictor
+            while len(self._held) > self.capacity:
+                self._held.popitem(last=False)
+        return weakref.ref(predictor)
+
+    def get(self, ref: weakref.ref) -> inference.Predictor | None:
+        predictor = ref()
+        with self._lock:
+            if predictor is None or id(predictor) not in self._held:
+                return None
+            self._held.move_to_end(id(predictor))
+        return predictor
+
+    def __len__(self) -> int:
+        return len(self._held)
+
+
+OWN = OwnCheckpoints()  # `app.launch(max_checkpoints=...)` sets its capacity
+
+
+def _everyone(models: Models, custom: Custom) -> Models:
+    if isinstance(custom, weakref.ref):
+        predictor = OWN.get(custom)
+        if predictor is None:
+            raise gr.Error(f"Your checkpoint was unloaded to make room: the server holds the {OWN.capacity} most "
+                           "recently used visitors' checkpoints. Load it again under *your own checkpoint*.")
+        custom = predictor
+    return {**models, CUSTOM: custom} if custom else models
+
+
+def _pick(models: Models, name: str, frames: int | None) -> inference.Predictor:
+    """The model `name` at `frames` frames (None or `OWN_FRAMES`: its own)."""
+    if name not in models:
+        raise gr.Error(f"unknown model {name!r}")
+    predictor = models[name]
+    if frames and predictor.model.config.frame_routing == "pairs" and int(frames) % 2:
+        raise gr.Error("bLVNet takes frames in pairs: choose an even number of frames")
+    return predictor.with_frames(int(frames)) if frames else predictor
+
+
+def _for_user(message: str, *uploads: str | None) -> str:
+    """`message` without the uploads' temporary folders, which mean nothing to the user."""
+    for upload in uploads:
+        if upload and Path(upload).parent != Path("."):
+            message = message.replace(str(Path(upload).parent) + "/", "")
+    return message
+
+
+def _clips(video: str | None, predictors: Models, cache: inference.ClipCache,
+           limits: Limits) -> dict[str, inference.Clip]:
+    if not video:
+        raise gr.Error("Upload a clip, record one, or pick an example first.")
+    try:
+        return inference.load_clips(video, predictors, cache, limits)
+    except (inference.ClipError, BudgetError) as err:
+        raise gr.Error(_for_user(str(err), video)) from err
+
+
+def _checked(deadline: Deadline, what: str) -> None:
+    try:
+        deadline.check(what)
+    except BudgetError as err:
+        raise gr.Error(str(err)) from err
+
+
+def _used(predictor: inference.Predictor) -> str:
+    return f"{predictor.num_frames} frames at {predictor.size}x{predictor.size} px"
+
+
+def frames_choices(models: Models, model_name: str, custom: Custom = None) -> Update:
+    """The frames control, its first choice naming the frames of the model to explain."""
+    everyone = _everyone(models, custom)
+    own = f" ({model_name}: {everyone[model_name].num_frames})" if model_name in everyone else ""
+    return gr.update(choices=[(f"each model's own{own}", OWN_FRAMES), *[(str(t), t) for t in FRAME_CHOICES]])
+
+
+def _panel_line(name: str, predictor: inference.Predictor) -> str:
+    line = f"*{_used(predictor)}*"
+    if name in DEMO_FILES:
+        line += "  \n" + DEMO_LINE.format(n=len(predictor.classes))
+    return line
+
+
+def predict(models: Models, video: str | None, model_name: str, frames: int | None, target: str | None,
+            custom: Custom = None, cache: Cache = None, limits: Limits = LIMITS) -> tuple[Any, ...]:
+    """Top-5 of every model on the same clip, each at its own frames unless `frames` says
+    otherwise: one panel and one line (frames, size, what a demo model knows) per slot, the
+    explained model's classes, and the visitor's cache."""
+    deadline = Deadline(limits.timeout_s)
+    prune_cache(keep=video)
+    cache = inference.ClipCache() if cache is None else cache
+    everyone = _everyone(models, custom)
+    classes = _pick(everyone, model_name, None).classes
+    predictors = {name: _pick(everyone, name, frames) for name in everyone}
+    clips = _clips(video, predictors, cache, limits)
+    probs = {}
+    for name, predictor in predictors.items():
+        _checked(deadline, "the prediction")
+        probs[name] = cache.predict(predictor, clips[name])
+    lines = [_panel_line(slot, predictors[slot]) if slot in predictors else "" for slot in SLOTS]
+    keep = target if target in classes else None  # None: explain the top-1 class
+    return (*(probs.get(slot) for slot in SLOTS), *lines, gr.update(choices=classes, value=keep), cache)
+
+
+def _strip(clip: inference.Clip, order: list[int]) -> list[tuple[Any, str]]:
+    """The reordered clip as thumbnails: place, then the frame it shows."""
+    return [(clip.frames[p].permute(1, 2, 0).numpy(), f"{place}: frame {clip.indices[p]}")
+            for place, p in enumerate(order)]
+
+
+def order_test(models: Models, video: str | None, model_name: str, frames: int | None, order: str,
+               seed: float | None = 0, typed: str | None = "", custom: Custom = None, cache: Cache = None,
+               limits: Limits = LIMITS) -> tuple[str, Any, Cache]:
+    """Markdown: every model's top-1 on the clip as it is and in the chosen order; the
+    reordered clip of the model to explain as thumbnails; the cache."""
+    if order not in ORDERS:
+        raise gr.Error(f"choose a frame order among {', '.join(ORDERS)}")
+    test = ORDERS[order]
+    if test is None or not video:
+        return ORDER_HINT, None, cache
+    cache = inference.ClipCache() if cache is None else cache
+    everyone = _everyone(models, custom)
+    predictors = {name.removesuffix(" (demo)"): _pick(everyone, name, frames) for name in everyone}  # table rows
+    clips = _clips(video, predictors, cache, limits)
+    seed = int(seed or 0)
+    shown = model_name.removesuffix(" (demo)") if model_name.removesuffix(" (demo)") in clips else next(iter(clips))
+    try:
+        positions = inference.parse_order(typed or "", len(clips[shown].indices)) if test == "custom" else None
+        results = inference.order_comparison(predictors, clips, test, seed=seed, cache=cache, order=positions)
+    except inference.ClipError as err:
+        raise gr.Error(str(err)) from err
+    strip = _strip(clips[shown], next(r.order for r in results if r.model == shown))
+    return inference.order_markdown(results, test, seed), strip, cache
+
+
+ORDER_HINT = ("*Frame order:* choose **reversed**, **halves swapped**, **pairs shuffled** or **your order** to "
+              "run every model again on the reordered clip and see which predictions change.")
+
+
+def _plan(predictor: inference.Predictor, clip: inference.Clip, method: str, cache: inference.ClipCache,
+          limits: Limits) -> tuple[int, int | None, float, str]:
+    """(steps, occlusion patch, seconds expected, note): the work limits first, then the app's
+    time targets (`IG_TARGET_S`, `OCCLUSION_TARGET_S`), from this model's measured forward pass."""
+    frames, size = len(clip.indices), predictor.size
+    gflop = inference.cost(predictor.model.config, size)[1]
+    try:
+        plan = plan_explanation(method, frames, size, gflop, IG_STEPS, limits, frame_test=False)
+    except BudgetError as err:
+        raise gr.Error(str(err)) from err
+    steps, window, notes = plan.steps, plan.occlusion_window, [plan.note] if plan.note else []
+    cache.predict(predictor, clip)
+    single = cache.seconds[id(predictor)]
+    batch = {"integrated_gradients": 4, "occlusion": occlusion_batch(frames, size, size)}.get(method)
+    timing = cache.timing(predictor, clip, batch) if batch else ForwardTiming(single, single)
+    if method == "integrated_gradients":
+        fit = fit_steps(frames, size, timing, IG_TARGET_S, steps)
+        if fit < steps:
+            notes.append(f"{fit} steps (as many as answer in about {IG_TARGET_S:g} s here)")
+        steps = fit
+    if method == "occlusion":
+        default = window or occlusion_window(size, size)
+        window = fit_occlusion_window(frames, size, timing, OCCLUSION_TARGET_S, default)
+        if window > default:
+            notes.append(f"{window}-pixel patches instead of {default} (to answer in about {OCCLUSION_TARGET_S:g} s)")
+    seconds = explanation_seconds(method, frames, size, timing, steps, window)
+    if seconds > limits.timeout_s:
+        raise gr.Error(f"{METHOD_NAMES[method]} on {predictor.name} at {frames} frames would take about "
+                       f"{seconds:.0f} s here, over the limit of {limits.timeout_s:g} s per request: choose Saliency "
+                       "or Grad-CAM, or fewer frames")
+    return steps, window, seconds, "; ".join(notes)
+
+
+def _attribution_note(found, predictor: inference.Predictor, model_name: str, probs: dict[str, float],
+                      seconds: float) -> str:
+    method = METHOD_NAMES[found.method]
+    top1 = max(probs, key=probs.get)
+    rank = "the top-1" if found.target == top1 else f"not the top-1 (that is '{top1}')"
+    extra = f", baseline: {BASELINE_NAMES[found.baseline]}, {found.steps} steps" if found.baseline else ""
+    lines = [f"**{method}** of **'{found.target}'** ({probs[found.target]:.1%}, {rank}) for **{model_name}**, on "
+             f"{_used(predictor)}{extra}; " + (f"about {seconds:.1f} s." if seconds >= 0.1 else "under 0.1 s."),
+             f"Per pixel: the {UNITS[found.method]}; captions give each frame's sum and its share of the clip's "
+             "|attribution|."]
+    if found.method == "gradcam" and predictor.model.config.frame_routing == "pairs":
+        lines.append("Grad-CAM looks at a layer where both frames of a pair share one map: the two frames of "
+                     "each pair get the same map and the same value.")
+    if found.note:
+        lines.append(f"*Within the limits:* {found.note}.")
+    return "  \n".join(lines)
+
+
+def explain(models: Models, video: str | None, model_name: str, frames: int | None, method: str, baseline: str,
+            target: str | None, sign: str = "absolute_value", opacity: float = 0.8, custom: Custom = None,
+            cache: Cache = None, limits: Limits = LIMITS, forced: bool = True,
+            progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:
+    """The method's attribution of the class (default: the top-1) on every frame of the model
+    to explain: overlays with captions, the colour scale, the per-frame chart, an overlay
+    video, a note naming what was explained; the cache.
+
+    The attribution is kept in the cache: sign and opacity only redraw it. With `forced=False`
+    (a control changed) an explanation expected to take over `AUTO_S` is not run: the note
+    says what it would cost."""
+    if method not in METHODS or baseline not in BASELINES or sign not in SIGNS:
+        raise gr.Error(f"choose a method among {', '.join(METHODS)}, a baseline among {', '.join(BASELINES)} and "
+                       f"a sign among {', '.join(SIGNS)}")
+    if not 0 <= float(opacity) <= 1:
+        raise gr.Error("the opacity goes from 0 to 1")
+    skip = (gr.skip(),) * 4
+    if not video and not forced:
+        return *skip, RUN_FIRST, cache
+    deadline = Deadline(limits.timeout_s)
+    cache = inference.ClipCache() if cache is None else cache
+    predictor = _pick(_everyone(models, custom), model_name, frames)
+    progress(0.1, desc="decoding")
+    clip = _clips(video, {model_name: predictor}, cache, limits)[model_name]
+    probs = cache.predict(predictor, clip)
+    target = target or max(probs, key=probs.get)
+    if target not in probs:
+        raise gr.Error(f"unknown class {target!r}")
+    key = ("attribution", method, baseline if method == "integrated_gradients" else "", target)
+    found = cache.recall(predictor, clip, key)
+    seconds = 0.0
+    if found is None:
+        steps, window, seconds, note = _plan(predictor, clip, method, cache, limits)
+        if not forced and seconds > AUTO_S:
+            return *skip, (f"{METHOD_NAMES[method]} would take about {seconds:.0f} s here: press **Explain** "
+                           "to run it."), cache
+        progress(0.3, desc=f"{METHOD_NAMES[method]} on the whole clip")
+        try:
+            found = attribution(predictor, clip, target, method, baseline, steps, deadline=deadline,
+                                occlusion_window=window)
+        except (inference.ClipError, BudgetError) as err:
+            raise gr.Error(str(err)) from err
+        found.note = note
+        cache.remember(predictor, clip, key, found)
+    cache.remember(predictor, clip, ("shown",), found)  # what `frame_view` draws
+    progress(0.8, desc="drawing")
+    shown = draw(found, clip, sign, float(opacity))
+    label = f"{METHOD_NAMES[method]} · '{target}' · {SIGN_NAMES[sign]}"
+    gallery = gr.update(value=[(f.permute(1, 2, 0).numpy(), c) for f, c in zip(shown.overlays, shown.captions)],
+                        label=label)
+    labels = [f"frame {i}" for i in clip.indices]
+    per_frame = figures.frame_attribution_figure(found.per_frame, found.share, labels, METHOD_NAMES[method], target)
+    scale = figures.colorbar_figure(shown.threshold, sign, float(opacity), UNITS[method])
+    path = _overlay_path()
+    overlay_video(path, clip.frames, shown.maps, fps=4, upscale=max(1, 256 // predictor.size), alpha=float(opacity),
+                  sign=sign)
+    video_out = gr.update(value=str(path), label=f"overlay video: {label}")
+    note = _attribution_note(found, predictor, model_name, probs, seconds)
+    return gallery, scale, per_frame, video_out, note, cache
+
+
+def frame_view(models: Models, video: str | None, model_name: str, frames: int | None, sign: str,
+               selected: int | None, custom: Custom = None, cache: Cache = None, limits: Limits = LIMITS) -> Any:
+    """Captum's own drawing (`visualize_image_attr_multiple`) of frame `selected` of the last
+    explanation: the frame, its heat map and the blend, scaled to that frame alone (the
+    gallery scales the whole clip at once); hidden when nothing is explained yet."""
+    from captum.attr import visualization
+
+    if cache is None or selected is None or not video or sign not in SIGNS:
+        return gr.update(value=None, visible=False)
+    predictor = _pick(_everyone(models, custom), model_name, frames)
+    clip = _clips(video, {model_name: predictor}, cache, limits)[model_name]
+    found = cache.recall(predictor, clip, ("shown",))
+    if found is None or not 0 <= int(selected) < len(found.values):
+        return gr.update(value=None, visible=False)
+    t = int(selected)
+    values = found.values[t].numpy()[..., None]  # (H, W, 1)
+    if not values.any():
+        return gr.update(value=None, visible=False)
+    if (sign == "positive" and not (values > 0).any()) or (sign == "negative" and not (values < 0).any()):
+        sign = "absolute_value"  # Captum cannot scale a sign that is absent from the frame
+    figure, _ = visualization.visualize_image_attr_multiple(
+        values, clip.frames[t].permute(1, 2, 0).numpy(), ["original_image", "heat_map", "blended_heat_map"],
+        ["all", sign, sign], titles=[f"frame {clip.indices[t]}", f"{METHOD_NAMES[found.method]}, '{found.target}'",
+                                     "blended (Captum's scale: this frame alone)"],
+        show_colorbar=True, use_pyplot=False, fig_size=(10, 3.6))
+    return gr.update(value=figure, visible=True)
+
+
+def frame_test(models: Models, video: str | None, model_name: str, frames: int | None, target: str | None,
+               replacement: str, custom: Custom = None, cache: Cache = None,
+               limits: Limits = LIMITS) -> tuple[Any, Cache]:
+    """What the prediction of the class loses without each frame, replaced by `replacement`; the cache."""
+    if replacement not in REPLACEMENTS:
+        raise gr.Error(f"choose a replacement among {', '.join(REPLACEMENTS)}")
+    if not video:
+        return gr.skip(), cache
+    deadline = Deadline(limits.timeout_s)
+    cache = inference.ClipCache() if cache is None else cache
+    predictor = _pick(_everyone(models, custom), model_name, frames)
+    clip = _clips(video, {model_name: predictor}, cache, limits)[model_name]
+    probs = cache.predict(predictor, clip)
+    target = target or max(probs, key=probs.get)
+    if target not in probs:
+        raise gr.Error(f"unknown class {target!r}")
+    work = (len(clip.indices) + 1) * inference.cost(predictor.model.config, predictor.size)[1]
+    if work > limits.max_explain_gflop:
+        raise gr.Error(f"removing each of {len(clip.indices)} frames would take about {work:.0f} GFLOP; the limit "
+                       f"is {limits.max_explain_gflop:g}: choose fewer frames")
+    try:
+        removal = cache.memo(predictor, clip, ("removal", target, replacement),
+                             lambda: remove_frames(predictor, clip, target, replacement, deadline))
+    except BudgetError as err:
+        raise gr.Error(str(err)) from err
+    labels = [f"frame {i}" for i in clip.indices]
+    return figures.frame_removal_figure(removal, labels, target), cache
+
+
+TAM_READING = (
+    "**How to read these charts.** *Past / current / future:* each row is one TAM, each cell the share of its "
+    "|weights| on frames before (-), at (0) and after (+) the frame it writes; 0-1 for every model. "
+    "*Channels by what their weights do:* one column per channel, its weights on each offset (red positive, blue "
+    "negative), grouped into channels that mostly pass on the past, the current or the future frame, mix them, "
+    "or are near zero. *This clip:* one row per output frame of the chosen TAM, one column per input frame: how "
+    "much the output draws on each input, through every layer before it, for the clip you ran.")
+
+
+def tam_weights(models: Models, model_name: str, custom: Custom = None) -> tuple[Update, Update, Update, str, str]:
+    """The TAM layer selector (the last TAM chosen), the past/current/future summary, the
+    chosen layer's channels by group, a note and the model card."""
+    predictor = _pick(_everyone(models, custom), model_name, None)
+    tams = predictor.model.tams()
+    card = inference.model_card(predictor)
+    if not tams:
+        bag = ("averages per-frame predictions (a bag of frames)" if predictor.model.config.frame_routing == "frames"
+               else "fuses the two frames of each pair only (a bag of frame pairs)")
+        note = (f"**{model_name}** has no TAM, so there are no temporal weights to show: it {bag}. "
+                "Choose bLVNet-TAM under *model to explain*.")
+        hidden = gr.update(value=None, visible=False)
+        return gr.update(choices=[], value=None, visible=False), hidden, hidden, note, card
+    last = list(tams)[-1]
+    note = (f"**{model_name}** has {len(tams)} TAMs. Each mixes a frame's features with those of its neighbours, "
+            f"one weight per offset and channel. {TAM_READING}")
+    return (gr.update(choices=list(tams), value=last, visible=True),
+            gr.update(value=figures.tam_summary_figure(summarize_tams(predictor.model)), visible=True),
+            gr.update(value=tam_layer(models, model_name, last, custom), visible=True), note, card)
+
+
+def tam_layer(models: Models, model_name: str, layer: str, custom: Custom = None) -> Any:
+    """The channels of one TAM, grouped by what their weights do."""
+    tams = _pick(_everyone(models, custom), model_name, None).model.tams()
+    if layer not in tams:
+        raise gr.Error(f"{model_name} has no TAM named {layer!r}")
+    weights = tams[layer].offset_weights()
+    return figures.tam_groups_figure(layer, weights, group_channels(weights))
+
+
+def tam_view(models: Models, video: str | None, model_name: str, frames: int | None, layer: str | None,
+             custom: Custom = None, cache: Cache = None, limits: Limits = LIMITS) -> tuple[Update, str, Cache]:
+    """What the TAMs do to this clip: for each output frame of TAM `layer` (default: the last),
+    the share of each input frame (`receptive_field.temporal_receptive_field`); a sentence; the cache."""
+    predictor = _pick(_everyone(models, custom), model_name, frames)
+    tams = predictor.model.tams()
+    hidden = gr.update(value=None, visible=False)
+    if not tams:
+        return hidden, "", cache
+    if not video:
+        return hidden, "*Run a clip to see what the TAMs do to it.*", cache
+    layer = layer if layer in tams else list(tams)[-1]
+    deadline = Deadline(limits.timeout_s)
+    cache = inference.ClipCache() if cache is None else cache
+    clip = _clips(video, {model_name: predictor}, cache, limits)[model_name]
+    try:
+        field = cache.memo(predictor, clip, ("field", layer), lambda: temporal_receptive_field(
+            predictor.model, clip.input, layer, check=lambda: deadline.check("the TAM view")))
+    except BudgetError as err:
+        raise gr.Error(str(err)) from err
+    inputs = [f"frame {i}" for i in clip.indices]
+    if len(field) == len(inputs):
+        outputs = inputs
+    else:  # stage 4: one row per pair
+        outputs = [f"frames {clip.indices[2 * r]} and {clip.indices[2 * r + 1]}" for r in range(len(field))]
+    first, last = span(field[-1])
+    sentence = (f"On this clip ({_used(predictor)}), the last output of **{layer}** ({outputs[-1]}) draws 90% of "
+                f"what it takes from the clip from **frames {clip.indices[first]} to {clip.indices[last]}** "
+                f"({last - first + 1} of {len(inputs)} sampled frames), where the first TAM's outputs draw on at most "
+                f"{predictor.model.config.blending_frames} neighbouring frames.")
+    return gr.update(value=figures.receptive_field_figure(field, inputs, outputs, layer), visible=True), sentence, cache
+
+
+def model_changed(models: Models, model_name: str, custom: Custom = None) -> tuple[Update, Update]:
+    """The class list of the model to explain (top-1 by default) and the frames control's label."""
+    predictor = _pick(_everyone(models, custom), model_name, None)
+    return gr.update(choices=predictor.classes, value=None), frames_choices(models, model_name, custom)
+
+
+def load_custom(models: Models, checkpoint: str | None, labels: str | None, preset: str,
+                label_map: str = "", limits: Limits = LIMITS) -> tuple[Any, ...]:
+    """The visitor's checkpoint: their state (a reference to it, held by `OWN`), the model
+    choices, a status line, its top-5 panel and the frames control (which names its frames).
+
+    `labels` (a file) wins over `label_map` (a shipped list); with neither, a blvnet-edu
+    checkpoint uses its own classes and an authors' one the list its class count implies."""
+    if not checkpoint:
+        raise gr.Error("Choose a checkpoint file first.")
+    prune_cache(keep=checkpoint)
+    labels = labels or (None if label_map in (None, "", LABEL_AUTO) else label_map)
+    try:
+        predictor = inference.load_predictor(checkpoint, labels, None if preset == OURS else preset, limits=limits)
+    except (ValueError, FileNotFoundError) as err:
+        raise gr.Error(f"Could not load this checkpoint: {_for_user(str(err), checkpoint, labels)}") from err
+    ref = OWN.hold(predictor)
+    choices = list(models) if CUSTOM in models else [*models, CUSTOM]
+    return (ref, gr.update(choices=choices, value=CUSTOM),
+            f"Loaded **{predictor.name}** with {len(predictor.classes)} classes; it runs on {_used(predictor)} "
+            "(its own) unless you choose other frames.",
+            gr.update(visible=True, label=f"your checkpoint: {predictor.name}"),
+            frames_choices(models, CUSTOM, predictor))
+
+
+OURS = "read from the checkpoint"
+LABEL_AUTO = "from the checkpoint"
+
+
+def example(models: Models, video: str, limits: Limits = LIMITS) -> tuple[Any, ...]:
+    """Everything a Run shows for an example clip, in the order test its note suggests (what
+    Gradio caches for the examples): the panels and their lines, the order test, its strip and
+    choice, bLVNet-TAM's saliency, the frame removal, the TAM view and what to notice."""
+    test, notice = example_notice(Path(video).stem.replace("_", " "))
+    order = next(label for label, named in ORDERS.items() if named == test)  # the order control's label
+    name = BLVNET_TAM if BLVNET_TAM in models else next(iter(models))
+    cache = inference.ClipCache()
+    *panels, _, cache = predict(models, video, name, None, None, None, cache, limits)
+    table, strip, cache = order_test(models, video, name, None, order, 0, "", None, cache, limits)
+    gallery, scale, per_frame, overlay, note, cache = explain(models, video, name, None, "saliency", "black", None,
+                                                              "absolute_value", 0.8, None, cache, limits)
+    removal, cache = frame_test(models, video, name, None, None, "grey", None, cache, limits)
+    field, sentence, cache = tam_view(models, video, name, None, None, None, cache, limits)
+    return (*panels, table, strip, order, gallery["value"], scale, per_frame, overlay["value"], note, removal,
+            field["value"], sentence, f"**What to notice:** {notice}" if notice else "")
+
+
+MAX_CACHE_MB = 2000  # Gradio's cache (uploads, served outputs) is kept under this; `app.launch` sets it
+
+
+def prune_cache(keep: str | None = None, folder: str | Path | None = None, max_mb: float | None = None) -> int:
+    """Delete the oldest files of Gradio's cache until it holds at most `max_mb` (default
+    `MAX_CACHE_MB`), never the file `keep` (the request's own upload); the bytes deleted.
+
+    Runs at each upload-taking request, so the cache stays within the bound plus the
+    uploads in flight. A visitor whose older upload was deleted is asked to upload it again."""
+    folder = Path(folder or gr.utils.get_upload_folder())
+    limit = (MAX_CACHE_MB if max_mb is None else max_mb) * 1024 * 1024
+    files = []
+    for path in folder.rglob("*") if folder.is_dir() else ():
+        try:
+            if path.is_file():
+                stat = path.stat()
+                files.append((stat.st_mtime, stat.st_size, path))
+        except OSError:  # deleted meanwhile
+            continue
+    total, deleted = sum(size for _, size, _ in files), 0
+    keep_path = Path(keep).resolve() if keep else None
+    for _, size, path in sorted(files, key=lambda f: f[0]):
+        if total <= limit:
+            break
+        if keep_path is not None and path.resolve() == keep_path:
+            continue
+        path.unlink(missing_ok=True)
+        total, deleted = total - size, deleted + size
+    return deleted
+
+
+OVERLAYS: Path | None = None  # this server's overlay videos, a temporary folder made at the first one
+KEEP_OVERLAYS = 64  # the most recent ones; Gradio serves its own copy of each
+
+
+def _overlay_path() -> Path:
+    """A new file for an overlay video; older ones beyond `KEEP_OVERLAYS` are deleted, so
+    explanations never fill the disk."""
+    global OVERLAYS
+    if OVERLAYS is None:
+        OVERLAYS = Path(tempfile.mkdtemp(prefix="blvnet-overlays-"))
+    videos = sorted(OVERLAYS.glob("*.mp4"), key=lambda p: p.stat().st_mtime)
+    for old in videos[: max(0, len(videos) - KEEP_OVERLAYS + 1)]:
+        old.unlink(missing_ok=True)
+    return Path(tempfile.mkstemp(suffix=".mp4", dir=OVERLAYS)[1])
+
+
+__all__ = [
+    "load_models", "OwnCheckpoints", "OWN", "predict", "order_test", "explain", "frame_view", "frame_test",
+    "tam_weights", "tam_layer", "tam_view", "model_changed", "load_custom", "example", "frames_choices",
+    "prune_cache", "METHOD_NAMES", "BASELINE_NAMES", "REPLACEMENT_NAMES", "SIGN_NAMES",
+]
