@@ -116,8 +116,8 @@ def build_ui(models: handlers.Models, limits: Limits = LIMITS, cache_examples: b
         cache = gr.State(None, time_to_live=STATE_TTL_S)  # the visitor's clip, predictions, explanations
         with gr.Row():
             with gr.Column(scale=1):
-                video = gr.Video(label="clip", sources=["upload", "webcam"])
-                notice = gr.Markdown()
+                video = gr.Video(label="clip", sources=["upload", "webcam"], elem_id="clip")
+                notice = gr.Markdown(elem_id="notice")
                 examples_at = gr.Column()
                 frames = gr.Dropdown(handlers.frames_choices(models, first)["choices"], value=OWN_FRAMES,
                                      label="frames", interactive=True,
@@ -125,13 +125,13 @@ def build_ui(models: handlers.Models, limits: Limits = LIMITS, cache_examples: b
                 run = gr.Button("Run", variant="primary")
                 gr.Markdown(RELEASED)
                 with gr.Accordion("your own checkpoint", open=False):
-                    checkpoint = gr.File(label="checkpoint (.pt, .pth, .pth.tar)", type="filepath")
+                    checkpoint = gr.File(label="checkpoint (.pt, .pth, .pth.tar)", type="filepath", elem_id="checkpoint")
                     label_map = gr.Dropdown(LABEL_MAPS, value=LABEL_AUTO, label="labels",
                                             info="the released models hold no class names: ssv1, ssv2 or kinetics400")
                     labels = gr.File(label="or a file of class names, one per line", type="filepath")
                     preset = gr.Dropdown([OURS, *list_models()], value=OURS, label="network")
                     load = gr.Button("Load checkpoint")
-                    status = gr.Markdown()
+                    status = gr.Markdown(elem_id="status")
             with gr.Column(scale=2):
                 gr.Markdown("## 1. What each model predicts\nTop-5 on the clip as it is.")
                 tops, lines = [], []
@@ -139,56 +139,59 @@ def build_ui(models: handlers.Models, limits: Limits = LIMITS, cache_examples: b
                     for slot, label in SLOTS.items():
                         with gr.Column(min_width=160, visible=slot in models) as column:
                             tops.append(gr.Label(num_top_classes=5, label=label))
-                            lines.append(gr.Markdown(elem_classes=["demo-line"]))
+                            lines.append(gr.Markdown(elem_classes=["demo-line"]))  # frames, size, what a demo knows
                         if slot == CUSTOM:
                             custom_column = column
-                gr.Markdown("## 2. Does the order of the frames matter?")
-                with gr.Row():
-                    order = gr.Radio(list(ORDERS), value="as it is", label="frame order", scale=3,
-                                     info="run every model again on the reordered clip")
-                    seed = gr.Number(0, precision=0, label="seed (pairs shuffled)", minimum=0, scale=1)
-                    typed = gr.Textbox(label="your order (Enter)", placeholder="e.g. 4 5 6 7 0 1 2 3", scale=2,
-                                       info="positions in the clip, 0 = its first frame")
-                strip = gr.Gallery(label="the reordered clip (model to explain)", columns=8, height="auto",
-                                   allow_preview=False)
-                comparison = gr.Markdown(ORDER_HINT, elem_classes=["order-table"])
-                gr.Markdown("## 3. Where the model to explain looks")
-                with gr.Row():
-                    model_name = gr.Dropdown(names, value=first, label="model to explain",
-                                             info="attributions, frame removal, TAMs and model card")
-                    method = gr.Dropdown(_choices(METHOD_NAMES), value="saliency", label="attribution method")
-                    baseline = gr.Dropdown(_choices(BASELINE_NAMES), value="black",
-                                           label="baseline (integrated gradients)")
-                    target = gr.Dropdown(models[first].classes, value=None, label="class to explain",
-                                         info="empty: the top-1")
-                with gr.Row():
-                    sign = gr.Radio(_choices(SIGN_NAMES), value="absolute_value", label="show", scale=3)
-                    opacity = gr.Slider(0.1, 1.0, value=0.8, step=0.05, label="overlay opacity", scale=1)
-                    explain_button = gr.Button("Explain", scale=1)
-                explain_note = gr.Markdown(RUN_FIRST)
-                gallery = gr.Gallery(label="frames the model saw, with attributions (click one for Captum's view)",
-                                     columns=4, height="auto")
-                colorbar = gr.Plot(label="colour scale", show_label=False)
-                frame_plot = gr.Plot(label="the frame you clicked, drawn by Captum (scaled to this frame alone)",
-                                     visible=False)
-                per_frame = gr.Plot(label="attribution per frame")
-                with gr.Row():
-                    replacement = gr.Dropdown(_choices(REPLACEMENT_NAMES), value="grey", label="remove a frame by "
-                                              "replacing it with", info="a replacement is itself an input the model "
-                                              "never saw: compare them")
-                removal = gr.Plot(label="what the prediction loses without each frame")
-                overlay = gr.Video(label="overlay video", interactive=False, height=320)
-        gr.Markdown("## 4. What the model's TAMs learned, and what they do to this clip")
-        with gr.Row():
-            layers = list(models[first].model.tams())  # the page's first model; updated per model
-            layer = gr.Dropdown(layers, value=layers[-1] if layers else None, label="TAM layer", scale=1,
-                                allow_custom_value=True)  # another model's layers, checked by tam_layer
-            tam_note = gr.Markdown(scale=3)
-        with gr.Row():
-            tam_summary = gr.Plot(label="TAM: past / current / future")
-            tam_groups = gr.Plot(label="channels of the selected layer")
-        field = gr.Plot(label="this clip through the selected TAM")
-        field_note = gr.Markdown()
+                with gr.Column(elem_id="section-orders"):
+                    gr.Markdown("## 2. Does the order of the frames matter?")
+                    with gr.Row():
+                        order = gr.Radio(list(ORDERS), value="as it is", label="frame order", scale=3,
+                                         info="run every model again on the reordered clip")
+                        seed = gr.Number(0, precision=0, label="seed (pairs shuffled)", minimum=0, scale=1)
+                        typed = gr.Textbox(label="your order (Enter)", placeholder="e.g. 4 5 6 7 0 1 2 3", scale=2,
+                                           info="positions in the clip, 0 = its first frame")
+                    strip = gr.Plot(label="the reordered clip (model to explain)", elem_id="strip")
+                    comparison = gr.Markdown(ORDER_HINT, elem_classes=["order-table"], elem_id="order-table")
+                with gr.Column(elem_id="section-explain"):
+                    gr.Markdown("## 3. Where the model to explain looks")
+                    with gr.Row():
+                        model_name = gr.Dropdown(names, value=first, label="model to explain",
+                                                 info="attributions, frame removal, TAMs and model card")
+                        method = gr.Dropdown(_choices(METHOD_NAMES), value="saliency", label="attribution method")
+                        baseline = gr.Dropdown(_choices(BASELINE_NAMES), value="black",
+                                               label="baseline (integrated gradients)")
+                        target = gr.Dropdown(models[first].classes, value=None, label="class to explain",
+                                             info="empty: the top-1")
+                    with gr.Row():
+                        sign = gr.Radio(_choices(SIGN_NAMES), value="absolute_value", label="show", scale=3)
+                        opacity = gr.Slider(0.1, 1.0, value=0.8, step=0.05, label="overlay opacity", scale=1,
+                                            elem_id="opacity")
+                        explain_button = gr.Button("Explain", scale=1)
+                    explain_note = gr.Markdown(RUN_FIRST, elem_id="explain-note")
+                    gallery = gr.Gallery(label="frames the model saw, with attributions (click one for Captum's view)",
+                                         columns=4, height="auto", elem_id="attributions")
+                    colorbar = gr.Plot(label="colour scale", show_label=False)
+                    frame_plot = gr.Plot(label="the frame you clicked, drawn by Captum (scaled to this frame alone)",
+                                         visible=False, elem_id="captum-frame")
+                    per_frame = gr.Plot(label="attribution per frame", elem_id="per-frame")
+                    with gr.Row():
+                        replacement = gr.Dropdown(_choices(REPLACEMENT_NAMES), value="grey", label="remove a frame by "
+                                                  "replacing it with", info="a replacement is itself an input the model "
+                                                  "never saw: compare them")
+                    removal = gr.Plot(label="what the prediction loses without each frame", elem_id="removal")
+                    overlay = gr.Video(label="overlay video", interactive=False, height=320)
+        with gr.Column(elem_id="section-tams"):
+            gr.Markdown("## 4. What the model's TAMs learned, and what they do to this clip")
+            with gr.Row():
+                layers = list(models[first].model.tams())  # the page's first model; updated per model
+                layer = gr.Dropdown(layers, value=layers[-1] if layers else None, label="TAM layer", scale=1,
+                                    allow_custom_value=True)  # another model's layers, checked by tam_layer
+                tam_note = gr.Markdown(scale=3, elem_id="tam-note")
+            with gr.Row():
+                tam_summary = gr.Plot(label="TAM: past / current / future", scale=1)
+                tam_groups = gr.Plot(label="channels of the selected layer", scale=2, elem_id="tam-groups")
+            field = gr.Plot(label="this clip through the selected TAM", elem_id="field")
+            field_note = gr.Markdown(elem_id="field-note")
         card = gr.Markdown()
 
         shown = [video, model_name, frames]
@@ -210,7 +213,8 @@ def build_ui(models: handlers.Models, limits: Limits = LIMITS, cache_examples: b
         # Run: the clip is decoded in the first step and shared through `cache` (a failed step stops it).
         predicted = run.click(bind(handlers.predict, models, limits=limits), [*shown, target, custom, cache],
                               [*tops, *lines, target, cache], api_name="predict").success(
-            bind(handlers.order_test, models, limits=limits), order_inputs, [comparison, strip, cache], **private)
+            bind(handlers.order_test, models, limits=limits, quiet=True), order_inputs, [comparison, strip, cache],
+            **private)
         then_explain(predicted, forced=True, api={"api_name": "explain"})
         then_explain(explain_button.click(lambda: None, None, None, **private), forced=True, api=private)
         for control in (method, baseline, target, sign, opacity):  # redo the explanation from the cache

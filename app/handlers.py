@@ -25,6 +25,7 @@ import collections
 import os
 import tempfile
 import threading
+import time
 import weakref
 from pathlib import Path
 from typing import Any
@@ -202,22 +203,28 @@ def predict(models: Models, video: str | None, model_name: str, frames: int | No
     return (*(probs.get(slot) for slot in SLOTS), *lines, gr.update(choices=classes, value=keep), cache)
 
 
-def _strip(clip: inference.Clip, order: list[int]) -> list[tuple[Any, str]]:
-    """The reordered clip as thumbnails: place, then the frame it shows."""
-    return [(clip.frames[p].permute(1, 2, 0).numpy(), f"{place}: frame {clip.indices[p]}")
-            for place, p in enumerate(order)]
+def _strip(clip: inference.Clip, order: list[int], title: str) -> Any:
+    """The reordered clip as thumbnails, each captioned with its place and the frame it shows."""
+    captions = [f"{place}: frame {clip.indices[p]}" for place, p in enumerate(order)]
+    fig = figures.frames_figure(clip.frames[order], captions, columns=8, title=title)
+    return fig.update_layout(height=40 + 130 * -(-len(order) // 8), margin=dict(l=5, r=5, t=40, b=5))
 
 
 def order_test(models: Models, video: str | None, model_name: str, frames: int | None, order: str,
                seed: float | None = 0, typed: str | None = "", custom: Custom = None, cache: Cache = None,
-               limits: Limits = LIMITS) -> tuple[str, Any, Cache]:
+               limits: Limits = LIMITS, quiet: bool = False) -> tuple[str, Any, Cache]:
     """Markdown: every model's top-1 on the clip as it is and in the chosen order; the
-    reordered clip of the model to explain as thumbnails; the cache."""
+    reordered clip of the model to explain as thumbnails; the cache. An order that does not fit
+    the clip raises `gr.Error`, or with `quiet` (a step of Run, which must go on to the
+    explanation) says why in place of the table."""
     if order not in ORDERS:
         raise gr.Error(f"choose a frame order among {', '.join(ORDERS)}")
     test = ORDERS[order]
     if test is None or not video:
         return ORDER_HINT, None, cache
+    if test == "custom" and not (typed or "").strip():
+        return ("*Your order:* type the positions of the clip's frames in the order to play them (0 = its first "
+                "frame, e.g. `6 7 4 5 2 3 0 1`) and press Enter."), None, cache
     cache = inference.ClipCache() if cache is None else cache
     everyone = _everyone(models, custom)
     predictors = {name.removesuffix(" (demo)"): _pick(everyone, name, frames) for name in everyone}  # table rows
@@ -228,8 +235,11 @@ def order_test(models: Models, video: str | None, model_name: str, frames: int |
         positions = inference.parse_order(typed or "", len(clips[shown].indices)) if test == "custom" else None
         results = inference.order_comparison(predictors, clips, test, seed=seed, cache=cache, order=positions)
     except inference.ClipError as err:
+        if quiet:
+            return f"*Frame order ({order}):* {err}.", None, cache
         raise gr.Error(str(err)) from err
-    strip = _strip(clips[shown], next(r.order for r in results if r.model == shown))
+    strip = _strip(clips[shown], next(r.order for r in results if r.model == shown),
+                   f"the clip {inference.ORDER_NAMES[test]}, as {shown} sees it")
     return inference.order_markdown(results, test, seed), strip, cache
 
 
@@ -243,13 +253,14 @@ def _plan(predictor: inference.Predictor, clip: inference.Clip, method: str, cac
     time targets (`IG_TARGET_S`, `OCCLUSION_TARGET_S`), from this model's measured forward pass."""
     frames, size = len(clip.indices), predictor.size
     gflop = inference.cost(predictor.model.config, size)[1]
-    try:
-        plan = plan_explanation(method, frames, size, gflop, IG_STEPS, limits, frame_test=False)
-    except BudgetError as err:
-        raise gr.Error(str(err)) from err
-    steps, window, notes = plan.steps, plan.occlusion_window, [plan.note] if plan.note else []
     cache.predict(predictor, clip)
     single = cache.seconds[id(predictor)]
+    try:
+        plan = plan_explanation(method, frames, size, gflop, IG_STEPS, limits, frame_test=False)
+    except BudgetError as err:  # over the work limit: say what it would cost in time too
+        seconds = explanation_seconds(method, frames, size, ForwardTiming(single, single), IG_STEPS)
+        raise gr.Error(f"{err} (about {seconds:,.0f} s on this machine)") from err
+    steps, window, notes = plan.steps, plan.occlusion_window, [plan.note] if plan.note else []
     batch = {"integrated_gradients": 4, "occlusion": occlusion_batch(frames, size, size)}.get(method)
     timing = cache.timing(predictor, clip, batch) if batch else ForwardTiming(single, single)
     if method == "integrated_gradients":
@@ -277,7 +288,8 @@ def _attribution_note(found, predictor: inference.Predictor, model_name: str, pr
     rank = "the top-1" if found.target == top1 else f"not the top-1 (that is '{top1}')"
     extra = f", baseline: {BASELINE_NAMES[found.baseline]}, {found.steps} steps" if found.baseline else ""
     lines = [f"**{method}** of **'{found.target}'** ({probs[found.target]:.1%}, {rank}) for **{model_name}**, on "
-             f"{_used(predictor)}{extra}; " + (f"about {seconds:.1f} s." if seconds >= 0.1 else "under 0.1 s."),
+             f"{_used(predictor)}{extra}; " + (f"it took {seconds:.1f} s." if seconds >= 0.05 else
+                                                 "it took under 0.1 s." if seconds else "kept from before."),
              f"Per pixel: the {UNITS[found.method]}; captions give each frame's sum and its share of the clip's "
              "|attribution|."]
     if found.method == "gradcam" and predictor.model.config.frame_routing == "pairs":
@@ -324,26 +336,32 @@ def explain(models: Models, video: str | None, model_name: str, frames: int | No
         if not forced and seconds > AUTO_S:
             return *skip, (f"{METHOD_NAMES[method]} would take about {seconds:.0f} s here: press **Explain** "
                            "to run it."), cache
-        progress(0.3, desc=f"{METHOD_NAMES[method]} on the whole clip")
+        progress(0.3, desc=f"{METHOD_NAMES[method]} on the whole clip (about {seconds:.0f} s)")
+        start = time.perf_counter()
         try:
             found = attribution(predictor, clip, target, method, baseline, steps, deadline=deadline,
                                 occlusion_window=window)
         except (inference.ClipError, BudgetError) as err:
             raise gr.Error(str(err)) from err
+        seconds = time.perf_counter() - start
         found.note = note
         cache.remember(predictor, clip, key, found)
     cache.remember(predictor, clip, ("shown",), found)  # what `frame_view` draws
     progress(0.8, desc="drawing")
-    shown = draw(found, clip, sign, float(opacity))
+    shown = draw(found, clip, sign, float(opacity), grey=True)
     label = f"{METHOD_NAMES[method]} · '{target}' · {SIGN_NAMES[sign]}"
     gallery = gr.update(value=[(f.permute(1, 2, 0).numpy(), c) for f, c in zip(shown.overlays, shown.captions)],
-                        label=label)
+                        label=f"{label} (click a frame for Captum's view)")
     labels = [f"frame {i}" for i in clip.indices]
-    per_frame = figures.frame_attribution_figure(found.per_frame, found.share, labels, METHOD_NAMES[method], target)
+    total = f"the bars add up to {float(found.per_frame.sum()):+.3g}"
+    subtitle = (f"{total}: score(clip) - score(baseline), by completeness" if method == "integrated_gradients"
+                else f"{total}; the % is each frame's share of the clip's |attribution|")
+    per_frame = figures.frame_attribution_figure(found.per_frame, found.share, labels, METHOD_NAMES[method], target,
+                                                 subtitle=subtitle)
     scale = figures.colorbar_figure(shown.threshold, sign, float(opacity), UNITS[method])
     path = _overlay_path()
     overlay_video(path, clip.frames, shown.maps, fps=4, upscale=max(1, 256 // predictor.size), alpha=float(opacity),
-                  sign=sign)
+                  sign=sign, grey=True)
     video_out = gr.update(value=str(path), label=f"overlay video: {label}")
     note = _attribution_note(found, predictor, model_name, probs, seconds)
     return gallery, scale, per_frame, video_out, note, cache
@@ -371,10 +389,20 @@ def frame_view(models: Models, video: str | None, model_name: str, frames: int |
         sign = "absolute_value"  # Captum cannot scale a sign that is absent from the frame
     figure, _ = visualization.visualize_image_attr_multiple(
         values, clip.frames[t].permute(1, 2, 0).numpy(), ["original_image", "heat_map", "blended_heat_map"],
-        ["all", sign, sign], titles=[f"frame {clip.indices[t]}", f"{METHOD_NAMES[found.method]}, '{found.target}'",
-                                     "blended (Captum's scale: this frame alone)"],
-        show_colorbar=True, use_pyplot=False, fig_size=(10, 3.6))
+        ["all", sign, sign], titles=[f"frame {clip.indices[t]}", METHOD_NAMES[found.method], "blended"],
+        show_colorbar=True, use_pyplot=False, fig_size=(10, 3.6), cmap=_captum_colours(sign))
     return gr.update(value=figure, visible=True)
+
+
+def _captum_colours(sign: str) -> Any:
+    """The gallery's colours as a matplotlib colour map (Captum's own would put red against the class)."""
+    from matplotlib.colors import LinearSegmentedColormap
+
+    if sign == "absolute_value":
+        return "inferno"
+    ends = {"positive": ["white", "#e41a1c"], "negative": ["white", "#2166e8"],
+            "all": ["#2166e8", "white", "#e41a1c"]}[sign]
+    return LinearSegmentedColormap.from_list(f"blvnet-{sign}", ends)
 
 
 def frame_test(models: Models, video: str | None, model_name: str, frames: int | None, target: str | None,
@@ -470,8 +498,10 @@ def tam_view(models: Models, video: str | None, model_name: str, frames: int | N
         outputs = inputs
     else:  # stage 4: one row per pair
         outputs = [f"frames {clip.indices[2 * r]} and {clip.indices[2 * r + 1]}" for r in range(len(field))]
-    first, last = span(field[-1])
-    sentence = (f"On this clip ({_used(predictor)}), the last output of **{layer}** ({outputs[-1]}) draws 90% of "
+    spans = [span(row) for row in field]
+    widest = max(range(len(spans)), key=lambda r: (spans[r][1] - spans[r][0], -abs(2 * r - len(spans) + 1)))
+    first, last = spans[widest]
+    sentence = (f"On this clip ({_used(predictor)}), the output of **{layer}** at {outputs[widest]} draws 90% of "
                 f"what it takes from the clip from **frames {clip.indices[first]} to {clip.indices[last]}** "
                 f"({last - first + 1} of {len(inputs)} sampled frames), where the first TAM's outputs draw on at most "
                 f"{predictor.model.config.blending_frames} neighbouring frames.")
@@ -505,7 +535,7 @@ def load_custom(models: Models, checkpoint: str | None, labels: str | None, pres
             f"Loaded **{predictor.name}** with {len(predictor.classes)} classes; it runs on {_used(predictor)} "
             "(its own) unless you choose other frames.",
             gr.update(visible=True, label=f"your checkpoint: {predictor.name}"),
-            frames_choices(models, CUSTOM, predictor))
+            {**frames_choices(models, CUSTOM, predictor), "value": OWN_FRAMES})  # its own frames
 
 
 OURS = "read from the checkpoint"

@@ -124,13 +124,13 @@ class Drawing:
 
 
 def draw(found: Attribution, clip: Clip, sign: str = "absolute_value", alpha: float = 0.55,
-         outlier_perc: float = OUTLIER_PERC) -> Drawing:
-    """Overlays of `found` on the clip's frames: the chosen sign, one robust scale for the
-    whole clip (`overlays.display_maps`), captions with each frame's value and share."""
+         outlier_perc: float = OUTLIER_PERC, grey: bool = False) -> Drawing:
+    """Overlays of `found` on the clip's frames (in grey if `grey`): the chosen sign, one robust
+    scale for the whole clip (`overlays.display_maps`), captions with each frame's value and share."""
     maps, threshold = display_maps(found.values, sign, outlier_perc)
     captions = [f"frame {i}: {value:+.2g} ({share:.0%})"
                 for i, value, share in zip(clip.indices, found.per_frame.tolist(), found.share.tolist())]
-    return Drawing(sign, alpha, maps, threshold, overlay(clip.frames, maps, alpha, sign), captions)
+    return Drawing(sign, alpha, maps, threshold, overlay(clip.frames, maps, alpha, sign, grey), captions)
 
 
 def remove_frames(predictor: Predictor, clip: Clip, target: str | None = None, replacement: str = "grey",

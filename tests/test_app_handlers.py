@@ -62,7 +62,8 @@ def test_a_run_predicts_compares_orders_and_explains(models, example):
                for name in models) and r["lines"][CUSTOM] == ""  # what each demo model used and knows
     assert r["classes"]["choices"] == models[BLVNET_TAM].classes and r["classes"]["value"] is None  # top-1
     assert "top-1, pairs shuffled" in r["table"] and "| TSN | 8 x 48 px | moving" in r["table"]
-    assert len(r["strip"]) == 8 and r["strip"][0][1].startswith("0: frame ")
+    assert len(captions(r["strip"])) == 8 and captions(r["strip"])[0].startswith("0: frame ")
+    assert "the clip pairs shuffled, as bLVNet-TAM sees it" in r["strip"].layout.title.text
     gallery, scale, per_frame, overlay, note = r["explained"]
     assert len(gallery["value"]) == 8 and gallery["value"][0][1].startswith("frame ")
     assert "Saliency" in gallery["label"] and "'moving left'" in gallery["label"]
@@ -101,7 +102,13 @@ def test_halves_swapped_flips_bLVNet_TAM_on_every_long_range_example(models, fir
         assert rows["bLVNet-TAM"][1:4] == [f"{label} (100%)", f"{partner} (100%)", "**yes**"], rows["bLVNet-TAM"]
         assert rows["bLVNet without TAM"][3:] == ["no", "0.000", "never"]
         assert rows["TSN"][3:] == ["no", "0.000", "never"]
-        assert [c for _, c in strip][:2] == ["0: frame 18", "1: frame 22"]  # the second half first
+        assert captions(strip)[:2] == ["0: frame 18", "1: frame 22"]  # the second half first
+
+
+def captions(strip) -> list[str]:
+    """The thumbnails' captions in reading order (rows top to bottom, left to right)."""
+    notes = sorted(strip.layout.annotations, key=lambda a: (-a.y, a.x))
+    return [a.text for a in notes]
 
 
 def _rows(table: str) -> dict[str, list[str]]:
@@ -126,7 +133,7 @@ def test_every_example_clip_shows_what_its_note_says(models):
                     partner), rows
             else:
                 assert rows["bLVNet without TAM"][3:] == ["no", "0.000", "never"]
-            assert len(out[11]) == 8 and out[-4].layout.title.text.startswith(f"What '{label}' loses")
+            assert len(captions(out[9])) == 8 and out[-4].layout.title.text.startswith(f"What '{label}' loses")
 
 
 def test_a_16_frame_checkpoint_is_explained_on_16_frames(models, example, tmp_path):
@@ -146,7 +153,7 @@ def test_a_16_frame_checkpoint_is_explained_on_16_frames(models, example, tmp_pa
     removal, cache = handlers.frame_test(models, example, CUSTOM, OWN, None, "grey", custom, cache)
     assert len(removal.data[0].y) == 16
     table, strip, cache = handlers.order_test(models, example, CUSTOM, OWN, "halves swapped", 0, "", custom, cache)
-    assert "| your checkpoint | 16 x 224 px |" in table and len(strip) == 16
+    assert "| your checkpoint | 16 x 224 px |" in table and len(captions(strip)) == 16
     with pytest.raises(gr.Error, match="this clip has 16 frames: give 16"):  # the model to explain's frames
         handlers.order_test(models, example, CUSTOM, OWN, "your order", 0, "7 6 5 4 3 2 1 0", custom, cache)
     backwards = " ".join(map(str, range(15, -1, -1)))
@@ -211,6 +218,12 @@ def test_an_explanation_that_cannot_fit_says_what_it_would_cost(models, example,
                          limits=handlers.Limits(timeout_s=0.01))
 
 
+def test_an_explanation_over_the_work_limit_says_its_cost_in_time_too(models, example):
+    with pytest.raises(gr.Error, match=r"choose Saliency or Grad-CAM, or fewer frames \(about [\d,]+ s on this machine\)"):
+        handlers.explain(models, example, BLVNET_TAM, OWN, "occlusion", "black", None, "absolute_value", 0.8,
+                         limits=handlers.Limits(max_explain_gflop=0.1))
+
+
 def test_frame_removal_depends_on_the_replacement(models, example):
     cache = handlers.predict(models, example, BLVNET_TAM, OWN, None)[-1]
     figures = {r: handlers.frame_test(models, example, BLVNET_TAM, OWN, None, r, None, cache)[0]
@@ -225,7 +238,7 @@ def test_frame_removal_depends_on_the_replacement(models, example):
 def test_orders_typed_seeded_and_refused(models, example):
     table, strip, cache = handlers.order_test(models, example, BLVNET_TAM, OWN, "your order", 0, "0 1 0 1 0 1 0 1")
     assert "in your order" in table and "`0 1 | 0 1 | 0 1 | 0 1`" in table and _rows(table)["TSN"][5] == "yes"
-    assert [c for _, c in strip][:3] == ["0: frame 2", "1: frame 6", "2: frame 2"]
+    assert captions(strip)[:3] == ["0: frame 2", "1: frame 6", "2: frame 2"]
     seeded = [handlers.order_test(models, example, BLVNET_TAM, OWN, "pairs shuffled", seed, "")[0]
               for seed in (0, 0, 5)]
     assert seeded[0] == seeded[1] and "(seed 0)" in seeded[0] and "(seed 5)" in seeded[2]
@@ -235,6 +248,10 @@ def test_orders_typed_seeded_and_refused(models, example):
             handlers.order_test(models, example, BLVNET_TAM, OWN, "your order", 0, typed)
     with pytest.raises(gr.Error, match="choose a frame order"):
         handlers.order_test(models, example, BLVNET_TAM, OWN, "sideways")
+    hint = handlers.order_test(models, example, BLVNET_TAM, OWN, "your order", 0, "  ")  # chosen, nothing typed yet
+    assert hint[0].startswith("*Your order:* type the positions") and hint[1] is None
+    quiet = handlers.order_test(models, example, BLVNET_TAM, OWN, "your order", 0, "1 2", quiet=True)  # within Run
+    assert quiet[0] == "*Frame order (your order):* the order has 2 positions; this clip has 8 frames: give 8."
 
 
 def test_tam_weights_layers_and_the_clip_view(models, example):
@@ -245,7 +262,7 @@ def test_tam_weights_layers_and_the_clip_view(models, example):
     assert f"Channels of {tams[-1]}" in groups["value"].layout.title.text
     assert "blvnet_tam_tiny" in card and "GFLOPs" in card
     first = handlers.tam_layer(models, BLVNET_TAM, tams[0])
-    assert sum(int(a.text.split("(")[1][:-1]) for a in first.layout.annotations) == models[
+    assert sum(int(a.text.split("<br>")[1]) for a in first.layout.annotations) == models[
         BLVNET_TAM].model.layer0.tam.channels  # every channel in one group
     cache = handlers.predict(models, example, BLVNET_TAM, OWN, None)[-1]
     shallow, sentence, cache = handlers.tam_view(models, example, BLVNET_TAM, OWN, tams[0], None, cache)

@@ -15,7 +15,7 @@ TINY = {
     "memory": ["--frames", "2", "--size", "64", "--batches", "1", "2"],
     "speed": ["--frames", "4", "--size", "64", "--batch", "1", "--repeats", "1"],
     "data_decode": ["--clips", "1", "--repeats", "1", "--seconds", "20"],
-    "app_latency": ["--repeats", "1"],
+    "app_latency": ["--repeats", "1", "--quick"],
     "app_limits": ["--quick", "--rounds", "1"],  # exits 1 when the server's peak memory passes the documented bound
 }
 

@@ -251,6 +251,10 @@ def test_overlays_per_sign(sign):
     torch.testing.assert_close(half, (128 + expected.float()) / 2, atol=1.0, rtol=0)
     with pytest.raises(ValueError, match="opacity"):
         overlay(frames, maps, alpha=1.5)
+    coloured = torch.zeros(2, 3, 4, 4, dtype=torch.uint8)
+    coloured[:, 0] = 200  # a red scene
+    grey = overlay(coloured, maps, alpha=1.0, sign=sign, grey=True)
+    assert (grey[0] == round(0.299 * 200)).all()  # unexplained pixels in grey: the overlay's colour stands out
 
 
 def test_channel_groups():
@@ -268,8 +272,8 @@ def test_channel_groups():
     fig = tam_groups_figure("layer1.tam", weights, groups)
     assert [list(trace.x) for trace in fig.data] == [["0", "5"], ["1"], ["2"], ["3"], ["4"]]
     assert fig.data[0].z[0] == weights[0, [0, 5]].tolist()
-    assert [a.text for a in fig.layout.annotations] == ["mostly past (2)", "mostly current (1)",
-                                                        "mostly future (1)", "mixing (1)", "near zero (1)"]
+    assert [a.text for a in fig.layout.annotations] == ["mostly past<br>2", "mostly current<br>1",
+                                                        "mostly future<br>1", "mixing<br>1", "near zero<br>1"]
     with pytest.raises(ValueError, match="2k\\+1, C"):
         group_channels(torch.zeros(2, 4))
 

@@ -66,7 +66,7 @@ def tam_summary_figure(summaries: Sequence[TAMSummary]) -> go.Figure:
         colorscale="Viridis", zmin=0.0, zmax=1.0, colorbar=dict(title="share"),  # one scale for every model
         text=[[f"{v:.0%}" for v in s.share] for s in summaries], texttemplate="%{text}",
     ))
-    fig.update_layout(title="How much each TAM draws on past (-), current (0) and future (+) frames",
+    fig.update_layout(title="Each TAM: past (-), current (0), future (+)",
                       xaxis_title="temporal offset (frames)", yaxis=dict(autorange="reversed"), **_LAYOUT)
     return fig
 
@@ -94,7 +94,7 @@ def _short(value: float) -> str:
 
 
 def frame_attribution_figure(per_frame: Tensor, share: Tensor, labels: Sequence[str], method: str, target: str,
-                             unit: str = "sum of the frame's attribution") -> go.Figure:
+                             unit: str = "sum of the frame's attribution", subtitle: str = "") -> go.Figure:
     """Bars: each frame's attribution summed over its pixels (signed), its share of the clip's
     |attribution| written on the bar. `method` is the method's name as the user reads it."""
     values, shares = per_frame.tolist(), share.tolist()
@@ -103,7 +103,8 @@ def frame_attribution_figure(per_frame: Tensor, share: Tensor, labels: Sequence[
         marker_color=["#d1495b" if v > 0 else "#3a7bd5" for v in values],
         hovertemplate="%{x}: %{y:.3g} (%{text} of the clip's |attribution|)<extra></extra>",
     ))
-    fig.update_layout(title=f"{method}, class '{target}': each frame's attribution", yaxis_title=unit, **_LAYOUT)
+    title = f"{method}, class '{target}': each frame's attribution" + (f"<br><sup>{subtitle}</sup>" if subtitle else "")
+    fig.update_layout(title=title, yaxis_title=unit, **_LAYOUT)
     return fig
 
 
@@ -154,9 +155,9 @@ def tam_groups_figure(layer: str, weights: Tensor, groups: ChannelGroups) -> go.
     k = weights.shape[0] // 2
     shown = [name for name in CHANNEL_GROUPS if groups.groups[name]]
     counts = [len(groups.groups[name]) for name in shown]
-    widths = [max(count / sum(counts), 0.1) for count in counts]  # a small group stays readable
-    fig = make_subplots(rows=1, cols=len(shown), column_widths=widths, horizontal_spacing=0.02, shared_yaxes=True,
-                        subplot_titles=[f"{name} ({count})" for name, count in zip(shown, counts)])
+    widths = [max(count / sum(counts), 0.14) for count in counts]  # a small group stays readable
+    fig = make_subplots(rows=1, cols=len(shown), column_widths=widths, horizontal_spacing=0.015, shared_yaxes=True,
+                        subplot_titles=[f"{name}<br>{count}" for name, count in zip(shown, counts)])
     limit = float(weights.abs().max()) or 1.0
     for col, name in enumerate(shown, start=1):
         channels = groups.groups[name]

@@ -21,7 +21,7 @@ from torch import Tensor
 from ..data.video_io import write_video
 
 __all__ = ["SIGNS", "SIGN_NAMES", "OUTLIER_PERC", "clip_threshold", "display_maps", "colour_table", "colorize",
-           "overlay", "overlay_video"]
+           "greyscale", "overlay", "overlay_video"]
 
 SIGNS = ("absolute_value", "positive", "negative", "all")  # Captum's names
 SIGN_NAMES = {
@@ -94,24 +94,33 @@ def colorize(maps: Tensor, sign: str = "absolute_value") -> Tensor:
     return rgb.round().to(torch.uint8).permute(0, 3, 1, 2)
 
 
-def overlay(frames: Tensor, maps: Tensor, alpha: float = 0.55, sign: str = "absolute_value") -> Tensor:
-    """Blend coloured `maps` `(T, H, W)` over uint8 `frames` `(T, 3, H, W)`.
+def greyscale(frames: Tensor) -> Tensor:
+    """`(T, 3, H, W)` uint8 frames in grey (ITU-R 601 luma), three equal channels."""
+    luma = (0.299 * frames[:, 0] + 0.587 * frames[:, 1] + 0.114 * frames[:, 2]).round()  # (T, H, W)
+    return luma.to(torch.uint8).unsqueeze(1).expand_as(frames)
+
+
+def overlay(frames: Tensor, maps: Tensor, alpha: float = 0.55, sign: str = "absolute_value",
+            grey: bool = False) -> Tensor:
+    """Blend coloured `maps` `(T, H, W)` over uint8 `frames` `(T, 3, H, W)` (in grey if `grey`).
 
     Each pixel's colour weighs `alpha * |map|`: where the map is 0 the frame shows as it is,
-    where it saturates the colour covers `alpha` of it."""
+    where it saturates the colour covers `alpha` of it. Over grey frames (as Captum's
+    `blended_heat_map` draws) a red overlay stays visible on a red scene."""
     if frames.shape[0] != maps.shape[0] or frames.shape[-2:] != maps.shape[-2:]:
         raise ValueError(f"frames {tuple(frames.shape)} and maps {tuple(maps.shape)} do not match")
     if not 0 <= alpha <= 1:
         raise ValueError(f"alpha (the overlay's opacity) must be in [0, 1], got {alpha}")
+    base = greyscale(frames) if grey else frames
     weight = (alpha * maps.abs().clamp(0, 1)).unsqueeze(1)  # (T, 1, H, W)
-    blended = frames.float() * (1 - weight) + colorize(maps, sign).float() * weight
+    blended = base.float() * (1 - weight) + colorize(maps, sign).float() * weight
     return blended.round().to(torch.uint8)
 
 
 def overlay_video(path: str | Path, frames: Tensor, maps: Tensor, fps: float = 4.0, upscale: int = 1,
-                  alpha: float = 0.55, sign: str = "absolute_value") -> Path:
+                  alpha: float = 0.55, sign: str = "absolute_value", grey: bool = False) -> Path:
     """Write the overlays as an H.264 mp4 (browser-playable); `upscale` enlarges small frames."""
-    video = overlay(frames, maps, alpha, sign)
+    video = overlay(frames, maps, alpha, sign, grey)
     if upscale > 1:
         video = video.repeat_interleave(upscale, dim=-2).repeat_interleave(upscale, dim=-1)
     return write_video(path, video, fps)
