@@ -152,7 +152,7 @@ def main() -> None:
 
         def explain(method, frames):
             return lambda c: c.predict(handle_file(str(EXAMPLE)), TAM, frames, method, "black", None,
-                                       api_name="/explain")
+                                       "absolute_value", 0.8, api_name="/explain")
 
         def load(checkpoint, labels=None):
             return lambda c: c.predict(handle_file(str(checkpoint)), handle_file(str(labels)) if labels else None,
@@ -187,8 +187,9 @@ def main() -> None:
             if outcome["error"]:
                 answer = "refused: " + outcome["error"].replace("|", "/")
             else:
-                note = outcome["result"][3] if case.name.startswith(("occlusion", "integrated")) else ""
-                answer = "served" + (f" ({note.replace('*Within the limits:* ', '').rstrip('.')})" if note else "")
+                note = outcome["result"][4] if case.name.startswith(("occlusion", "integrated")) else ""
+                within = note.split("*Within the limits:* ")[1].rstrip(".") if "*Within the limits:*" in note else ""
+                answer = "served" + (f" ({within})" if within else "")
             rows.append(f"| {case.name} | {answer} | {outcome['seconds']:.2f} | {outcome['normal']:.2f} | "
                         f"{mem['VmRSS']:.0f} | {mem['VmHWM']:.0f} |")
             print(rows[-1], flush=True)

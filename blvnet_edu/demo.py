@@ -137,18 +137,17 @@ def example_notice(label: str) -> tuple[str | None, str]:
     """(the order test to try, what to notice) for an example clip of the synthetic class
     `label`; (None, "") for any other class. The claims hold for the bundled demo models at
     their own 8 frames (tests/test_app_handlers.py checks every example clip)."""
-    for first, second in LONG_RANGE_PAIRS:
-        if label in (first, second):
-            partner = second if label == first else first
-            return "halves_swapped", (
-                f"long range. '{label}' and '{partner}' are made of the same frame pairs in another order. Swap "
-                f"the halves: bLVNet-TAM, which relates distant pairs, now answers '{partner}'; bLVNet without TAM "
-                "cannot change (it sees the same pairs), nor can TSN (the same frames).")
-    for first, second in SHORT_RANGE_PAIRS:
-        if label in (first, second):
-            partner = second if label == first else first
-            return "reversed", (
-                f"short range. Every frame pair already shows the direction: both bLVNet models answer '{label}', "
-                f"and reversed they answer '{partner}'. TSN, a bag of frames, cannot tell '{label}' from "
-                f"'{partner}' and gives the same answer both ways.")
+    notices = {
+        "halves_swapped": (LONG_RANGE_PAIRS, "long range. '{label}' and '{partner}' are made of the same frame pairs "
+                           "in another order. Swap the halves: bLVNet-TAM, which relates distant pairs, now answers "
+                           "'{partner}'; bLVNet without TAM cannot change (it sees the same pairs), nor can TSN (the "
+                           "same frames)."),
+        "reversed": (SHORT_RANGE_PAIRS, "short range. Every frame pair already shows the direction: both bLVNet models "
+                     "answer '{label}', and reversed they answer '{partner}'. TSN, a bag of frames, cannot tell "
+                     "'{label}' from '{partner}' and gives the same answer both ways."),
+    }
+    for test, (pairs, line) in notices.items():
+        for first, second in pairs:
+            if label in (first, second):
+                return test, line.format(label=label, partner=second if label == first else first)
     return None, ""
