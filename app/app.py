@@ -46,8 +46,8 @@ from blvnet_edu.explain.attributions import BASELINE_NAMES, METHOD_NAMES, REPLAC
 from blvnet_edu.explain.overlays import SIGN_NAMES
 
 from blvnet_edu_app import handlers
-from blvnet_edu_app.handlers import (BLVNET_TAM, CUSTOM, DEMO, DEMO_FILES, EXAMPLES, HERE, LABEL_AUTO, LIMITS, ORDER_HINT,
-                       ORDERS, OURS, OWN, OWN_FRAMES, RUN_FIRST, SLOTS, TSN, load_models)
+from blvnet_edu_app.handlers import (BLVNET_TAM, CUSTOM, DEMO, DEMO_FILES, EXAMPLES, HERE, LABEL_AUTO, LIMITS,
+                       ORDER_HINT, ORDERS, OURS, OWN, OWN_FRAMES, RUN_FIRST, SLOTS, TSN, load_models)
 
 __all__ = ["build_ui", "launch", "load_models", "HERE", "DEMO", "DEMO_FILES", "EXAMPLES", "SLOTS", "TSN",
            "BLVNET_TAM", "CUSTOM", "OURS", "LABEL_AUTO", "ORDERS", "OWN"]
@@ -59,10 +59,10 @@ RELEASED = (
     "V1 and V2 (their README at github.com/IBM/bLVNet-TAM links every file), e.g. "
     "[V1, 50, 8x2](https://ibm.box.com/v/st2stv1-bLVNet-TAM-50-f8x2) and "
     "[V2, 50, 8x2](https://ibm.box.com/v/st2stv2-bLVNet-TAM-50-f8x2). Download one, load it below with the "
-    "labels `ssv1` or `ssv2` (or start with `blvnet-edu app --checkpoint FILE --labels ssv2`): its network is "
-    "read from the file, its frames from its name (f8x2: 16). For Kinetics-400 the bLVNet-TAM README lists no "
-    "file; IBM's two Kinetics-400 TAM files (github.com/IBM/action-recognition-pytorch, K400-TAM-ResNet-50-f32 "
-    "and -101-f32) are TAM-ResNets, another network, which blvnet-edu does not load.")
+    "labels `ssv1` or `ssv2` (or start with `blvnet-edu app --checkpoint FILE --labels ssv2`): its "
+    "network is read from the file, its frames from its name (f8x2: 16). For Kinetics-400 the bLVNet-TAM "
+    "README lists no file; IBM's two Kinetics-400 TAM files (github.com/IBM/action-recognition-pytorch, "
+    "K400-TAM-ResNet-50-f32 and -101-f32) are TAM-ResNets, another network, which blvnet-edu does not load.")
 CSS = (".order-table th, .order-table td { word-break: normal !important; overflow-wrap: normal !important; }"
        " .demo-line, .demo-line * { font-size: 0.95em; color: #9a3412 !important; }")
 
@@ -79,7 +79,8 @@ def _examples_cache(models: handlers.Models) -> Path:
     for path in sorted([*HERE.glob("*.py"), *(root / "blvnet_edu").rglob("*.py"), *EXAMPLES]):
         digest.update(path.name.encode() + path.read_bytes())
     for name, predictor in models.items():
-        weights = sum(float(p.double().sum()) for p in predictor.model.state_dict().values() if p.is_floating_point())
+        weights = sum(float(p.double().sum()) for p in predictor.model.state_dict().values()
+                      if p.is_floating_point())
         digest.update(f"{name}{predictor.model.config}{predictor.classes}{weights:.9e}".encode())
     return Path(tempfile.gettempdir()) / "blvnet-edu-examples" / digest.hexdigest()[:16]
 
@@ -109,9 +110,9 @@ def build_ui(models: handlers.Models, limits: Limits = LIMITS, cache_examples: b
         gr.Markdown(
             "# bLVNet-TAM explainer\nThree models trained on the same clips look at the same clip: "
             "**TSN** sees a bag of frames, **bLVNet without TAM** a bag of frame pairs, **bLVNet-TAM** "
-            "relates distant pairs with its temporal aggregation modules (TAM). Pick an example (its results are "
-            "ready) or upload a clip and press **Run**; then change the frame order, the method or the class and "
-            "watch what changes.")
+            "relates distant pairs with its temporal aggregation modules (TAM). Pick an example (its "
+            "results are ready) or upload a clip and press **Run**; then change the frame order, the method "
+            "or the class and watch what changes.")
         custom = gr.State(None)  # the visitor's checkpoint (a weakref.ref into OWN)
         cache = gr.State(None, time_to_live=STATE_TTL_S)  # the visitor's clip, predictions, explanations
         with gr.Row():
@@ -121,11 +122,13 @@ def build_ui(models: handlers.Models, limits: Limits = LIMITS, cache_examples: b
                 examples_at = gr.Column()
                 frames = gr.Dropdown(handlers.frames_choices(models, first)["choices"], value=OWN_FRAMES,
                                      label="frames", interactive=True,
-                                     info="each model runs at its own frames unless you choose a number for all")
+                                     info="each model runs at its own frames unless you choose a number "
+                                          "for all")
                 run = gr.Button("Run", variant="primary")
                 gr.Markdown(RELEASED)
                 with gr.Accordion("your own checkpoint", open=False):
-                    checkpoint = gr.File(label="checkpoint (.pt, .pth, .pth.tar)", type="filepath", elem_id="checkpoint")
+                    checkpoint = gr.File(label="checkpoint (.pt, .pth, .pth.tar)", type="filepath",
+                                         elem_id="checkpoint")
                     label_map = gr.Dropdown(LABEL_MAPS, value=LABEL_AUTO, label="labels",
                                             info="the released models hold no class names: ssv1, ssv2 or kinetics400")
                     labels = gr.File(label="or a file of class names, one per line", type="filepath")
@@ -139,7 +142,8 @@ def build_ui(models: handlers.Models, limits: Limits = LIMITS, cache_examples: b
                     for slot, label in SLOTS.items():
                         with gr.Column(min_width=160, visible=slot in models) as column:
                             tops.append(gr.Label(num_top_classes=5, label=label))
-                            lines.append(gr.Markdown(elem_classes=["demo-line"]))  # frames, size, what a demo knows
+                            # frames, size, what a demo knows
+                            lines.append(gr.Markdown(elem_classes=["demo-line"]))
                         if slot == CUSTOM:
                             custom_column = column
                 with gr.Column(elem_id="section-orders"):
@@ -148,8 +152,8 @@ def build_ui(models: handlers.Models, limits: Limits = LIMITS, cache_examples: b
                         order = gr.Radio(list(ORDERS), value="as it is", label="frame order", scale=3,
                                          info="run every model again on the reordered clip")
                         seed = gr.Number(0, precision=0, label="seed (pairs shuffled)", minimum=0, scale=1)
-                        typed = gr.Textbox(label="your order (Enter)", placeholder="e.g. 4 5 6 7 0 1 2 3", scale=2,
-                                           info="positions in the clip, 0 = its first frame")
+                        typed = gr.Textbox(label="your order (Enter)", placeholder="e.g. 4 5 6 7 0 1 2 3",
+                                           scale=2, info="positions in the clip, 0 = its first frame")
                     strip = gr.Plot(label="the reordered clip (model to explain)", elem_id="strip")
                     comparison = gr.Markdown(ORDER_HINT, elem_classes=["order-table"], elem_id="order-table")
                 with gr.Column(elem_id="section-explain"):
@@ -157,7 +161,8 @@ def build_ui(models: handlers.Models, limits: Limits = LIMITS, cache_examples: b
                     with gr.Row():
                         model_name = gr.Dropdown(names, value=first, label="model to explain",
                                                  info="attributions, frame removal, TAMs and model card")
-                        method = gr.Dropdown(_choices(METHOD_NAMES), value="saliency", label="attribution method")
+                        method = gr.Dropdown(_choices(METHOD_NAMES), value="saliency",
+                                             label="attribution method")
                         baseline = gr.Dropdown(_choices(BASELINE_NAMES), value="black",
                                                label="baseline (integrated gradients)")
                         target = gr.Dropdown(models[first].classes, value=None, label="class to explain",
@@ -168,16 +173,19 @@ def build_ui(models: handlers.Models, limits: Limits = LIMITS, cache_examples: b
                                             elem_id="opacity")
                         explain_button = gr.Button("Explain", scale=1)
                     explain_note = gr.Markdown(RUN_FIRST, elem_id="explain-note")
-                    gallery = gr.Gallery(label="frames the model saw, with attributions (click one for Captum's view)",
+                    gallery = gr.Gallery(label="frames the model saw, with attributions (click one for "
+                                               "Captum's view)",
                                          columns=4, height="auto", elem_id="attributions")
                     colorbar = gr.Plot(label="colour scale", show_label=False)
-                    frame_plot = gr.Plot(label="the frame you clicked, drawn by Captum (scaled to this frame alone)",
+                    frame_plot = gr.Plot(label="the frame you clicked, drawn by Captum "
+                                               "(scaled to this frame alone)",
                                          visible=False, elem_id="captum-frame")
                     per_frame = gr.Plot(label="attribution per frame", elem_id="per-frame")
                     with gr.Row():
-                        replacement = gr.Dropdown(_choices(REPLACEMENT_NAMES), value="grey", label="remove a frame by "
-                                                  "replacing it with", info="a replacement is itself an input the model "
-                                                  "never saw: compare them")
+                        replacement = gr.Dropdown(_choices(REPLACEMENT_NAMES), value="grey",
+                                                  label="remove a frame by replacing it with",
+                                                  info="a replacement is itself an input the model "
+                                                       "never saw: compare them")
                     removal = gr.Plot(label="what the prediction loses without each frame", elem_id="removal")
                     overlay = gr.Video(label="overlay video", interactive=False, height=320)
         with gr.Column(elem_id="section-tams"):
@@ -203,39 +211,56 @@ def build_ui(models: handlers.Models, limits: Limits = LIMITS, cache_examples: b
         private = {"api_visibility": "private"}
 
         def then_explain(event, forced: bool, api: dict):
-            return event.success(bind(handlers.explain, models, limits=limits, forced=forced), explain_inputs,
-                                 explain_outputs, **api).success(
+            explained = event.success(bind(handlers.explain, models, limits=limits, forced=forced),
+                                      explain_inputs, explain_outputs, **api)
+            explained.success(lambda: gr.update(value=None, visible=False), None, [frame_plot],
+                              **private)  # stale
+            return explained.success(
                 bind(handlers.frame_test, models, limits=limits), frame_inputs, [removal, cache],
                 **({"api_name": "frame_test"} if api.get("api_name") else private)).success(
                 bind(handlers.tam_view, models, limits=limits), field_inputs, [field, field_note, cache],
                 **({"api_name": "tam_view"} if api.get("api_name") else private))
 
-        # Run: the clip is decoded in the first step and shared through `cache` (a failed step stops it).
-        predicted = run.click(bind(handlers.predict, models, limits=limits), [*shown, target, custom, cache],
-                              [*tops, *lines, target, cache], api_name="predict").success(
-            bind(handlers.order_test, models, limits=limits, quiet=True), order_inputs, [comparison, strip, cache],
-            **private)
-        then_explain(predicted, forced=True, api={"api_name": "explain"})
+        # Run (and a new frames choice): the clip is decoded in the first step and shared through `cache`
+        # (a failed step stops it). Control changes run once more after the last one: none is dropped.
+        last = {"trigger_mode": "always_last"}
+        for event, api in ((run.click, {"api_name": "predict"}), (frames.input, {**private, **last})):
+            predicted = event(bind(handlers.predict, models, limits=limits), [*shown, target, custom, cache],
+                              [*tops, *lines, target, cache], **api).success(
+                bind(handlers.order_test, models, limits=limits, quiet=True), order_inputs,
+                [comparison, strip, cache], **private)
+            then_explain(predicted, forced=True,
+                         api={"api_name": "explain"} if "api_name" in api else private)
+            event(lambda: "", None, [notice], **private)  # the example's line no longer applies
         then_explain(explain_button.click(lambda: None, None, None, **private), forced=True, api=private)
         for control in (method, baseline, target, sign, opacity):  # redo the explanation from the cache
-            then_explain(control.input(lambda: None, None, None, **private), forced=False, api=private)
-        replacement.input(bind(handlers.frame_test, models, limits=limits), frame_inputs, [removal, cache], **private)
-        order.input(bind(handlers.order_test, models, limits=limits), order_inputs, [comparison, strip, cache],
-                    api_name="order_test")
-        seed.submit(bind(handlers.order_test, models, limits=limits), order_inputs, [comparison, strip, cache],
-                    **private)
-        typed.submit(bind(handlers.order_test, models, limits=limits), order_inputs, [comparison, strip, cache],
-                     **private)
+            then_explain(control.input(lambda: None, None, None, **private, **last), forced=False,
+                         api=private)
+        replacement.input(bind(handlers.frame_test, models, limits=limits), frame_inputs, [removal, cache],
+                          **private, **last)
+        order.input(bind(handlers.order_test, models, limits=limits), order_inputs,
+                    [comparison, strip, cache], api_name="order_test", **last)
+        for event in (seed.submit, typed.submit):
+            event(bind(handlers.order_test, models, limits=limits), order_inputs, [comparison, strip, cache],
+                  **private, **last)
+        results = [*tops, *lines, comparison, strip, gallery, colorbar, per_frame, overlay, explain_note,
+                   removal, field, field_note, notice, frame_plot]
+        for event in (video.upload, video.stop_recording, video.clear):  # a new clip: the old results go
+            event(lambda: _blank(len(tops)), None, results, **private)
         tam_outputs = [layer, tam_summary, tam_groups, tam_note, card]
-        changed = model_name.change(bind(handlers.model_changed, models), [model_name, custom], [target, frames],
-                                    **private).then(
+        # Another model to explain: its classes, frames and TAMs (also when a checkpoint or an example sets
+        # it); chosen by the visitor, also its explanation (a class of the previous model gives way to the
+        # top-1).
+        model_name.change(bind(handlers.model_changed, models), [model_name, custom], [target, frames],
+                          **private).then(
             bind(handlers.tam_weights, models), [model_name, custom], tam_outputs, api_name="tam_weights")
-        then_explain(changed, forced=False, api=private)
+        then_explain(model_name.input(lambda: None, None, None, **private, **last), forced=False, api=private)
         layer.input(bind(handlers.tam_layer, models), [model_name, layer, custom], [tam_groups],
-                    api_name="tam_layer").then(
-            bind(handlers.tam_view, models, limits=limits), field_inputs, [field, field_note, cache], **private)
-        gallery.select(_frame_view(models, limits), [video, model_name, frames, sign, custom, cache], [frame_plot],
-                       **private)
+                    api_name="tam_layer", **last).then(
+            bind(handlers.tam_view, models, limits=limits), field_inputs, [field, field_note, cache],
+            **private)
+        gallery.select(_frame_view(models, limits), [video, model_name, frames, sign, custom, cache],
+                       [frame_plot], **private)
         load.click(bind(handlers.load_custom, models, limits=limits), [checkpoint, labels, preset, label_map],
                    [custom, model_name, status, tops[-1], frames], api_name="load_checkpoint").success(
             lambda: gr.update(visible=True), None, [custom_column], **private)
@@ -243,15 +268,29 @@ def build_ui(models: handlers.Models, limits: Limits = LIMITS, cache_examples: b
         if EXAMPLES:
             with examples_at, _environment("GRADIO_EXAMPLES_CACHE", os.environ.get(
                     "GRADIO_EXAMPLES_CACHE") or str(_examples_cache(models))):
-                gr.Examples(
-                    [[str(p)] for p in EXAMPLES], inputs=[video], label="examples (one per class; results ready)",
+                examples = gr.Examples(
+                    [[str(p)] for p in EXAMPLES], inputs=[video],
+                    label="examples (one per class; results ready)",
                     outputs=[*tops, *lines, comparison, strip, order, gallery, colorbar, per_frame, overlay,
                              explain_note, removal, field, field_note, notice],
                     fn=bind(handlers.example, models, limits=limits), cache_examples=True,
                     cache_mode="eager" if cache_examples else "lazy",
                     example_labels=[p.stem.replace("_", " ") for p in EXAMPLES], examples_per_page=20)
+            # The controls as the example's results were computed, then the visitor's own cache
+            # (decoding, prediction, saliency) so that a control change starts from them.
+            shown_example = examples.cache_event.then(
+                bind(handlers.example_controls, models), None,
+                [model_name, target, frames, method, baseline, sign, opacity, replacement, layer, cache],
+                **private)
+            then_explain(shown_example, forced=False, api=private)
     demo.queue(default_concurrency_limit=2, max_size=32)
     return demo
+
+
+def _blank(panels: int) -> tuple:
+    """What the page shows of a clip before Run: nothing."""
+    return (*[None] * panels, *[""] * panels, ORDER_HINT, None, None, None, None, None, RUN_FIRST, None, None,
+            "", "", gr.update(value=None, visible=False))
 
 
 def _frame_view(models: handlers.Models, limits: Limits):

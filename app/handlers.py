@@ -7,15 +7,16 @@ visitor's own checkpoint, a weak reference into `OWN`) and `cache` (an `inferenc
 the visitor's decoded clip, predictions, attributions) are the visitor's `gr.State`. Every
 handler returns the cache it used, so the next one starts from it:
 
-| handler        | runs                                                | reruns nothing of |
-|----------------|-----------------------------------------------------|-------------------|
-| `predict`      | decode (once per preprocessing), every model once    | |
-| `order_test`   | every model once on the reordered clip               | decoding, the prediction |
-| `explain`      | the method (unless cached), drawing                  | decoding, the prediction; the method when only sign or opacity change |
-| `frame_test`   | the clip with each frame replaced                    | decoding, the prediction |
-| `tam_view`     | one backward pass per output frame of a TAM          | decoding, the prediction |
+| handler      | runs                                              | never reruns |
+|--------------|---------------------------------------------------|--------------|
+| `predict`    | decode (once per preprocessing), every model once | |
+| `order_test` | every model once on the reordered clip            | decoding, the prediction |
+| `explain`    | the method (unless kept), then drawing            | decoding, the prediction |
+| `frame_test` | the clip with each frame replaced                 | decoding, the prediction |
+| `tam_view`   | one backward pass per output frame of a TAM       | decoding, the prediction |
 
-A change of a control (`forced=False`) runs an explanation only when it is expected to take
+A new sign or opacity only redraws the method's kept values. A change of a control
+(`forced=False`) runs an explanation only when it is expected to take
 at most `AUTO_S`; otherwise the note says what it would cost and the Explain button runs it.
 """
 
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import collections
 import os
+import re
 import tempfile
 import threading
 import time
@@ -33,12 +35,13 @@ from typing import Any
 import gradio as gr
 
 from blvnet_edu import inference
-from blvnet_edu.budget import (BudgetError, Deadline, ForwardTiming, Limits, explanation_seconds, fit_occlusion_window,
-                               fit_steps, occlusion_batch, occlusion_window, plan_explanation)
+from blvnet_edu.budget import (BudgetError, Deadline, ForwardTiming, Limits, explanation_seconds,
+                               fit_occlusion_window, fit_steps, occlusion_batch, occlusion_window,
+                               plan_explanation)
 from blvnet_edu.demo import example_notice
 from blvnet_edu.explain import figures
-from blvnet_edu.explain.attributions import (BASELINE_NAMES, BASELINES, METHOD_NAMES, METHODS, REPLACEMENT_NAMES,
-                                             REPLACEMENTS)
+from blvnet_edu.explain.attributions import (BASELINE_NAMES, BASELINES, METHOD_NAMES, METHODS,
+                                             REPLACEMENT_NAMES, REPLACEMENTS)
 from blvnet_edu.explain.overlays import SIGN_NAMES, SIGNS, overlay_video
 from blvnet_edu.explain.receptive_field import span, temporal_receptive_field
 from blvnet_edu.explain.tam_weights import group_channels, summarize_tams
@@ -47,7 +50,8 @@ from blvnet_edu.explanation import UNITS, attribution, draw, remove_frames
 HERE = Path(__file__).resolve().parent
 DEMO = Path(os.environ.get("BLVNET_DEMO_DIR") or HERE / "demo")
 EXAMPLES = sorted((HERE / "examples").glob("*.mp4"))
-TSN, BLVNET, BLVNET_TAM, CUSTOM = "TSN (demo)", "bLVNet without TAM (demo)", "bLVNet-TAM (demo)", "your checkpoint"
+TSN, BLVNET, BLVNET_TAM, CUSTOM = ("TSN (demo)", "bLVNet without TAM (demo)", "bLVNet-TAM (demo)",
+                                   "your checkpoint")
 DEMO_FILES = {TSN: "tsn_resnet_tiny.pt", BLVNET: "blvnet_tiny.pt", BLVNET_TAM: "blvnet_tam_tiny.pt"}
 SLOTS = {  # the side-by-side top-5 panels, in the paper's order
     TSN: "TSN: a bag of frames",
@@ -59,11 +63,12 @@ ORDERS = {"as it is": None, "reversed": "reversed", "halves swapped": "halves_sw
           "pairs shuffled": "shuffled_pairs", "your order": "custom"}
 OWN_FRAMES = 0  # the frames control's "each model's own"
 FRAME_CHOICES = list(range(2, 65, 2))
-AUTO_S = 10.0  # a control change runs an explanation expected to take at most this; longer ones wait for Explain
+# a control change runs an explanation expected to take at most this; longer ones wait for Explain
+AUTO_S = 10.0
 IG_STEPS, IG_TARGET_S = 32, 8.0  # integrated gradients: at most 32 steps, as many as fit about 8 s
 OCCLUSION_TARGET_S = 1.5  # occlusion's patches grow until it fits about this
-DEMO_LINE = ("Demo model: it knows only its {n} synthetic classes; on any other clip its answer, however sure, "
-             "is one of them and means nothing.")
+DEMO_LINE = ("Demo model: it knows only its {n} synthetic classes; on any other clip its answer, "
+             "however sure, is one of them and means nothing.")
 RUN_FIRST = "*Pick an example or upload a clip, then press **Run**.*"
 Models = dict[str, inference.Predictor]
 Custom = "weakref.ref[inference.Predictor] | inference.Predictor | None"  # the visitor's own checkpoint
@@ -120,17 +125,19 @@ OWN = OwnCheckpoints()  # `app.launch(max_checkpoints=...)` sets its capacity
 
 
 def _everyone(models: Models, custom: Custom) -> Models:
+    """The shared models and the visitor's own checkpoint, if the server still holds it (a
+    visitor whose checkpoint was unloaded keeps the demo models)."""
     if isinstance(custom, weakref.ref):
-        predictor = OWN.get(custom)
-        if predictor is None:
-            raise gr.Error(f"Your checkpoint was unloaded to make room: the server holds the {OWN.capacity} most "
-                           "recently used visitors' checkpoints. Load it again under *your own checkpoint*.")
-        custom = predictor
+        custom = OWN.get(custom)
     return {**models, CUSTOM: custom} if custom else models
 
 
 def _pick(models: Models, name: str, frames: int | None) -> inference.Predictor:
     """The model `name` at `frames` frames (None or `OWN_FRAMES`: its own)."""
+    if name == CUSTOM and CUSTOM not in models:
+        raise gr.Error(f"Your checkpoint is not loaded: the server holds the {OWN.capacity} most recently "
+                       "used visitors' checkpoints and may have unloaded yours to make room. Load it (again) "
+                       "under *your own checkpoint*, or choose another model to explain.")
     if name not in models:
         raise gr.Error(f"unknown model {name!r}")
     predictor = models[name]
@@ -140,11 +147,12 @@ def _pick(models: Models, name: str, frames: int | None) -> inference.Predictor:
 
 
 def _for_user(message: str, *uploads: str | None) -> str:
-    """`message` without the uploads' temporary folders, which mean nothing to the user."""
+    """`message` without the uploads' temporary folders and the decoder's error numbers, which
+    mean nothing to the user."""
     for upload in uploads:
         if upload and Path(upload).parent != Path("."):
             message = message.replace(str(Path(upload).parent) + "/", "")
-    return message
+    return re.sub(r"\[Errno -?\d+\] ", "", message)
 
 
 def _clips(video: str | None, predictors: Models, cache: inference.ClipCache,
@@ -223,16 +231,21 @@ def order_test(models: Models, video: str | None, model_name: str, frames: int |
     if test is None or not video:
         return ORDER_HINT, None, cache
     if test == "custom" and not (typed or "").strip():
-        return ("*Your order:* type the positions of the clip's frames in the order to play them (0 = its first "
-                "frame, e.g. `6 7 4 5 2 3 0 1`) and press Enter."), None, cache
+        return ("*Your order:* type the positions of the clip's frames in the order to play them (0 = its "
+                "first frame, e.g. `6 7 4 5 2 3 0 1`) and press Enter."), None, cache
+    if not 0 <= float(seed or 0) < 2**63 or float(seed or 0) != int(seed or 0):
+        raise gr.Error(f"the seed is a whole number from 0 to {2**63 - 1}, got {seed}")
+    seed = int(seed or 0)
     cache = inference.ClipCache() if cache is None else cache
     everyone = _everyone(models, custom)
-    predictors = {name.removesuffix(" (demo)"): _pick(everyone, name, frames) for name in everyone}  # table rows
+    predictors = {name.removesuffix(" (demo)"): _pick(everyone, name, frames)
+                  for name in everyone}  # table rows
     clips = _clips(video, predictors, cache, limits)
-    seed = int(seed or 0)
-    shown = model_name.removesuffix(" (demo)") if model_name.removesuffix(" (demo)") in clips else next(iter(clips))
+    shown = (model_name.removesuffix(" (demo)") if model_name.removesuffix(" (demo)") in clips
+             else next(iter(clips)))
     try:
-        positions = inference.parse_order(typed or "", len(clips[shown].indices)) if test == "custom" else None
+        positions = (inference.parse_order(typed or "", len(clips[shown].indices)) if test == "custom"
+                     else None)
         results = inference.order_comparison(predictors, clips, test, seed=seed, cache=cache, order=positions)
     except inference.ClipError as err:
         if quiet:
@@ -243,8 +256,8 @@ def order_test(models: Models, video: str | None, model_name: str, frames: int |
     return inference.order_markdown(results, test, seed), strip, cache
 
 
-ORDER_HINT = ("*Frame order:* choose **reversed**, **halves swapped**, **pairs shuffled** or **your order** to "
-              "run every model again on the reordered clip and see which predictions change.")
+ORDER_HINT = ("*Frame order:* choose **reversed**, **halves swapped**, **pairs shuffled** or **your order** "
+              "to run every model again on the reordered clip and see which predictions change.")
 
 
 def _plan(predictor: inference.Predictor, clip: inference.Clip, method: str, cache: inference.ClipCache,
@@ -254,7 +267,7 @@ def _plan(predictor: inference.Predictor, clip: inference.Clip, method: str, cac
     frames, size = len(clip.indices), predictor.size
     gflop = inference.cost(predictor.model.config, size)[1]
     cache.predict(predictor, clip)
-    single = cache.seconds[id(predictor)]
+    single = cache.seconds[predictor.uid]
     try:
         plan = plan_explanation(method, frames, size, gflop, IG_STEPS, limits, frame_test=False)
     except BudgetError as err:  # over the work limit: say what it would cost in time too
@@ -272,26 +285,29 @@ def _plan(predictor: inference.Predictor, clip: inference.Clip, method: str, cac
         default = window or occlusion_window(size, size)
         window = fit_occlusion_window(frames, size, timing, OCCLUSION_TARGET_S, default)
         if window > default:
-            notes.append(f"{window}-pixel patches instead of {default} (to answer in about {OCCLUSION_TARGET_S:g} s)")
+            notes.append(f"{window}-pixel patches instead of {default} "
+                         f"(to answer in about {OCCLUSION_TARGET_S:g} s)")
     seconds = explanation_seconds(method, frames, size, timing, steps, window)
     if seconds > limits.timeout_s:
         raise gr.Error(f"{METHOD_NAMES[method]} on {predictor.name} at {frames} frames would take about "
-                       f"{seconds:.0f} s here, over the limit of {limits.timeout_s:g} s per request: choose Saliency "
-                       "or Grad-CAM, or fewer frames")
+                       f"{seconds:.0f} s here, over the limit of {limits.timeout_s:g} s per request: choose "
+                       "Saliency or Grad-CAM, or fewer frames")
     return steps, window, seconds, "; ".join(notes)
 
 
 def _attribution_note(found, predictor: inference.Predictor, model_name: str, probs: dict[str, float],
-                      seconds: float) -> str:
+                      seconds: float, sign: str, opacity: float) -> str:
     method = METHOD_NAMES[found.method]
     top1 = max(probs, key=probs.get)
     rank = "the top-1" if found.target == top1 else f"not the top-1 (that is '{top1}')"
     extra = f", baseline: {BASELINE_NAMES[found.baseline]}, {found.steps} steps" if found.baseline else ""
-    lines = [f"**{method}** of **'{found.target}'** ({probs[found.target]:.1%}, {rank}) for **{model_name}**, on "
+    lines = [f"**{method}** of **'{found.target}'** ({probs[found.target]:.1%}, {rank}) "
+             f"for **{model_name}**, on "
              f"{_used(predictor)}{extra}; " + (f"it took {seconds:.1f} s." if seconds >= 0.05 else
                                                  "it took under 0.1 s." if seconds else "kept from before."),
-             f"Per pixel: the {UNITS[found.method]}; captions give each frame's sum and its share of the clip's "
-             "|attribution|."]
+             f"Drawn: {SIGN_NAMES[sign]}, over the frames in grey, opacity {opacity:g}, one scale for the "
+             f"clip. Per pixel: the {UNITS[found.method]}; captions give each frame's sum and its share of "
+             "the clip's |attribution|."]
     if found.method == "gradcam" and predictor.model.config.frame_routing == "pairs":
         lines.append("Grad-CAM looks at a layer where both frames of a pair share one map: the two frames of "
                      "each pair get the same map and the same value.")
@@ -300,9 +316,9 @@ def _attribution_note(found, predictor: inference.Predictor, model_name: str, pr
     return "  \n".join(lines)
 
 
-def explain(models: Models, video: str | None, model_name: str, frames: int | None, method: str, baseline: str,
-            target: str | None, sign: str = "absolute_value", opacity: float = 0.8, custom: Custom = None,
-            cache: Cache = None, limits: Limits = LIMITS, forced: bool = True,
+def explain(models: Models, video: str | None, model_name: str, frames: int | None, method: str,
+            baseline: str, target: str | None, sign: str = "absolute_value", opacity: float = 0.8,
+            custom: Custom = None, cache: Cache = None, limits: Limits = LIMITS, forced: bool = True,
             progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:
     """The method's attribution of the class (default: the top-1) on every frame of the model
     to explain: overlays with captions, the colour scale, the per-frame chart, an overlay
@@ -312,8 +328,8 @@ def explain(models: Models, video: str | None, model_name: str, frames: int | No
     (a control changed) an explanation expected to take over `AUTO_S` is not run: the note
     says what it would cost."""
     if method not in METHODS or baseline not in BASELINES or sign not in SIGNS:
-        raise gr.Error(f"choose a method among {', '.join(METHODS)}, a baseline among {', '.join(BASELINES)} and "
-                       f"a sign among {', '.join(SIGNS)}")
+        raise gr.Error(f"choose a method among {', '.join(METHODS)}, a baseline among {', '.join(BASELINES)} "
+                       f"and a sign among {', '.join(SIGNS)}")
     if not 0 <= float(opacity) <= 1:
         raise gr.Error("the opacity goes from 0 to 1")
     skip = (gr.skip(),) * 4
@@ -325,6 +341,8 @@ def explain(models: Models, video: str | None, model_name: str, frames: int | No
     progress(0.1, desc="decoding")
     clip = _clips(video, {model_name: predictor}, cache, limits)[model_name]
     probs = cache.predict(predictor, clip)
+    if target and target not in probs and not forced:
+        target = None  # a class of the model explained before (the dropdown is being reset): the top-1
     target = target or max(probs, key=probs.get)
     if target not in probs:
         raise gr.Error(f"unknown class {target!r}")
@@ -349,26 +367,25 @@ def explain(models: Models, video: str | None, model_name: str, frames: int | No
     cache.remember(predictor, clip, ("shown",), found)  # what `frame_view` draws
     progress(0.8, desc="drawing")
     shown = draw(found, clip, sign, float(opacity), grey=True)
-    label = f"{METHOD_NAMES[method]} · '{target}' · {SIGN_NAMES[sign]}"
-    gallery = gr.update(value=[(f.permute(1, 2, 0).numpy(), c) for f, c in zip(shown.overlays, shown.captions)],
-                        label=f"{label} (click a frame for Captum's view)")
+    gallery = [(f.permute(1, 2, 0).numpy(), c) for f, c in zip(shown.overlays, shown.captions)]
     labels = [f"frame {i}" for i in clip.indices]
-    total = f"the bars add up to {float(found.per_frame.sum()):+.3g}"
-    subtitle = (f"{total}: score(clip) - score(baseline), by completeness" if method == "integrated_gradients"
-                else f"{total}; the % is each frame's share of the clip's |attribution|")
-    per_frame = figures.frame_attribution_figure(found.per_frame, found.share, labels, METHOD_NAMES[method], target,
-                                                 subtitle=subtitle)
+    total = float(found.per_frame.sum())
+    subtitle = (f"the frames' sums (on the bars) add up to {total:+.3g}; score(clip) - score(baseline) is "
+                f"{found.score_gap:+.3g}, the difference is the error of {found.steps} steps"
+                if found.score_gap is not None else f"on the bars: each frame's sum, {total:+.3g} in all")
+    per_frame = figures.frame_attribution_figure(found.per_frame, found.share, labels, METHOD_NAMES[method],
+                                                 target, subtitle=subtitle)
     scale = figures.colorbar_figure(shown.threshold, sign, float(opacity), UNITS[method])
     path = _overlay_path()
-    overlay_video(path, clip.frames, shown.maps, fps=4, upscale=max(1, 256 // predictor.size), alpha=float(opacity),
-                  sign=sign, grey=True)
-    video_out = gr.update(value=str(path), label=f"overlay video: {label}")
-    note = _attribution_note(found, predictor, model_name, probs, seconds)
-    return gallery, scale, per_frame, video_out, note, cache
+    overlay_video(path, clip.frames, shown.maps, fps=4, upscale=max(1, 256 // predictor.size),
+                  alpha=float(opacity), sign=sign, grey=True)
+    note = _attribution_note(found, predictor, model_name, probs, seconds, sign, float(opacity))
+    return gallery, scale, per_frame, str(path), note, cache
 
 
 def frame_view(models: Models, video: str | None, model_name: str, frames: int | None, sign: str,
-               selected: int | None, custom: Custom = None, cache: Cache = None, limits: Limits = LIMITS) -> Any:
+               selected: int | None, custom: Custom = None, cache: Cache = None,
+               limits: Limits = LIMITS) -> Any:
     """Captum's own drawing (`visualize_image_attr_multiple`) of frame `selected` of the last
     explanation: the frame, its heat map and the blend, scaled to that frame alone (the
     gallery scales the whole clip at once); hidden when nothing is explained yet."""
@@ -423,8 +440,8 @@ def frame_test(models: Models, video: str | None, model_name: str, frames: int |
         raise gr.Error(f"unknown class {target!r}")
     work = (len(clip.indices) + 1) * inference.cost(predictor.model.config, predictor.size)[1]
     if work > limits.max_explain_gflop:
-        raise gr.Error(f"removing each of {len(clip.indices)} frames would take about {work:.0f} GFLOP; the limit "
-                       f"is {limits.max_explain_gflop:g}: choose fewer frames")
+        raise gr.Error(f"removing each of {len(clip.indices)} frames would take about {work:.0f} GFLOP; the "
+                       f"limit is {limits.max_explain_gflop:g}: choose fewer frames")
     try:
         removal = cache.memo(predictor, clip, ("removal", target, replacement),
                              lambda: remove_frames(predictor, clip, target, replacement, deadline))
@@ -435,30 +452,34 @@ def frame_test(models: Models, video: str | None, model_name: str, frames: int |
 
 
 TAM_READING = (
-    "**How to read these charts.** *Past / current / future:* each row is one TAM, each cell the share of its "
-    "|weights| on frames before (-), at (0) and after (+) the frame it writes; 0-1 for every model. "
-    "*Channels by what their weights do:* one column per channel, its weights on each offset (red positive, blue "
-    "negative), grouped into channels that mostly pass on the past, the current or the future frame, mix them, "
-    "or are near zero. *This clip:* one row per output frame of the chosen TAM, one column per input frame: how "
-    "much the output draws on each input, through every layer before it, for the clip you ran.")
+    "**How to read these charts.** *Past / current / future:* each row is one TAM, each cell the share of "
+    "its |weights| on frames before (-), at (0) and after (+) the frame it writes; 0-1 for every model. "
+    "*Channels by what their weights do:* one column per channel, its weights on each offset (red positive, "
+    "blue negative), grouped into channels whose |weight| lies mostly on the past, the current or the future "
+    "frame (either sign), is spread over them (mixing, e.g. a difference of past and future), or is near "
+    "zero; in stage 4 an offset is one frame pair. *This clip:* one row per output frame of the chosen TAM, "
+    "one column per input frame: how much the output draws on each input, through every layer before it, for "
+    "the clip you ran.")
 
 
-def tam_weights(models: Models, model_name: str, custom: Custom = None) -> tuple[Update, Update, Update, str, str]:
+def tam_weights(models: Models, model_name: str,
+                custom: Custom = None) -> tuple[Update, Update, Update, str, str]:
     """The TAM layer selector (the last TAM chosen), the past/current/future summary, the
     chosen layer's channels by group, a note and the model card."""
     predictor = _pick(_everyone(models, custom), model_name, None)
     tams = predictor.model.tams()
     card = inference.model_card(predictor)
     if not tams:
-        bag = ("averages per-frame predictions (a bag of frames)" if predictor.model.config.frame_routing == "frames"
+        bag = ("averages per-frame predictions (a bag of frames)"
+               if predictor.model.config.frame_routing == "frames"
                else "fuses the two frames of each pair only (a bag of frame pairs)")
         note = (f"**{model_name}** has no TAM, so there are no temporal weights to show: it {bag}. "
                 "Choose bLVNet-TAM under *model to explain*.")
         hidden = gr.update(value=None, visible=False)
         return gr.update(choices=[], value=None, visible=False), hidden, hidden, note, card
     last = list(tams)[-1]
-    note = (f"**{model_name}** has {len(tams)} TAMs. Each mixes a frame's features with those of its neighbours, "
-            f"one weight per offset and channel. {TAM_READING}")
+    note = (f"**{model_name}** has {len(tams)} TAMs. Each mixes a frame's features with those of its "
+            f"neighbours, one weight per offset and channel. {TAM_READING}")
     return (gr.update(choices=list(tams), value=last, visible=True),
             gr.update(value=figures.tam_summary_figure(summarize_tams(predictor.model)), visible=True),
             gr.update(value=tam_layer(models, model_name, last, custom), visible=True), note, card)
@@ -466,15 +487,19 @@ def tam_weights(models: Models, model_name: str, custom: Custom = None) -> tuple
 
 def tam_layer(models: Models, model_name: str, layer: str, custom: Custom = None) -> Any:
     """The channels of one TAM, grouped by what their weights do."""
-    tams = _pick(_everyone(models, custom), model_name, None).model.tams()
+    model = _pick(_everyone(models, custom), model_name, None).model
+    tams = model.tams()
     if layer not in tams:
         raise gr.Error(f"{model_name} has no TAM named {layer!r}")
     weights = tams[layer].offset_weights()
-    return figures.tam_groups_figure(layer, weights, group_channels(weights))
+    pairs = tams[layer].num_frames < model.config.num_frames  # stage 4 of bLVNet: one frame per pair
+    return figures.tam_groups_figure(layer, weights, group_channels(weights),
+                                     "frame pairs" if pairs else "frames")
 
 
 def tam_view(models: Models, video: str | None, model_name: str, frames: int | None, layer: str | None,
-             custom: Custom = None, cache: Cache = None, limits: Limits = LIMITS) -> tuple[Update, str, Cache]:
+             custom: Custom = None, cache: Cache = None,
+             limits: Limits = LIMITS) -> tuple[Update, str, Cache]:
     """What the TAMs do to this clip: for each output frame of TAM `layer` (default: the last),
     the share of each input frame (`receptive_field.temporal_receptive_field`); a sentence; the cache."""
     predictor = _pick(_everyone(models, custom), model_name, frames)
@@ -501,11 +526,13 @@ def tam_view(models: Models, video: str | None, model_name: str, frames: int | N
     spans = [span(row) for row in field]
     widest = max(range(len(spans)), key=lambda r: (spans[r][1] - spans[r][0], -abs(2 * r - len(spans) + 1)))
     first, last = spans[widest]
-    sentence = (f"On this clip ({_used(predictor)}), the output of **{layer}** at {outputs[widest]} draws 90% of "
-                f"what it takes from the clip from **frames {clip.indices[first]} to {clip.indices[last]}** "
-                f"({last - first + 1} of {len(inputs)} sampled frames), where the first TAM's outputs draw on at most "
-                f"{predictor.model.config.blending_frames} neighbouring frames.")
-    return gr.update(value=figures.receptive_field_figure(field, inputs, outputs, layer), visible=True), sentence, cache
+    sentence = (f"On this clip ({_used(predictor)}), the output of **{layer}** at {outputs[widest]} draws "
+                f"90% of what it takes from the clip from **frames {clip.indices[first]} to "
+                f"{clip.indices[last]}** ({last - first + 1} of {len(inputs)} sampled frames), where the "
+                f"first TAM's outputs draw on at most {predictor.model.config.blending_frames} neighbouring "
+                "frames.")
+    return (gr.update(value=figures.receptive_field_figure(field, inputs, outputs, layer), visible=True),
+            sentence, cache)
 
 
 def model_changed(models: Models, model_name: str, custom: Custom = None) -> tuple[Update, Update]:
@@ -526,14 +553,15 @@ def load_custom(models: Models, checkpoint: str | None, labels: str | None, pres
     prune_cache(keep=checkpoint)
     labels = labels or (None if label_map in (None, "", LABEL_AUTO) else label_map)
     try:
-        predictor = inference.load_predictor(checkpoint, labels, None if preset == OURS else preset, limits=limits)
+        predictor = inference.load_predictor(checkpoint, labels, None if preset == OURS else preset,
+                                             limits=limits)
     except (ValueError, FileNotFoundError) as err:
         raise gr.Error(f"Could not load this checkpoint: {_for_user(str(err), checkpoint, labels)}") from err
     ref = OWN.hold(predictor)
     choices = list(models) if CUSTOM in models else [*models, CUSTOM]
     return (ref, gr.update(choices=choices, value=CUSTOM),
-            f"Loaded **{predictor.name}** with {len(predictor.classes)} classes; it runs on {_used(predictor)} "
-            "(its own) unless you choose other frames.",
+            f"Loaded **{predictor.name}** with {len(predictor.classes)} classes; it runs on "
+            f"{_used(predictor)} (its own) unless you choose other frames.",
             gr.update(visible=True, label=f"your checkpoint: {predictor.name}"),
             {**frames_choices(models, CUSTOM, predictor), "value": OWN_FRAMES})  # its own frames
 
@@ -552,18 +580,30 @@ def example(models: Models, video: str, limits: Limits = LIMITS) -> tuple[Any, .
     cache = inference.ClipCache()
     *panels, _, cache = predict(models, video, name, None, None, None, cache, limits)
     table, strip, cache = order_test(models, video, name, None, order, 0, "", None, cache, limits)
-    gallery, scale, per_frame, overlay, note, cache = explain(models, video, name, None, "saliency", "black", None,
-                                                              "absolute_value", 0.8, None, cache, limits)
+    gallery, scale, per_frame, overlay, note, cache = explain(
+        models, video, name, None, "saliency", "black", None, "absolute_value", 0.8, None, cache, limits)
     removal, cache = frame_test(models, video, name, None, None, "grey", None, cache, limits)
     field, sentence, cache = tam_view(models, video, name, None, None, None, cache, limits)
-    return (*panels, table, strip, order, gallery["value"], scale, per_frame, overlay["value"], note, removal,
-            field["value"], sentence, f"**What to notice:** {notice}" if notice else "")
+    return (*panels, table, strip, order, gallery, scale, per_frame, overlay, note, removal, field["value"],
+            sentence, f"**What to notice:** {notice}" if notice else "")
+
+
+def example_controls(models: Models) -> tuple[Any, ...]:
+    """The controls as an example's results were computed (model to explain, top-1 class, each
+    model's own frames, saliency over black, absolute values at opacity 0.8, grey frame removal,
+    the last TAM), and an empty visitor cache: what the page holds once an example is shown."""
+    name = BLVNET_TAM if BLVNET_TAM in models else next(iter(models))
+    tams = list(models[name].model.tams())
+    return (gr.update(value=name), gr.update(choices=models[name].classes, value=None),
+            {**frames_choices(models, name), "value": OWN_FRAMES}, "saliency", "black", "absolute_value", 0.8,
+            "grey", gr.update(choices=tams, value=tams[-1] if tams else None), None)
 
 
 MAX_CACHE_MB = 2000  # Gradio's cache (uploads, served outputs) is kept under this; `app.launch` sets it
 
 
-def prune_cache(keep: str | None = None, folder: str | Path | None = None, max_mb: float | None = None) -> int:
+def prune_cache(keep: str | None = None, folder: str | Path | None = None,
+                max_mb: float | None = None) -> int:
     """Delete the oldest files of Gradio's cache until it holds at most `max_mb` (default
     `MAX_CACHE_MB`), never the file `keep` (the request's own upload); the bytes deleted.
 

@@ -90,13 +90,13 @@ def measure(models: handlers.Models, name: str, clip: Path, repeats: int) -> dic
             if method in refused:
                 continue
             try:
-                seconds, out = timed(lambda: handlers.explain(models, str(clip), name, 0, method, "black", None,
-                                                              "absolute_value", 0.8, None, cache))
+                seconds, out = timed(lambda: handlers.explain(models, str(clip), name, 0, method, "black",
+                                                              None, "absolute_value", 0.8, None, cache))
             except gr.Error as err:
                 refused[method] = err.message
                 continue
             times.setdefault(method, []).append(seconds)
-            found = [memo[2] for memo in cache.memos.values() if getattr(memo[2], "method", None) == method]
+            found = [memo[1] for memo in cache.memos.values() if getattr(memo[1], "method", None) == method]
             if method == "integrated_gradients" and found:
                 notes[method] = str(found[0].steps)
         seconds, _ = timed(lambda: handlers.frame_test(models, str(clip), name, 0, None, "grey", None, cache))
@@ -107,7 +107,8 @@ def measure(models: handlers.Models, name: str, clip: Path, repeats: int) -> dic
         else:
             refused["TAM view"] = "no TAM"
     result: dict[str, float | str] = {k: statistics.median(v[1:]) for k, v in times.items()}
-    result.update({m: message if message == "no TAM" else f"refused: {message}" for m, message in refused.items()})
+    result.update({m: message if message == "no TAM" else f"refused: {message}"
+                   for m, message in refused.items()})
     if "integrated_gradients" in notes:
         result["ig steps"] = notes["integrated_gradients"]
     return result
@@ -156,17 +157,18 @@ def main() -> None:
     for label, name, result, demo_target in rows:
         values = []
         for head in heads:
-            target = TARGETS.get((name, head)) if demo_target is None else (demo_target if head in METHODS else None)
+            target = (TARGETS.get((name, head)) if demo_target is None
+                      else (demo_target if head in METHODS else None))
             values.append(cell(result.get(head), target))
         lines.append(f"| {label} | " + " | ".join(values) + " |")
     lines += [
         "",
-        f"Targets on 2 CPU cores: bLVNet-TAM-50 saliency <= 3 s, integrated gradients <= 10 s, Grad-CAM <= 3 s; "
-        f"the demo models <= {DEMO_TARGET:g} s for any method. Integrated gradients ran the steps the app chose "
-        "(at most 32, as many as fit about 8 s from the measured forward pass): "
+        f"Targets on 2 CPU cores: bLVNet-TAM-50 saliency <= 3 s, integrated gradients <= 10 s, Grad-CAM "
+        f"<= 3 s; the demo models <= {DEMO_TARGET:g} s for any method. Integrated gradients ran the steps "
+        "the app chose (at most 32, as many as fit about 8 s from the measured forward pass): "
         + "; ".join(f"{label.split(',')[0]}: {r.get('ig steps', '?')}" for label, _, r, _ in rows) + ". "
-        "Occlusion's patches grow until it fits about 1.5 s; where even half-frame patches cannot fit the work "
-        "limit, the app answers with the cost instead of running it (the cell says so).",
+        "Occlusion's patches grow until it fits about 1.5 s; where even half-frame patches cannot fit the "
+        "work limit, the app answers with the cost instead of running it (the cell says so).",
         "",
     ]
     write_report(args.out, lines)

@@ -188,7 +188,8 @@ def main() -> None:
                 answer = "refused: " + outcome["error"].replace("|", "/")
             else:
                 note = outcome["result"][4] if case.name.startswith(("occlusion", "integrated")) else ""
-                within = note.split("*Within the limits:* ")[1].rstrip(".") if "*Within the limits:*" in note else ""
+                within = (note.split("*Within the limits:* ")[1].rstrip(".") if "*Within the limits:*" in note
+                          else "")
                 answer = "served" + (f" ({within})" if within else "")
             rows.append(f"| {case.name} | {answer} | {outcome['seconds']:.2f} | {outcome['normal']:.2f} | "
                         f"{mem['VmRSS']:.0f} | {mem['VmHWM']:.0f} |")

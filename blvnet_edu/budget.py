@@ -37,7 +37,8 @@ from dataclasses import dataclass, field
 
 __all__ = ["BudgetError", "RequestTimeout", "Limits", "Deadline", "ExplanationPlan", "check_video",
            "check_network", "plan_explanation", "occlusion_window", "occlusion_stride", "occlusion_positions",
-           "occlusion_batch", "ForwardTiming", "BACKWARD", "explanation_seconds", "fit_steps", "fit_occlusion_window"]
+           "occlusion_batch", "ForwardTiming", "BACKWARD", "explanation_seconds", "fit_steps",
+           "fit_occlusion_window"]
 
 
 class BudgetError(ValueError):
@@ -155,10 +156,6 @@ class ExplanationPlan:
     note: str  # "" or what was scaled down, for the user
     passes: float = 0.0  # the work in forward passes of the clip (gflop / GFLOPs per clip)
 
-    def seconds(self, seconds_per_forward: float) -> float:
-        """The plan's time at `seconds_per_forward` (one forward pass of the clip, measured)."""
-        return self.passes * seconds_per_forward
-
 
 PASSES = {"saliency": 3.0, "gradcam": 3.0}  # one forward and one backward (about twice a forward)
 
@@ -177,7 +174,8 @@ def plan_explanation(method: str, frames: int, size: int, gflop_per_clip: float,
     importance = frames + 1 if frame_test else 0
     over = (f"explaining with {method} at {frames} frames would take about {{need:.0f}} GFLOP in {{passes:.0f}} "
             f"forward passes; the limits are {limits.max_explain_gflop:g} GFLOP and {limits.max_explain_passes} "
-            "passes: " + ("choose fewer frames" if method in PASSES else "choose Saliency or Grad-CAM, or fewer frames"))
+            "passes: " + ("choose fewer frames" if method in PASSES
+                          else "choose Saliency or Grad-CAM, or fewer frames"))
     if method in PASSES:
         need = PASSES[method] + importance
         if need > budget:

@@ -400,8 +400,8 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--device", default="auto")
     ev.add_argument("--workers", type=int, default=2)
     ev.add_argument("--order-tests", action="store_true",
-                    help="also evaluate on reversed clips, clips with shuffled frame pairs and clips with swapped halves "
-                         "(how much the model depends on frame order)")
+                    help="also evaluate on reversed clips, clips with shuffled frame pairs and clips with "
+                         "swapped halves (how much the model depends on frame order)")
     ev.set_defaults(run=_cmd_eval)
 
     pr = commands.add_parser("predict", help="top-k classes of clips (the demo model unless --checkpoint)")

@@ -138,13 +138,13 @@ def example_notice(label: str) -> tuple[str | None, str]:
     `label`; (None, "") for any other class. The claims hold for the bundled demo models at
     their own 8 frames (tests/test_app_handlers.py checks every example clip)."""
     notices = {
-        "halves_swapped": (LONG_RANGE_PAIRS, "long range. '{label}' and '{partner}' are made of the same frame pairs "
-                           "in another order. Swap the halves: bLVNet-TAM, which relates distant pairs, now answers "
-                           "'{partner}'; bLVNet without TAM cannot change (it sees the same pairs), nor can TSN (the "
-                           "same frames)."),
-        "reversed": (SHORT_RANGE_PAIRS, "short range. Every frame pair already shows the direction: both bLVNet models "
-                     "answer '{label}', and reversed they answer '{partner}'. TSN, a bag of frames, cannot tell "
-                     "'{label}' from '{partner}' and gives the same answer both ways."),
+        "halves_swapped": (LONG_RANGE_PAIRS, "long range. '{label}' and '{partner}' are made of the same "
+                           "frame pairs in another order. Swap the halves: bLVNet-TAM, which relates distant "
+                           "pairs, now answers '{partner}'; bLVNet without TAM cannot change (it sees the "
+                           "same pairs), nor can TSN (the same frames)."),
+        "reversed": (SHORT_RANGE_PAIRS, "short range. Every frame pair already shows the direction: both "
+                     "bLVNet models answer '{label}', and reversed they answer '{partner}'. TSN, a bag of "
+                     "frames, cannot tell '{label}' from '{partner}' and gives the same answer both ways."),
     }
     for test, (pairs, line) in notices.items():
         for first, second in pairs:

@@ -22,7 +22,8 @@ import torch
 from torch import Tensor
 
 from .budget import Deadline, Limits, plan_explanation
-from .explain.attributions import BASELINES, METHODS, REPLACEMENTS, FrameRemoval, frame_removal, signed_attribution
+from .explain.attributions import (BASELINES, METHODS, REPLACEMENTS, FrameRemoval, baseline_clip,
+                                   frame_removal, signed_attribution)
 from .explain.overlays import OUTLIER_PERC, display_maps, overlay
 from .inference import Clip, ClipError, Predictor, cost, predict_clip
 
@@ -60,6 +61,8 @@ class Attribution:
     values: Tensor  # (T, H, W) signed, summed over colours, in the method's units (UNITS)
     steps: int = 0  # integrated gradients' steps (0 for the other methods)
     note: str = ""  # what the limits scaled down, for the user
+    # integrated gradients: score(clip) - score(baseline), what the values add up to
+    score_gap: float | None = None
 
     @property
     def per_frame(self) -> Tensor:
@@ -100,15 +103,19 @@ def attribution(predictor: Predictor, clip: Clip, target: str | None = None, met
     target, index = _target_index(predictor, clip, target)
     window, note = occlusion_window, ""
     if limits is not None:
-        plan = plan_explanation(method, len(clip.indices), predictor.size, cost(predictor.model.config, predictor.size)[1],
+        plan = plan_explanation(method, len(clip.indices), predictor.size,
+                                cost(predictor.model.config, predictor.size)[1],
                                 steps, limits, frame_test=False)
         steps, window, note = plan.steps, plan.occlusion_window, plan.note
     model = predictor.model
     forward = WithDeadline(model, deadline) if deadline is not None else model
     values = signed_attribution(model if method == "gradcam" else forward, clip.input, index, method=method,
                                 baseline=baseline, steps=steps, occlusion_window=window)
-    ig = method == "integrated_gradients"
-    return Attribution(method, baseline if ig else "", target, values, steps if ig else 0, note)
+    if method != "integrated_gradients":
+        return Attribution(method, "", target, values, 0, note)
+    with torch.inference_mode():  # completeness: how close the values come to what they should add up to
+        scores = forward(torch.cat([clip.input, baseline_clip(clip.input, baseline)]))[:, index].float()
+    return Attribution(method, baseline, target, values, steps, note, float(scores[0] - scores[1]))
 
 
 @dataclass
@@ -185,5 +192,5 @@ def explain(
     found.note = note
     removal = remove_frames(predictor, clip, target, replacement, deadline)
     shown = draw(found, clip, sign, alpha)
-    return Explanation(target, shown.maps, shown.overlays, removal.probability_drop, shown.captions, found.note,
-                       found, removal, shown)
+    return Explanation(target, shown.maps, shown.overlays, removal.probability_drop, shown.captions,
+                       found.note, found, removal, shown)

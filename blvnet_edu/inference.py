@@ -27,8 +27,11 @@ that would cost more than allowed raises `BudgetError` before the work starts.
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import functools
+import itertools
+import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -51,7 +54,6 @@ __all__ = [
     "ClipError",
     "Predictor",
     "Clip",
-    "Explanation",
     "load_predictor",
     "load_clip",
     "predict",
@@ -75,16 +77,27 @@ class ClipError(ValueError):
     """A clip the model cannot use; the message says why, for the user."""
 
 
+_SERIALS = itertools.count()
+
+
 @dataclass
 class Predictor:
-    """A model ready for inference, with its classes and input size."""
+    """A model ready for inference, with its classes and input size.
+
+    `uid` names it in caches (`ClipCache`) without keeping it alive; `with_frames` keeps the
+    models it made for the `FRAME_COUNTS_KEPT` most recently asked frame counts."""
 
     name: str
     model: VideoNet
     classes: list[str]
     size: int
     resize: int
-    _by_frames: dict = field(default_factory=dict, repr=False)
+    uid: int = field(default_factory=lambda: next(_SERIALS), repr=False, compare=False)
+    _by_frames: collections.OrderedDict = field(default_factory=collections.OrderedDict, repr=False,
+                                                compare=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    FRAME_COUNTS_KEPT = 4
 
     @property
     def num_frames(self) -> int:
@@ -94,12 +107,17 @@ class Predictor:
         """The same weights for another number of frames (no parameter depends on T)."""
         if num_frames == self.num_frames:
             return self
-        if num_frames not in self._by_frames:
-            model = VideoNet(dataclasses.replace(self.model.config, num_frames=num_frames))
-            model = prepare_for_inference(model)  # as self.model: BatchNorm folded, channels_last
-            model.load_state_dict(self.model.state_dict())
-            self._by_frames[num_frames] = Predictor(self.name, model, self.classes, self.size, self.resize)
-        return self._by_frames[num_frames]
+        with self._lock:  # visitors of the app ask at the same time
+            if num_frames not in self._by_frames:
+                model = VideoNet(dataclasses.replace(self.model.config, num_frames=num_frames))
+                model = prepare_for_inference(model)  # as self.model: BatchNorm folded, channels_last
+                model.load_state_dict(self.model.state_dict())
+                self._by_frames[num_frames] = Predictor(self.name, model, self.classes, self.size,
+                                                        self.resize)
+                while len(self._by_frames) > self.FRAME_COUNTS_KEPT:
+                    self._by_frames.popitem(last=False)
+            self._by_frames.move_to_end(num_frames)
+            return self._by_frames[num_frames]
 
 
 def load_predictor(
@@ -219,33 +237,30 @@ class ClipCache:
     What the steps of one app Run share, so that the prediction, the order test and the
     explanation decode the file once and run each model on it once, and a control that changes
     only how an explanation is drawn reruns nothing. Another file (or the same path rewritten)
-    empties it; frames in memory are never kept from one call to the next.
+    empties it; frames in memory are never kept from one call to the next. Models are named by
+    their `uid` and never kept alive by the cache.
     """
 
     video: tuple[str, int, int] | None = None  # _file_identity of the file the clips come from
     clips: dict[tuple[int, int, int], Clip] = field(default_factory=dict)  # (T, size, resize) -> clip
-    probs: dict[tuple[int, int], tuple[Predictor, Clip, dict[str, float]]] = field(default_factory=dict)
-    seconds: dict[int, float] = field(default_factory=dict)  # id(predictor) -> one forward pass, measured
-    memos: dict[tuple, tuple[Predictor, Clip, object]] = field(default_factory=dict)
+    probs: dict[tuple[int, int], tuple[Clip, dict[str, float]]] = field(default_factory=dict)
+    seconds: dict[int, float] = field(default_factory=dict)  # predictor uid -> one forward pass, measured
+    memos: dict[tuple, tuple[Clip, object]] = field(default_factory=dict)
 
     def use(self, video: str | Path | Tensor | None) -> None:
         """Forget everything that belongs to another video."""
         identity = _file_identity(video)
         if identity is None or identity != self.video:
-            self.video, self.clips, self.probs, self.memos = identity, {}, {}, {}
+            self.video, self.clips, self.probs, self.seconds, self.memos = identity, {}, {}, {}, {}
 
     def predict(self, predictor: Predictor, clip: Clip) -> dict[str, float]:
         """`predict_clip`, run once per model and clip of this video (its time is kept in `seconds`)."""
-        key = (id(predictor), id(clip))  # the entry keeps both alive: ids are not reused
+        key = (predictor.uid, id(clip))  # the entry keeps the clip alive: its id is not reused
         if key not in self.probs:
             start = time.perf_counter()
-            self.probs[key] = (predictor, clip, predict_clip(predictor, clip))
-            self.seconds[id(predictor)] = time.perf_counter() - start
-        return self.probs[key][2]
-
-    def has(self, predictor: Predictor, clip: Clip) -> bool:
-        """Whether this model already ran on this clip."""
-        return (id(predictor), id(clip)) in self.probs
+            self.probs[key] = (clip, predict_clip(predictor, clip))
+            self.seconds[predictor.uid] = time.perf_counter() - start
+        return self.probs[key][1]
 
     def timing(self, predictor: Predictor, clip: Clip, batch: int = 2) -> ForwardTiming:
         """The model's forward pass on this clip, alone and in a batch of `batch` clips, measured
@@ -267,18 +282,18 @@ class ClipCache:
 
     def memo(self, predictor: Predictor, clip: Clip, what: tuple, compute: Callable[[], object]) -> object:
         """`compute()` once per model, clip and `what` (e.g. a method and its settings)."""
-        key = (id(predictor), id(clip), *what)
+        key = (predictor.uid, id(clip), *what)
         if key not in self.memos:
-            self.memos[key] = (predictor, clip, compute())
-        return self.memos[key][2]
+            self.memos[key] = (clip, compute())
+        return self.memos[key][1]
 
     def recall(self, predictor: Predictor, clip: Clip, what: tuple) -> object | None:
         """What `memo` or `remember` keeps for this model, clip and `what`; None if nothing."""
-        return self.memos.get((id(predictor), id(clip), *what), (None, None, None))[2]
+        return self.memos.get((predictor.uid, id(clip), *what), (None, None))[1]
 
     def remember(self, predictor: Predictor, clip: Clip, what: tuple, value: object) -> None:
         """Keep `value` for this model, clip and `what`, replacing what was there."""
-        self.memos[(id(predictor), id(clip), *what)] = (predictor, clip, value)
+        self.memos[(predictor.uid, id(clip), *what)] = (clip, value)
 
 
 def load_clips(
@@ -312,7 +327,8 @@ def parse_order(text: str, frames: int) -> list[int]:
         order = [int(token) for token in tokens]
     except ValueError:
         bad = next(t for t in tokens if not t.lstrip("-").isdigit())
-        raise ClipError(f"{bad!r} is not a frame position: use whole numbers from 0 to {frames - 1}") from None
+        raise ClipError(f"{bad!r} is not a frame position: use whole numbers from 0 to "
+                        f"{frames - 1}") from None
     if len(order) != frames:
         raise ClipError(f"the order has {len(order)} positions; this clip has {frames} frames: give {frames}")
     outside = [p for p in order if not 0 <= p < frames]
@@ -321,7 +337,8 @@ def parse_order(text: str, frames: int) -> list[int]:
     return order
 
 
-def reorder_clip(clip: Clip, test: str, seed: int = 0, order: list[int] | None = None) -> tuple[Clip, list[int]]:
+def reorder_clip(clip: Clip, test: str, seed: int = 0,
+                 order: list[int] | None = None) -> tuple[Clip, list[int]]:
     """The clip under an order test of `data.order` (`"reversed"`, `"shuffled_pairs"`,
     `"halves_swapped"`) or, for `test="custom"`, in `order` (`parse_order`); and the new order
     as positions in the original clip. The same seed gives the same shuffle."""
@@ -416,12 +433,14 @@ def order_comparison(
     for name, predictor in predictors.items():
         clip = clips if isinstance(clips, Clip) else clips[name]
         if order is not None and len(order) != len(clip.indices):
-            raise ClipError(f"the order has {len(order)} positions but {name} runs on {len(clip.indices)} frames: "
-                            f"type {len(clip.indices)} positions, or run every model on {len(order)} frames")
+            raise ClipError(f"the order has {len(order)} positions but {name} runs on {len(clip.indices)} "
+                            f"frames: type {len(clip.indices)} positions, or run every model on "
+                            f"{len(order)} frames")
         modified, new_order = reorder_clip(clip, test, seed, order)
         results.append(OrderResult(
             name, original(predictor, clip), predict_clip(predictor, modified), new_order,
-            order_sensitive(predictor.model.config, test, new_order), len(clip.indices), clip.frames.shape[-1],
+            order_sensitive(predictor.model.config, test, new_order), len(clip.indices),
+            clip.frames.shape[-1],
         ))
     return results
 
@@ -430,10 +449,10 @@ ORDER_NAMES = {"reversed": "reversed", "shuffled_pairs": "pairs shuffled", "halv
                "custom": "in your order"}
 EXPECTED = (
     "Expected: TSN (a bag of frames) never changes unless frames are repeated or left out; bLVNet without "
-    "TAM (a bag of frame pairs) can change when the pairs themselves change (reversed) but never when the same "
-    "pairs come in another order (pairs shuffled, halves swapped); bLVNet-TAM (which relates distant pairs) "
-    "can change under any new order. \"Can it change?\" is what the architecture allows; whether it does "
-    "depends on what the model learned."
+    "TAM (a bag of frame pairs) can change when the pairs themselves change (reversed) but never when the "
+    "same pairs come in another order (pairs shuffled, halves swapped); bLVNet-TAM (which relates distant "
+    "pairs) can change under any new order. \"Can it change?\" is what the architecture allows; whether it "
+    "does depends on what the model learned."
 )
 
 
@@ -462,8 +481,8 @@ def order_markdown(results: list[OrderResult], test: str, seed: int | None = Non
     how = f" (seed {seed})" if test == "shuffled_pairs" and seed is not None else ""
     return "\n".join([
         *lines, "",
-        f"The reordered clip ({after}{how}) shows the sampled frames in the order {shown} (0 = the first frame "
-        "as it is; | separates frame pairs).", "",
+        f"The reordered clip ({after}{how}) shows the sampled frames in the order {shown} (0 = the first "
+        "frame as it is; | separates frame pairs).", "",
         EXPECTED,
     ])
 

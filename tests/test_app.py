@@ -64,12 +64,14 @@ def test_predict_endpoint_shows_every_demo_model_on_the_same_clip(client, app_mo
 def _rows(table: str) -> dict[str, list[str]]:
     lines = [line for line in table.splitlines() if line.startswith("| ")][1:]  # the table, less its header
     cells = [[c.strip() for c in line.strip("|").split("|")] for line in lines]
-    return {f"{row[0]} (demo)": row[2:] for row in cells}  # model -> top-1 before, after, changed?, shift, can change?
+    # model -> top-1 before, after, changed?, shift, can change?
+    return {f"{row[0]} (demo)": row[2:] for row in cells}
 
 
 def order(client, video, test, frames=0, seed=0, typed=""):
     """`/order_test`'s table (the reordered clip's thumbnails are checked in test_app_handlers)."""
-    return client.predict(handle_file(video), BLVNET_TAM, frames, test, seed, typed, api_name="/order_test")[0]
+    return client.predict(handle_file(video), BLVNET_TAM, frames, test, seed, typed,
+                          api_name="/order_test")[0]
 
 
 def test_order_test_endpoint(client, app_module, example):

@@ -34,8 +34,8 @@ def test_every_control_in_a_browser(tmp_path):
     models = app.load_models()
     tams = list(models[app.BLVNET_TAM].model.tams())
     checkpoint = tmp_path / "st2stv2-bLVNet-TAM-tiny-a2-b4-f8x2.pth.tar"  # an authors' file of 16 frames
-    save_in_authors_format(randomize_(build_model("blvnet_tam_tiny", num_classes=174, num_frames=16)).state_dict(),
-                           checkpoint)
+    save_in_authors_format(
+        randomize_(build_model("blvnet_tam_tiny", num_classes=174, num_frames=16)).state_dict(), checkpoint)
     shots = []
 
     def shot(page, name: str, locator=None) -> None:
@@ -55,7 +55,8 @@ def test_every_control_in_a_browser(tmp_path):
             page = browser.new_page(viewport={"width": 1400, "height": 1100})
             page.goto(f"http://127.0.0.1:{port}/")  # not "networkidle": a busy machine may never get there
             expect(page.get_by_role("button", name="Run")).to_be_visible(timeout=WAIT)
-            expect(page.locator("#tam-groups .js-plotly-plot")).to_be_visible(timeout=WAIT)  # the page's TAM plots
+            # the page's TAM plots
+            expect(page.locator("#tam-groups .js-plotly-plot")).to_be_visible(timeout=WAIT)
 
             # A cached example: its results and a line on what to notice, at once.
             page.get_by_role("button", name="moving left then right", exact=True).click()
@@ -69,9 +70,11 @@ def test_every_control_in_a_browser(tmp_path):
             page.wait_for_timeout(1500)  # plots drawn
             shot(page, "app")
 
-            # Upload a clip and Run: every model at its own frames, then the order test, explanation, TAM view.
+            # Upload a clip and Run: every model at its own frames, then the order test, explanation,
+            # TAM view.
             page.locator("#clip button[aria-label='Clear']").click()
-            page.locator("#clip input[type=file]").set_input_files(str(app.HERE / "examples" / "moving_left.mp4"))
+            page.locator("#clip input[type=file]").set_input_files(
+                str(app.HERE / "examples" / "moving_left.mp4"))
             page.wait_for_timeout(1000)
             page.get_by_label("as it is").check()
             page.get_by_role("button", name="Run").click()
@@ -83,7 +86,8 @@ def test_every_control_in_a_browser(tmp_path):
             expect(page.locator("#explain-note")).to_contain_text("Saliency of 'moving left'", timeout=WAIT)
 
             # The order controls: reversed, halves swapped, a seeded shuffle, a typed order.
-            for order, header in (("reversed", "top-1, reversed"), ("halves swapped", "top-1, halves swapped"),
+            for order, header in (("reversed", "top-1, reversed"),
+                                  ("halves swapped", "top-1, halves swapped"),
                                   ("pairs shuffled", "top-1, pairs shuffled")):
                 page.get_by_label(order, exact=True).check()
                 expect(table).to_contain_text(header, timeout=WAIT)
@@ -96,7 +100,8 @@ def test_every_control_in_a_browser(tmp_path):
             typed.fill("6 7 4 5 2 3 0 1")
             typed.press("Enter")
             expect(page.locator("#order-table")).to_contain_text("6 7 | 4 5 | 2 3 | 0 1", timeout=WAIT)
-            expect(page.locator("#strip")).to_contain_text("7: frame 6")  # the reordered clip, thumbnail by thumbnail
+            # the reordered clip, thumbnail by thumbnail
+            expect(page.locator("#strip")).to_contain_text("7: frame 6")
             shot(page, "app_orders", page.locator("#section-orders"))
 
             # Each method, a baseline, a class that is not the top-1: explained again from the cached clip.
@@ -115,7 +120,8 @@ def test_every_control_in_a_browser(tmp_path):
 
             # How it is drawn: sign, opacity; Captum's view of a frame; the frame removal's replacement.
             page.get_by_label("both (red for, blue against)").check()
-            expect(page.locator("#attributions")).to_contain_text("both (red for, blue against)", timeout=WAIT)
+            expect(page.locator("#explain-note")).to_contain_text(
+                "Drawn: both (red for, blue against)", timeout=WAIT)
             opacity = page.locator("#opacity input[type=number]")
             opacity.fill("0.5")
             opacity.press("Enter")
@@ -126,7 +132,9 @@ def test_every_control_in_a_browser(tmp_path):
             choose(page, "remove a frame by replacing it with", "the clip's mean frame")
             expect(page.locator("#removal")).to_contain_text("the clip's mean frame", timeout=WAIT)
             page.get_by_role("button", name="Explain").click()
-            expect(page.locator("#explain-note")).to_contain_text("Integrated gradients of 'moving left'", timeout=WAIT)
+            expect(page.locator("#explain-note")).to_contain_text(
+                "Integrated gradients of 'moving left'", timeout=WAIT)
+            expect(page.locator("#explain-note")).to_contain_text("opacity 0.5", timeout=WAIT)
             page.wait_for_timeout(1500)
             shot(page, "app_explain", page.locator("#section-explain"))
 
@@ -139,14 +147,33 @@ def test_every_control_in_a_browser(tmp_path):
             choose(page, "model to explain", app.TSN)
             expect(page.locator("#tam-note")).to_contain_text("has no TAM", timeout=WAIT)
             expect(page.locator("#explain-note")).to_contain_text("for TSN (demo)", timeout=WAIT)
-            choose(page, "model to explain", app.BLVNET_TAM)
+            # An example shown while TSN is the model to explain: the controls follow the example's results.
+            page.get_by_role("button", name="growing then shrinking", exact=True).click()
+            expect(page.locator("#notice")).to_contain_text("'shrinking then growing'", timeout=WAIT)
+            expect(page.get_by_label("model to explain")).to_have_value(app.BLVNET_TAM, timeout=WAIT)
             expect(page.locator("#tam-note")).to_contain_text(f"{len(tams)} TAMs", timeout=WAIT)
+            expect(page.locator("#explain-note")).to_contain_text(
+                "Saliency of 'growing then shrinking'", timeout=WAIT)
+            # Two quick changes: the last one wins.
+            choose(page, "attribution method", "Grad-CAM")
+            choose(page, "attribution method", "Occlusion")
+            expect(page.locator("#explain-note")).to_contain_text("Occlusion of 'growing then shrinking'",
+                                                                 timeout=WAIT)
+            page.locator("#clip button[aria-label='Clear']").click()  # a new clip: the old results go
+            expect(page.locator("#explain-note")).to_contain_text("press Run", timeout=WAIT)
+            expect(page.locator("#notice")).to_have_text("", timeout=WAIT)
+            page.locator("#clip input[type=file]").set_input_files(
+                str(app.HERE / "examples" / "moving_left.mp4"))
+            page.wait_for_timeout(1000)
 
-            # Every model at 16 frames.
+            # Every model at 16 frames (a new frames choice runs everything again; the typed order has
+            # 8 positions).
+            page.get_by_label("your order", exact=True).check()
+            expect(page.locator("#order-table")).to_contain_text("top-1, in your order", timeout=WAIT)
             choose(page, "frames", "16")
-            page.get_by_role("button", name="Run").click()
             expect(page.get_by_text("16 frames at 48x48 px").first).to_be_visible(timeout=WAIT)
-            expect(page.locator("#order-table")).to_contain_text("this clip has 16 frames", timeout=WAIT)  # typed: 8
+            expect(page.locator("#order-table")).to_contain_text("this clip has 16 frames",
+                                                                 timeout=WAIT)  # typed: 8
             expect(page.locator("#explain-note")).to_contain_text("on 16 frames at 48x48 px", timeout=WAIT)
             expect(page.locator("#attributions button.thumbnail-item")).to_have_count(16, timeout=WAIT)
 
@@ -159,8 +186,8 @@ def test_every_control_in_a_browser(tmp_path):
             expect(page.get_by_label("frames", exact=True)).to_have_value(
                 "each model's own (your checkpoint: 16)", timeout=WAIT)
             page.get_by_role("button", name="Run").click()
-            expect(page.locator("#explain-note")).to_contain_text("for your checkpoint, on 16 frames at 224x224 px",
-                                                                 timeout=WAIT)
+            expect(page.locator("#explain-note")).to_contain_text(
+                "for your checkpoint, on 16 frames at 224x224 px", timeout=WAIT)
             expect(page.locator("#attributions button.thumbnail-item")).to_have_count(16, timeout=WAIT)
             browser.close()
     finally:

@@ -39,18 +39,19 @@ def example():
 
 def run(models, video, model_name=BLVNET_TAM, frames=OWN, order="pairs shuffled", target=None, custom=None,
         method="saliency"):
-    """One press of Run, as app.py chains it: predict, the order test, the explanation, frame removal, TAM view."""
+    """One press of Run, as app.py chains it: predict, order test, explanation, frame removal, TAM view."""
     out = handlers.predict(models, video, model_name, frames, target, custom, None)
     panels, lines, classes, cache = out[:4], out[4:8], out[8], out[9]
     table, strip, cache = handlers.order_test(models, video, model_name, frames, order, 0, "", custom, cache)
     target = classes["value"]  # predict's update of the class dropdown
-    explained = handlers.explain(models, video, model_name, frames, method, "black", target, "absolute_value", 0.8,
-                                 custom, cache)
-    removal, cache = handlers.frame_test(models, video, model_name, frames, target, "grey", custom, explained[-1])
+    explained = handlers.explain(models, video, model_name, frames, method, "black", target, "absolute_value",
+                                 0.8, custom, cache)
+    removal, cache = handlers.frame_test(models, video, model_name, frames, target, "grey", custom,
+                                         explained[-1])
     field, sentence, cache = handlers.tam_view(models, video, model_name, frames, None, custom, cache)
-    return dict(panels=dict(zip(handlers.SLOTS, panels)), lines=dict(zip(handlers.SLOTS, lines)), classes=classes,
-                table=table, strip=strip, explained=explained[:5], removal=removal, field=field, sentence=sentence,
-                cache=cache)
+    return dict(panels=dict(zip(handlers.SLOTS, panels)), lines=dict(zip(handlers.SLOTS, lines)),
+                classes=classes, table=table, strip=strip, explained=explained[:5], removal=removal,
+                field=field, sentence=sentence, cache=cache)
 
 
 def test_a_run_predicts_compares_orders_and_explains(models, example):
@@ -58,34 +59,38 @@ def test_a_run_predicts_compares_orders_and_explains(models, example):
     panels = r["panels"]
     assert max(panels[BLVNET_TAM], key=panels[BLVNET_TAM].get) == "moving left"
     assert all(len(panels[name]) == 14 for name in models) and panels[CUSTOM] is None
-    assert all("8 frames at 48x48 px" in r["lines"][name] and "only its 14 synthetic classes" in r["lines"][name]
+    assert all("8 frames at 48x48 px" in r["lines"][name]
+               and "only its 14 synthetic classes" in r["lines"][name]
                for name in models) and r["lines"][CUSTOM] == ""  # what each demo model used and knows
     assert r["classes"]["choices"] == models[BLVNET_TAM].classes and r["classes"]["value"] is None  # top-1
     assert "top-1, pairs shuffled" in r["table"] and "| TSN | 8 x 48 px | moving" in r["table"]
     assert len(captions(r["strip"])) == 8 and captions(r["strip"])[0].startswith("0: frame ")
     assert "the clip pairs shuffled, as bLVNet-TAM sees it" in r["strip"].layout.title.text
     gallery, scale, per_frame, overlay, note = r["explained"]
-    assert len(gallery["value"]) == 8 and gallery["value"][0][1].startswith("frame ")
-    assert "Saliency" in gallery["label"] and "'moving left'" in gallery["label"]
-    assert per_frame.data[0].type == "bar" and len(per_frame.data[0].x) == 8 and "'moving left'" in per_frame.layout.title.text
+    assert len(gallery) == 8 and gallery[0][1].startswith("frame ")
+    assert per_frame.data[0].type == "bar" and len(per_frame.data[0].x) == 8
+    assert "Saliency, class 'moving left'" in per_frame.layout.title.text
     assert scale.layout.xaxis.ticktext[-1].startswith("≥ ")
     assert "**Saliency** of **'moving left'**" in note and "8 frames at 48x48 px" in note
-    with av.open(overlay["value"]) as container:
+    assert "Drawn: absolute (either sign), over the frames in grey, opacity 0.8" in note
+    with av.open(overlay) as container:
         assert container.streams.video[0].codec_context.name == "h264"
     assert "'moving left'" in r["removal"].layout.title.text and len(r["removal"].data[0].y) == 8
     assert r["field"]["visible"] and "layer4.0.tam" in r["sentence"] and "frames" in r["sentence"]
-    assert handlers.order_test(models, example, BLVNET_TAM, OWN, "as it is")[:2] == (handlers.ORDER_HINT, None)
+    assert (handlers.order_test(models, example, BLVNET_TAM, OWN, "as it is")[:2]
+            == (handlers.ORDER_HINT, None))
 
 
 def test_per_frame_values_differ_between_methods_on_the_same_clip(models, example):
     cache = handlers.predict(models, example, BLVNET_TAM, OWN, None)[-1]
     captions, bars = {}, {}
     for method in METHODS:
-        gallery, _, per_frame, _, note, cache = handlers.explain(models, example, BLVNET_TAM, OWN, method, "black",
-                                                                 None, "absolute_value", 0.8, None, cache)
-        captions[method] = [c for _, c in gallery["value"]]
+        gallery, _, per_frame, _, note, cache = handlers.explain(
+            models, example, BLVNET_TAM, OWN, method, "black", None, "absolute_value", 0.8, None, cache)
+        captions[method] = [c for _, c in gallery]
         bars[method] = torch.tensor(per_frame.data[0].y)
-        assert handlers.METHOD_NAMES[method] in per_frame.layout.title.text and handlers.METHOD_NAMES[method] in note
+        assert (handlers.METHOD_NAMES[method] in per_frame.layout.title.text
+                and handlers.METHOD_NAMES[method] in note)
     for a in METHODS:
         for b in METHODS:
             if a < b:
@@ -99,7 +104,8 @@ def test_halves_swapped_flips_bLVNet_TAM_on_every_long_range_example(models, fir
     for label, partner in ((first, second), (second, first)):
         table, strip, _ = handlers.order_test(models, clip_of(label), BLVNET_TAM, OWN, "halves swapped")
         rows = _rows(table)
-        assert rows["bLVNet-TAM"][1:4] == [f"{label} (100%)", f"{partner} (100%)", "**yes**"], rows["bLVNet-TAM"]
+        assert rows["bLVNet-TAM"][1:4] == [f"{label} (100%)", f"{partner} (100%)",
+                                           "**yes**"], rows["bLVNet-TAM"]
         assert rows["bLVNet without TAM"][3:] == ["no", "0.000", "never"]
         assert rows["TSN"][3:] == ["no", "0.000", "never"]
         assert captions(strip)[:2] == ["0: frame 18", "1: frame 22"]  # the second half first
@@ -114,7 +120,8 @@ def captions(strip) -> list[str]:
 def _rows(table: str) -> dict[str, list[str]]:
     lines = [line for line in table.splitlines() if line.startswith("| ")][1:]  # the table, less its header
     cells = [[c.strip() for c in line.strip("|").split("|")] for line in lines]
-    return {row[0]: row[1:] for row in cells}  # model -> frames, top-1 before, after, changed?, shift, can change?
+    # model -> frames, top-1 before, after, changed?, shift, can change?
+    return {row[0]: row[1:] for row in cells}
 
 
 def test_every_example_clip_shows_what_its_note_says(models):
@@ -129,11 +136,12 @@ def test_every_example_clip_shows_what_its_note_says(models):
             assert rows["bLVNet-TAM"][1].startswith(label) and rows["bLVNet-TAM"][2].startswith(partner), rows
             assert rows["TSN"][3:] == ["no", "0.000", "never"]  # a bag of frames, either way
             if order == "reversed":  # short range: every pair shows the direction
-                assert rows["bLVNet without TAM"][1].startswith(label) and rows["bLVNet without TAM"][2].startswith(
-                    partner), rows
+                assert (rows["bLVNet without TAM"][1].startswith(label)
+                        and rows["bLVNet without TAM"][2].startswith(partner)), rows
             else:
                 assert rows["bLVNet without TAM"][3:] == ["no", "0.000", "never"]
-            assert len(captions(out[9])) == 8 and out[-4].layout.title.text.startswith(f"What '{label}' loses")
+            assert (len(captions(out[9])) == 8
+                    and out[-4].layout.title.text.startswith(f"What '{label}' loses"))
 
 
 def test_a_16_frame_checkpoint_is_explained_on_16_frames(models, example, tmp_path):
@@ -141,36 +149,39 @@ def test_a_16_frame_checkpoint_is_explained_on_16_frames(models, example, tmp_pa
     model = randomize_(build_model("blvnet_tam_tiny", num_classes=174, num_frames=16))
     path = tmp_path / "st2stv2-bLVNet-TAM-tiny-a2-b4-f8x2.pth.tar"
     save_in_authors_format(model.state_dict(), path)
-    custom, choices, status, panel, frames = handlers.load_custom(models, str(path), None, handlers.OURS, "ssv2")
+    custom, choices, status, panel, frames = handlers.load_custom(models, str(path), None, handlers.OURS,
+                                                                  "ssv2")
     assert custom().num_frames == 16 and "16 frames at 224x224 px" in status
     assert frames["choices"][0] == ("each model's own (your checkpoint: 16)", OWN)
     out = handlers.predict(models, example, CUSTOM, OWN, None, custom, None)
     lines, cache = dict(zip(handlers.SLOTS, out[4:8])), out[-1]
     assert "16 frames at 224x224 px" in lines[CUSTOM] and "8 frames at 48x48 px" in lines[TSN]  # each its own
-    gallery, _, per_frame, _, note, cache = handlers.explain(models, example, CUSTOM, OWN, "saliency", "black",
-                                                             None, "absolute_value", 0.8, custom, cache)
-    assert len(gallery["value"]) == 16 and len(per_frame.data[0].y) == 16 and "16 frames at 224x224 px" in note
+    gallery, _, per_frame, _, note, cache = handlers.explain(
+        models, example, CUSTOM, OWN, "saliency", "black", None, "absolute_value", 0.8, custom, cache)
+    assert len(gallery) == 16 and len(per_frame.data[0].y) == 16 and "16 frames at 224x224 px" in note
     removal, cache = handlers.frame_test(models, example, CUSTOM, OWN, None, "grey", custom, cache)
     assert len(removal.data[0].y) == 16
-    table, strip, cache = handlers.order_test(models, example, CUSTOM, OWN, "halves swapped", 0, "", custom, cache)
+    table, strip, cache = handlers.order_test(models, example, CUSTOM, OWN, "halves swapped", 0, "", custom,
+                                              cache)
     assert "| your checkpoint | 16 x 224 px |" in table and len(captions(strip)) == 16
     with pytest.raises(gr.Error, match="this clip has 16 frames: give 16"):  # the model to explain's frames
         handlers.order_test(models, example, CUSTOM, OWN, "your order", 0, "7 6 5 4 3 2 1 0", custom, cache)
     backwards = " ".join(map(str, range(15, -1, -1)))
-    with pytest.raises(gr.Error, match="the order has 16 positions but TSN runs on 8 frames: type 8 positions, or "
-                                       "run every model on 16 frames"):
+    with pytest.raises(gr.Error, match="the order has 16 positions but TSN runs on 8 frames: "
+                                       "type 8 positions, or run every model on 16 frames"):
         handlers.order_test(models, example, CUSTOM, OWN, "your order", 0, backwards, custom, cache)
     table = handlers.order_test(models, example, CUSTOM, 16, "your order", 0, backwards, custom, cache)[0]
     assert "| TSN | 16 x 48 px |" in table  # every model on 16 frames
-    eight = handlers.explain(models, example, CUSTOM, 8, "saliency", "black", None, "absolute_value", 0.8, custom,
-                             cache)  # the user's override
-    assert len(eight[0]["value"]) == 8
+    eight = handlers.explain(models, example, CUSTOM, 8, "saliency", "black", None, "absolute_value", 0.8,
+                             custom, cache)  # the user's override
+    assert len(eight[0]) == 8
 
 
 def test_changing_how_it_is_drawn_reruns_nothing_and_a_new_method_no_prediction(models, example, monkeypatch):
     cache = handlers.predict(models, example, BLVNET_TAM, OWN, None)[-1]
     calls = {"decode": 0, "predict": 0, "attribution": 0}
-    read_frames, predict_clip, attribution = inference.read_frames, inference.predict_clip, handlers.attribution
+    read_frames, predict_clip, attribution = (inference.read_frames, inference.predict_clip,
+                                              handlers.attribution)
 
     def counted(name, fn):
         def wrapper(*args, **kwargs):
@@ -186,8 +197,9 @@ def test_changing_how_it_is_drawn_reruns_nothing_and_a_new_method_no_prediction(
     first = explain("saliency")
     assert calls == {"decode": 0, "predict": 0, "attribution": 1}
     redrawn = explain("saliency", "positive", 0.4)
-    assert calls["attribution"] == 1 and redrawn[0]["value"][0][1] == first[0]["value"][0][1]  # same values
-    assert "positive" in redrawn[0]["label"] and not (redrawn[0]["value"][2][0] == first[0]["value"][2][0]).all()
+    # the same values, drawn otherwise
+    assert calls["attribution"] == 1 and redrawn[0][0][1] == first[0][0][1]
+    assert "Drawn: positive" in redrawn[4] and not (redrawn[0][2][0] == first[0][2][0]).all()
     explain("gradcam")
     explain("saliency", target="growing")  # another class: the method again, no prediction
     assert calls == {"decode": 0, "predict": 0, "attribution": 3}
@@ -199,12 +211,13 @@ def test_changing_how_it_is_drawn_reruns_nothing_and_a_new_method_no_prediction(
 def test_a_control_change_does_not_start_a_long_explanation(models, example, monkeypatch):
     monkeypatch.setattr(handlers, "AUTO_S", 0.0)  # every explanation is "long"
     cache = handlers.predict(models, example, BLVNET_TAM, OWN, None)[-1]
-    out = handlers.explain(models, example, BLVNET_TAM, OWN, "occlusion", "black", None, "absolute_value", 0.8, None,
-                           cache, forced=False)
-    assert out[:4] == (gr.skip(),) * 4 and "Occlusion would take about" in out[4] and "press **Explain**" in out[4]
-    forced = handlers.explain(models, example, BLVNET_TAM, OWN, "occlusion", "black", None, "absolute_value", 0.8,
-                              None, cache)  # the Explain button
-    assert len(forced[0]["value"]) == 8
+    out = handlers.explain(models, example, BLVNET_TAM, OWN, "occlusion", "black", None, "absolute_value",
+                           0.8, None, cache, forced=False)
+    assert (out[:4] == (gr.skip(),) * 4 and "Occlusion would take about" in out[4]
+            and "press **Explain**" in out[4])
+    forced = handlers.explain(models, example, BLVNET_TAM, OWN, "occlusion", "black", None, "absolute_value",
+                              0.8, None, cache)  # the Explain button
+    assert len(forced[0]) == 8
     no_clip = handlers.explain(models, None, BLVNET_TAM, OWN, "gradcam", "black", None, "absolute_value", 0.8,
                                forced=False)
     assert no_clip[4] == handlers.RUN_FIRST
@@ -212,23 +225,62 @@ def test_a_control_change_does_not_start_a_long_explanation(models, example, mon
 
 def test_an_explanation_that_cannot_fit_says_what_it_would_cost(models, example, monkeypatch):
     monkeypatch.setattr(handlers, "OCCLUSION_TARGET_S", 1000.0)  # no shrinking for time
-    with pytest.raises(gr.Error, match=r"Occlusion on blvnet_tam_tiny at 8 frames would take about \d+ s here, "
-                                       r"over the limit of 0.01 s per request"):
+    with pytest.raises(gr.Error, match=r"Occlusion on blvnet_tam_tiny at 8 frames would take about \d+ s "
+                                       r"here, over the limit of 0.01 s per request"):
         handlers.explain(models, example, BLVNET_TAM, OWN, "occlusion", "black", None, "absolute_value", 0.8,
                          limits=handlers.Limits(timeout_s=0.01))
 
 
 def test_an_explanation_over_the_work_limit_says_its_cost_in_time_too(models, example):
-    with pytest.raises(gr.Error, match=r"choose Saliency or Grad-CAM, or fewer frames \(about [\d,]+ s on this machine\)"):
+    with pytest.raises(gr.Error, match=r"choose Saliency or Grad-CAM, or fewer frames "
+                                       r"\(about [\d,]+ s on this machine\)"):
         handlers.explain(models, example, BLVNET_TAM, OWN, "occlusion", "black", None, "absolute_value", 0.8,
                          limits=handlers.Limits(max_explain_gflop=0.1))
+
+
+def test_showing_an_example_sets_the_controls_it_was_computed_with(models):
+    (name, classes, frames, method, baseline, sign, opacity, replacement, layer,
+     cache) = handlers.example_controls(models)
+    assert name["value"] == BLVNET_TAM and classes == {"choices": models[BLVNET_TAM].classes, "value": None,
+                                                      "__type__": "update"}
+    assert frames["value"] == OWN and frames["choices"][0] == ("each model's own (bLVNet-TAM (demo): 8)", OWN)
+    assert ((method, baseline, sign, opacity, replacement)
+            == ("saliency", "black", "absolute_value", 0.8, "grey"))
+    assert layer["value"] == list(models[BLVNET_TAM].model.tams())[-1] and cache is None
+
+
+def test_integrated_gradients_chart_says_how_close_its_sums_come(models, example):
+    cache = handlers.predict(models, example, BLVNET_TAM, OWN, None)[-1]
+    per_frame, note = handlers.explain(models, example, BLVNET_TAM, OWN, "integrated_gradients", "frozen",
+                                       None, cache=cache)[2:5:2]
+    subtitle = per_frame.layout.title.text.split("<sup>")[1]
+    found = cache.recall(models[BLVNET_TAM], cache.clips[(8, 48, 48)], ("attribution", "integrated_gradients",
+                                                                        "frozen", "moving left"))
+    assert f"add up to {float(found.per_frame.sum()):+.3g}" in subtitle
+    assert (f"score(clip) - score(baseline) is {found.score_gap:+.3g}" in subtitle
+            and "error of 32 steps" in subtitle)
+
+
+def test_bad_seeds_and_decoder_codes_are_not_shown_raw(models, example, tmp_path):
+    for seed in (-5, 2**70, 1.5):
+        with pytest.raises(gr.Error, match="the seed is a whole number from 0 to"):
+            handlers.order_test(models, example, BLVNET_TAM, OWN, "pairs shuffled", seed)
+    assert handlers._for_user("cannot read this video: [Errno 1094995529] Invalid data found") == (
+        "cannot read this video: Invalid data found")
+
+
+def test_stage_4_offsets_are_frame_pairs(models):
+    tams = list(models[BLVNET_TAM].model.tams())
+    assert "(frame pairs)" in handlers.tam_layer(models, BLVNET_TAM, tams[-1]).layout.yaxis.title.text
+    assert "(frames)" in handlers.tam_layer(models, BLVNET_TAM, tams[0]).layout.yaxis.title.text
 
 
 def test_frame_removal_depends_on_the_replacement(models, example):
     cache = handlers.predict(models, example, BLVNET_TAM, OWN, None)[-1]
     figures = {r: handlers.frame_test(models, example, BLVNET_TAM, OWN, None, r, None, cache)[0]
                for r in ("grey", "neighbour", "mean")}
-    assert "grey" in figures["grey"].layout.title.text and "previous frame" in figures["neighbour"].layout.title.text
+    assert ("grey" in figures["grey"].layout.title.text
+            and "previous frame" in figures["neighbour"].layout.title.text)
     assert figures["grey"].data[0].y != figures["neighbour"].data[0].y != figures["mean"].data[0].y
     with pytest.raises(gr.Error, match="choose a replacement"):
         handlers.frame_test(models, example, BLVNET_TAM, OWN, None, "pink", None, cache)
@@ -236,7 +288,8 @@ def test_frame_removal_depends_on_the_replacement(models, example):
 
 
 def test_orders_typed_seeded_and_refused(models, example):
-    table, strip, cache = handlers.order_test(models, example, BLVNET_TAM, OWN, "your order", 0, "0 1 0 1 0 1 0 1")
+    table, strip, cache = handlers.order_test(models, example, BLVNET_TAM, OWN, "your order", 0,
+                                              "0 1 0 1 0 1 0 1")
     assert "in your order" in table and "`0 1 | 0 1 | 0 1 | 0 1`" in table and _rows(table)["TSN"][5] == "yes"
     assert captions(strip)[:3] == ["0: frame 2", "1: frame 6", "2: frame 2"]
     seeded = [handlers.order_test(models, example, BLVNET_TAM, OWN, "pairs shuffled", seed, "")[0]
@@ -248,10 +301,13 @@ def test_orders_typed_seeded_and_refused(models, example):
             handlers.order_test(models, example, BLVNET_TAM, OWN, "your order", 0, typed)
     with pytest.raises(gr.Error, match="choose a frame order"):
         handlers.order_test(models, example, BLVNET_TAM, OWN, "sideways")
-    hint = handlers.order_test(models, example, BLVNET_TAM, OWN, "your order", 0, "  ")  # chosen, nothing typed yet
+    # chosen, nothing typed yet
+    hint = handlers.order_test(models, example, BLVNET_TAM, OWN, "your order", 0, "  ")
     assert hint[0].startswith("*Your order:* type the positions") and hint[1] is None
-    quiet = handlers.order_test(models, example, BLVNET_TAM, OWN, "your order", 0, "1 2", quiet=True)  # within Run
-    assert quiet[0] == "*Frame order (your order):* the order has 2 positions; this clip has 8 frames: give 8."
+    # within Run
+    quiet = handlers.order_test(models, example, BLVNET_TAM, OWN, "your order", 0, "1 2", quiet=True)
+    assert quiet[0] == ("*Frame order (your order):* the order has 2 positions; this clip has 8 frames: "
+                        "give 8.")
 
 
 def test_tam_weights_layers_and_the_clip_view(models, example):
@@ -267,7 +323,8 @@ def test_tam_weights_layers_and_the_clip_view(models, example):
     cache = handlers.predict(models, example, BLVNET_TAM, OWN, None)[-1]
     shallow, sentence, cache = handlers.tam_view(models, example, BLVNET_TAM, OWN, tams[0], None, cache)
     deep, _, cache = handlers.tam_view(models, example, BLVNET_TAM, OWN, tams[-1], None, cache)
-    assert len(shallow["value"].data[0].y) == 8 and len(deep["value"].data[0].y) == 4  # one row per pair in stage 4
+    # one row per pair in stage 4
+    assert len(shallow["value"].data[0].y) == 8 and len(deep["value"].data[0].y) == 4
     assert shallow["value"].data[0].z != deep["value"].data[0].z and tams[0] in sentence
     layer, summary, groups, note, card = handlers.tam_weights(models, TSN)
     assert "has no TAM" in note and layer["choices"] == [] and summary["visible"] is False
@@ -277,10 +334,11 @@ def test_tam_weights_layers_and_the_clip_view(models, example):
 
 def test_captums_view_of_a_selected_frame(models, example):
     cache = handlers.predict(models, example, BLVNET_TAM, OWN, None)[-1]
-    nothing = handlers.frame_view(models, example, BLVNET_TAM, OWN, "positive", 3, None, cache)  # nothing explained
+    # nothing explained
+    nothing = handlers.frame_view(models, example, BLVNET_TAM, OWN, "positive", 3, None, cache)
     assert nothing["visible"] is False
-    handlers.explain(models, example, BLVNET_TAM, OWN, "integrated_gradients", "frozen", None, "positive", 0.8,
-                     None, cache)
+    handlers.explain(models, example, BLVNET_TAM, OWN, "integrated_gradients", "frozen", None, "positive",
+                     0.8, None, cache)
     shown = handlers.frame_view(models, example, BLVNET_TAM, OWN, "positive", 3, None, cache)
     figure = shown["value"]
     assert shown["visible"] and isinstance(figure, matplotlib.figure.Figure) and len(figure.axes) >= 3
@@ -320,6 +378,8 @@ def test_unknown_model_class_layer_method_and_odd_frames(models, example):
         handlers.tam_weights(models, "nope")
     with pytest.raises(gr.Error, match="unknown class 'flying'"):
         handlers.explain(models, example, BLVNET_TAM, 8, "saliency", "black", "flying")
+    changed = handlers.explain(models, example, BLVNET_TAM, 8, "saliency", "black", "flying", forced=False)
+    assert "of **'moving left'**" in changed[4]  # just after another model was chosen: its top-1
     with pytest.raises(gr.Error, match="choose a method among"):
         handlers.explain(models, example, BLVNET_TAM, 8, "magic", "black", None)
     with pytest.raises(gr.Error, match="a sign among"):
@@ -348,7 +408,8 @@ def test_loading_a_checkpoint(models, example, tmp_path):
     assert panels[CUSTOM] == pytest.approx(panels[TSN])  # the same weights as the demo TSN
 
 
-def test_one_run_decodes_once_per_preprocessing_and_runs_each_model_once(models, example, tmp_path, monkeypatch):
+def test_one_run_decodes_once_per_preprocessing_and_runs_each_model_once(models, example, tmp_path,
+                                                                         monkeypatch):
     tsn = SavedRun.load(handlers.DEMO / "tsn_resnet_tiny.pt")
     other = replace(tsn, preprocessing=Preprocessing(40, 48)).save(tmp_path / "tsn_40px.pt")
     custom = handlers.load_custom(models, str(other), None, handlers.OURS)[0]
@@ -394,11 +455,19 @@ def test_the_server_holds_a_bounded_number_of_visitors_checkpoints(models, examp
 
     monkeypatch.setattr(handlers, "OWN", handlers.OwnCheckpoints(capacity=2))
     tsn = str(handlers.DEMO / "tsn_resnet_tiny.pt")
-    first, second, third = (handlers.load_custom(models, tsn, None, handlers.OURS)[0] for _ in range(3))
+    first = handlers.load_custom(models, tsn, None, handlers.OURS)[0]
+    cache = handlers.predict(models, example, CUSTOM, 8, None, first)[-1]
+    handlers.explain(models, example, CUSTOM, 8, "saliency", "black", None, custom=first, cache=cache)
+    second, third = (handlers.load_custom(models, tsn, None, handlers.OURS)[0] for _ in range(2))
     gc.collect()
-    assert len(handlers.OWN) == 2 and first() is None  # the least recently used was unloaded and freed
-    with pytest.raises(gr.Error, match="Your checkpoint was unloaded to make room: the server holds the 2 most"):
-        handlers.predict(models, example, BLVNET_TAM, 8, None, first)
+    # unloaded and freed, though its visitor's cache used it
+    assert len(handlers.OWN) == 2 and first() is None
+    with pytest.raises(gr.Error,
+                       match="Your checkpoint is not loaded: the server holds the 2 most recently used"):
+        handlers.predict(models, example, CUSTOM, 8, None, first, cache)
+    panels = dict(zip(handlers.SLOTS, handlers.predict(models, example, BLVNET_TAM, 8, None, first, cache)))
+    assert panels[CUSTOM] is None and panels[TSN]  # the demo models still answer that visitor
+    assert "has 5 TAMs" in handlers.tam_weights(models, BLVNET_TAM, first)[3]
     for visitor in (second, third):
         panels = dict(zip(handlers.SLOTS, handlers.predict(models, example, BLVNET_TAM, 8, None, visitor)))
         assert panels[CUSTOM] == pytest.approx(panels[TSN])

@@ -81,8 +81,8 @@ def predict(video, frames=8, model=TAM):
 
 
 def explain(video, method="saliency", frames=8, target=None):
-    return (lambda c: c.predict(handle_file(str(video)), TAM, frames, method, "black", target, "absolute_value", 0.8,
-                                api_name="/explain"))
+    return (lambda c: c.predict(handle_file(str(video)), TAM, frames, method, "black", target,
+                                "absolute_value", 0.8, api_name="/explain"))
 
 
 def load(checkpoint, labels=None):
@@ -101,7 +101,8 @@ BAD = {  # kind -> (request, what the message must say)
     "frames over the size limit": (lambda f: predict(f / "full_hd.mp4"), r"1920x1080 .* the largest accepted is 0.9"),
     "one key frame for 2 minutes": (lambda f: predict(f / "one_key_frame.mp4"), "key frames are far apart"),
     "no clip": (lambda f: predict(None), "Upload a clip"),
-    "odd frames for bLVNet": (lambda f: predict(app.EXAMPLES[0], frames=7), "even number of frames|7 is not in the list of choices"),
+    "odd frames for bLVNet": (lambda f: predict(app.EXAMPLES[0], frames=7),
+                              "even number of frames|7 is not in the list of choices"),
     "unknown model": (lambda f: predict(app.EXAMPLES[0], model="resnet9000"), "unknown model|resnet9000 is not in the list of choices"),
     "unknown class to explain": (lambda f: explain(app.EXAMPLES[0], target="flying"), "unknown class|flying is not in the list of choices"),
     "unknown attribution method": (lambda f: explain(app.EXAMPLES[0], method="magic"), "choose a method|magic is not in the list of choices"),

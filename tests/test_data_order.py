@@ -35,7 +35,6 @@ def test_reverse_frames():
     (8, [4, 5, 6, 7, 0, 1, 2, 3]),
     (16, [*range(8, 16), *range(8)]),
     (6, [4, 5, 0, 1, 2, 3]),  # 3 pairs: the cut stays between pairs
-    (2, [0, 1]),
     (7, [4, 5, 6, 0, 1, 2, 3]),  # odd (TSN): the same rule
 ])
 def test_swap_halves_cuts_between_pairs(frames, expected):
@@ -46,9 +45,10 @@ def test_swap_halves_cuts_between_pairs(frames, expected):
     pairs = lambda order: sorted(tuple(order[i : i + 2]) for i in range(0, frames - 1, 2))  # noqa: E731
     if frames % 2 == 0:  # a bag of pairs sees the same pairs
         assert pairs(expected) == pairs(list(range(frames)))
-    with pytest.raises(ValueError, match="at least 2 frames"):
-        swap_halves(video[:, :1])
+    with pytest.raises(ValueError, match="at least 4 frames"):
+        swap_halves(video[:, :2])
 
 
 def test_order_tests_by_name():
-    assert ORDER_TESTS == {"reversed": reverse_frames, "shuffled_pairs": shuffle_pairs, "halves_swapped": swap_halves}
+    assert ORDER_TESTS == {"reversed": reverse_frames, "shuffled_pairs": shuffle_pairs,
+                           "halves_swapped": swap_halves}

@@ -54,9 +54,11 @@ def test_train_summarise_export_and_reuse(lists, tmp_path):
 def test_every_example_class_has_an_order_to_try_and_a_line_on_what_to_notice():
     for first, second in LONG_RANGE_PAIRS:
         test, line = example_notice(first)
-        assert test == "halves_swapped" and f"now answers '{second}'" in line and line.startswith("long range")
+        assert (test == "halves_swapped" and f"now answers '{second}'" in line
+                and line.startswith("long range"))
     for first, second in SHORT_RANGE_PAIRS:
         test, line = example_notice(second)
-        assert test == "reversed" and f"reversed they answer '{first}'" in line and line.startswith("short range")
+        assert (test == "reversed" and f"reversed they answer '{first}'" in line
+                and line.startswith("short range"))
     assert {example_notice(c)[0] for c in CLASSES} == {"halves_swapped", "reversed"}
     assert example_notice("juggling") == (None, "")

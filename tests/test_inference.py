@@ -176,7 +176,8 @@ def test_a_typed_order_that_does_not_fit_says_why(text, message):
 
 
 def test_what_each_architecture_can_notice_follows_from_the_order():
-    tsn, blvnet, tam = (build_model(name).config for name in ("tsn_resnet_tiny", "blvnet_tiny", "blvnet_tam_tiny"))
+    tsn, blvnet, tam = (build_model(name).config
+                        for name in ("tsn_resnet_tiny", "blvnet_tiny", "blvnet_tam_tiny"))
     assert [order_sensitive(c, "halves_swapped") for c in (tsn, blvnet, tam)] == [False, False, True]
     assert [order_sensitive(c, "reversed") for c in (tsn, blvnet, tam)] == [False, True, True]
     within_pairs = [1, 0, 3, 2, 5, 4, 7, 6]  # each pair reversed in place: new pairs, same frames
@@ -286,16 +287,36 @@ def test_the_clip_cache_keeps_what_later_steps_compute(three_models, clip_file):
     predictor = three_models["blvnet_tam_tiny"]
     cache = ClipCache()
     clip = load_clips(clip_file, {"m": predictor}, cache)["m"]
-    assert not cache.has(predictor, clip)
     cache.predict(predictor, clip)
-    assert cache.has(predictor, clip) and cache.seconds[id(predictor)] > 0
+    assert cache.seconds[predictor.uid] > 0
     calls = []
     assert cache.memo(predictor, clip, ("x", 1), lambda: calls.append(1) or "value") == "value"
-    assert cache.memo(predictor, clip, ("x", 1), lambda: calls.append(1) or "other") == "value" and calls == [1]
-    assert cache.recall(predictor, clip, ("x", 1)) == "value" and cache.recall(predictor, clip, ("y",)) is None
+    assert (cache.memo(predictor, clip, ("x", 1), lambda: calls.append(1) or "other") == "value"
+            and calls == [1])
+    assert (cache.recall(predictor, clip, ("x", 1)) == "value"
+            and cache.recall(predictor, clip, ("y",)) is None)
     cache.remember(predictor, clip, ("y",), 3)
     assert cache.recall(predictor, clip, ("y",)) == 3
     timing = cache.timing(predictor, clip, batch=4)
     assert timing.single > 0 and timing.extra > 0 and cache.timing(predictor, clip, batch=4) is timing
     cache.use(None)  # frames in memory or another file: everything forgotten
     assert cache.memos == {} and cache.recall(predictor, clip, ("y",)) is None
+
+
+def test_a_cache_never_keeps_a_model_alive_and_other_frame_counts_are_bounded(checkpoint, clip_file):
+    import gc
+    import weakref
+
+    predictor = load_predictor(checkpoint)
+    cache = ClipCache()
+    clip = load_clips(clip_file, {"m": predictor}, cache)["m"]
+    cache.predict(predictor, clip)
+    cache.memo(predictor, clip, ("x",), lambda: 1)
+    ref = weakref.ref(predictor)
+    del predictor
+    gc.collect()
+    assert ref() is None  # the cache held no reference to it
+    predictor = load_predictor(checkpoint)
+    made = [predictor.with_frames(t) for t in (2, 4, 6, 10, 12)]
+    assert len(predictor._by_frames) == Predictor.FRAME_COUNTS_KEPT and 2 not in predictor._by_frames
+    assert predictor.with_frames(12) is made[-1] and len({p.uid for p in made}) == 5

@@ -28,15 +28,15 @@ def halves_split(frames: int) -> int:
 
 
 def swap_halves(video: Tensor, generator: torch.Generator | None = None) -> Tensor:
-    """`(..., T, 3, H, W)` -> the second half first, then the first (T >= 2).
+    """`(..., T, 3, H, W)` -> the second half first, then the first (T >= 4).
 
     The cut falls between two frame pairs (`halves_split`), so the pairs stay intact: to a
     bag of pairs (bLVNet without TAM) the swapped clip is the same clip, and only what relates
     distant pairs can notice. It turns each long-range class of the synthetic set into its
     partner ("moving left then right" -> "moving right then left")."""
     frames = video.shape[-4]
-    if frames < 2:
-        raise ValueError(f"swapping halves needs at least 2 frames, got {frames}")
+    if frames < 4:  # two frames are one pair: swapping would change nothing
+        raise ValueError(f"swapping halves needs at least 4 frames (two pairs), got {frames}")
     return video.roll(-halves_split(frames), dims=-4)
 
 

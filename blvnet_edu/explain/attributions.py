@@ -5,12 +5,16 @@ takes the whole clip `(1, T, 3, H, W)` in one pass and returns one map per frame
 `signed_attribution` keeps each method's own values and sign (what the app draws and sums per
 frame); `attribute` gives the older non-negative maps normalised by the clip's largest value.
 
-| method                 | what it measures (signed)                                     | cost |
-|------------------------|---------------------------------------------------------------|------|
-| `saliency`             | d score / d pixel, the plain gradient                         | 1 backward |
-| `integrated_gradients` | gradients integrated from a baseline clip (black, blurred, or "frozen": one frame repeated); a frame's sum is its share of score(clip) - score(baseline) | `steps` backwards, batched |
-| `occlusion`            | score drop when a patch of one frame is greyed out            | many forwards |
-| `gradcam`              | Grad-CAM on a layer's feature maps, upsampled (before its ReLU) | 1 backward |
+| method                 | what it measures (signed)                                  | cost |
+|------------------------|------------------------------------------------------------|------|
+| `saliency`             | d score / d pixel, the plain gradient                      | 1 backward |
+| `integrated_gradients` | gradients integrated from a baseline clip (below): each    | `steps` backwards |
+|                        | pixel's share of score(clip) - score(baseline)             | |
+| `occlusion`            | score drop when a patch of one frame is greyed out         | many forwards |
+| `gradcam`              | Grad-CAM on a layer's feature maps, upsampled (before ReLU) | 1 backward |
+
+Integrated gradients' baselines: a black clip, a blurred clip, or "frozen" (the middle frame
+repeated: the clip's appearance without its motion).
 
 Every map sums the three colour channels, as Captum's `visualize_image_attr` does.
 
@@ -44,18 +48,20 @@ from .. import budget
 from ..data.transforms import IMAGENET_MEAN, IMAGENET_STD
 
 __all__ = ["METHODS", "METHOD_NAMES", "BASELINES", "BASELINE_NAMES", "REPLACEMENTS", "REPLACEMENT_NAMES",
-           "attribute", "signed_attribution", "baseline_clip", "grad_cam", "temporal_importance", "normalise_clip",
-           "FrameRemoval", "frame_removal", "replacement_clip"]
+           "attribute", "signed_attribution", "baseline_clip", "grad_cam", "temporal_importance",
+           "normalise_clip", "FrameRemoval", "frame_removal", "replacement_clip"]
 
 BL_STAGES = ("layer0", "layer1", "layer2", "layer3")  # outputs hold each pair's fused map twice
 
 METHODS = ("saliency", "integrated_gradients", "occlusion", "gradcam")
-METHOD_NAMES = {"saliency": "Saliency", "integrated_gradients": "Integrated gradients", "occlusion": "Occlusion",
-                "gradcam": "Grad-CAM"}
+METHOD_NAMES = {"saliency": "Saliency", "integrated_gradients": "Integrated gradients",
+                "occlusion": "Occlusion", "gradcam": "Grad-CAM"}
 BASELINES = ("black", "blurred", "frozen")
-BASELINE_NAMES = {"black": "black clip", "blurred": "blurred clip", "frozen": "middle frame, frozen (no motion)"}
+BASELINE_NAMES = {"black": "black clip", "blurred": "blurred clip",
+                  "frozen": "middle frame, frozen (no motion)"}
 REPLACEMENTS = ("grey", "neighbour", "mean")
-REPLACEMENT_NAMES = {"grey": "grey (ImageNet's mean colour)", "neighbour": "the previous frame (frame 1 for frame 0)",
+REPLACEMENT_NAMES = {"grey": "grey (ImageNet's mean colour)",
+                     "neighbour": "the previous frame (frame 1 for frame 0)",
                      "mean": "the clip's mean frame"}
 
 
@@ -177,7 +183,8 @@ def attribute(
     return normalise_clip(maps)
 
 
-def grad_cam(model: nn.Module, video: Tensor, target: int, layer: str = "layer3", relu: bool = True) -> Tensor:
+def grad_cam(model: nn.Module, video: Tensor, target: int, layer: str = "layer3",
+             relu: bool = True) -> Tensor:
     """Grad-CAM (Selvaraju et al., 2017) on `layer`'s output: `ReLU(sum_c mean_hw(dS/dA_c) A_c)`
     (without the ReLU when `relu=False`: negative where the features speak against the class).
 

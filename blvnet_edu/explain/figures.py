@@ -17,9 +17,9 @@ from .attributions import REPLACEMENT_NAMES, FrameRemoval
 from .overlays import colour_table
 from .tam_weights import CHANNEL_GROUPS, ChannelGroups, TAMSummary
 
-__all__ = ["frames_figure", "tam_layer_heatmap", "tam_summary_figure", "temporal_importance_figure", "topk_figure",
-           "frame_attribution_figure", "frame_removal_figure", "colorbar_figure", "tam_groups_figure",
-           "receptive_field_figure"]
+__all__ = ["frames_figure", "tam_layer_heatmap", "tam_summary_figure", "temporal_importance_figure",
+           "topk_figure", "frame_attribution_figure", "frame_removal_figure", "colorbar_figure",
+           "tam_groups_figure", "receptive_field_figure"]
 
 _LAYOUT = dict(template="plotly_white", margin=dict(l=60, r=20, t=50, b=50))
 
@@ -93,18 +93,20 @@ def _short(value: float) -> str:
     return f"{value:+.2g}" if value else "0"
 
 
-def frame_attribution_figure(per_frame: Tensor, share: Tensor, labels: Sequence[str], method: str, target: str,
-                             unit: str = "sum of the frame's attribution", subtitle: str = "") -> go.Figure:
-    """Bars: each frame's attribution summed over its pixels (signed), its share of the clip's
-    |attribution| written on the bar. `method` is the method's name as the user reads it."""
+def frame_attribution_figure(per_frame: Tensor, share: Tensor, labels: Sequence[str], method: str,
+                             target: str, subtitle: str = "") -> go.Figure:
+    """Bars: each frame's share of the clip's |attribution| (how much of it lies in the frame),
+    coloured by the sign of the frame's summed attribution (red: for the class, blue: against),
+    which is written on the bar. `method` is the method's name as the user reads it."""
     values, shares = per_frame.tolist(), share.tolist()
     fig = go.Figure(go.Bar(
-        x=list(labels), y=values, text=[f"{s:.0%}" for s in shares], textposition="outside",
-        marker_color=["#d1495b" if v > 0 else "#3a7bd5" for v in values],
-        hovertemplate="%{x}: %{y:.3g} (%{text} of the clip's |attribution|)<extra></extra>",
+        x=list(labels), y=shares, text=[f"{v:+.2g}" for v in values], textposition="outside",
+        marker_color=["#d1495b" if v > 0 else "#3a7bd5" for v in values], customdata=values,
+        hovertemplate="%{x}: %{y:.0%} of the clip's |attribution|, sum %{customdata:+.3g}<extra></extra>",
     ))
-    title = f"{method}, class '{target}': each frame's attribution" + (f"<br><sup>{subtitle}</sup>" if subtitle else "")
-    fig.update_layout(title=title, yaxis_title=unit, **_LAYOUT)
+    title = f"{method}, class '{target}': how much of the attribution each frame holds"
+    fig.update_layout(title=title + (f"<br><sup>{subtitle}</sup>" if subtitle else ""),
+                      yaxis=dict(title="share of the clip's |attribution|", tickformat=".0%"), **_LAYOUT)
     return fig
 
 
@@ -116,12 +118,13 @@ def frame_removal_figure(removal: FrameRemoval, labels: Sequence[str], target: s
     fig = go.Figure(go.Bar(
         x=list(labels), y=drops, marker_color=["#d1495b" if d > 0 else "#8d99ae" for d in drops],
         customdata=after,
-        hovertemplate=(f"%{{x}}: score %{{y:+.3g}}; probability {removal.probability:.3f} -> %{{customdata:.3f}}"
-                       "<extra></extra>"),
+        hovertemplate=(f"%{{x}}: score %{{y:+.3g}}; probability {removal.probability:.3f} -> "
+                       f"%{{customdata:.3f}}<extra></extra>"),
     ))
     replaced = REPLACEMENT_NAMES.get(removal.replacement, removal.replacement)
-    fig.update_layout(title=f"What '{target}' loses without each frame<br><sup>each frame replaced in turn by "
-                            f"{replaced}</sup>", yaxis_title="drop of the class's score (logit)", **_LAYOUT)
+    fig.update_layout(title=f"What '{target}' loses without each frame<br><sup>each frame replaced in turn "
+                            f"by {replaced}</sup>",
+                      yaxis_title="drop of the class's score (logit)", **_LAYOUT)
     return fig
 
 
@@ -129,47 +132,57 @@ def colorbar_figure(threshold: float, sign: str, alpha: float, label: str) -> go
     """The overlay's colour scale as it looks over a mid-grey frame: the value at each end
     (`threshold` saturates) in the attribution's own units, `label` naming them."""
     table = colour_table(sign)
-    low = -threshold if sign == "all" else 0.0
-    steps = torch.linspace(-1 if sign == "all" else 0, 1, 11)
-    index = ((steps + 1) / 2 if sign == "all" else steps) * (len(table) - 1)
+    both = sign == "all"
+    steps = torch.linspace(-1 if both else 0, 1, 11)
+    index = ((steps + 1) / 2 if both else steps) * (len(table) - 1)
     colours = [128 * (1 - alpha * abs(v)) + table[int(round(float(i)))] * alpha * abs(v)
                for v, i in zip(steps.tolist(), index)]
     scale = [[k / 10, "rgb({:.0f},{:.0f},{:.0f})".format(*c.tolist())] for k, c in enumerate(colours)]
-    ticks = [low, (low + threshold) / 2, threshold] if threshold > 0 else [0.0]
-    names = {"negative": "negative values: size"}
-    fig = go.Figure(go.Heatmap(z=[steps.tolist()], x=torch.linspace(low, threshold, 11).tolist(), showscale=False,
-                               colorscale=scale, zmin=-1 if sign == "all" else 0, zmax=1, hoverinfo="skip"))
+    low = -threshold if both else 0.0
+    if threshold <= 0:
+        ticks, names = [0.0], ["0: nothing to draw"]
+    elif both:
+        ticks, names = [low, 0.0, threshold], [f"≤ {low:.2g}", "0", f"≥ {threshold:+.2g}"]
+    else:
+        ticks, names = [0.0, threshold / 2, threshold], ["0", f"{threshold / 2:.2g}", f"≥ {threshold:.2g}"]
+    what = {"negative": f"size of the negative values ({label})",
+            "absolute_value": f"|{label}|"}.get(sign, label)
+    fig = go.Figure(go.Heatmap(z=[steps.tolist()], x=torch.linspace(low, threshold, 11).tolist(),
+                               showscale=False, colorscale=scale, zmin=-1 if both else 0, zmax=1,
+                               hoverinfo="skip"))
     fig.update_layout(
-        title=dict(text=f"colour scale: {names.get(sign, label)}", font=dict(size=13)), height=130,
+        title=dict(text=f"colour scale: {what}", font=dict(size=13)), height=130,
         margin=dict(l=20, r=20, t=35, b=35), template="plotly_white",
-        xaxis=dict(tickvals=ticks, ticktext=[_short(t) for t in ticks[:-1]] + [f"≥ {threshold:.2g}"]),
-        yaxis=dict(visible=False))
+        xaxis=dict(tickvals=ticks, ticktext=names), yaxis=dict(visible=False))
     return fig
 
 
-def tam_groups_figure(layer: str, weights: Tensor, groups: ChannelGroups) -> go.Figure:
+def tam_groups_figure(layer: str, weights: Tensor, groups: ChannelGroups, step: str = "frames") -> go.Figure:
     """One TAM's `(offsets, channels)` weights, one panel per channel group (`group_channels`),
-    channels sorted inside each; each panel is titled with its group and count."""
+    channels sorted inside each; each panel is titled with its group and count. Red is positive
+    (as in the attribution overlays). `step`: what one offset moves by ("frame pairs" in
+    bLVNet's stage 4)."""
     from plotly.subplots import make_subplots
 
     k = weights.shape[0] // 2
     shown = [name for name in CHANNEL_GROUPS if groups.groups[name]]
     counts = [len(groups.groups[name]) for name in shown]
     widths = [max(count / sum(counts), 0.14) for count in counts]  # a small group stays readable
-    fig = make_subplots(rows=1, cols=len(shown), column_widths=widths, horizontal_spacing=0.015, shared_yaxes=True,
+    fig = make_subplots(rows=1, cols=len(shown), column_widths=widths, horizontal_spacing=0.015,
+                        shared_yaxes=True,
                         subplot_titles=[f"{name}<br>{count}" for name, count in zip(shown, counts)])
     limit = float(weights.abs().max()) or 1.0
     for col, name in enumerate(shown, start=1):
         channels = groups.groups[name]
         fig.add_trace(go.Heatmap(
             z=weights[:, channels].float().tolist(), y=[f"{o:+d}" for o in range(-k, k + 1)],
-            x=[str(c) for c in channels], colorscale="RdBu", zmin=-limit, zmax=limit, showscale=col == 1,
+            x=[str(c) for c in channels], colorscale="RdBu_r", zmin=-limit, zmax=limit, showscale=col == 1,
             colorbar=dict(title="weight"), hovertemplate="channel %{x}, offset %{y}: %{z:.3f}<extra></extra>",
         ), row=1, col=col)
         fig.update_xaxes(showticklabels=False, type="category", row=1, col=col)
     for annotation in fig.layout.annotations:
         annotation.font = dict(size=11)
-    fig.update_yaxes(title_text="temporal offset (frames)", row=1, col=1)
+    fig.update_yaxes(title_text=f"temporal offset ({step})", row=1, col=1)
     fig.update_layout(title=f"Channels of {layer} by what their weights do", **{
         **_LAYOUT, "margin": dict(l=60, r=20, t=80, b=30)})
     return fig

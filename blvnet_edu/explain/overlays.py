@@ -20,8 +20,8 @@ from torch import Tensor
 
 from ..data.video_io import write_video
 
-__all__ = ["SIGNS", "SIGN_NAMES", "OUTLIER_PERC", "clip_threshold", "display_maps", "colour_table", "colorize",
-           "greyscale", "overlay", "overlay_video"]
+__all__ = ["SIGNS", "SIGN_NAMES", "OUTLIER_PERC", "clip_threshold", "display_maps", "colour_table",
+           "colorize", "greyscale", "overlay", "overlay_video"]
 
 SIGNS = ("absolute_value", "positive", "negative", "all")  # Captum's names
 SIGN_NAMES = {
@@ -56,8 +56,8 @@ def display_maps(values: Tensor, sign: str = "absolute_value",
     `negative` shows the size of the negative values (0 where the value is positive)."""
     if sign not in SIGNS:
         raise ValueError(f"unknown sign {sign!r}; choose from {SIGNS}")
-    shown = {"absolute_value": values.abs(), "positive": values.clamp_min(0), "negative": (-values).clamp_min(0),
-             "all": values}[sign].float()
+    shown = {"absolute_value": values.abs(), "positive": values.clamp_min(0),
+             "negative": (-values).clamp_min(0), "all": values}[sign].float()
     threshold = clip_threshold(shown, outlier_perc)
     if threshold == 0:
         return torch.zeros_like(shown), 0.0
@@ -71,8 +71,9 @@ def colour_table(sign: str = "absolute_value", size: int = 256) -> Tensor:
     blue against) whose strength comes from the overlay's opacity; `all` puts blue below 0 and
     red above."""
     if sign == "absolute_value":
-        return torch.tensor(matplotlib.colormaps["inferno"](torch.linspace(0, 1, size).numpy())[:, :3] * 255.0,
-                            dtype=torch.float32)
+        return torch.tensor(
+            matplotlib.colormaps["inferno"](torch.linspace(0, 1, size).numpy())[:, :3] * 255.0,
+            dtype=torch.float32)
     if sign == "positive":
         return _RED.expand(size, 3).clone()
     if sign == "negative":

@@ -100,7 +100,8 @@ def group_channels(weights: Tensor, dominant: float = 0.6, near_zero: float = 0.
     for index, name in enumerate(CHANNEL_GROUPS[:3]):
         members = (~quiet & strong & (side == index)).nonzero().flatten()
         groups[name] = members[sides[index, members].argsort(descending=True)].tolist()
-    for name, members in (("mixing", (~quiet & ~strong).nonzero().flatten()), ("near zero", quiet.nonzero().flatten())):
+    for name, members in (("mixing", (~quiet & ~strong).nonzero().flatten()),
+                          ("near zero", quiet.nonzero().flatten())):
         groups[name] = members[total[members].argsort(descending=True)].tolist()
     order = [c for name in CHANNEL_GROUPS for c in groups[name]]
     return ChannelGroups(groups, order, past.tolist(), current.tolist(), future.tolist())
