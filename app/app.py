@@ -246,7 +246,7 @@ def build_ui(models: handlers.Models, limits: Limits = LIMITS, cache_examples: b
         results = [*tops, *lines, comparison, strip, gallery, colorbar, per_frame, overlay, explain_note,
                    removal, field, field_note, notice, frame_plot]
         for event in (video.upload, video.stop_recording, video.clear):  # a new clip: the old results go
-            event(lambda: _blank(len(tops)), None, results, **private)
+            event(_blank, [cache], [*results, cache], **private)
         tam_outputs = [layer, tam_summary, tam_groups, tam_note, card]
         # Another model to explain: its classes, frames and TAMs (also when a checkpoint or an example sets
         # it); chosen by the visitor, also its explanation (a class of the previous model gives way to the
@@ -287,10 +287,14 @@ def build_ui(models: handlers.Models, limits: Limits = LIMITS, cache_examples: b
     return demo
 
 
-def _blank(panels: int) -> tuple:
-    """What the page shows of a clip before Run: nothing."""
+def _blank(cache: handlers.Cache) -> tuple:
+    """What the page shows of a clip before Run: nothing (an explanation still running for the
+    old clip is overtaken: it will not show)."""
+    if cache is not None:
+        cache.ticket("explain")
+    panels = len(SLOTS)
     return (*[None] * panels, *[""] * panels, ORDER_HINT, None, None, None, None, None, RUN_FIRST, None, None,
-            "", "", gr.update(value=None, visible=False))
+            "", "", gr.update(value=None, visible=False), cache)
 
 
 def _frame_view(models: handlers.Models, limits: Limits):

@@ -165,7 +165,8 @@ def main() -> None:
         "",
         f"Targets on 2 CPU cores: bLVNet-TAM-50 saliency <= 3 s, integrated gradients <= 10 s, Grad-CAM "
         f"<= 3 s; the demo models <= {DEMO_TARGET:g} s for any method. Integrated gradients ran the steps "
-        "the app chose (at most 32, as many as fit about 8 s from the measured forward pass): "
+        "the app chose (at most 32, as many as fit about 7 s from the measured forward pass, plus about 2 s "
+        "to measure it and check completeness): "
         + "; ".join(f"{label.split(',')[0]}: {r.get('ig steps', '?')}" for label, _, r, _ in rows) + ". "
         "Occlusion's patches grow until it fits about 1.5 s; where even half-frame patches cannot fit the "
         "work limit, the app answers with the cost instead of running it (the cell says so).",

@@ -23,8 +23,8 @@ instead. Occlusion and integrated gradients are first scaled down (larger patche
 steps) and refused only where even the coarsest setting is over budget.
 
 Measured with the defaults on 2 cores (benchmarks/app_limits.py, docs/benchmarks/app_limits.md):
-each refused case answered within 0.4 s, the demo's occlusion at 32 frames (scaled to 24-pixel
-patches) took about 5 s, and the app server's memory stayed under 1.2 GB.
+each refused case answered within 0.6 s, the demo's occlusion at 32 frames (scaled to 24-pixel
+patches) took about 7 s, and the app server's memory stayed under 1.3 GB.
 """
 
 from __future__ import annotations
@@ -135,9 +135,11 @@ def occlusion_stride(window: int) -> int:
 
 
 def occlusion_batch(frames: int, height: int, width: int) -> int:
-    """Occluded clips per forward pass: as many as fill 8 clips of 16 frames at 224 px (at most 32).
-    Small models run many at once (Captum's cost per call dominates them), large ones 8."""
-    return max(1, min(32, 8 * 16 * 224 * 224 // (frames * height * width)))
+    """Occluded clips per forward pass: as many as fill 8 clips of 16 frames at 224 px, at most
+    256 frames and 32 clips. Small clips run many at once (Captum's cost per call dominates
+    them: 3.0 s against 2.2 s for the demo model at 8 frames), large ones 8; the frame bound
+    keeps the server's memory where 8 clips kept it (benchmarks/app_limits.py)."""
+    return max(1, min(32, 256 // frames, 8 * 16 * 224 * 224 // (frames * height * width)))
 
 
 def occlusion_positions(frames: int, height: int, width: int, window: int) -> int:

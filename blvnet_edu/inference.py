@@ -246,6 +246,13 @@ class ClipCache:
     probs: dict[tuple[int, int], tuple[Clip, dict[str, float]]] = field(default_factory=dict)
     seconds: dict[int, float] = field(default_factory=dict)  # predictor uid -> one forward pass, measured
     memos: dict[tuple, tuple[Clip, object]] = field(default_factory=dict)
+    tickets: collections.Counter = field(default_factory=collections.Counter)  # `ticket`: the latest request
+
+    def ticket(self, what: str) -> int:
+        """A number for a new request of kind `what`; a request whose number is no longer
+        `tickets[what]` when it ends was overtaken by a later one (the app then shows the later)."""
+        self.tickets[what] += 1
+        return self.tickets[what]
 
     def use(self, video: str | Path | Tensor | None) -> None:
         """Forget everything that belongs to another video."""

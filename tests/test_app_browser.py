@@ -189,6 +189,8 @@ def test_every_control_in_a_browser(tmp_path):
             expect(page.locator("#explain-note")).to_contain_text(
                 "for your checkpoint, on 16 frames at 224x224 px", timeout=WAIT)
             expect(page.locator("#attributions button.thumbnail-item")).to_have_count(16, timeout=WAIT)
+            # the end of Run: nothing left running when the server closes
+            expect(page.locator("#field-note")).to_contain_text("16 frames at 224x224 px", timeout=WAIT)
             browser.close()
     finally:
         demo.close()

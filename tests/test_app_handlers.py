@@ -208,6 +208,21 @@ def test_changing_how_it_is_drawn_reruns_nothing_and_a_new_method_no_prediction(
     assert calls["decode"] == 0 and calls["predict"] == 0
 
 
+def test_an_explanation_overtaken_by_a_later_one_does_not_show(models, example, monkeypatch):
+    cache = handlers.predict(models, example, BLVNET_TAM, OWN, None)[-1]
+    attribution = handlers.attribution
+
+    def meanwhile(*args, **kwargs):  # the visitor changes a control while this one runs
+        cache.ticket("explain")
+        return attribution(*args, **kwargs)
+
+    monkeypatch.setattr(handlers, "attribution", meanwhile)
+    out = handlers.explain(models, example, BLVNET_TAM, OWN, "gradcam", "black", None, cache=cache)
+    assert out[:5] == (gr.skip(),) * 5 and out[5] is cache
+    monkeypatch.setattr(handlers, "attribution", attribution)
+    assert len(handlers.explain(models, example, BLVNET_TAM, OWN, "gradcam", "black", None, cache=cache)[0]) == 8
+
+
 def test_a_control_change_does_not_start_a_long_explanation(models, example, monkeypatch):
     monkeypatch.setattr(handlers, "AUTO_S", 0.0)  # every explanation is "long"
     cache = handlers.predict(models, example, BLVNET_TAM, OWN, None)[-1]

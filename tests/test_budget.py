@@ -218,6 +218,7 @@ def test_time_estimates_from_a_measured_forward_pass():
     assert fit_steps(16, 224, timing, 8.0, 32) == 5  # batches of 4 and 1 clips: 7.4 s; 6 steps: 8.2 s
     assert fit_steps(16, 224, ForwardTiming(0.01, 0.002), 8.0, 32) == 32  # a tiny model: every step
     assert occlusion_batch(16, 224, 224) == 8 and occlusion_batch(8, 48, 48) == 32
+    assert occlusion_batch(32, 48, 48) == 8  # 256 frames at most
     patches = occlusion_positions(8, 48, 48, 6)  # 1800
     assert explanation_seconds("occlusion", 8, 48, ForwardTiming(0.01, 0.001), window=6) == pytest.approx(
         0.01 + patches // 32 * (0.01 + 31 * 0.001) + (0.01 + (patches % 32 - 1) * 0.001))
