@@ -173,8 +173,8 @@ def build_ui(models: handlers.Models, limits: Limits = LIMITS, cache_examples: b
                                             elem_id="opacity")
                         explain_button = gr.Button("Explain", scale=1)
                     explain_note = gr.Markdown(RUN_FIRST, elem_id="explain-note")
-                    gallery = gr.Gallery(label="frames the model saw, with attributions (click one for "
-                                               "Captum's view)",
+                    gallery = gr.Gallery(label="frames the model saw, with the attribution of the class "
+                                               "named above (click one for Captum's view)",
                                          columns=4, height="auto", elem_id="attributions")
                     colorbar = gr.Plot(label="colour scale", show_label=False)
                     frame_plot = gr.Plot(label="the frame you clicked, drawn by Captum "
@@ -187,7 +187,8 @@ def build_ui(models: handlers.Models, limits: Limits = LIMITS, cache_examples: b
                                                   info="a replacement is itself an input the model "
                                                        "never saw: compare them")
                     removal = gr.Plot(label="what the prediction loses without each frame", elem_id="removal")
-                    overlay = gr.Video(label="overlay video", interactive=False, height=320)
+                    overlay = gr.Video(label="overlay video: the drawing above, frame by frame",
+                                       interactive=False, height=320)
         with gr.Column(elem_id="section-tams"):
             gr.Markdown("## 4. What the model's TAMs learned, and what they do to this clip")
             with gr.Row():
