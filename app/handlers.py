@@ -42,7 +42,7 @@ from blvnet_edu.demo import example_notice
 from blvnet_edu.explain import figures
 from blvnet_edu.explain.attributions import (BASELINE_NAMES, BASELINES, METHOD_NAMES, METHODS,
                                              REPLACEMENT_NAMES, REPLACEMENTS)
-from blvnet_edu.explain.overlays import SIGN_NAMES, SIGNS, overlay_video
+from blvnet_edu.explain.overlays import SIGN_NAMES, SIGNS, colour_table, overlay_video
 from blvnet_edu.explain.receptive_field import span, temporal_receptive_field
 from blvnet_edu.explain.tam_weights import group_channels, summarize_tams
 from blvnet_edu.explanation import UNITS, attribution, draw, remove_frames
@@ -416,13 +416,13 @@ def frame_view(models: Models, video: str | None, model_name: str, frames: int |
 
 
 def _captum_colours(sign: str) -> Any:
-    """The gallery's colours as a matplotlib colour map (Captum's own would put red against the class)."""
+    """The gallery's colours (`overlays.colour_table`) as a matplotlib colour map: Captum's own
+    would put red against the class. One sign fades from white to its colour."""
     from matplotlib.colors import LinearSegmentedColormap
 
-    if sign == "absolute_value":
-        return "inferno"
-    ends = {"positive": ["white", "#e41a1c"], "negative": ["white", "#2166e8"],
-            "all": ["#2166e8", "white", "#e41a1c"]}[sign]
+    table = (colour_table(sign) / 255).tolist()
+    ends = {"absolute_value": table, "positive": ["white", table[-1]], "negative": ["white", table[-1]],
+            "all": [table[0], "white", table[-1]]}[sign]
     return LinearSegmentedColormap.from_list(f"blvnet-{sign}", ends)
 
 

@@ -220,7 +220,8 @@ def test_an_explanation_overtaken_by_a_later_one_does_not_show(models, example, 
     out = handlers.explain(models, example, BLVNET_TAM, OWN, "gradcam", "black", None, cache=cache)
     assert out[:5] == (gr.skip(),) * 5 and out[5] is cache
     monkeypatch.setattr(handlers, "attribution", attribution)
-    assert len(handlers.explain(models, example, BLVNET_TAM, OWN, "gradcam", "black", None, cache=cache)[0]) == 8
+    again = handlers.explain(models, example, BLVNET_TAM, OWN, "gradcam", "black", None, cache=cache)
+    assert len(again[0]) == 8
 
 
 def test_a_control_change_does_not_start_a_long_explanation(models, example, monkeypatch):
@@ -358,6 +359,10 @@ def test_captums_view_of_a_selected_frame(models, example):
     figure = shown["value"]
     assert shown["visible"] and isinstance(figure, matplotlib.figure.Figure) and len(figure.axes) >= 3
     assert "Integrated gradients" in figure.axes[1].get_title()
+    red = handlers._captum_colours("positive")(1.0)[:3]  # the gallery's red for the class, not Captum's green
+    assert [round(255 * c) for c in red] == [228, 26, 28]
+    both = handlers._captum_colours("all")
+    assert [round(255 * c) for c in both(0.0)[:3]] == [33, 102, 232] and min(both(0.5)[:3]) > 0.99  # white
 
 
 def test_choosing_another_model_updates_its_classes_and_frames(models, tmp_path):
