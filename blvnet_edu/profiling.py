@@ -14,6 +14,7 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
+from .models import blvnet
 from .models.blvnet import VideoNet
 
 __all__ = [
@@ -25,8 +26,8 @@ __all__ = [
     "format_profile",
 ]
 
-STAGES = ("conv1", "layer0", "layer1", "layer2", "layer3", "layer4", "fc")
-BL_STAGES = ("layer0", "layer1", "layer2", "layer3")  # Big-Little stages in a bLResNet backbone
+STAGES = ("conv1", "layer0", "layer1", "layer2", "layer3", "layer4", "fc")  # rows of the table
+BL_STAGES = ("layer0", "layer1", "layer2", "layer3")  # their maps are copied to both frames of a pair
 
 # (model, frames) -> (parameters in millions, GFLOPs) at 224 px with 174 classes, from the
 # paper's Table 1 (Something-Something V1).
@@ -60,28 +61,22 @@ def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
-def profile_model(model: VideoNet, size: int = 224, batch_size: int = 1) -> ModelProfile:
-    """Run one forward pass on zeros of `(batch_size, T, 3, size, size)` and measure it."""
+def profile_model(model: VideoNet, size: int = 224, batch_size: int = 1, num_frames: int | None = None) -> ModelProfile:
+    """Run one forward pass on zeros of `(batch_size, T, 3, size, size)` and measure it;
+    `T` is `num_frames`, by default the clip length the model was trained on."""
     config = model.config
+    num_frames = num_frames or config.num_frames
     param = next(model.parameters())
-    video = torch.zeros(
-        batch_size, config.num_frames, 3, size, size, device=param.device, dtype=param.dtype
-    )
-    shapes: dict[str, tuple[int, ...]] = {}
-    hooks = [
-        getattr(model, name).register_forward_hook(
-            lambda _m, _i, out, name=name: shapes.__setitem__(name, tuple(out.shape))
-        )
-        for name in STAGES
-    ]
+    video = torch.zeros(batch_size, num_frames, 3, size, size, device=param.device, dtype=param.dtype)
     was_training = model.training
     model.eval()
     try:
-        with torch.no_grad(), FlopCounterMode(display=False, depth=None) as counter:
-            model(video)
+        with torch.no_grad():
+            with FlopCounterMode(display=False, depth=None) as counter:
+                model(video)  # counted per module, named from the model down
+            features, kept = model.forward_intermediates(video, blvnet.STAGES)  # stem, layer0 .. layer4
+            logits = model.fc(features)  # (B, T', K): the per-frame logits, before the mean
     finally:
-        for h in hooks:
-            h.remove()
         model.train(was_training)
     per_module = counter.get_flop_counts()
     prefix = type(model).__name__
@@ -90,19 +85,20 @@ def profile_model(model: VideoNet, size: int = 224, batch_size: int = 1) -> Mode
         counts = per_module.get(f"{prefix}.{name}", {})
         return sum(counts.values()) / 2 / batch_size / 1e9  # multiply-adds per clip
 
-    def frames(name: str) -> int:
-        """Distinct maps per clip: a bL stage of bLVNet computes one per frame pair and
-        returns it for both frames (`FrameRouting.merge`)."""
-        shape = shapes[name]  # fc returns (B, T', K); every other stage (B*T, C, H, W)
+    def row(name: str) -> StageRow:
+        """The stage's output as the paper writes it, `(B*T, C, h, w)` with a bL stage's map
+        copied to both frames of its pair, and the distinct maps per clip."""
         if name == "fc":
-            return shape[1]
-        copies = model.routing.group_size if name in BL_STAGES and config.backbone == "blresnet" else 1
-        return shape[0] // batch_size // copies
+            return StageRow(name, tuple(logits.shape), logits.shape[1], stage_flops(name))
+        out = kept["stem" if name == "conv1" else name]
+        b, maps, *rest = out.maps.shape
+        frames = maps * out.frames_per_map if name in BL_STAGES else maps
+        return StageRow(name, (b * frames, *rest), maps, stage_flops(name))
 
-    rows = [StageRow(name, shapes[name], frames(name), stage_flops(name)) for name in STAGES]
+    rows = [row(name) for name in STAGES]
     return ModelProfile(
         model=config.name,
-        num_frames=config.num_frames,
+        num_frames=num_frames,
         size=size,
         num_classes=config.num_classes,
         params=count_parameters(model),

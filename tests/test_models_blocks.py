@@ -1,5 +1,6 @@
 """blvnet_edu/models/blocks.py: Bottleneck and stages, in both shortcut styles."""
 
+import pytest
 import torch
 from torch import nn
 
@@ -31,7 +32,7 @@ def test_last_relu_only_on_the_last_block_of_a_multi_block_stage():
 
 
 def test_temporal_module_goes_into_every_block_and_shortcut_sees_it_in_the_first():
-    stage = make_layer(16, 64, 2, stride=2, temporal=lambda c: TAM(c, num_frames=4))
+    stage = make_layer(16, 64, 2, stride=2, temporal=lambda c: TAM(c))
     assert [b.tam.channels for b in stage] == [16, 64]
     block = stage[0]
     with torch.no_grad():
@@ -39,7 +40,7 @@ def test_temporal_module_goes_into_every_block_and_shortcut_sees_it_in_the_first
         block.bn3.weight.zero_()
         block.bn3.bias.zero_()
         block.downsample[-1].bias.zero_()
-    out = block(torch.rand(8, 16, 8, 8))
+    out = block(torch.rand(8, 16, 8, 8), 4)
     assert torch.all(out == 0)
     second = stage[1]
     with torch.no_grad():
@@ -47,4 +48,7 @@ def test_temporal_module_goes_into_every_block_and_shortcut_sees_it_in_the_first
         second.bn3.weight.zero_()
         second.bn3.bias.zero_()
     x = torch.rand(8, 64, 4, 4)
-    torch.testing.assert_close(second(x), x)  # identity shortcut keeps the un-aggregated input
+    torch.testing.assert_close(second(x, 4), x)  # identity shortcut keeps the un-aggregated input
+    with pytest.raises(ValueError, match="clip length"):
+        second(x)  # a TAM cannot guess T
+    assert stage(torch.rand(8, 16, 8, 8), 4).shape == (8, 64, 4, 4)  # a Stage hands T to its blocks

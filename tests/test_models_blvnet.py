@@ -64,21 +64,96 @@ def test_tams_sit_where_the_paper_puts_them():
     names = list(model.tams())
     assert names == ["layer0.tam", "layer1.tam", "layer2.tam", "layer3.tam",
                      "layer4.0.tam", "layer4.1.tam", "layer4.2.tam"]
-    assert [t.num_frames for t in model.tams().values()] == [16] * 4 + [8] * 3
+    assert all(t.blending_frames == 3 and not hasattr(t, "num_frames") for t in model.tams().values())
     assert not build_model("blvnet_50").tams() and not build_model("tsn_resnet50").tams()
 
 
 def test_forward_hooks_fire_on_every_tam_with_the_papers_shapes():
-    model = build_model("blvnet_tam_tiny").eval()
+    model = build_model("blvnet_tam_tiny", fast=False).eval()
     seen = {}
     for name, tam in model.tams().items():
-        tam.register_forward_hook(lambda _m, _i, out, name=name: seen.__setitem__(name, tuple(out.shape)))
+        tam.register_forward_hook(lambda _m, args, out, name=name: seen.__setitem__(name, (tuple(out.shape), args[1])))
     with torch.no_grad():
         model(torch.randn(2, 8, 3, 64, 64))
     assert list(seen) == list(model.tams())  # in forward order
-    assert seen["layer0.tam"] == (16, 16, 32, 32)  # the stem output: every frame (B*T)
-    assert seen["layer1.tam"] == (16, 16, 16, 16)  # every frame, both frames of a pair equal before TAM
-    assert seen["layer4.0.tam"] == (8, 256, 4, 4)  # stage 4: one frame per pair (layer3 output)
+    assert seen["layer0.tam"] == ((16, 16, 32, 32), 8)  # the stem output: every frame (B*T), T = 8
+    assert seen["layer1.tam"] == ((16, 16, 16, 16), 8)  # every frame, both frames of a pair equal before TAM
+    assert seen["layer4.0.tam"] == ((8, 256, 4, 4), 4)  # stage 4: one frame per pair (layer3 output)
+
+
+def test_a_model_built_once_runs_any_even_clip_length_as_models_built_for_it():
+    """Frames are an input: one model at 8, 16 and 32 frames equals a model built for each."""
+    model = randomize_(build_model("blvnet_tam_tiny")).eval()  # built with num_frames=8
+    for frames in (8, 16, 32):
+        video = random_video(1, frames, 64, seed=frames)
+        own = build_model("blvnet_tam_tiny", num_frames=frames).eval()
+        own.load_state_dict(model.state_dict())
+        with torch.no_grad():
+            torch.testing.assert_close(model(video), own(video), rtol=0, atol=0)
+            paper = build_model("blvnet_tam_tiny", num_frames=frames, fast=False).eval()
+            paper.load_state_dict(model.state_dict())
+            torch.testing.assert_close(model(video), paper(video), rtol=1e-4, atol=1e-5)
+    video = random_video(1, 16, 64)
+    no_tam = randomize_(build_model("blvnet_tiny")).eval()
+    with torch.no_grad():  # TAM relates the two halves of a 16-frame clip: not two clips of 8
+        whole, first = model.forward_features(video), model.forward_features(video[:, :8])
+        assert not torch.allclose(whole[:, :4], first, rtol=1e-3, atol=1e-4)
+        # without TAM (a bag of pairs) the first 8 frames' features are the same either way
+        torch.testing.assert_close(no_tam.forward_features(video)[:, :4], no_tam.forward_features(video[:, :8]))
+
+
+@pytest.mark.parametrize("name", TINY)
+def test_forward_intermediates_gives_the_papers_tensors_on_both_paths(name):
+    model = randomize_(build_model(name)).double().eval()
+    video = random_video(2, 8, 64, dtype=torch.float64)
+    points = ["stem", "layer0", "layer1", "layer2", "layer3", "layer4", *model.tams()]
+    with torch.no_grad():
+        features, fast = model.forward_intermediates(video, points)
+        torch.testing.assert_close(features, model.forward_features(video))
+        model.fast = False
+        _, paper = model.forward_intermediates(video, points)
+    pairs = name in ("blvnet_tam_tiny", "blvnet_tiny")
+    assert list(fast) == list(paper) and set(fast) == set(points)  # in forward order
+    for point in points:
+        torch.testing.assert_close(fast[point].maps, paper[point].maps, rtol=1e-10, atol=1e-12)
+        assert fast[point].frames_per_map == paper[point].frames_per_map
+    g = 2 if pairs else 1
+    assert fast["stem"].maps.shape[:2] == (2, 8) and fast["stem"].frames_per_map == 1
+    assert fast["layer1"].maps.shape[:2] == (2, 8 // g) and fast["layer1"].frames_per_map == g
+    assert fast["layer4"].maps.shape[:2] == (2, 8 // g) and fast["layer4"].per_frame().shape[:2] == (2, 8)
+    for tam in model.tams():
+        frames = 8 if not tam.startswith("layer4") else 8 // g
+        assert fast[tam].maps.shape[:2] == (2, frames)
+
+
+def test_forward_intermediates_equal_what_hooks_see_and_carry_the_gradient():
+    model = randomize_(build_model("blvnet_tam_tiny", fast=False)).double().eval()
+    video = random_video(1, 8, 64, dtype=torch.float64)
+    hooked = {}
+    handles = [model.get_submodule(name).register_forward_hook(
+        lambda _m, _a, out, name=name: hooked.__setitem__(name, out)) for name in ("layer2.tam", "layer4.0.tam", "layer2")]
+    logits = model(video)
+    for handle in handles:
+        handle.remove()
+    model.fast = True
+    features, kept = model.forward_intermediates(video, ["layer2", "layer2.tam", "layer4.0.tam"])
+    torch.testing.assert_close(kept["layer2"].maps[0], hooked["layer2"])  # one fused map per pair, before merge
+    torch.testing.assert_close(kept["layer2.tam"].maps[0], hooked["layer2.tam"])
+    torch.testing.assert_close(kept["layer4.0.tam"].maps[0], hooked["layer4.0.tam"])
+    torch.testing.assert_close(model.forward_head(features), logits)
+    (grad,) = torch.autograd.grad(model.forward_head(features)[0, 1], kept["layer2"].maps)
+    assert grad.shape == kept["layer2"].maps.shape and grad.abs().sum() > 0  # in the graph of the output
+
+
+def test_forward_intermediates_stops_early_and_names_unknown_points():
+    model = build_model("blvnet_tam_tiny").eval()
+    calls = []
+    model.layer3.register_forward_pre_hook(lambda *_: calls.append("layer3"))
+    with torch.no_grad():
+        features, kept = model.forward_intermediates(random_video(1, 8, 64), ["layer1"], stop_early=True)
+    assert features is None and list(kept) == ["layer1"] and not calls
+    with pytest.raises(ValueError, match="unknown point"):
+        model.forward_intermediates(random_video(1, 8, 64), ["layer9"])
 
 
 def test_overrides_and_unknown_names_or_options():
@@ -115,8 +190,7 @@ def test_tsn_can_take_an_odd_number_of_frames():
 @pytest.mark.parametrize(
     "video,message",
     [
-        (torch.zeros(8, 3, 64, 64), r"expected \(B, 8, 3, H, W\)"),
-        (torch.zeros(1, 6, 3, 64, 64), "built for 8 frames; got T=6"),
+        (torch.zeros(8, 3, 64, 64), r"expected \(B, T, 3, H, W\)"),
         (torch.zeros(1, 7, 3, 64, 64), "T must be even"),
         (torch.zeros(1, 8, 1, 64, 64), "3 colour channels"),
         (torch.zeros(1, 8, 3, 16, 64), "too small"),
@@ -151,8 +225,7 @@ def test_every_parameter_receives_a_gradient(name):
 
 
 def test_training_and_inference_paths_agree():
-    """The in-place inference TAM and the autograd TAM give the same network output."""
-    assert build_model("blvnet_tam_tiny").fast
+    """Under no_grad and with autograd the network gives the same output."""
     model = randomize_(build_model("blvnet_tam_tiny")).eval()
     video = random_video(2, 8, 64)
     with torch.no_grad():

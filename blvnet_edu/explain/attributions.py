@@ -21,9 +21,10 @@ Every map sums the three colour channels, as Captum's `visualize_image_attr` doe
 bLVNet caveats for layer-level maps (Grad-CAM): after each bL stage both frames of a pair
 hold one fused map (the paper copies it back to both frames), and stage 4 sees one frame
 per pair, so layer maps have half the temporal resolution: both frames of a pair get the
-same map. The gradient of that map is the sum over its two copies (after `layer3` only the
-odd copy reaches stage 4: Captum's `LayerGradCam` would give every even frame an empty map),
-so `gradcam` is written out here. Pixel-level methods (saliency, integrated gradients,
+same map. `gradcam` is written out here on the pair's fused map itself, which
+`VideoNet.forward_intermediates` gives before it is copied (Captum's `LayerGradCam` on the
+stage would see the copies: after `layer3` only the odd copy reaches stage 4, so every even
+frame would get an empty map). Pixel-level methods (saliency, integrated gradients,
 occlusion) keep one map per frame.
 
 `frame_removal` asks a coarser question: how much does the class's score drop when a frame
@@ -34,7 +35,6 @@ question in Captum's terms (`FeatureAblation`, grey), as a probability drop.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -46,12 +46,11 @@ from torchvision.transforms.v2 import functional as TF
 
 from .. import budget
 from ..data.transforms import IMAGENET_MEAN, IMAGENET_STD
+from ..models.blvnet import STAGES
 
 __all__ = ["METHODS", "METHOD_NAMES", "BASELINES", "BASELINE_NAMES", "REPLACEMENTS", "REPLACEMENT_NAMES",
            "attribute", "signed_attribution", "baseline_clip", "grad_cam", "temporal_importance",
            "normalise_clip", "FrameRemoval", "frame_removal", "replacement_clip"]
-
-BL_STAGES = ("layer0", "layer1", "layer2", "layer3")  # outputs hold each pair's fused map twice
 
 METHODS = ("saliency", "integrated_gradients", "occlusion", "gradcam")
 METHOD_NAMES = {"saliency": "Saliency", "integrated_gradients": "Integrated gradients",
@@ -185,31 +184,22 @@ def attribute(
 
 def grad_cam(model: nn.Module, video: Tensor, target: int, layer: str = "layer3",
              relu: bool = True) -> Tensor:
-    """Grad-CAM (Selvaraju et al., 2017) on `layer`'s output: `ReLU(sum_c mean_hw(dS/dA_c) A_c)`
+    """Grad-CAM (Selvaraju et al., 2017) on a stage's output: `ReLU(sum_c mean_hw(dS/dA_c) A_c)`
     (without the ReLU when `relu=False`: negative where the features speak against the class).
 
-    Returns `(T', 1, h, w)` for one clip: one map per frame, or per frame pair where bLVNet
-    fuses pairs (a bL stage's output holds each pair's map for both frames: the pair's
-    gradient is the sum over the two copies).
+    `layer` is a stage (`layer0` .. `layer4`); its output comes from
+    `VideoNet.forward_intermediates`, on whichever modules run. Returns `(M, 1, h, w)` for one
+    clip: one map per frame, or per frame pair where bLVNet fuses pairs (a bL stage's output
+    is each pair's fused map, before it is copied back to both frames).
     """
-    if layer not in dict(model.named_modules()):
-        raise ValueError(f"the model has no layer {layer!r}")
-    model = copy.deepcopy(model)  # the hook goes on a private copy: others may be running `model` meanwhile
-    module = dict(model.named_modules())[layer]
-    seen = {}
-    handle = module.register_forward_hook(lambda _m, _i, out: seen.__setitem__("maps", out))
-    try:
-        score = model(video)[:, target].sum()
-    finally:
-        handle.remove()
-    maps = seen["maps"]  # (rows, C, h, w); with a hook the model runs the paper's path
-    (grad,) = torch.autograd.grad(score, maps)
-    config = getattr(model, "config", None)
-    if layer in BL_STAGES and config is not None and config.frame_routing == "pairs" and config.backbone == "blresnet":
-        grad = grad.unflatten(0, (-1, 2)).sum(1)  # (B*T/2, C, h, w): both copies of each pair
-        maps = maps[1::2]  # the copies are equal
-    weights = grad.mean(dim=(2, 3), keepdim=True)  # (rows, C, 1, 1)
-    cam = (weights * maps).sum(1, keepdim=True)  # (rows, 1, h, w)
+    if layer not in STAGES or layer == "stem":
+        raise ValueError(f"Grad-CAM looks at a stage's output: one of {STAGES[1:]}, got {layer!r}")
+    features, kept = model.forward_intermediates(video, [layer])
+    score = model.forward_head(features)[:, target].sum()
+    maps = kept[layer].maps.flatten(0, 1)  # (B*M, C, h, w): the tensor the forward pass used
+    (grad,) = torch.autograd.grad(score, kept[layer].maps)
+    weights = grad.flatten(0, 1).mean(dim=(2, 3), keepdim=True)  # (B*M, C, 1, 1)
+    cam = (weights * maps).sum(1, keepdim=True)  # (B*M, 1, h, w)
     return (cam.relu() if relu else cam).detach()
 
 

@@ -18,56 +18,34 @@ bLVNet without TAM have no TAM: their frames never meet (bLVNet's only meet thei
 
 from __future__ import annotations
 
-import copy
-
 import torch
 from torch import Tensor, nn
 
 __all__ = ["temporal_receptive_field", "span", "output_frames"]
 
 
-class _Stop(Exception):
-    """Raised by the hook once the TAM's output is known: the rest of the network is not run."""
-
-
-def output_frames(model: nn.Module, layer: str) -> int:
-    """How many frames a TAM's output holds: the clip's, or one per pair in stage 4."""
-    tam = dict(model.named_modules()).get(layer)
-    if tam is None or not hasattr(tam, "num_frames"):
+def output_frames(model: nn.Module, layer: str, num_frames: int) -> int:
+    """How many frames a TAM's output holds for a clip of `num_frames`: the clip's, or one
+    per pair in stage 4."""
+    if layer not in model.tams():
         raise ValueError(f"the model has no TAM named {layer!r}")
-    return tam.num_frames
+    return model.output_frames(num_frames) if layer.startswith("layer4.") else num_frames
 
 
 def temporal_receptive_field(model: nn.Module, video: Tensor, layer: str, check=None) -> Tensor:
     """`(T_out, T)`: the share of each input frame in each output frame of TAM `layer`, for one
     clip `(1, T, 3, H, W)`; every row sums to 1 (a row with no gradient at all stays 0).
 
-    One backward pass per output frame, through the network up to `layer` only, on a copy of
-    the model (its forward hook never reaches another caller of `model`). `check`, if given,
-    is called before each pass (the app's deadline)."""
+    The TAM's output comes from `VideoNet.forward_intermediates` (which stops there), then one
+    backward pass per output frame. `check`, if given, is called before each pass (the app's
+    deadline)."""
     if video.ndim != 5 or video.shape[0] != 1:
         raise ValueError(f"expected one clip (1, T, 3, H, W), got {tuple(video.shape)}")
-    rows = output_frames(model, layer)
-    model = copy.deepcopy(model)  # the hook goes on a private copy: others may be running `model` meanwhile
-    module = dict(model.named_modules())[layer]
-    seen: dict[str, Tensor] = {}
-
-    def keep(_module, _inputs, output):
-        seen["out"] = output
-        raise _Stop  # nothing after this layer is needed
-
-    model.eval()
+    rows = output_frames(model, layer, video.shape[1])
     video = video.detach().clone().requires_grad_(True)
-    handle = module.register_forward_hook(keep)  # a hook: the paper's path, with this TAM as a module
-    try:
-        with torch.enable_grad():
-            try:
-                model(video)
-            except _Stop:
-                pass
-    finally:
-        handle.remove()
-    out = seen["out"]  # (T_out, C, h, w) for one clip
+    with torch.enable_grad():
+        _, kept = model.forward_intermediates(video, [layer], stop_early=True)
+    out = kept[layer].maps[0]  # (T_out, C, h, w) for one clip
     field = torch.zeros(rows, video.shape[1], dtype=torch.float64)
     for t in range(rows):
         if check is not None:

@@ -3,21 +3,22 @@
 A bL module has two branches over the same stage:
 
     frames ─ TAM ─ split ─┬─ big:    (blocks - 1) Bottlenecks, first one stride 2 ──── upsample ─┐
-    (B*T)                 │          (deep, at half resolution, the odd frames)                 (+) ─ ReLU ─ fusion block ─ merge ─ frames
-                          └─ little: max(1, blocks // beta - 1) Bottlenecks, C / alpha ─ 1x1 ──┘                              (B*T)
+    (B*T)                 │          (deep, at half resolution, the odd frames)                 (+) ─ ReLU ─ fusion block ─ maps
+                          └─ little: max(1, blocks // beta - 1) Bottlenecks, C / alpha ─ 1x1 ──┘                     (B*T/2)
                                      (light, at full resolution, the even frames)
 
 - `alpha` divides the little branch's channels, `beta` its depth.
 - The big output is upsampled (nearest) to the little resolution and the two are added.
-  With bLVNet's routing (`PAIRS`) the big branch sees the odd frame and the little branch
-  the even frame of each pair, so this addition *is* the local fusion of a pair; the fusion
-  Bottleneck then applies the stage's stride, and `merge` copies the result back to both
-  frames of the pair.
-- With `SINGLE_FRAMES` both branches see the same frame: this is the image Big-Little Net.
-- TAM (or nothing) runs on the stage input, over all `T` frames (paper Fig. 3).
+  With bLVNet's routing (`FrameRouting(2)`) the big branch sees the odd frame and the little
+  branch the even frame of each pair, so this addition *is* the local fusion of a pair; the
+  fusion Bottleneck then applies the stage's stride. A stage returns one fused map per pair;
+  the network (`VideoNet`) copies it back to both frames (`FrameRouting.merge`).
+- With `FrameRouting(1)` both branches see the same frame: this is the image Big-Little Net.
+- TAM (or nothing) runs on the stage input, over all `T` frames (paper Fig. 3); the clip
+  length comes with the frames, `stage(x, num_frames)`.
 
-The stages take and return every frame, `(B*T, C, H, W)`, as the paper describes them;
-`fast/network.py` runs the same stages on one map per pair.
+The stages take every frame, `(B*T, C, H, W)`, as the paper describes them;
+`fast/blnet.py` runs the same stages on one map per pair.
 """
 
 from __future__ import annotations
@@ -32,7 +33,8 @@ __all__ = ["BLLayer0", "BLModule"]
 
 
 class BLLayer0(nn.Module):
-    """bL layer 0, after the stem: `(B*T, C, H, W)` frames -> `(B*T, C, H/2, W/2)` frames.
+    """bL layer 0, after the stem: `(B*T, C, H, W)` frames -> `(B*T/g, C, H/2, W/2)`, one
+    fused map per group of `g` frames (a pair for bLVNet).
 
     Big: one strided 3x3 conv. Little: 3x3 conv (C/alpha), strided 3x3 conv, 1x1 back to C.
     The sum goes through a 1x1 conv (`bl_init`). Names follow the authors' checkpoints.
@@ -61,21 +63,21 @@ class BLLayer0(nn.Module):
         self.bn_bl_init = nn.BatchNorm2d(channels)
         self.relu = nn.ReLU(inplace=True)
 
-    def forward(self, x: Tensor) -> Tensor:
+    def forward(self, x: Tensor, num_frames: int) -> Tensor:
         if self.tam is not None:
-            x = self.tam(x)  # (B*T, C, H, W), each frame mixed with its neighbours
+            x = self.tam(x, num_frames)  # (B*T, C, H, W), each frame mixed with its neighbours
         big, little = self.routing.split(x)  # (N, C, H, W) each; N = B*T/2 for pairs
         big = self.bn_b0(self.b_conv0(big))  # (N, C, H/2, W/2)
         little = self.relu(self.bn_l0(self.l_conv0(little)))  # (N, C/alpha, H, W)
         little = self.relu(self.bn_l1(self.l_conv1(little)))  # (N, C/alpha, H/2, W/2)
         little = self.bn_l2(self.l_conv2(little))  # (N, C, H/2, W/2)
         fused = self.relu(big + little)  # local fusion of each pair
-        fused = self.relu(self.bn_bl_init(self.bl_init(fused)))  # (N, C, H/2, W/2)
-        return self.routing.merge(fused)  # (B*T, C, H/2, W/2): copied back to both frames
+        return self.relu(self.bn_bl_init(self.bl_init(fused)))  # (N, C, H/2, W/2): one map per pair
 
 
 class BLModule(nn.Module):
-    """A bL stage: `(B*T, C_in, H, W)` frames -> `(B*T, C_out, H/stride, W/stride)` frames."""
+    """A bL stage: `(B*T, C_in, H, W)` frames -> `(B*T/g, C_out, H/stride, W/stride)`, one
+    fused map per group of `g` frames (a pair for bLVNet)."""
 
     def __init__(
         self,
@@ -104,13 +106,12 @@ class BLModule(nn.Module):
         self.fusion = make_layer(out_channels, out_channels, 1, stride=stride)
         self.relu = nn.ReLU(inplace=True)
 
-    def forward(self, x: Tensor) -> Tensor:
+    def forward(self, x: Tensor, num_frames: int) -> Tensor:
         if self.tam is not None:
-            x = self.tam(x)  # (B*T, C_in, H, W), each frame mixed with its neighbours
+            x = self.tam(x, num_frames)  # (B*T, C_in, H, W), each frame mixed with its neighbours
         big, little = self.routing.split(x)  # (N, C_in, H, W) each; N = B*T/2 for pairs
         big = self.big(big)  # (N, C_out, H/2, W/2)
         little = self.little_e(self.little(little))  # (N, C_out, H, W)
         big = F.interpolate(big, size=little.shape[-2:], mode="nearest")  # (N, C_out, H, W)
         fused = self.relu(big + little)  # local fusion of each pair
-        fused = self.fusion(fused)  # (N, C_out, H/stride, W/stride)
-        return self.routing.merge(fused)  # (B*T, C_out, H/stride, W/stride): copied to both frames
+        return self.fusion(fused)  # (N, C_out, H/stride, W/stride): one map per pair

@@ -7,6 +7,11 @@ The Bottleneck is ResNet's (He et al., 2016) with two additions used by bLVNet-T
 - an optional temporal module (`TAM` in stage 4, paper Fig. 3) applied to the block input.
   As in the authors' network, the shortcut keeps the block input except in the first block
   of a stage, whose projection shortcut (`downsample`) sees the temporally aggregated input.
+  A block takes the clip length with its frames, `block(x, num_frames)`, for its TAM.
+
+A `Stage` is a run of Bottlenecks (torchvision's `layer1`..`layer4`) that hands the clip
+length to each block; `FramePool` is torchvision's max pooling after the stem, called like
+a stage (TSN's stage 0).
 
 Two shortcut styles, passed as a part (`downsample_fn`):
 
@@ -23,6 +28,8 @@ from torch import Tensor, nn
 
 __all__ = [
     "Bottleneck",
+    "Stage",
+    "FramePool",
     "TemporalFactory",
     "DownsampleFn",
     "resnet_downsample",
@@ -62,10 +69,14 @@ class Bottleneck(nn.Module):
         self.downsample = downsample
         self.last_relu = last_relu
 
-    def forward(self, x: Tensor) -> Tensor:
+    def forward(self, x: Tensor, num_frames: int | None = None) -> Tensor:
+        """`(N, C_in, H, W)` frames -> `(N, C_out, H/s, W/s)`; `num_frames`, the clip length,
+        is needed only by a block with a TAM (`N = B * num_frames`)."""
         identity = x
         if self.tam is not None:
-            x = self.tam(x)  # (N, C_in, H, W), frames mixed along time
+            if num_frames is None:
+                raise ValueError("a Bottleneck with a TAM needs the clip length: block(x, num_frames)")
+            x = self.tam(x, num_frames)  # (N, C_in, H, W), frames mixed along time
         out = self.relu(self.bn1(self.conv1(x)))
         out = self.relu(self.bn2(self.conv2(out)))  # (N, width, H/s, W/s)
         out = self.bn3(self.conv3(out))  # (N, C_out, H/s, W/s)
@@ -73,6 +84,27 @@ class Bottleneck(nn.Module):
             identity = self.downsample(x)
         out += identity  # in place: bn3's output is not needed by its backward
         return self.relu(out) if self.last_relu else out
+
+
+class Stage(nn.Sequential):
+    """Bottlenecks in a row: `(N, C_in, H, W)` -> `(N, C_out, H/s, W/s)`, the clip length
+    handed to every block (for their TAMs). Named `0`, `1`, ... as in torchvision."""
+
+    def forward(self, x: Tensor, num_frames: int | None = None) -> Tensor:
+        for block in self:
+            x = block(x, num_frames)
+        return x
+
+
+class FramePool(nn.MaxPool2d):
+    """torchvision ResNet's 3x3 max pooling after the stem, called like a stage: `num_frames`
+    is not used (TSN's frames never meet)."""
+
+    def __init__(self) -> None:
+        super().__init__(kernel_size=3, stride=2, padding=1)
+
+    def forward(self, x: Tensor, num_frames: int | None = None) -> Tensor:
+        return super().forward(x)
 
 
 def resnet_downsample(in_channels: int, out_channels: int, stride: int) -> nn.Module | None:
@@ -104,7 +136,7 @@ def make_layer(
     downsample_fn: DownsampleFn = blnet_downsample,
     last_relu: bool = True,
     temporal: TemporalFactory | None = None,
-) -> nn.Sequential:
+) -> Stage:
     """A stage of `blocks` Bottlenecks; the first one strides and changes the width.
 
     `last_relu` applies to the last block of a stage of two or more blocks only: the
@@ -127,4 +159,4 @@ def make_layer(
                 tam=temporal(channels_in) if temporal is not None else None,
             )
         )
-    return nn.Sequential(*layers)
+    return Stage(*layers)

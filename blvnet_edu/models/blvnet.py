@@ -2,8 +2,9 @@
 
     video (B, T, 3, H, W) ── fold time ──> frames (B*T, 3, H, W)
       stem                 conv1, bn1, relu
-      layer0 .. layer3     bL stages: [TAM] on the input, big/little branches, local
-                           fusion of each frame pair, copied back to both frames (B*T, C, h, w)
+      layer0 .. layer3     bL stages: [TAM] on the input, big/little branches, local fusion
+                           of each frame pair (B*T/2, C, h, w); merge: copied back to both
+                           frames (B*T, C, h, w)
       select               stage 4 runs on one frame per pair (B*T/2, C, h, w)
       layer4               Bottlenecks with [TAM] in every block (global fusion)
       pool, dropout, fc    per-frame logits (B, T/2, K)
@@ -22,35 +23,39 @@ With `pairs` routing each bL stage fuses adjacent frames and stage 4 sees one fr
 so 2T frames cost about what T frames cost in TSN. The `_tiny` presets keep the
 architecture with fewer blocks and narrower widths, for CPUs, tests and notebooks.
 
-Building a model does no I/O: weights are loaded by `checkpoints.py`.
+The clip length is an input: `T` is read from the video and handed to every stage, so one
+built model runs any even number of frames; `config.num_frames` is the clip length the
+model was trained on, what preprocessing samples by default. Building a model does no I/O:
+weights are loaded by `checkpoints.py`.
 
-One switch, `VideoNet(config, fast=True)` (`build_model(..., fast=True)`), chooses how the
-network runs: `forward_features` below is the paper, step by step; with `fast=True` (the
-default) `fast/network.py` computes the same function with the speed tricks (one map per
-pair, TAM in place, channels_last on CPU). Both read the same parameters; a test proves them
-equal, outputs and gradients. While any hook is registered on the network, it runs the
-paper's path, so hooks always see the values the paper defines.
+`VideoNet(config, fast=False)` holds the paper's modules; with `fast=True` (the default,
+also of `build_model`) some of them are then swapped for the fast ones of `fast/` (`FastTAM`, `PairStorage`,
+`FastBLModule`, `PairTAM`): subclasses with the same parameters, the same function (a test
+proves it, outputs and gradients) and a faster `forward`. `print(model)` shows which run;
+`model.fast = False` swaps them back. `forward_intermediates` gives the paper's tensors at
+each stage on both.
 """
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import partial
-from collections.abc import Mapping
 from typing import Any, Literal
 
 from torch import Tensor, nn
 
 from .blnet import BLLayer0, BLModule
-from .blocks import Bottleneck, blnet_downsample, make_layer, resnet_downsample
-from . import fast
+from .blocks import Bottleneck, FramePool, blnet_downsample, make_layer, resnet_downsample
+from .fast.convert import is_fast, to_fast, to_paper
 from .tam import TAM, TAM_INITS
-from .temporal import PAIRS, SINGLE_FRAMES, fold_time, unfold_time
+from .temporal import FrameRouting, fold_time, unfold_time
 
-__all__ = ["BLVNetConfig", "VideoNet", "PRESETS", "build_model", "list_models"]
+__all__ = ["BLVNetConfig", "VideoNet", "FeatureMaps", "STAGES", "PRESETS", "build_model", "list_models"]
 
 MIN_INPUT_SIZE = 32  # the network's total stride: stage 4 needs at least one pixel
+STAGES = ("stem", "layer0", "layer1", "layer2", "layer3", "layer4")  # `forward_intermediates` points
 
 
 @dataclass(frozen=True)
@@ -62,7 +67,7 @@ class BLVNetConfig:
     widths: tuple[int, int, int, int] = (64, 128, 256, 512)  # stage i outputs 4 * widths[i]
     alpha: int = 2  # little branch has channels / alpha
     beta: int = 4  # little branch has max(1, blocks // beta - 1) blocks
-    num_frames: int = 16  # T; with pair routing, T = 2 x pairs ("8x2")
+    num_frames: int = 16  # the clip length it is trained on, T = 2 x pairs ("8x2"); any even T runs
     blending_frames: int = 3  # TAM width 2k+1
     num_classes: int = 174  # Something-Something V1
     dropout: float = 0.5
@@ -127,8 +132,23 @@ class BLVNetConfig:
 
     @property
     def output_frames(self) -> int:
-        """Frames that reach stage 4 and the classifier: one per pair with pair routing."""
+        """Frames of a `num_frames` clip that reach stage 4 and the classifier: one per pair
+        with pair routing."""
         return self.num_frames // 2 if self.frame_routing == "pairs" else self.num_frames
+
+
+@dataclass(frozen=True)
+class FeatureMaps:
+    """The network's tensor at one point, for a batch of clips: `maps` `(B, M, C, h, w)`,
+    where map `m` stands for frames `m * frames_per_map` to `(m + 1) * frames_per_map - 1`
+    of the clip (2 after bLVNet's local fusion: one map per pair)."""
+
+    maps: Tensor
+    frames_per_map: int
+
+    def per_frame(self) -> Tensor:
+        """`(B, T, C, h, w)`: each map repeated for every frame it stands for."""
+        return self.maps.repeat_interleave(self.frames_per_map, dim=1)
 
 
 class VideoNet(nn.Module):
@@ -136,47 +156,53 @@ class VideoNet(nn.Module):
 
     Args:
         config: the architecture.
-        fast: run `fast.forward_features` (same function, faster) instead of the paper's
-            step-by-step `forward_features`; an attribute, so `model.fast = False` switches.
+        fast: build the paper's modules, then swap in the fast ones of `models/fast/`
+            (`fast.to_fast`); the `fast` attribute switches between the two later.
     """
 
     def __init__(self, config: BLVNetConfig, fast: bool = True) -> None:
         super().__init__()
         self.config = config
-        self.fast = fast
         c = config
         stem, stage_out = c.widths[0], [4 * w for w in c.widths]
-        self.routing = routing = PAIRS if c.frame_routing == "pairs" else SINGLE_FRAMES
-
-        def tam_for(num_frames: int):
-            if c.temporal_module is None:
-                return None
-            return partial(TAM, num_frames=num_frames, blending_frames=c.blending_frames, init=c.tam_init)
+        pairs = c.backbone == "blresnet" and c.frame_routing == "pairs"
+        self.routing = routing = FrameRouting(2 if pairs else 1)
+        temporal = None
+        if c.temporal_module is not None:
+            temporal = partial(TAM, blending_frames=c.blending_frames, init=c.tam_init)
 
         self.conv1 = nn.Conv2d(3, stem, kernel_size=7, stride=2, padding=3, bias=False)
         self.bn1 = nn.BatchNorm2d(stem)
         self.relu = nn.ReLU(inplace=True)
-        if c.backbone == "blresnet":
-            temporal = tam_for(c.num_frames)  # TAM at the input of bL layer 0 and stages 1-3
+        if c.backbone == "blresnet":  # TAM at the input of bL layer 0 and stages 1-3
             self.layer0 = BLLayer0(stem, c.alpha, routing, temporal)
             self.layer1 = BLModule(stem, stage_out[0], c.layers[0], c.alpha, c.beta, 2, routing, temporal)
             self.layer2 = BLModule(stage_out[0], stage_out[1], c.layers[1], c.alpha, c.beta, 2, routing, temporal)
             self.layer3 = BLModule(stage_out[1], stage_out[2], c.layers[2], c.alpha, c.beta, 1, routing, temporal)
             downsample_fn = blnet_downsample
         else:  # torchvision's ResNet
-            self.layer0 = nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
+            self.layer0 = FramePool()
             self.layer1 = make_layer(stem, stage_out[0], c.layers[0], 1, resnet_downsample)
             self.layer2 = make_layer(stage_out[0], stage_out[1], c.layers[1], 2, resnet_downsample)
             self.layer3 = make_layer(stage_out[1], stage_out[2], c.layers[2], 2, resnet_downsample)
             downsample_fn = resnet_downsample
         # Global fusion: TAM in every stage-4 block, over the T/2 frames that are left.
-        self.layer4 = make_layer(
-            stage_out[2], stage_out[3], c.layers[3], 2, downsample_fn, temporal=tam_for(c.output_frames)
-        )
+        self.layer4 = make_layer(stage_out[2], stage_out[3], c.layers[3], 2, downsample_fn, temporal=temporal)
         self.avgpool = nn.AdaptiveAvgPool2d(1)
         self.dropout = nn.Dropout(c.dropout)
         self.fc = nn.Linear(stage_out[3], c.num_classes)
         self.reset_parameters()
+        if fast:
+            to_fast(self)
+
+    @property
+    def fast(self) -> bool:
+        """Whether the fast modules of `models/fast/` run; set it to switch (in place)."""
+        return is_fast(self)
+
+    @fast.setter
+    def fast(self, value: bool) -> None:
+        to_fast(self) if value else to_paper(self)
 
     def reset_parameters(self) -> None:
         """The authors' initialisation (each TAM as `config.tam_init` says, see `TAM`)."""
@@ -195,22 +221,20 @@ class VideoNet(nn.Module):
             if isinstance(m, TAM):
                 m.reset_parameters()
 
+    def output_frames(self, num_frames: int) -> int:
+        """Maps per clip of `num_frames` frames that reach stage 4 and the classifier."""
+        return num_frames // self.routing.group_size
+
     def check_input(self, video: Tensor) -> None:
         """Raise a `ValueError` that says what was expected if `video` does not fit."""
-        c = self.config
-        expected = f"(B, {c.num_frames}, 3, H, W) float frames, H and W >= {MIN_INPUT_SIZE}"
+        pairs = self.routing.group_size == 2
+        frames = "an even number T >= 2 of" if pairs else "T >= 1"
+        expected = f"(B, T, 3, H, W) float frames, {frames} frames, H and W >= {MIN_INPUT_SIZE}"
         if video.ndim != 5:
             raise ValueError(f"expected {expected}; got a tensor of shape {tuple(video.shape)}")
         _, t, channels, h, w = video.shape
-        if c.frame_routing == "pairs" and t % 2:
-            raise ValueError(
-                f"bLVNet takes frames in pairs, so T must be even; got T={t} (expected {expected})"
-            )
-        if t != c.num_frames:
-            raise ValueError(
-                f"this model was built for {c.num_frames} frames; got T={t}. Expected {expected}, "
-                f"or build the model with num_frames={t}"
-            )
+        if t < 1 or (pairs and t % 2):
+            raise ValueError(f"bLVNet takes frames in pairs, so T must be even; got T={t} (expected {expected})")
         if channels != 3:
             raise ValueError(f"expected 3 colour channels at dim 2, {expected}; got {channels}")
         if min(h, w) < MIN_INPUT_SIZE:
@@ -219,21 +243,22 @@ class VideoNet(nn.Module):
             raise ValueError(f"expected {expected}; got dtype {video.dtype} (normalise frames first)")
 
     def forward_features(self, video: Tensor) -> Tensor:
-        """`(B, T, 3, H, W)` -> per-frame pooled features `(B, T', C)`, T' = `output_frames`."""
+        """`(B, T, 3, H, W)` -> per-frame pooled features `(B, T', C)`, T' = `output_frames(T)`."""
         self.check_input(video)
-        if self.fast and not fast.has_hooks(self):
-            return fast.forward_features(self, video)  # the same function, faster
+        t = video.shape[1]
         x = fold_time(video)  # (B*T, 3, H, W)
         x = self.relu(self.bn1(self.conv1(x)))  # (B*T, 64, H/2, W/2)
-        # Shapes for bLVNet-TAM-50; the plain ResNet's layer1 and layer2 are at H/4 and H/8.
-        x = self.layer0(x)  # (B*T, 64, H/4, W/4)
-        x = self.layer1(x)  # (B*T, 256, H/8, W/8)
-        x = self.layer2(x)  # (B*T, 512, H/16, W/16)
-        x = self.layer3(x)  # (B*T, 1024, H/16, W/16)
-        x = self.routing.select(x)  # (B*T', 1024, H/16, W/16): one frame per pair, T' = output_frames
-        x = self.layer4(x)  # (B*T', 2048, H/32, W/32)
+        # Shapes for bLVNet-TAM-50 on the paper's modules; the plain ResNet's layer1 and layer2
+        # are at H/4 and H/8, and with pair storage (fast) the merges keep (B*T/2, ...).
+        x = self.routing.merge(self.layer0(x, t))  # (B*T/2, 64, H/4, W/4) fused -> (B*T, ...) copied back
+        x = self.routing.merge(self.layer1(x, t))  # (B*T, 256, H/8, W/8)
+        x = self.routing.merge(self.layer2(x, t))  # (B*T, 512, H/16, W/16)
+        x = self.routing.merge(self.layer3(x, t))  # (B*T, 1024, H/16, W/16)
+        x = self.routing.select(x)  # (B*T', 1024, H/16, W/16): one frame per pair, T' = T/2
+        t_out = self.output_frames(t)
+        x = self.layer4(x, t_out)  # (B*T', 2048, H/32, W/32)
         x = self.avgpool(x).flatten(1)  # (B*T', 2048)
-        return unfold_time(x, self.config.output_frames)  # (B, T', 2048)
+        return unfold_time(x, t_out)  # (B, T', 2048)
 
     def forward_head(self, features: Tensor) -> Tensor:
         """Per-frame logits averaged over frames (TSN's consensus): `(B, T', C)` -> `(B, K)`."""
@@ -241,6 +266,70 @@ class VideoNet(nn.Module):
 
     def forward(self, video: Tensor) -> Tensor:
         return self.forward_head(self.forward_features(video))
+
+    def forward_intermediates(
+        self, video: Tensor, points: Iterable[str] = STAGES, stop_early: bool = False
+    ) -> tuple[Tensor | None, dict[str, FeatureMaps]]:
+        """`forward_features` that also returns the network's tensors at `points` (timm's API).
+
+        Points: `STAGES` (the stem's output and each stage's: a bL stage's one fused map per
+        pair, before `merge`; stage 4's one map per pair) and any TAM's name (`tams()`: its
+        output at every frame of its input, recomputed from that input by the same module).
+        Stage tensors are the ones the forward pass uses, so gradients of the output flow
+        to them; on the paper's and the fast modules they are equal.
+
+        Returns `(features (B, T', C), {point: FeatureMaps})`, or `(None, ...)` when
+        `stop_early` ends the pass at the last point asked for.
+        """
+        self.check_input(video)
+        wanted = set(points)
+        unknown = wanted - set(STAGES) - set(self.tams())
+        if unknown:
+            raise ValueError(f"unknown point(s) {sorted(unknown)}; choose from {STAGES} or a TAM: {list(self.tams())}")
+        t, g = video.shape[1], self.routing.group_size
+        t_out = self.output_frames(t)
+        kept: dict[str, FeatureMaps] = {}
+
+        def keep(name: str, x: Tensor, maps: int, frames_per_map: int) -> Tensor:
+            """Keep `x` if asked for, as a view that the rest of the pass reads (so gradients
+            of the output reach it); returns what the pass goes on with."""
+            if name not in wanted:
+                return x
+            clips = unfold_time(x, maps)  # (B, M, C, h, w)
+            kept[name] = FeatureMaps(clips, frames_per_map)
+            return fold_time(clips)
+
+        def done() -> bool:
+            return stop_early and len(kept) == len(wanted)
+
+        x = fold_time(video)  # (B*T, 3, H, W)
+        x = keep("stem", self.relu(self.bn1(self.conv1(x))), t, 1)  # (B*T, 64, H/2, W/2)
+        for name in ("layer0", "layer1", "layer2", "layer3"):
+            if done():
+                return None, kept
+            stage = getattr(self, name)
+            if f"{name}.tam" in wanted:  # the TAM's output at every frame, from its input
+                keep(f"{name}.tam", stage.tam.every_frame(x, t), t, 1)
+                if done():
+                    return None, kept
+            x = keep(name, stage(x, t), t // g, g)  # (B*T/g, C, h, w): one fused map per pair
+            x = self.routing.merge(x)
+        if done():
+            return None, kept
+        x = self.routing.select(x)  # (B*T', C, h, w)
+        if any(p.startswith("layer4.") for p in wanted):  # block by block, for their TAMs
+            for j, block in enumerate(self.layer4):
+                if f"layer4.{j}.tam" in wanted:
+                    keep(f"layer4.{j}.tam", block.tam.every_frame(x, t_out), t_out, g)
+                    if done():
+                        return None, kept
+                x = block(x, t_out)
+        else:
+            x = self.layer4(x, t_out)  # (B*T', 2048, h, w)
+        x = keep("layer4", x, t_out, g)
+        if done():
+            return None, kept
+        return unfold_time(self.avgpool(x).flatten(1), t_out), kept
 
     def tams(self) -> dict[str, TAM]:
         """Every TAM of the network by module name, in forward order."""
@@ -289,7 +378,8 @@ def list_models() -> list[str]:
 def build_model(name: str, fast: bool = True, **overrides) -> VideoNet:
     """Build a preset with overrides, e.g. `build_model("blvnet_tam_50", num_frames=32)`.
 
-    `fast=False` runs the paper's step-by-step forward (same weights, same outputs, slower).
+    `fast=True` swaps in the fast modules of `models/fast/` (same weights, same outputs,
+    faster); `fast=False` keeps the paper's modules.
 
     Any `BLVNetConfig` field can be overridden (`num_classes`, `num_frames`,
     `blending_frames`, `dropout`, `alpha`, `beta`, `layers`, ...). The weights are freshly

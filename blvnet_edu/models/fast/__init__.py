@@ -1,21 +1,28 @@
-"""Every speed trick of the package, apart from the paper's code and behind one switch.
+"""Every speed trick of the package, apart from the paper's code, as modules of their own.
 
-`models/` outside this folder reads as the paper. `VideoNet(config, fast=True)`, the default,
-runs `network.forward_features` instead of its own step-by-step forward: the same function of
-the same parameters (tests/test_models_fast_network.py: outputs and every parameter gradient in
-float64, for every preset family), measured faster in docs/benchmarks/speed.md.
+`models/` outside this folder reads as the paper. Each fast module here is a subclass of a
+paper module with the same parameters and a faster `forward`; `build_model(..., fast=True)`
+(the default) swaps them in (`convert.to_fast`), `model.fast = False` swaps them back, and
+`print(model)` shows which run. Whole-network tests prove the two equal in float64, outputs
+and every parameter gradient (tests/test_models_fast_convert.py); each trick's own gain is
+measured in docs/benchmarks/speed.md (benchmarks/speed.py switches them off one at a time).
 
-| trick | module | used | measured (docs/benchmarks/speed.md, bLVNet-TAM-50, 16 frames, 160 px, 2 CPU cores) |
-|---|---|---|---|
-| one map per frame pair instead of two copies; no frame selection before stage 4 | `network.py` | `fast=True` | with the next two rows: the plain call 2.1x faster forward and 1.4x faster forward+backward than the paper path (`fast=False`) |
-| TAM accumulated in place, hand-written backward, TAM read over pair storage | `tam.py` | `fast=True` | TAM costs +9.8% forward, +5.4% forward+backward over the same network without TAM |
-| odd/even split as views with a single-buffer backward; in-place upsample-and-add | `network.py` | `fast=True` | (with the rows above) |
-| channels_last on CPU | `network.py` | `fast=True` | 1.18x forward, 1.06x forward+backward over the same code in contiguous layout (the previous commit) |
-| BatchNorm folded into the convolutions, channels_last parameters | `batchnorm.py` | `blvnet_edu.inference` | 1.13x forward over the plain call |
+| trick | module | switch |
+|---|---|---|
+| TAM accumulated in place, hand-written backward | `tam.py`: `FastTAM` | `to_fast(tam=...)` |
+| one map per frame pair between stages (no copies, no selection before stage 4); the stem output split as views | `routing.py`: `PairStorage` | `to_fast(pairs=...)` |
+| stages 1-3 on pairs: TAM read over pair storage, in-place upsample-and-add | `tam.py`: `PairTAM`, `blnet.py`: `FastBLModule` | `to_fast(pairs=...)` |
+| BatchNorm folded into the convolutions (inference only) | `batchnorm.py` | `prepare_for_inference` |
 """
 
 from .batchnorm import fold_batchnorm_, prepare_for_inference
-from .network import forward_features, has_hooks
-from .tam import pair_weights, tam_frames, tam_pairs
+from .blnet import FastBLModule, upsample_add_
+from .convert import FAST_MODULES, is_fast, to_fast, to_paper
+from .routing import PairStorage, split_pairs
+from .tam import FastTAM, PairTAM, pair_weights, tam_frames, tam_pairs
 
-__all__ = ["fold_batchnorm_", "prepare_for_inference", "forward_features", "has_hooks", "pair_weights", "tam_frames", "tam_pairs"]
+__all__ = [
+    "FAST_MODULES", "FastBLModule", "FastTAM", "PairStorage", "PairTAM", "fold_batchnorm_", "is_fast",
+    "pair_weights", "prepare_for_inference", "split_pairs", "tam_frames", "tam_pairs", "to_fast", "to_paper",
+    "upsample_add_",
+]

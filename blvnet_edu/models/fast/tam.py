@@ -12,9 +12,11 @@ that way took most of bLVNet-TAM-50's forward time (docs/benchmarks/speed.md). H
 - `tam_aggregate_relu_`: at inference, the result written over the input (the stem output,
   which nothing else reads), keeping only `k` frames aside.
 - `pair_weights` / `_TAMPairsFunction`: TAM over a clip stored as one map per frame pair
-  (`fast/network.py`), without materialising the two copies: exact, see `pair_weights`.
+  (`fast/routing.py`), without materialising the two copies: exact, see `pair_weights`.
 
-`tam_frames` and `tam_pairs` at the bottom are what `fast/network.py` calls.
+`tam_frames` and `tam_pairs` compute TAM on folded frames; the two modules at the bottom are
+what a fast model holds (`fast/convert.py`): `FastTAM`, a `TAM` that runs `tam_frames`, and
+`PairTAM`, a `TAM` whose input is stored one map per pair (`tam_pairs`).
 """
 
 from __future__ import annotations
@@ -22,9 +24,13 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from ..tam import TAM
 from ..temporal import fold_time, unfold_time
 
-__all__ = ["tam_frames", "tam_pairs", "pair_weights", "tam_aggregate", "tam_aggregate_", "tam_aggregate_relu_"]
+__all__ = [
+    "FastTAM", "PairTAM", "tam_frames", "tam_pairs", "pair_weights", "tam_aggregate", "tam_aggregate_",
+    "tam_aggregate_relu_",
+]
 
 
 def _shifted_slices(offset: int, num_frames: int) -> tuple[slice, slice] | None:
@@ -141,10 +147,10 @@ def pair_weights(weight: Tensor, parity: int) -> Tensor:
     num_offsets = weight.shape[0]
     k = num_offsets // 2
     reach = (k + 1) // 2
-    folding = weight.new_zeros(2 * reach + 1, num_offsets)  # (pair offsets, frame offsets)
-    for i, offset in enumerate(range(-k, k + 1)):
-        folding[(parity + offset) // 2 + reach, i] = 1.0
-    return folding @ weight  # (2D+1, C)
+    rows = torch.tensor([(parity + offset) // 2 + reach for offset in range(-k, k + 1)], device=weight.device)
+    # row i (frame offset i - k) added to its pair offset; a sum, not a matmul, which
+    # FLOP counters would count as the network's work
+    return weight.new_zeros(2 * reach + 1, weight.shape[1]).index_add(0, rows, weight)  # (2D+1, C)
 
 
 def _weight_grad(g: Tensor, x: Tensor, weight: Tensor, buffer: Tensor, channel_dim: int) -> Tensor:
@@ -261,3 +267,26 @@ def tam_pairs(pairs: Tensor, weight: Tensor, num_frames: int) -> tuple[Tensor, T
     weight = weight.to(pairs.dtype)
     odd, even = _TAMPairsFunction.apply(clips, pair_weights(weight, 1), pair_weights(weight, 0))
     return fold_time(odd), fold_time(even)  # (B*T/2, C, H, W) each
+
+
+class FastTAM(TAM):
+    """`TAM` with the sum accumulated in place and a hand-written backward (`tam_frames`):
+    the same weights and outputs, `(B*T, C, H, W)` -> `(B*T, C, H, W)`."""
+
+    def forward(self, x: Tensor, num_frames: int) -> Tensor:
+        return tam_frames(x, self.weight, num_frames)
+
+
+class PairTAM(TAM):
+    """The TAM of a bL stage whose input holds one map per frame pair (`fast.PairStorage`):
+    `(B*T/2, C, H, W)` -> (odd frames, even frames), `(B*T/2, C, H, W)` each, what `TAM`
+    gives at the big and little branch's frames of the clip with each map copied to both of
+    its frames (`tam_pairs`, exact)."""
+
+    def forward(self, pairs: Tensor, num_frames: int) -> tuple[Tensor, Tensor]:
+        return tam_pairs(pairs, self.weight, num_frames)
+
+    def every_frame(self, pairs: Tensor, num_frames: int) -> Tensor:
+        """`(B*T/2, C, H, W)` pairs -> `(B*T, C, H, W)`: the output at every frame."""
+        odd, even = self(pairs, num_frames)
+        return torch.stack((even, odd), dim=1).flatten(0, 1)  # frame 2i: even, 2i + 1: odd
