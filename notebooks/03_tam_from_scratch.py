@@ -190,10 +190,11 @@ print("np.convolve needs weight[::-1]; conv3d (a cross-correlation) takes weight
 # The package computes TAM in two ways from the same parameter `weight` `(2k+1, C)`:
 #
 # - `TAM` (`blvnet_edu/models/tam.py`): the recipe above, as the authors wrote it, built as
-#   `TAM(channels, num_frames, blending_frames=2k+1)`;
+#   `TAM(channels, blending_frames=2k+1)` and called as `tam(x, num_frames)`: the clip
+#   length comes with the input, so one module runs any clip;
 # - `tam_frames(x, weight, num_frames)` (`blvnet_edu/models/fast/tam.py`): the same sum
-#   accumulated in place into one output tensor, with a hand-written backward. The models
-#   run it unless built with `fast=False`.
+#   accumulated in place into one output tensor, with a hand-written backward. It is what
+#   `FastTAM`, a subclass of `TAM`, runs: the models hold it unless built with `fast=False`.
 #
 # Both take folded frames `(B*T, C, H, W)`. We prove all four versions (recipe, `conv3d`,
 # `TAM`, the fast one) give
@@ -214,8 +215,8 @@ def outputs_and_grads(fn, x, weight, upstream):
 
 def as_module(cls, channels, frames, width):
     """fn(x, weight) running the package's module `cls` with `weight` as its parameter."""
-    module = cls(channels, frames, blending_frames=width).double()
-    return lambda x, weight: torch.func.functional_call(module, {"weight": weight}, (x,))
+    module = cls(channels, blending_frames=width).double()
+    return lambda x, weight: torch.func.functional_call(module, {"weight": weight}, (x, frames))
 
 
 rows = []
@@ -297,16 +298,16 @@ def tsm_weights(channels, fold_div=8):
 
 C_tsm = 32
 features = F.relu(torch.randn(B * T, C_tsm, H, W))  # post-ReLU features, >= 0
-tsm_as_tam = TAM(C_tsm, T, blending_frames=3)
+tsm_as_tam = TAM(C_tsm, blending_frames=3)
 with torch.no_grad():
     tsm_as_tam.weight.copy_(tsm_weights(C_tsm))
     print("TAM with one-hot weights vs TSM on non-negative features:",
-          (tsm_as_tam(features) - tsm_shift(features, T)).abs().max().item())
-    assert torch.equal(tsm_as_tam(features), tsm_shift(features, T))
+          (tsm_as_tam(features, T) - tsm_shift(features, T)).abs().max().item())
+    assert torch.equal(tsm_as_tam(features, T), tsm_shift(features, T))
     # On features that can be negative the only difference is TAM's ReLU.
     raw = torch.randn(B * T, C_tsm, H, W)
-    assert torch.equal(tsm_as_tam(raw), F.relu(tsm_shift(raw, T)))
-    assert not torch.equal(tsm_as_tam(raw), tsm_shift(raw, T))
+    assert torch.equal(tsm_as_tam(raw, T), F.relu(tsm_shift(raw, T)))
+    assert not torch.equal(tsm_as_tam(raw, T), tsm_shift(raw, T))
 
 # %% [markdown]
 # Two pictures of the difference. Left: the weights as TAM stores them, offset by channel
@@ -321,7 +322,7 @@ heat.show()
 
 frame_numbers = torch.arange(1.0, T + 1).view(1, T, 1, 1, 1).expand(1, T, C_tsm, 1, 1)  # frame t holds t
 with torch.no_grad():
-    reads = unfold_time(tsm_as_tam(fold_time(frame_numbers)), T)[0, :, :, 0, 0]  # (T, C)
+    reads = unfold_time(tsm_as_tam(fold_time(frame_numbers), T), T)[0, :, :, 0, 0]  # (T, C)
 reads = torch.where(reads > 0, reads - 1, torch.nan)  # back to 0-based frame numbers
 shifts = go.Figure(go.Heatmap(z=reads.tolist(), x=list(range(C_tsm)), y=list(range(T)), colorscale="Viridis",
                               text=[[("" if np.isnan(v) else f"{v:.0f}") for v in row] for row in reads.tolist()],
@@ -384,12 +385,12 @@ assert abs(standardised.mean()) < 0.1 and abs(standardised.std() - 1) < 0.1
 # backbone fine-tuned from ImageNet starts out as exactly the image model it came from.
 
 # %%
-identity_tam = TAM(C, T, blending_frames=5, init="identity")
+identity_tam = TAM(C, blending_frames=5, init="identity")
 print(identity_tam)
 print(identity_tam.offset_weights()[:, :4])  # rows: offsets -2..+2, first 4 channels
 features = F.relu(torch.randn(B * T, C, H, W))
 with torch.no_grad():
-    assert torch.equal(identity_tam(features), features), "a fresh identity TAM passes post-ReLU features through"
+    assert torch.equal(identity_tam(features, T), features), "a fresh identity TAM passes post-ReLU features through"
 
 # %% [markdown]
 # The same holds for the whole network: a freshly built, identity-initialised bLVNet-TAM **is**
@@ -498,12 +499,12 @@ tam_layer_heatmap("layer0.tam of the trained demo bLVNet-TAM", learned).update_l
 T_field, depth = 16, 4
 spike = torch.zeros(1, T_field, 1, 1, 1)  # (B, T, C, H, W)
 spike[0, T_field // 2] = 1.0
-layer = TAM(1, T_field, blending_frames=3)
+layer = TAM(1, blending_frames=3)
 with torch.no_grad():
     layer.weight.fill_(1 / 3)
     signal, rows_field = fold_time(spike), []
     for _ in range(depth):
-        signal = layer(signal)  # (T, 1, 1, 1)
+        signal = layer(signal, T_field)  # (T, 1, 1, 1)
         rows_field.append(signal.flatten().tolist())
 field = go.Figure(go.Heatmap(z=rows_field, x=list(range(T_field)), y=[f"after {i + 1} TAM" for i in range(depth)],
                              colorscale="Blues", colorbar=dict(title="response")))
@@ -526,13 +527,14 @@ assert reach == [2 * (i + 1) + 1 for i in range(depth)]
 # TAM is left out, as usual.
 #
 # For the whole bLVNet-TAM-50 (16 frames, 174 classes) we count TAM's parameters and, with
-# forward hooks, the elements each TAM reads. The model is built on PyTorch's `meta` device:
-# tensors with shapes and no data, so the "forward" pass only propagates shapes and costs
-# nothing.
+# forward hooks, the elements each TAM reads. We build the paper's modules (`fast=False`):
+# the fast ones read each frame pair's map once, half the elements, for the same result
+# (notebook 4). The model is built on PyTorch's `meta` device: tensors with shapes and no
+# data, so the "forward" pass only propagates shapes and costs nothing.
 
 # %%
 with torch.device("meta"):
-    big_model = blvnet_edu.build_model("blvnet_tam_50", num_frames=16, num_classes=174)
+    big_model = blvnet_edu.build_model("blvnet_tam_50", num_frames=16, num_classes=174, fast=False)
 tams = big_model.tams()
 tam_params = sum(m.weight.numel() for m in tams.values())
 total_params = sum(p.numel() for p in big_model.parameters())
@@ -540,7 +542,7 @@ tam_macs = []
 
 
 def count_tam(module, args):
-    x = args[0]  # the TAM's input, (B*T, C, H, W): with a hook the model runs the paper's path
+    x = args[0]  # the TAM's input, (B*T, C, H, W): every frame (args[1] is T)
     tam_macs.append(module.blending_frames * x.numel())  # one multiply-add per offset and element
 
 
@@ -573,9 +575,9 @@ shape = pick((16, 64, 28, 28), (16, 64, 112, 112))  # full: a stem-sized map, 16
 repeats = pick(3, 5)
 frames_in = F.relu(torch.randn(shape))
 timings = {}
-module = TAM(shape[1], 16, blending_frames=3)
+module = TAM(shape[1], blending_frames=3)
 fast_tam = lambda x: tam_frames(x, module.weight, num_frames=16)  # noqa: E731
-for name, run in (("fast (in place)", fast_tam), ("TAM, the recipe (stack and sum)", module)):
+for name, run in (("fast (in place)", fast_tam), ("TAM, the recipe (stack and sum)", lambda x: module(x, 16))):
     best_fwd = best_bwd = float("inf")
     for _ in range(repeats):
         x_t = frames_in.clone().requires_grad_()
@@ -626,10 +628,10 @@ def test_tam_conv1d():
 
     frames, channels = 6, 4
     x, weight = torch.randn(2 * frames, channels, 3, 2), torch.randn(5, channels)
-    tam = TAM(channels, frames, blending_frames=5)
+    tam = TAM(channels, blending_frames=5)
     with torch.no_grad():
         tam.weight.copy_(weight)
-        expected = tam(x)
+        expected = tam(x, frames)
     out = tam_conv1d(x, weight, frames)
     assert tuple(out.shape) == tuple(x.shape), f"expected {tuple(x.shape)}, got {tuple(out.shape)}"
     assert torch.allclose(out, expected, atol=1e-5), (

@@ -168,17 +168,18 @@ fig.show()
 #
 # Here is the stage's forward pass written from the paper, using only the package's
 # submodules (`module.tam`, `module.big`, `module.little`, `module.little_e`,
-# `module.fusion`). The input is every frame `(B*T, C, H, W)`: TAM runs over all $T$ frames;
-# with pairs the odd frames go to big and the even frames to little, and the fused map of
-# each pair is copied back to both of its frames. With single frames both branches see
-# each frame.
+# `module.fusion`). The input is every frame `(B*T, C, H, W)` and the clip length $T$ comes
+# with it (`stage(x, num_frames)`): TAM runs over all $T$ frames; with pairs the odd frames
+# go to big and the even frames to little, and the stage returns one fused map per pair. The
+# network (`VideoNet`) then copies each back to both frames of its pair
+# (`model.routing.merge`). With single frames both branches see each frame.
 
 
 # %%
-def bl_stage_from_scratch(module, frames, pairs):
-    """A bL stage by the paper: `(B*T, C_in, H, W)` -> `(B*T, C_out, H/stride, W/stride)`."""
+def bl_stage_from_scratch(module, frames, num_frames, pairs):
+    """A bL stage by the paper: `(B*T, C_in, H, W)` -> `(N, C_out, H/stride, W/stride)`, N = B*T/2 with pairs."""
     if module.tam is not None:
-        frames = module.tam(frames)  # TAM over all T frames
+        frames = module.tam(frames, num_frames)  # TAM over all T frames
     if pairs:
         big_in, little_in = frames[1::2], frames[0::2]  # odd frames -> big, even frames -> little
     else:
@@ -186,8 +187,7 @@ def bl_stage_from_scratch(module, frames, pairs):
     big = module.big(big_in)  # (N, C_out, H/2, W/2), N = B*T/2 with pairs
     little = module.little_e(module.little(little_in))  # (N, C_out, H, W)
     big = F.interpolate(big, size=little.shape[-2:], mode="nearest")  # (N, C_out, H, W)
-    fused = module.fusion(F.relu(big + little))  # local fusion of each pair, (N, C_out, H/s, W/s)
-    return fused.repeat_interleave(2, dim=0) if pairs else fused  # copied back to both frames
+    return module.fusion(F.relu(big + little))  # local fusion of each pair, (N, C_out, H/s, W/s)
 
 
 def randomize_(module):
@@ -205,39 +205,37 @@ def randomize_(module):
 
 
 B, T, H = 2, 8, 16
-tam = partial(TAM, num_frames=T, blending_frames=3)  # the temporal module factory: channels -> TAM
+tam = partial(TAM, blending_frames=3)  # the temporal module factory: channels -> TAM
 for name, routing in (("PAIRS", PAIRS), ("SINGLE_FRAMES", SINGLE_FRAMES)):
     pairs = routing is PAIRS
     torch.manual_seed(0)
     module = randomize_(BLModule(16, 64, blocks=3, alpha=2, beta=2, stride=2, routing=routing, temporal=tam))
     x = torch.rand(B * T, 16, H, H, dtype=torch.float64)  # (B*T, C_in, H, W), post-ReLU like a real stage input
     with torch.no_grad():
-        ours, theirs = bl_stage_from_scratch(module, x, pairs), module(x)
+        ours, theirs = bl_stage_from_scratch(module, x, T, pairs), module(x, T)
     torch.testing.assert_close(ours, theirs, rtol=1e-10, atol=1e-10)
     print(f"{name:13s} input {tuple(x.shape)} -> output {tuple(theirs.shape)}; "
           f"from scratch = BLModule, largest difference {(ours - theirs).abs().max().item():.1e}")
-    if pairs:
-        assert torch.equal(theirs[0::2], theirs[1::2])  # both frames of a pair hold the fused map
+    assert len(theirs) == (B * T // 2 if pairs else B * T)  # one fused map per pair
 
 # %% [markdown]
-# The stage takes and returns every frame, `(B*T, C, H, W)`; with pairs it computes only
-# `B*T/2` fused maps, each returned for both frames of its pair. bL layer 0, after the stem,
-# is the first to route frames. The same proof for `BLLayer0`:
+# The stage takes every frame, `(B*T, C, H, W)`; with pairs it computes only `B*T/2` fused
+# maps, and the network copies each to both frames of its pair before the next stage. bL
+# layer 0, after the stem, is the first to route frames. The same proof for `BLLayer0`:
 
 
 # %%
-def bl_layer0_from_scratch(m, x, pairs):
-    """bL layer 0: frames `(B*T, C, H, W)` -> frames `(B*T, C, H/2, W/2)`."""
+def bl_layer0_from_scratch(m, x, num_frames, pairs):
+    """bL layer 0: frames `(B*T, C, H, W)` -> one map per pair `(B*T/2, C, H/2, W/2)` (per frame without pairs)."""
     if m.tam is not None:
-        x = m.tam(x)  # TAM over the stem output, all T frames
+        x = m.tam(x, num_frames)  # TAM over the stem output, all T frames
     big, little = (x[1::2], x[0::2]) if pairs else (x, x)
     big = m.bn_b0(m.b_conv0(big))  # one strided 3x3 conv, (N, C, H/2, W/2)
     little = F.relu(m.bn_l0(m.l_conv0(little)))  # (N, C/alpha, H, W)
     little = F.relu(m.bn_l1(m.l_conv1(little)))  # (N, C/alpha, H/2, W/2)
     little = m.bn_l2(m.l_conv2(little))  # (N, C, H/2, W/2)
     fused = F.relu(big + little)  # local fusion of each pair (pairs)
-    fused = F.relu(m.bn_bl_init(m.bl_init(fused)))  # (N, C, H/2, W/2), N = B*T/2 with pairs
-    return fused.repeat_interleave(2, dim=0) if pairs else fused  # copied back to both frames
+    return F.relu(m.bn_bl_init(m.bl_init(fused)))  # (N, C, H/2, W/2), N = B*T/2 with pairs
 
 
 for name, routing in (("PAIRS", PAIRS), ("SINGLE_FRAMES", SINGLE_FRAMES)):
@@ -246,7 +244,7 @@ for name, routing in (("PAIRS", PAIRS), ("SINGLE_FRAMES", SINGLE_FRAMES)):
     layer0 = randomize_(BLLayer0(16, alpha=2, routing=routing, temporal=tam))
     frames = torch.rand(B * T, 16, 2 * H, 2 * H, dtype=torch.float64)  # (B*T, C, H, W): stem output
     with torch.no_grad():
-        ours, theirs = bl_layer0_from_scratch(layer0, frames, pairs), layer0(frames)
+        ours, theirs = bl_layer0_from_scratch(layer0, frames, T, pairs), layer0(frames, T)
     torch.testing.assert_close(ours, theirs, rtol=1e-10, atol=1e-10)
     print(f"{name:13s} {tuple(frames.shape)} -> {tuple(theirs.shape)}: from scratch = BLLayer0")
 
@@ -255,9 +253,10 @@ for name, routing in (("PAIRS", PAIRS), ("SINGLE_FRAMES", SINGLE_FRAMES)):
 #
 # The copies cost memory and time: each stage writes $T$ maps of which $T/2$ are duplicates,
 # and the next TAM reads both. By default the models run the package's **fast path**
-# (`blvnet_edu/models/fast/`, chosen by `build_model(..., fast=True)`), which stores one map
-# per pair, `(B*T/2, C, H, W)`, and computes the big (odd) and little (even) inputs after TAM
-# directly from it with `tam_pairs`. Why is that exact?
+# (`blvnet_edu/models/fast/`, swapped in by `build_model(..., fast=True)`), which stores one
+# map per pair, `(B*T/2, C, H, W)` (`PairStorage`: no copy back, no selection before stage 4),
+# and computes the big (odd) and little (even) inputs after TAM directly from it with
+# `tam_pairs` (`PairTAM`). Why is that exact?
 #
 # After a stage both frames of pair $i$ hold the same map, $x_{2i} = x_{2i+1} = f_i$. Frame
 # $2i + e$ ($e = 0$ even/little, $e = 1$ odd/big) receives from TAM
@@ -282,32 +281,34 @@ torch.testing.assert_close(pair_weights(w, 1), torch.stack([zero, w[0] + w[1], w
 torch.testing.assert_close(pair_weights(w, 0), torch.stack([w[0], w[1] + w[2], zero]))
 
 for width in (3, 5, 7):
-    tam_t = TAM(5, T, blending_frames=width).double()
+    tam_t = TAM(5, blending_frames=width).double()
     with torch.no_grad():
         tam_t.weight.normal_()
         pairs_maps = torch.randn(B * T // 2, 5, 4, 4, dtype=torch.float64)  # (B*T/2, C, H, W)
-        copied = tam_t(pairs_maps.repeat_interleave(2, dim=0))  # the paper: copy back, TAM over T frames
+        copied = tam_t(pairs_maps.repeat_interleave(2, dim=0), T)  # the paper: copy back, TAM over T frames
         odd, even = tam_pairs(pairs_maps, tam_t.weight, T)  # the fast path: (B*T/2, C, H, W) each
         torch.testing.assert_close(odd, copied[1::2], rtol=1e-12, atol=1e-12)
         torch.testing.assert_close(even, copied[0::2], rtol=1e-12, atol=1e-12)
         # ...which is two TAMs over T/2 "pair frames" with the folded weights:
         for parity, result in ((1, odd), (0, even)):
             pair_weight = pair_weights(tam_t.weight, parity)  # (2D+1, C), D = ceil(k / 2)
-            over_pairs = TAM(5, T // 2, blending_frames=pair_weight.shape[0]).double()
+            over_pairs = TAM(5, blending_frames=pair_weight.shape[0]).double()
             over_pairs.weight.copy_(pair_weight)
-            torch.testing.assert_close(over_pairs(pairs_maps), result, rtol=1e-12, atol=1e-12)
+            torch.testing.assert_close(over_pairs(pairs_maps, T // 2), result, rtol=1e-12, atol=1e-12)
     print(f"width {width}: copy back + TAM = tam_pairs = TAM over pairs with "
           f"pair_weights ({tuple(pair_weights(tam_t.weight, 1).shape)})")
 
 # %% [markdown]
-# The same holds for the whole network: `model.fast` switches between the paper's
-# step-by-step forward and the fast path, on the same parameters. (The package's test
-# `tests/test_models_fast_network.py` checks outputs and every parameter gradient, for every
-# model family; a forward hook always sees the paper's values, because a model with hooks
-# runs the paper's path.)
+# The same holds for the whole network. Each fast module is a subclass of the paper's, with
+# the same parameters and another `forward` (`FastBLModule`, `PairTAM`, `FastTAM`,
+# `PairStorage`); `model.fast` swaps the classes, and `print(model)` shows which run. (The
+# package's test `tests/test_models_fast_convert.py` checks outputs and every parameter
+# gradient, for every model family; a forward hook fires on whichever module runs and sees
+# what it computes: on the fast modules, one map per pair.)
 
 # %%
 net = randomize_(blvnet_edu.build_model("blvnet_tam_tiny"))
+print(net.layer1.tam, net.routing, type(net.layer1).__name__, sep="\n")
 clip = torch.randn(2, 8, 3, 64, 64, dtype=torch.float64)
 with torch.no_grad():
     net.fast = False
@@ -323,8 +324,8 @@ print(f"fast path = paper path on bLVNet-TAM tiny: largest logit difference "
 #
 # `profile_model` runs one forward pass and records every stage's output. On the tiny
 # bLVNet-TAM (8 frames): the stem sees all 8 frames, bL layer 0 fuses them into 4 pairs, and
-# from there on the network computes 4 distinct maps per clip (the "maps" column; a bL stage
-# returns each for both frames of its pair, hence 8 rows in its output shape). Stage 4 is a plain
+# from there on the network computes 4 distinct maps per clip (the "maps" column; the paper
+# copies each to both frames of its pair, hence 8 rows in a bL stage's output shape). Stage 4 is a plain
 # ResNet stage with a TAM in each block (global fusion) over the $T/2$ maps; the classifier
 # averages the 4 per-map logits.
 

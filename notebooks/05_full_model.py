@@ -96,15 +96,19 @@ for bad in (dict(backbone="resnet", frame_routing="pairs"), dict(num_frames=15),
 # |---|---|---|
 # | fold time into the batch | | `(B, T, 3, H, W)` -> `(B*T, 3, H, W)` |
 # | stem | `conv1`, `bn1`, `relu` | `(B*T, 64, H/2, W/2)` |
-# | bL layer 0: TAM, big <- odd / little <- even frames, fuse pairs, copy back to both frames | `layer0` | `(B*T, 64, H/4, W/4)` |
-# | bL stages 1-3: TAM on the input, big/little, local fusion, copy back | `layer1`..`layer3` | `(B*T, 256, H/8)`, `(B*T, 512, H/16)`, `(B*T, 1024, H/16)` |
+# | bL layer 0: TAM, big <- odd / little <- even frames, fuse each pair | `layer0` | `(B*T/2, 64, H/4, W/4)` |
+# | copy each pair's map back to both of its frames | `routing.merge` | `(B*T, 64, H/4, W/4)` |
+# | bL stages 1-3: TAM on the input, big/little, local fusion; copy back | `layer1`..`layer3`, `routing.merge` | `(B*T, 256, H/8)`, `(B*T, 512, H/16)`, `(B*T, 1024, H/16)` |
 # | one frame per pair into stage 4 | `routing.select` | `(B*T/2, 1024, H/16, W/16)` |
 # | stage 4: Bottlenecks with TAM in every block (global fusion) | `layer4` | `(B*T/2, 2048, H/32, W/32)` |
 # | pool, dropout, classifier | `avgpool`, `dropout`, `fc` | `(B, T/2, K)` |
 # | average over frames (TSN's consensus) | | `(B, K)` |
 #
-# (Stage 3 keeps the resolution of stage 2, as in Big-Little Net.) Written out with the
-# modules of a small bLVNet-TAM, it must give the package's output. A fresh network is a
+# (Stage 3 keeps the resolution of stage 2, as in Big-Little Net.) The clip length `T` is an
+# input: the network reads it from the video and hands it to every stage, whose TAMs need
+# it. Written out with the modules of a small bLVNet-TAM, it must give the package's output.
+# We take the paper's modules (`fast=False`); the default fast ones keep one map per pair
+# instead of the copies (notebook 4) and give the same output. A fresh network is a
 # poor test: every residual branch starts as zero and BatchNorm as the identity (and with
 # `tam_init="identity"` every TAM too), so we give every weight a random value first.
 
@@ -115,16 +119,16 @@ def forward_by_hand(model, video):
     b, t = video.shape[:2]
     x = video.flatten(0, 1)  # (B*T, 3, H, W), frame t of clip b at b*T + t
     x = model.relu(model.bn1(model.conv1(x)))  # (B*T, 64, H/2, W/2)
-    x = model.layer0(x)  # (B*T, 64, H/4, W/4): both frames of a pair hold its fused map
-    for stage in (model.layer1, model.layer2, model.layer3):
-        x = stage(x)  # (B*T, C, h, w)
+    for stage in (model.layer0, model.layer1, model.layer2, model.layer3):
+        x = stage(x, t)  # (B*T/2, C, h, w): one fused map per pair
+        x = x.repeat_interleave(2, dim=0)  # (B*T, C, h, w): copied to both frames (model.routing.merge)
     x = x[1::2]  # (B*T/2, C, h, w): stage 4 sees one frame per pair (model.routing.select)
-    x = model.layer4(x)  # (B*T/2, 2048 or 512 here, H/32, W/32)
+    x = model.layer4(x, t // 2)  # (B*T/2, 2048 or 512 here, H/32, W/32): its TAMs mix T/2 maps
     features = model.avgpool(x).flatten(1).unflatten(0, (b, -1))  # (B, T/2, C)
     return model.fc(features).mean(dim=1)  # per-frame logits, averaged: (B, K)
 
 
-tiny = build_model("blvnet_tam_tiny", num_classes=8).eval()
+tiny = build_model("blvnet_tam_tiny", num_classes=8, fast=False).eval()
 generator = torch.Generator().manual_seed(0)
 with torch.no_grad():
     for name, tensor in tiny.state_dict().items():
@@ -138,8 +142,11 @@ with torch.no_grad():
 video = torch.randn(2, 8, 3, 64, 64, generator=generator)  # (B, T, C, H, W)
 with torch.no_grad():
     ours, theirs = forward_by_hand(tiny, video), tiny(video)
-print(tuple(ours.shape), "largest difference:", (ours - theirs).abs().max().item())
-assert torch.allclose(ours, theirs, rtol=1e-5, atol=1e-5)
+    tiny.fast = True  # the fast modules, same parameters
+    fast = tiny(video)
+print(tuple(ours.shape), "largest difference:", (ours - theirs).abs().max().item(),
+      "; fast modules:", (fast - theirs).abs().max().item())
+assert torch.allclose(ours, theirs, rtol=1e-5, atol=1e-5) and torch.allclose(fast, theirs, rtol=1e-5, atol=1e-5)
 
 # %% [markdown]
 # ## Where every TAM sits
@@ -154,20 +161,31 @@ assert torch.allclose(ours, theirs, rtol=1e-5, atol=1e-5)
 #   over the 8 frames left (one per pair). The paper calls this **global fusion**, against
 #   the **local fusion** of the two frames of a pair inside each bL stage.
 #
-# Each TAM has `(2k+1) x C` weights: with `k = 1`, three per channel.
+# Each TAM has `(2k+1) x C` weights: with `k = 1`, three per channel. A TAM does not store a
+# number of frames: it is called as `tam(x, num_frames)`, so the frames it mixes are counted
+# on a forward pass (on the `meta` device, shapes only, see below).
 
 # %%
 model = build_model("blvnet_tam_50", num_frames=16, num_classes=174)
 tams = model.tams()
+frames_seen = {}
+with torch.device("meta"):
+    paper_model = build_model("blvnet_tam_50", num_frames=16, num_classes=174, fast=False)
+hooks = [tam.register_forward_pre_hook(lambda m, args, name=name: frames_seen.__setitem__(name, args[1]))
+         for name, tam in paper_model.tams().items()]
+with torch.no_grad():
+    paper_model.eval()(torch.zeros(1, 16, 3, 224, 224, device="meta"))
+for h in hooks:
+    h.remove()
 print(f"{'TAM':<14} {'channels':>8} {'frames':>7} {'weights':>8}")
 for name, tam in tams.items():
-    print(f"{name:<14} {tam.channels:>8} {tam.num_frames:>7} {tam.weight.numel():>8}")
+    print(f"{name:<14} {tam.channels:>8} {frames_seen[name]:>7} {tam.weight.numel():>8}")
 tam_params = sum(t.weight.numel() for t in tams.values())
 total = sum(p.numel() for p in model.parameters())
 print(f"all TAMs: {tam_params:,} of {total:,} parameters ({tam_params / total:.3%})")
 assert list(tams) == ["layer0.tam", "layer1.tam", "layer2.tam", "layer3.tam",
                       "layer4.0.tam", "layer4.1.tam", "layer4.2.tam"]
-assert [t.num_frames for t in tams.values()] == [16] * 4 + [8] * 3
+assert list(frames_seen.values()) == [16] * 4 + [8] * 3
 assert f"{tam_params / total:.2%}" == "0.07%"  # the figure quoted below
 
 # %% [markdown]
@@ -181,8 +199,8 @@ assert f"{tam_params / total:.2%}" == "0.07%"  # the figure quoted below
 # A forward hook runs after a module's `forward` and sees its output. Hooks on the stages
 # give the shape summary. We don't even need numbers: on PyTorch's **meta device** tensors
 # have shapes and dtypes but no data, so a 224-px forward pass of bLVNet-TAM-50 costs
-# nothing. (With real tensors, keep `out.clone()` in a hook, not `out`: inference aggregates
-# the stem output in place in layer 0's TAM.)
+# nothing. (Without hooks, `model.forward_intermediates(video, points)` returns the same
+# stage outputs, in the timm style: the package's explanations use it.)
 
 # %%
 STAGES = ("conv1", "layer0", "layer1", "layer2", "layer3", "layer4", "fc")
@@ -208,23 +226,28 @@ for name, m in meta_models.items():
     print(name)
     for stage, shape in stage_shapes(m).items():
         print(f"  {stage:<7} {shape}")
-assert [shape[0] for shape in stage_shapes(meta_models["blvnet_tam_50"]).values()][:6] == [16] * 5 + [8]
+assert [shape[0] for shape in stage_shapes(meta_models["blvnet_tam_50"]).values()][:6] == [16] + [8] * 5
 
 # %% [markdown]
-# Read the first dimension: TSN keeps 16 maps per clip all the way; bLVNet-TAM shows 16
-# rows up to layer 3 and 8 in layer 4. Up to layer 3 a bL stage returns its fused map for
-# both frames of a pair (the copy back of notebook 4), so 16 rows hold 8 distinct maps; stage
-# 4 runs on one frame per pair. Its big branch works at half the resolution of the little
+# Read the first dimension: TSN keeps 16 maps per clip all the way; bLVNet-TAM has 16 after
+# the stem and 8 from layer 0 on. A bL stage returns one fused map per pair; the network
+# copies it to both frames before the next stage (the copy back of notebook 4), so the
+# paper's stage output has 16 rows holding 8 distinct maps; stage 4 runs on one frame per
+# pair. Its big branch works at half the resolution of the little
 # one, and the little branch is thin (`C / alpha`) and shallow, so a bL stage on one fused
 # pair costs less than a ResNet stage on one frame.
 #
-# `blvnet_edu.profiling.profile_model` does the same with hooks and counts the FLOPs of each
-# stage; `format_profile` prints it (the README's table):
+# `blvnet_edu.profiling.profile_model` takes the stage outputs from `forward_intermediates`,
+# writes them as the paper does (the copies included: `(B*T, C, h, w)`) with the distinct
+# maps per clip beside them, and counts the FLOPs of each stage; `format_profile` prints it
+# (the README's table):
 
 # %%
 profile = profile_model(meta_models["blvnet_tam_50"])
 print(format_profile(profile))
-assert {row.name: row.output_shape for row in profile.stages} == stage_shapes(meta_models["blvnet_tam_50"])
+hooked = stage_shapes(meta_models["blvnet_tam_50"])
+assert [row.frames for row in profile.stages][:6] == [hooked[name][0] for name in STAGES[:6]]  # distinct maps
+assert [row.output_shape[1:] for row in profile.stages] == [shape[1:] for shape in hooked.values()]
 
 # %% [markdown]
 # ## Counting multiply-adds yourself
@@ -241,8 +264,8 @@ assert {row.name: row.output_shape for row in profile.stages} == stage_shapes(me
 # The stem alone: 16 frames, `7x7x3` weights per output, `64 x 112 x 112` outputs per frame:
 # $16 \cdot 64 \cdot 112^2 \cdot 147 = 1.89$ G. A hook on every convolution and linear
 # layer adds these up; it must agree with `torch.utils.flop_counter`, which the package
-# uses. (With hooks registered the model runs the paper's path, whose TAM scales channels
-# element-wise: no multiply-add counted, as in the paper's convention.)
+# uses. (TAM's weighted sums are element-wise work: no multiply-add counted, as in the
+# paper's convention.)
 
 
 # %%

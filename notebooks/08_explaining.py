@@ -397,7 +397,8 @@ for s in summaries:  # from scratch: mean |w| per offset, normalised
     assert torch.allclose(torch.tensor(s.share), magnitude / magnitude.sum(), atol=1e-6)
 print(f"{'TAM':<13} {'channels':>8} {'frames':>6} {'past':>6} {'current':>8} {'future':>7}")
 for s, tam in zip(summaries, model.tams().values()):
-    print(f"{s.layer:<13} {s.channels:>8} {tam.num_frames:>6} "
+    frames = model.output_frames(T) if s.layer.startswith("layer4.") else T  # what it mixes on this clip
+    print(f"{s.layer:<13} {s.channels:>8} {frames:>6} "
           f"{s.past:>6.1%} {s.current:>8.1%} {s.future:>7.1%}")
 tam_summary_figure(summaries).show()
 most_temporal = max(summaries, key=lambda s: s.past + s.future)

@@ -21,7 +21,8 @@ from blvnet_edu.models.temporal import PAIRS, FrameRouting
 from conftest import CUDA, random_video, randomize_
 
 FAMILIES = sorted({name.removesuffix("_tiny") for name in PRESETS if name.endswith("_tiny")})
-SWITCHES = {"all": {}, "tam only": {"pairs": False}, "pairs only": {"tam": False}}
+SWITCHES = {"all": {}, "tam only": {"pairs": False, "channels_last": False},
+            "pairs only": {"tam": False, "channels_last": False}, "channels_last only": {"tam": False, "pairs": False}}
 
 
 def run(model, video):
@@ -92,7 +93,7 @@ def test_build_model_is_fast_by_default_and_print_shows_what_runs():
     assert type(fast.routing) is PairStorage and fast.layer1.routing is fast.routing  # one routing per model
     assert type(paper.layer1) is BLModule and type(paper.layer1.tam) is TAM
     shown = str(fast)
-    assert "FastBLModule" in shown and "PairTAM" in shown and "PairStorage" in shown
+    assert "FastBLModule" in shown and "PairTAM" in shown and "PairStorage" in shown and "ChannelsLastOnCPU" in shown
     assert "Fast" not in str(paper) and "Pair" not in str(paper)
     tsn = build_model("tsn_blresnet_tiny")  # frames are not paired: nothing to store per pair
     assert type(tsn.routing) is FrameRouting and tsn.routing.group_size == 1

@@ -171,6 +171,7 @@ class VideoNet(nn.Module):
         if c.temporal_module is not None:
             temporal = partial(TAM, blending_frames=c.blending_frames, init=c.tam_init)
 
+        self.layout = nn.Identity()  # the input frames' memory layout: as they come (fast: channels_last on CPU)
         self.conv1 = nn.Conv2d(3, stem, kernel_size=7, stride=2, padding=3, bias=False)
         self.bn1 = nn.BatchNorm2d(stem)
         self.relu = nn.ReLU(inplace=True)
@@ -246,7 +247,7 @@ class VideoNet(nn.Module):
         """`(B, T, 3, H, W)` -> per-frame pooled features `(B, T', C)`, T' = `output_frames(T)`."""
         self.check_input(video)
         t = video.shape[1]
-        x = fold_time(video)  # (B*T, 3, H, W)
+        x = self.layout(fold_time(video))  # (B*T, 3, H, W)
         x = self.relu(self.bn1(self.conv1(x)))  # (B*T, 64, H/2, W/2)
         # Shapes for bLVNet-TAM-50 on the paper's modules; the plain ResNet's layer1 and layer2
         # are at H/4 and H/8, and with pair storage (fast) the merges keep (B*T/2, ...).
@@ -302,7 +303,7 @@ class VideoNet(nn.Module):
         def done() -> bool:
             return stop_early and len(kept) == len(wanted)
 
-        x = fold_time(video)  # (B*T, 3, H, W)
+        x = self.layout(fold_time(video))  # (B*T, 3, H, W)
         x = keep("stem", self.relu(self.bn1(self.conv1(x))), t, 1)  # (B*T, 64, H/2, W/2)
         for name in ("layer0", "layer1", "layer2", "layer3"):
             if done():

@@ -4,7 +4,7 @@ A video network built from 2D convolutions sees a clip `(B, T, C, H, W)` as a ba
 frames `(B*T, C, H, W)`: `fold_time` and `unfold_time` are the only two places where that
 reshape happens. Frames are folded clip-major: frame t of clip b sits at `b*T + t`. `T` is
 an input, not a build parameter: the network reads it from the video and hands it to every
-module that mixes frames (`TAM(x, num_frames)`), so one built model runs any clip length.
+module that mixes frames (`tam(x, num_frames)`), so one built model runs any clip length.
 
 Frame routing is what separates bLVNet from its image-model ancestor (paper, Sec. 3.1).
 A bL stage reads a clip of `T` frames and

@@ -12,17 +12,19 @@ measured in docs/benchmarks/speed.md (benchmarks/speed.py switches them off one 
 | TAM accumulated in place, hand-written backward | `tam.py`: `FastTAM` | `to_fast(tam=...)` |
 | one map per frame pair between stages (no copies, no selection before stage 4); the stem output split as views | `routing.py`: `PairStorage` | `to_fast(pairs=...)` |
 | stages 1-3 on pairs: TAM read over pair storage, in-place upsample-and-add | `tam.py`: `PairTAM`, `blnet.py`: `FastBLModule` | `to_fast(pairs=...)` |
+| channels_last input frames on a CPU | `layout.py`: `ChannelsLastOnCPU` | `to_fast(channels_last=...)` |
 | BatchNorm folded into the convolutions (inference only) | `batchnorm.py` | `prepare_for_inference` |
 """
 
 from .batchnorm import fold_batchnorm_, prepare_for_inference
 from .blnet import FastBLModule, upsample_add_
 from .convert import FAST_MODULES, is_fast, to_fast, to_paper
+from .layout import ChannelsLastOnCPU
 from .routing import PairStorage, split_pairs
 from .tam import FastTAM, PairTAM, pair_weights, tam_frames, tam_pairs
 
 __all__ = [
-    "FAST_MODULES", "FastBLModule", "FastTAM", "PairStorage", "PairTAM", "fold_batchnorm_", "is_fast",
+    "ChannelsLastOnCPU", "FAST_MODULES", "FastBLModule", "FastTAM", "PairStorage", "PairTAM", "fold_batchnorm_", "is_fast",
     "pair_weights", "prepare_for_inference", "split_pairs", "tam_frames", "tam_pairs", "to_fast", "to_paper",
     "upsample_add_",
 ]

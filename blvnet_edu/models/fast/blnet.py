@@ -51,5 +51,8 @@ class FastBLModule(BLModule):
             big = little = self.tam(x, num_frames)
         big = self.big(big)  # (N, C_out, H/2, W/2)
         little = self.little_e(self.little(little))  # (N, C_out, H, W)
-        fused = self.relu(upsample_add_(little, big))  # (N, C_out, H, W): local fusion, in place
-        return self.fusion(fused)  # (N, C_out, H/s, W/s)
+        return self.fusion(self.fuse(little, big))  # (N, C_out, H/s, W/s)
+
+    def fuse(self, little: Tensor, big: Tensor) -> Tensor:
+        """The local fusion of each pair, `ReLU(little + upsample(big))`, in place in `little`."""
+        return self.relu(upsample_add_(little, big))  # (N, C_out, H, W)

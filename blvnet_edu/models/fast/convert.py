@@ -11,6 +11,7 @@ buffers, children and hooks stay where they are, and `print(model)` shows what r
 | `FrameRouting(2)` | `PairStorage` (`fast/routing.py`) | one map per pair between stages, split as views | `pairs` |
 | `BLModule` | `FastBLModule` (`fast/blnet.py`) | reads pairs; in-place upsample-and-add | `pairs` |
 | `TAM` of stages 1-3 | `PairTAM` (`fast/tam.py`) | TAM read over pair storage | `pairs` |
+| `layout`: `nn.Identity` | `ChannelsLastOnCPU` (`fast/layout.py`) | channels_last frames on a CPU | `channels_last` |
 
 `build_model(..., fast=True)` (the default) builds the paper's modules and calls `to_fast`;
 `model.fast = False` calls `to_paper`.
@@ -24,12 +25,13 @@ from ..blnet import BLModule
 from ..tam import TAM
 from ..temporal import FrameRouting
 from .blnet import FastBLModule
+from .layout import ChannelsLastOnCPU
 from .routing import PairStorage
 from .tam import FastTAM, PairTAM
 
 __all__ = ["to_fast", "to_paper", "is_fast", "FAST_MODULES"]
 
-FAST_MODULES = (FastTAM, PairTAM, PairStorage, FastBLModule)
+FAST_MODULES = (FastTAM, PairTAM, PairStorage, FastBLModule, ChannelsLastOnCPU)
 _PAPER = {FastTAM: TAM, PairTAM: TAM, FastBLModule: BLModule}
 
 
@@ -54,15 +56,18 @@ def to_paper(model: nn.Module) -> nn.Module:
     for module in model.modules():
         if type(module) in _PAPER:
             _swap(module, _PAPER[type(module)])
+        if isinstance(getattr(module, "layout", None), ChannelsLastOnCPU):
+            module.layout = nn.Identity()
     return model
 
 
-def to_fast(model: nn.Module, tam: bool = True, pairs: bool = True) -> nn.Module:
+def to_fast(model: nn.Module, tam: bool = True, pairs: bool = True, channels_last: bool = True) -> nn.Module:
     """The paper's modules of `model` to the fast ones (in place); returns `model`.
 
     `tam`: every TAM to `FastTAM`. `pairs`: pair storage (`PairStorage`, `FastBLModule` and
     the `PairTAM` of stages 1-3) where frames are routed in pairs, `FastBLModule` where they
-    are not. Each switch on its own is what benchmarks/speed.py measures."""
+    are not. `channels_last`: the input frames in channels_last memory on a CPU. Each switch
+    on its own is what benchmarks/speed.py measures."""
     to_paper(model)
     paired = pairs and any(type(m) is FrameRouting and m.group_size == 2 for m in model.modules())
     if pairs:
@@ -76,6 +81,10 @@ def to_fast(model: nn.Module, tam: bool = True, pairs: bool = True) -> nn.Module
         for module in model.modules():
             if type(module) is TAM:
                 _swap(module, FastTAM)
+    if channels_last:
+        for module in list(model.modules()):
+            if type(getattr(module, "layout", None)) is nn.Identity:
+                module.layout = ChannelsLastOnCPU()
     return model
 
 
