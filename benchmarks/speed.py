@@ -1,5 +1,6 @@
-"""Whole-model speed on CPU: our plain call and inference path, against the authors' own code
-and against the same network without TAM (the floor).
+"""Whole-model speed on CPU: our plain call and inference path against the authors' own code
+and the same network without TAM (the floor), and what each speed trick of `models/fast/`
+gains on its own.
 
     python benchmarks/speed.py --authors-code ~/src/bLVNet-TAM   # a checkout of github.com/IBM/bLVNet-TAM
     python benchmarks/speed.py                                   # ours only: no comparison with the authors
@@ -10,12 +11,16 @@ BatchNorm statistics, loaded into ours with `load_official_checkpoint`; the logi
 
 - authors' code: their `bLVNet_TAM` imported from the checkout you give (nothing of it is
   copied here), called as their test.py calls it, on `(B, T*3, H, W)`;
-- plain call: `build_model("blvnet_tam_50", num_frames=T)` then `model(video)`, as a user
-  calls it (the fast path, `VideoNet(fast=True)`, the default);
+- plain call: `build_model("blvnet_tam_50")` then `model(video)`, as a user calls it (the
+  fast modules of `models/fast/`, swapped in by `build_model(..., fast=True)`, the default);
 - inference path: what `blvnet_edu.inference` runs (BatchNorm folded into the convolutions,
   channels_last parameters);
-- paper path: the same model with `fast=False`, the paper's step-by-step forward. It is our
-  code, not the authors': it only says what the speed tricks of `models/fast/` buy;
+- paper path: the same model with `fast=False`, the paper's modules. It is our code, not the
+  authors': it only says what the speed tricks buy together;
+- without <trick>: the plain call with one trick switched off (`to_fast(tam=False)`,
+  `to_fast(pairs=False)`, `to_fast(channels_last=False)`, or a fast module whose one method
+  is replaced by the plain version: the split as two slices, the upsample-and-add out of
+  place). Its time over the plain call's is what the trick gains on its own;
 - floor: `blvnet_50` (the same network without TAM), plain call and inference path. The
   distance to it is what TAM costs;
 - previous plain call (with `--previous`): the plain call of an earlier checkout of this
@@ -25,7 +30,8 @@ Forward: eval mode under `torch.inference_mode()`. Forward+backward: train mode,
 Per variant a warm-up and `--repeats` runs in a row, the blocks in two opposite orders, `--rounds`
 times; median.
 Targets on 2 CPU cores (16 frames, 160 px, batch 2): the plain call at least 2.2x faster forward
-and 1.5x faster forward+backward than the authors' code, forward+backward within 10% of the floor.
+and 1.5x faster forward+backward than the authors' code, forward+backward within 10% of the floor;
+every trick gains something in forward or forward+backward.
 """
 
 from __future__ import annotations
@@ -43,8 +49,11 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from blvnet_edu.models.fast import prepare_for_inference
+import torch.nn.functional as F
+
 from blvnet_edu.models import build_model, load_official_checkpoint
+from blvnet_edu.models.fast import FastBLModule, PairStorage, prepare_for_inference, to_fast
+from blvnet_edu.models.temporal import FrameRouting
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from report import write_report  # noqa: E402
@@ -53,6 +62,43 @@ ROOT = Path(__file__).resolve().parents[1]
 AUTHORS, PLAIN, INFERENCE, PAPER = "authors' code", "plain call", "inference path", "paper path (fast=False)"
 FLOOR_PLAIN, FLOOR_INFERENCE = "floor: no TAM, plain call", "floor: no TAM, inference path"
 PREVIOUS = "previous checkout, plain call"
+
+
+class SlicedPairStorage(PairStorage):
+    """`PairStorage` with the stem output split by two slices (autograd's backward)."""
+
+    def split(self, frames: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return FrameRouting.split(self, frames)
+
+
+class CopyingFastBLModule(FastBLModule):
+    """`FastBLModule` with the big branch upsampled into a new tensor and added out of place."""
+
+    def fuse(self, little: torch.Tensor, big: torch.Tensor) -> torch.Tensor:
+        return self.relu(little + F.interpolate(big, size=little.shape[-2:], mode="nearest"))
+
+
+def swap_classes(model: nn.Module, old: type, new: type) -> nn.Module:
+    for module in model.modules():
+        if type(module) is old:
+            module.__class__ = new
+    return model
+
+
+# (row name, the module it is, the plain call without it)
+TRICKS = (
+    ("TAM accumulated in place, hand-written backward", "`FastTAM`",
+     lambda m: to_fast(m, tam=False)),
+    ("one map per pair between stages (pair storage; TAM read over pairs)", "`PairStorage`, `FastBLModule`, `PairTAM`",
+     lambda m: to_fast(m, pairs=False)),
+    ("the stem output split as two views, one-buffer backward", "`PairStorage.split`",
+     lambda m: swap_classes(m, PairStorage, SlicedPairStorage)),
+    ("upsample-and-add in place", "`FastBLModule.fuse`",
+     lambda m: swap_classes(m, FastBLModule, CopyingFastBLModule)),
+    ("channels_last input frames on CPU", "`ChannelsLastOnCPU`",
+     lambda m: to_fast(m, channels_last=False)),
+)
+WITHOUT = {name: f"without: {name}" for name, _, _ in TRICKS}
 
 
 def authors_model(checkout: Path, frames: int) -> nn.Module:
@@ -143,6 +189,8 @@ def variants(args: argparse.Namespace) -> dict[str, nn.Module]:
         FLOOR_PLAIN: floor,
         FLOOR_INFERENCE: prepare_for_inference(copy.deepcopy(floor)),
     }
+    for name, _, switch_off in TRICKS:
+        found[WITHOUT[name]] = switch_off(copy.deepcopy(ours))
     if args.authors_code:
         found[AUTHORS] = AuthorsInput(theirs)
     if args.previous:
@@ -194,10 +242,12 @@ def main() -> None:
     reference = logits.get(AUTHORS, logits[PAPER])
     diff = max(((x - reference).abs().max() / reference.abs().max()).item() for x in logits.values())
     have = [n for n in (AUTHORS, PREVIOUS) if n in models]
-    forward = measure(models, have + [PLAIN, INFERENCE, PAPER, FLOOR_PLAIN, FLOOR_INFERENCE], time_forward,
-                      video, args.repeats, args.rounds)
+    without = list(WITHOUT.values())
+    forward = measure(models, have + [PLAIN, INFERENCE, PAPER, FLOOR_PLAIN, FLOOR_INFERENCE, *without],
+                      time_forward, video, args.repeats, args.rounds)
     print("forward", {k: [round(x, 3) for x in v] for k, v in forward.items()}, flush=True)
-    step = measure(models, have + [PLAIN, PAPER, FLOOR_PLAIN], time_train_step, video, args.repeats, args.rounds)
+    step = measure(models, have + [PLAIN, PAPER, FLOOR_PLAIN, *without], time_train_step, video, args.repeats,
+                   args.rounds)
     print("forward+backward", {k: [round(x, 3) for x in v] for k, v in step.items()}, flush=True)
 
     base = AUTHORS if AUTHORS in models else PAPER
@@ -225,16 +275,30 @@ def main() -> None:
     floors = {PLAIN: FLOOR_PLAIN, INFERENCE: FLOOR_INFERENCE}
     for phase, timings in (("forward", forward), ("forward+backward", step)):
         for name, t in timings.items():
+            if name in without:
+                continue
             vs_floor = f"+{ratio(t, timings[floors[name]]) - 1:.1%}" if floors.get(name) in timings else ""
             speedup = "" if name in (base, PREVIOUS) or name.startswith("floor") else f"{ratio(timings[base], t):.2f}x"
             lines.append(f"| {phase} | {name} | {statistics.median(t):.3f} | {speedup} | {vs_floor} |")
     lines += [
         "",
-        "Plain call: `build_model(...)` then `model(video)`; the model converts the input to channels_last on CPU "
-        "(`models/fast/network.py`). Inference path: `blvnet_edu.models.fast.prepare_for_inference`, as `blvnet_edu.inference` runs it (BatchNorm folded "
-        "into the convolutions, channels_last parameters). Floor: `blvnet_50`, the same network without its TAMs.",
+        "Plain call: `build_model(...)` then `model(video)`, the fast modules of `models/fast/`. Inference path: "
+        "`blvnet_edu.models.fast.prepare_for_inference`, as `blvnet_edu.inference` runs it (BatchNorm folded into "
+        "the convolutions, channels_last parameters). Floor: `blvnet_50`, the same network without its TAMs.",
         "",
+        "## Each trick on its own",
+        "",
+        "The plain call against the plain call with one trick switched off, in the same rounds: how much faster the "
+        "trick makes it (1.00x: no gain).",
+        "",
+        "| trick | module | forward | forward+backward |",
+        "|---|---|---|---|",
     ]
+    for name, module, _ in TRICKS:
+        lines.append(f"| {name} | {module} | {ratio(forward[WITHOUT[name]], forward[PLAIN]):.2f}x | "
+                     f"{ratio(step[WITHOUT[name]], step[PLAIN]):.2f}x |")
+    lines += [f"| BatchNorm folded into the convolutions, channels_last parameters (inference only) | "
+              f"`prepare_for_inference` | {ratio(forward[PLAIN], forward[INFERENCE]):.2f}x | |", ""]
     if PREVIOUS in models:
         lines += [f"Regression check (`--previous`, an earlier checkout of this repository, same weights): the "
                   f"plain call is {ratio(forward[PREVIOUS], forward[PLAIN]):.2f}x as fast as its plain call in forward "
