@@ -1,5 +1,5 @@
 """The bLVNet-TAM explainer: the Gradio page and its server (the handlers are in `handlers.py`,
-the work in `blvnet_edu.inference` and `blvnet_edu.explanation`; no model code here).
+the work in `blvnet_edu`: `inference`, `clips`, `order_comparison`, `explanation`; no model code here).
 
     blvnet-edu app                       # bundled demo models and example clips
     blvnet-edu app --checkpoint runs/x/best.pt

@@ -1,9 +1,9 @@
 """The explainer's handlers: plain functions of the controls' values, called by `app.py`'s
-events and by the tests (no layout here; the work is in `blvnet_edu.inference` and
-`blvnet_edu.explanation`).
+events and by the tests (no layout here; the work is in `blvnet_edu`: `inference`, `clips`,
+`order_comparison`, `explanation`).
 
 `models` (the demo models and a `--checkpoint`) are shared and read-only; `custom` (a
-visitor's own checkpoint, a weak reference into `OWN`) and `cache` (an `inference.ClipCache`:
+visitor's own checkpoint, a weak reference into `OWN`) and `cache` (a `clip_cache.ClipCache`:
 the visitor's decoded clip, predictions, attributions) are the visitor's `gr.State`. Every
 handler returns the cache it used, so the next one starts from it:
 
@@ -34,10 +34,11 @@ from typing import Any
 
 import gradio as gr
 
-from blvnet_edu import inference
 from blvnet_edu.budget import (BudgetError, Deadline, ForwardTiming, Limits, explanation_seconds,
                                fit_occlusion_window, fit_steps, occlusion_batch, occlusion_window,
                                plan_explanation)
+from blvnet_edu.clip_cache import ClipCache
+from blvnet_edu.clips import Clip, ClipError, load_clips
 from blvnet_edu.demo import example_notice
 from blvnet_edu.explain import figures
 from blvnet_edu.explain.attributions import (BASELINE_NAMES, BASELINES, METHOD_NAMES, METHODS,
@@ -46,6 +47,9 @@ from blvnet_edu.explain.overlays import SIGN_NAMES, SIGNS, colour_table, overlay
 from blvnet_edu.explain.receptive_field import span, temporal_receptive_field
 from blvnet_edu.explain.tam_weights import group_channels, summarize_tams
 from blvnet_edu.explanation import UNITS, attribution, draw, remove_frames
+from blvnet_edu.inference import Predictor, load_predictor
+from blvnet_edu.model_card import cost, model_card
+from blvnet_edu.order_comparison import ORDER_NAMES, order_comparison, order_markdown, parse_order
 
 HERE = Path(__file__).resolve().parent
 DEMO = Path(os.environ.get("BLVNET_DEMO_DIR") or HERE / "demo")
@@ -71,9 +75,9 @@ OCCLUSION_TARGET_S = 1.5  # occlusion's patches grow until it fits about this
 DEMO_LINE = ("Demo model: it knows only its {n} synthetic classes; on any other clip its answer, "
              "however sure, is one of them and means nothing.")
 RUN_FIRST = "*Pick an example or upload a clip, then press **Run**.*"
-Models = dict[str, inference.Predictor]
-Custom = "weakref.ref[inference.Predictor] | inference.Predictor | None"  # the visitor's own checkpoint
-Cache = inference.ClipCache | None  # the visitor's decoded clip, predictions and explanations
+Models = dict[str, Predictor]
+Custom = "weakref.ref[Predictor] | Predictor | None"  # the visitor's own checkpoint
+Cache = ClipCache | None  # the visitor's decoded clip, predictions and explanations
 Update = dict[str, Any]  # what gr.update(...) returns
 LIMITS = Limits()  # the defaults; `app.launch(limits=...)` binds others to every handler
 
@@ -82,10 +86,10 @@ def load_models(checkpoint: str | None = None, labels: str | None = None, model_
                 demo_dir: str | Path | None = None) -> Models:
     """The demo models found in `demo_dir` and the `--checkpoint`, loaded once for every visitor."""
     demo_dir = Path(demo_dir or DEMO)
-    models = {name: inference.load_predictor(demo_dir / file)
+    models = {name: load_predictor(demo_dir / file)
               for name, file in DEMO_FILES.items() if (demo_dir / file).exists()}
     if checkpoint:
-        models[CUSTOM] = inference.load_predictor(checkpoint, labels, model_name)
+        models[CUSTOM] = load_predictor(checkpoint, labels, model_name)
     if not models:
         raise FileNotFoundError(f"no demo models in {demo_dir} and no --checkpoint given")
     return models
@@ -100,17 +104,17 @@ class OwnCheckpoints:
 
     def __init__(self, capacity: int = 4):
         self.capacity = capacity
-        self._held: collections.OrderedDict[int, inference.Predictor] = collections.OrderedDict()
+        self._held: collections.OrderedDict[int, Predictor] = collections.OrderedDict()
         self._lock = threading.Lock()
 
-    def hold(self, predictor: inference.Predictor) -> weakref.ref:
+    def hold(self, predictor: Predictor) -> weakref.ref:
         with self._lock:
             self._held[id(predictor)] = predictor
             while len(self._held) > self.capacity:
                 self._held.popitem(last=False)
         return weakref.ref(predictor)
 
-    def get(self, ref: weakref.ref) -> inference.Predictor | None:
+    def get(self, ref: weakref.ref) -> Predictor | None:
         predictor = ref()
         with self._lock:
             if predictor is None or id(predictor) not in self._held:
@@ -133,7 +137,7 @@ def _everyone(models: Models, custom: Custom) -> Models:
     return {**models, CUSTOM: custom} if custom else models
 
 
-def _pick(models: Models, name: str, frames: int | None) -> inference.Predictor:
+def _pick(models: Models, name: str, frames: int | None) -> Predictor:
     """The model `name` at `frames` frames (None or `OWN_FRAMES`: its own)."""
     if name == CUSTOM and CUSTOM not in models:
         raise gr.Error(f"Your checkpoint is not loaded: the server holds the {OWN.capacity} most recently "
@@ -156,13 +160,12 @@ def _for_user(message: str, *uploads: str | None) -> str:
     return re.sub(r"\[Errno -?\d+\] ", "", message)
 
 
-def _clips(video: str | None, predictors: Models, cache: inference.ClipCache,
-           limits: Limits) -> dict[str, inference.Clip]:
+def _clips(video: str | None, predictors: Models, cache: ClipCache, limits: Limits) -> dict[str, Clip]:
     if not video:
         raise gr.Error("Upload a clip, record one, or pick an example first.")
     try:
-        return inference.load_clips(video, predictors, cache, limits)
-    except (inference.ClipError, BudgetError) as err:
+        return load_clips(video, predictors, cache, limits)
+    except (ClipError, BudgetError) as err:
         raise gr.Error(_for_user(str(err), video)) from err
 
 
@@ -173,7 +176,7 @@ def _checked(deadline: Deadline, what: str) -> None:
         raise gr.Error(str(err)) from err
 
 
-def _used(predictor: inference.Predictor) -> str:
+def _used(predictor: Predictor) -> str:
     return f"{predictor.num_frames} frames at {predictor.size}x{predictor.size} px"
 
 
@@ -184,7 +187,7 @@ def frames_choices(models: Models, model_name: str, custom: Custom = None) -> Up
     return gr.update(choices=[(f"each model's own{own}", OWN_FRAMES), *[(str(t), t) for t in FRAME_CHOICES]])
 
 
-def _panel_line(name: str, predictor: inference.Predictor) -> str:
+def _panel_line(name: str, predictor: Predictor) -> str:
     line = f"*{_used(predictor)}*"
     if name in DEMO_FILES:
         line += "  \n" + DEMO_LINE.format(n=len(predictor.classes))
@@ -198,7 +201,7 @@ def predict(models: Models, video: str | None, model_name: str, frames: int | No
     explained model's classes, and the visitor's cache."""
     deadline = Deadline(limits.timeout_s)
     prune_cache(keep=video)
-    cache = inference.ClipCache() if cache is None else cache
+    cache = ClipCache() if cache is None else cache
     everyone = _everyone(models, custom)
     classes = _pick(everyone, model_name, None).classes
     predictors = {name: _pick(everyone, name, frames) for name in everyone}
@@ -212,7 +215,7 @@ def predict(models: Models, video: str | None, model_name: str, frames: int | No
     return (*(probs.get(slot) for slot in SLOTS), *lines, gr.update(choices=classes, value=keep), cache)
 
 
-def _strip(clip: inference.Clip, order: list[int], title: str) -> Any:
+def _strip(clip: Clip, order: list[int], title: str) -> Any:
     """The reordered clip as thumbnails, each captioned with its place and the frame it shows."""
     captions = [f"{place}: frame {clip.indices[p]}" for place, p in enumerate(order)]
     fig = figures.frames_figure(clip.frames[order], captions, columns=8, title=title)
@@ -237,7 +240,7 @@ def order_test(models: Models, video: str | None, model_name: str, frames: int |
     if not 0 <= float(seed or 0) < 2**63 or float(seed or 0) != int(seed or 0):
         raise gr.Error(f"the seed is a whole number from 0 to {2**63 - 1}, got {seed}")
     seed = int(seed or 0)
-    cache = inference.ClipCache() if cache is None else cache
+    cache = ClipCache() if cache is None else cache
     everyone = _everyone(models, custom)
     predictors = {name.removesuffix(" (demo)"): _pick(everyone, name, frames)
                   for name in everyone}  # table rows
@@ -245,28 +248,27 @@ def order_test(models: Models, video: str | None, model_name: str, frames: int |
     shown = (model_name.removesuffix(" (demo)") if model_name.removesuffix(" (demo)") in clips
              else next(iter(clips)))
     try:
-        positions = (inference.parse_order(typed or "", len(clips[shown].indices)) if test == "custom"
-                     else None)
-        results = inference.order_comparison(predictors, clips, test, seed=seed, cache=cache, order=positions)
-    except inference.ClipError as err:
+        positions = parse_order(typed or "", len(clips[shown].indices)) if test == "custom" else None
+        results = order_comparison(predictors, clips, test, seed=seed, cache=cache, order=positions)
+    except ClipError as err:
         if quiet:
             return f"*Frame order ({order}):* {err}.", None, cache
         raise gr.Error(str(err)) from err
     strip = _strip(clips[shown], next(r.order for r in results if r.model == shown),
-                   f"the clip {inference.ORDER_NAMES[test]}, as {shown} sees it")
-    return inference.order_markdown(results, test, seed), strip, cache
+                   f"the clip {ORDER_NAMES[test]}, as {shown} sees it")
+    return order_markdown(results, test, seed), strip, cache
 
 
 ORDER_HINT = ("*Frame order:* choose **reversed**, **halves swapped**, **pairs shuffled** or **your order** "
               "to run every model again on the reordered clip and see which predictions change.")
 
 
-def _plan(predictor: inference.Predictor, clip: inference.Clip, method: str, cache: inference.ClipCache,
+def _plan(predictor: Predictor, clip: Clip, method: str, cache: ClipCache,
           limits: Limits) -> tuple[int, int | None, float, str]:
     """(steps, occlusion patch, seconds expected, note): the work limits first, then the app's
     time targets (`IG_TARGET_S`, `OCCLUSION_TARGET_S`), from this model's measured forward pass."""
     frames, size = len(clip.indices), predictor.size
-    gflop = inference.cost(predictor.model.config, size)[1]
+    gflop = cost(predictor.model.config, size)[1]
     cache.predict(predictor, clip)
     single = cache.seconds[predictor.uid]
     try:
@@ -296,7 +298,7 @@ def _plan(predictor: inference.Predictor, clip: inference.Clip, method: str, cac
     return steps, window, seconds, "; ".join(notes)
 
 
-def _attribution_note(found, predictor: inference.Predictor, model_name: str, probs: dict[str, float],
+def _attribution_note(found, predictor: Predictor, model_name: str, probs: dict[str, float],
                       seconds: float, sign: str, opacity: float) -> str:
     method = METHOD_NAMES[found.method]
     top1 = max(probs, key=probs.get)
@@ -337,7 +339,7 @@ def explain(models: Models, video: str | None, model_name: str, frames: int | No
     if not video and not forced:
         return *skip, RUN_FIRST, cache
     deadline = Deadline(limits.timeout_s)
-    cache = inference.ClipCache() if cache is None else cache
+    cache = ClipCache() if cache is None else cache
     ticket = cache.ticket("explain")  # a later request (a quicker control change, a new clip) wins
     predictor = _pick(_everyone(models, custom), model_name, frames)
     progress(0.1, desc="decoding")
@@ -361,7 +363,7 @@ def explain(models: Models, video: str | None, model_name: str, frames: int | No
         try:
             found = attribution(predictor, clip, target, method, baseline, steps, deadline=deadline,
                                 occlusion_window=window)
-        except (inference.ClipError, BudgetError) as err:
+        except (ClipError, BudgetError) as err:
             raise gr.Error(str(err)) from err
         seconds = time.perf_counter() - start
         found.note = note
@@ -435,14 +437,14 @@ def frame_test(models: Models, video: str | None, model_name: str, frames: int |
     if not video:
         return gr.skip(), cache
     deadline = Deadline(limits.timeout_s)
-    cache = inference.ClipCache() if cache is None else cache
+    cache = ClipCache() if cache is None else cache
     predictor = _pick(_everyone(models, custom), model_name, frames)
     clip = _clips(video, {model_name: predictor}, cache, limits)[model_name]
     probs = cache.predict(predictor, clip)
     target = target or max(probs, key=probs.get)
     if target not in probs:
         raise gr.Error(f"unknown class {target!r}")
-    work = (len(clip.indices) + 1) * inference.cost(predictor.model.config, predictor.size)[1]
+    work = (len(clip.indices) + 1) * cost(predictor.model.config, predictor.size)[1]
     if work > limits.max_explain_gflop:
         raise gr.Error(f"removing each of {len(clip.indices)} frames would take about {work:.0f} GFLOP; the "
                        f"limit is {limits.max_explain_gflop:g}: choose fewer frames")
@@ -472,7 +474,7 @@ def tam_weights(models: Models, model_name: str,
     chosen layer's channels by group, a note and the model card."""
     predictor = _pick(_everyone(models, custom), model_name, None)
     tams = predictor.model.tams()
-    card = inference.model_card(predictor)
+    card = model_card(predictor)
     if not tams:
         bag = ("averages per-frame predictions (a bag of frames)"
                if predictor.model.config.frame_routing == "frames"
@@ -515,7 +517,7 @@ def tam_view(models: Models, video: str | None, model_name: str, frames: int | N
         return hidden, "*Run a clip to see what the TAMs do to it.*", cache
     layer = layer if layer in tams else list(tams)[-1]
     deadline = Deadline(limits.timeout_s)
-    cache = inference.ClipCache() if cache is None else cache
+    cache = ClipCache() if cache is None else cache
     clip = _clips(video, {model_name: predictor}, cache, limits)[model_name]
     try:
         field = cache.memo(predictor, clip, ("field", layer), lambda: temporal_receptive_field(
@@ -557,8 +559,7 @@ def load_custom(models: Models, checkpoint: str | None, labels: str | None, pres
     prune_cache(keep=checkpoint)
     labels = labels or (None if label_map in (None, "", LABEL_AUTO) else label_map)
     try:
-        predictor = inference.load_predictor(checkpoint, labels, None if preset == OURS else preset,
-                                             limits=limits)
+        predictor = load_predictor(checkpoint, labels, None if preset == OURS else preset, limits=limits)
     except (ValueError, FileNotFoundError) as err:
         raise gr.Error(f"Could not load this checkpoint: {_for_user(str(err), checkpoint, labels)}") from err
     ref = OWN.hold(predictor)
@@ -581,7 +582,7 @@ def example(models: Models, video: str, limits: Limits = LIMITS) -> tuple[Any, .
     test, notice = example_notice(Path(video).stem.replace("_", " "))
     order = next(label for label, named in ORDERS.items() if named == test)  # the order control's label
     name = BLVNET_TAM if BLVNET_TAM in models else next(iter(models))
-    cache = inference.ClipCache()
+    cache = ClipCache()
     *panels, _, cache = predict(models, video, name, None, None, None, cache, limits)
     table, strip, cache = order_test(models, video, name, None, order, 0, "", None, cache, limits)
     gallery, scale, per_frame, overlay, note, cache = explain(

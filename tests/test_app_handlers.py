@@ -10,7 +10,9 @@ import matplotlib.figure
 import pytest
 import torch
 
-import blvnet_edu.inference as inference
+import blvnet_edu.clip_cache as clip_cache
+import blvnet_edu.clips as clip_loading
+import blvnet_edu.order_comparison as order_comparison
 from blvnet_edu import build_model
 from blvnet_edu.data.synthetic import LONG_RANGE_PAIRS, SHORT_RANGE_PAIRS
 from blvnet_edu.explain.attributions import METHODS
@@ -180,7 +182,7 @@ def test_a_16_frame_checkpoint_is_explained_on_16_frames(models, example, tmp_pa
 def test_changing_how_it_is_drawn_reruns_nothing_and_a_new_method_no_prediction(models, example, monkeypatch):
     cache = handlers.predict(models, example, BLVNET_TAM, OWN, None)[-1]
     calls = {"decode": 0, "predict": 0, "attribution": 0}
-    read_frames, predict_clip, attribution = (inference.read_frames, inference.predict_clip,
+    read_frames, predict_clip, attribution = (clip_loading.read_frames, clip_cache.predict_clip,
                                               handlers.attribution)
 
     def counted(name, fn):
@@ -189,8 +191,9 @@ def test_changing_how_it_is_drawn_reruns_nothing_and_a_new_method_no_prediction(
             return fn(*args, **kwargs)
         return wrapper
 
-    monkeypatch.setattr(inference, "read_frames", counted("decode", read_frames))
-    monkeypatch.setattr(inference, "predict_clip", counted("predict", predict_clip))
+    monkeypatch.setattr(clip_loading, "read_frames", counted("decode", read_frames))
+    for user in (clip_cache, order_comparison):  # the modules that predict
+        monkeypatch.setattr(user, "predict_clip", counted("predict", predict_clip))
     monkeypatch.setattr(handlers, "attribution", counted("attribution", attribution))
     explain = lambda method, sign="absolute_value", opacity=0.8, target=None: handlers.explain(  # noqa: E731
         models, example, BLVNET_TAM, OWN, method, "black", target, sign, opacity, None, cache, forced=False)
@@ -435,13 +438,15 @@ def test_one_run_decodes_once_per_preprocessing_and_runs_each_model_once(models,
     custom = handlers.load_custom(models, str(other), None, handlers.OURS)[0]
     everyone = {**models, CUSTOM: custom()}  # the state holds a reference; the server holds the model
     decodes, probes = [], []
-    read_frames, probe_video = inference.read_frames, inference.probe_video
-    monkeypatch.setattr(inference, "read_frames", lambda *a, **k: decodes.append(a) or read_frames(*a, **k))
-    monkeypatch.setattr(inference, "probe_video", lambda *a, **k: probes.append(a) or probe_video(*a, **k))
+    read_frames, probe_video = clip_loading.read_frames, clip_loading.probe_video
+    monkeypatch.setattr(clip_loading, "read_frames",
+                        lambda *a, **k: decodes.append(a) or read_frames(*a, **k))
+    monkeypatch.setattr(clip_loading, "probe_video", lambda *a, **k: probes.append(a) or probe_video(*a, **k))
     predictions = []
-    predict_clip = inference.predict_clip
-    monkeypatch.setattr(inference, "predict_clip",
-                        lambda p, c: predictions.append(p.name + str(p.size)) or predict_clip(p, c))
+    predict_clip = clip_cache.predict_clip
+    for user in (clip_cache, order_comparison):  # the modules that predict
+        monkeypatch.setattr(user, "predict_clip",
+                            lambda p, c: predictions.append(p.name + str(p.size)) or predict_clip(p, c))
     run(models, example, custom=custom)
     assert len(decodes) == len(probes) == 2  # (8 frames, 48 px) for the demo models, (8, 40) for custom
     # each model once on the clip as it is and once shuffled; the explanation reuses the prediction
