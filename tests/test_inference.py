@@ -79,6 +79,15 @@ def test_inference_does_not_need_the_training_engine():
     assert done.stdout.strip() == "[]"
 
 
+def test_the_package_and_building_a_model_need_only_torch():
+    """No video decoder (PyAV is imported where a file is read or written), UI, attribution or
+    plotting library is imported by `import blvnet_edu` and `build_model`."""
+    code = ("import sys, blvnet_edu; blvnet_edu.build_model('blvnet_tam_tiny'); "
+            "print(sorted(set(sys.modules) & {'av', 'gradio', 'captum', 'plotly', 'matplotlib'}))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
+
+
 def _authors_file(tmp_path, num_classes):
     """A tiny bLVNet-TAM saved in the authors' format (DataParallel names, `new_fc`)."""
     model = randomize_(build_model("blvnet_tam_tiny", num_classes=num_classes))
