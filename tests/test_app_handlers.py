@@ -467,32 +467,35 @@ def test_an_authors_checkpoint_with_a_shipped_label_map(models, example, tmp_pat
     assert len(top5) >= 5 and set(top5) <= set(custom().classes)
 
 
-def test_overlay_videos_are_bounded(monkeypatch, tmp_path):
-    monkeypatch.setattr(handlers, "OVERLAYS", tmp_path)
-    monkeypatch.setattr(handlers, "KEEP_OVERLAYS", 3)
-    paths = [handlers._overlay_path() for _ in range(6)]
+def test_overlay_videos_are_bounded(tmp_path):
+    overlays = handlers.OverlayVideos(keep=3, folder=tmp_path)
+    paths = [overlays.new_path() for _ in range(6)]
     assert len({p.name for p in paths}) == 6 and all(p.parent == tmp_path for p in paths)
     assert len(list(tmp_path.glob("*.mp4"))) == 3  # the newest ones only
 
 
-def test_the_server_holds_a_bounded_number_of_visitors_checkpoints(models, example, monkeypatch):
+def test_the_server_holds_a_bounded_number_of_visitors_checkpoints(models, example):
     import gc
 
-    monkeypatch.setattr(handlers, "OWN", handlers.OwnCheckpoints(capacity=2))
+    server = handlers.Server(handlers.OwnCheckpoints(capacity=2))  # `app.launch(max_checkpoints=2)`
     tsn = str(handlers.DEMO / "tsn_resnet_tiny.pt")
-    first = handlers.load_custom(models, tsn, None, handlers.OURS)[0]
-    cache = handlers.predict(models, example, CUSTOM, 8, None, first)[-1]
-    handlers.explain(models, example, CUSTOM, 8, "saliency", "black", None, custom=first, cache=cache)
-    second, third = (handlers.load_custom(models, tsn, None, handlers.OURS)[0] for _ in range(2))
+    first = handlers.load_custom(models, tsn, None, handlers.OURS, server=server)[0]
+    cache = handlers.predict(models, example, CUSTOM, 8, None, first, server=server)[-1]
+    handlers.explain(models, example, CUSTOM, 8, "saliency", "black", None, custom=first, cache=cache,
+                     server=server)
+    second, third = (handlers.load_custom(models, tsn, None, handlers.OURS, server=server)[0]
+                     for _ in range(2))
     gc.collect()
     # unloaded and freed, though its visitor's cache used it
-    assert len(handlers.OWN) == 2 and first() is None
+    assert len(server.own) == 2 and first() is None
     with pytest.raises(gr.Error,
                        match="Your checkpoint is not loaded: the server holds the 2 most recently used"):
-        handlers.predict(models, example, CUSTOM, 8, None, first, cache)
-    panels = dict(zip(handlers.SLOTS, handlers.predict(models, example, BLVNET_TAM, 8, None, first, cache)))
+        handlers.predict(models, example, CUSTOM, 8, None, first, cache, server=server)
+    panels = dict(zip(handlers.SLOTS, handlers.predict(models, example, BLVNET_TAM, 8, None, first, cache,
+                                                       server=server)))
     assert panels[CUSTOM] is None and panels[TSN]  # the demo models still answer that visitor
-    assert "has 5 TAMs" in handlers.tam_weights(models, BLVNET_TAM, first)[3]
+    assert "has 5 TAMs" in handlers.tam_weights(models, BLVNET_TAM, first, server=server)[3]
     for visitor in (second, third):
-        panels = dict(zip(handlers.SLOTS, handlers.predict(models, example, BLVNET_TAM, 8, None, visitor)))
+        panels = dict(zip(handlers.SLOTS, handlers.predict(models, example, BLVNET_TAM, 8, None, visitor,
+                                                           server=server)))
         assert panels[CUSTOM] == pytest.approx(panels[TSN])
