@@ -147,7 +147,9 @@ class OverlayVideos:
         videos = sorted(self.folder.glob("*.mp4"), key=lambda p: p.stat().st_mtime)
         for old in videos[: max(0, len(videos) - self.keep + 1)]:
             old.unlink(missing_ok=True)
-        return Path(tempfile.mkstemp(suffix=".mp4", dir=self.folder)[1])
+        handle, path = tempfile.mkstemp(suffix=".mp4", dir=self.folder)
+        os.close(handle)  # the name is reserved; overlay_video writes the file by its path
+        return Path(path)
 
 
 MAX_CACHE_MB = 2000  # Gradio's cache (uploads, served outputs) is kept under this by default

@@ -2,6 +2,7 @@
 own frames, per-method attributions, the order tests on every example, nothing recomputed that a
 control does not change."""
 
+import os
 from dataclasses import replace
 
 import av
@@ -469,7 +470,10 @@ def test_an_authors_checkpoint_with_a_shipped_label_map(models, example, tmp_pat
 
 def test_overlay_videos_are_bounded(tmp_path):
     overlays = handlers.OverlayVideos(keep=3, folder=tmp_path)
+    open_files = len(os.listdir("/proc/self/fd")) if os.path.isdir("/proc/self/fd") else None
     paths = [overlays.new_path() for _ in range(6)]
+    if open_files is not None:
+        assert len(os.listdir("/proc/self/fd")) <= open_files  # no file left open per overlay
     assert len({p.name for p in paths}) == 6 and all(p.parent == tmp_path for p in paths)
     assert len(list(tmp_path.glob("*.mp4"))) == 3  # the newest ones only
 
