@@ -1,5 +1,5 @@
 """The bLVNet-TAM explainer: the Gradio page and its server (the handlers are in `handlers.py`,
-the work in `blvnet_edu.inference` and `blvnet_edu.explanation`; no model code here).
+the work in `blvnet_edu`: `inference`, `clips`, `order_comparison`, `explanation`; no model code here).
 
     blvnet-edu app                       # bundled demo models and example clips
     blvnet-edu app --checkpoint runs/x/best.pt
@@ -8,7 +8,9 @@ the work in `blvnet_edu.inference` and `blvnet_edu.explanation`; no model code h
     BLVNET_DEMO_DIR=/tmp/demo blvnet-edu app    # demo checkpoints from another folder
 
 Installed as `blvnet_edu_app.app` (the folder `app/` of the repository, with the `app` extra:
-`pip install -e ".[app]"`); `launch` serves it, `build_ui` builds it.
+`pip install -e ".[app]"`); `launch` serves it, `build_ui` builds it. Importing it does nothing:
+`launch` loads the models, makes the server's state (`handlers.Server`) from its options and
+passes both to `build_ui`, which binds them to every handler.
 
 The paper's Figure 1 as a page. Three demo models answer side by side on the same clip: TSN
 (a bag of frames), bLVNet without TAM (a bag of frame pairs) and bLVNet-TAM (relates distant
@@ -47,10 +49,10 @@ from blvnet_edu.explain.overlays import SIGN_NAMES
 
 from blvnet_edu_app import handlers
 from blvnet_edu_app.handlers import (BLVNET_TAM, CUSTOM, DEMO, DEMO_FILES, EXAMPLES, HERE, LABEL_AUTO, LIMITS,
-                       ORDER_HINT, ORDERS, OURS, OWN, OWN_FRAMES, RUN_FIRST, SLOTS, TSN, load_models)
+                       ORDER_HINT, ORDERS, OURS, OWN_FRAMES, RUN_FIRST, SLOTS, TSN, load_models)
 
 __all__ = ["build_ui", "launch", "load_models", "HERE", "DEMO", "DEMO_FILES", "EXAMPLES", "SLOTS", "TSN",
-           "BLVNET_TAM", "CUSTOM", "OURS", "LABEL_AUTO", "ORDERS", "OWN"]
+           "BLVNET_TAM", "CUSTOM", "OURS", "LABEL_AUTO", "ORDERS"]
 
 STATE_TTL_S = 1800  # a visitor's decoded clip and explanations are dropped after 30 minutes without use
 LABEL_MAPS = [LABEL_AUTO, "ssv1", "ssv2", "kinetics400"]  # blvnet_edu.data.label_maps
@@ -98,13 +100,21 @@ def _environment(name: str, value: str):
             os.environ[name] = old
 
 
-def build_ui(models: handlers.Models, limits: Limits = LIMITS, cache_examples: bool = True) -> gr.Blocks:
+def build_ui(models: handlers.Models, limits: Limits = LIMITS, cache_examples: bool = True,
+             server: handlers.Server | None = None) -> gr.Blocks:
     """The page; `models` maps display names to loaded predictors (shared by every visitor),
-    `limits` bounds what each request may cost. `cache_examples`: compute the examples'
-    results when the server starts (else when first clicked)."""
+    `limits` bounds what each request may cost, `server` is what the server keeps besides the
+    models (the visitors' checkpoints, the cache bound, the overlay videos; default: a new
+    `handlers.Server()`). `cache_examples`: compute the examples' results when the server
+    starts (else when first clicked)."""
     names = list(models)
     first = BLVNET_TAM if BLVNET_TAM in models else names[0]
-    bind = functools.partial
+    server = handlers.Server() if server is None else server
+
+    def bind(handler, **options):
+        """`handler` with the models and this server's state: what every event calls."""
+        return functools.partial(handler, models, server=server, **options)
+
     # Gradio's cache (uploads, served outputs): files older than an hour are deleted every hour.
     with gr.Blocks(title="bLVNet-TAM explainer", analytics_enabled=False, delete_cache=(3600, 3600)) as demo:
         gr.Markdown(
@@ -113,7 +123,7 @@ def build_ui(models: handlers.Models, limits: Limits = LIMITS, cache_examples: b
             "relates distant pairs with its temporal aggregation modules (TAM). Pick an example (its "
             "results are ready) or upload a clip and press **Run**; then change the frame order, the method "
             "or the class and watch what changes.")
-        custom = gr.State(None)  # the visitor's checkpoint (a weakref.ref into OWN)
+        custom = gr.State(None)  # the visitor's checkpoint (a weakref.ref into server.own)
         cache = gr.State(None, time_to_live=STATE_TTL_S)  # the visitor's clip, predictions, explanations
         with gr.Row():
             with gr.Column(scale=1):
@@ -212,23 +222,23 @@ def build_ui(models: handlers.Models, limits: Limits = LIMITS, cache_examples: b
         private = {"api_visibility": "private"}
 
         def then_explain(event, forced: bool, api: dict):
-            explained = event.success(bind(handlers.explain, models, limits=limits, forced=forced),
+            explained = event.success(bind(handlers.explain, limits=limits, forced=forced),
                                       explain_inputs, explain_outputs, **api)
             explained.success(lambda: gr.update(value=None, visible=False), None, [frame_plot],
                               **private)  # stale
             return explained.success(
-                bind(handlers.frame_test, models, limits=limits), frame_inputs, [removal, cache],
+                bind(handlers.frame_test, limits=limits), frame_inputs, [removal, cache],
                 **({"api_name": "frame_test"} if api.get("api_name") else private)).success(
-                bind(handlers.tam_view, models, limits=limits), field_inputs, [field, field_note, cache],
+                bind(handlers.tam_view, limits=limits), field_inputs, [field, field_note, cache],
                 **({"api_name": "tam_view"} if api.get("api_name") else private))
 
         # Run (and a new frames choice): the clip is decoded in the first step and shared through `cache`
         # (a failed step stops it). Control changes run once more after the last one: none is dropped.
         last = {"trigger_mode": "always_last"}
         for event, api in ((run.click, {"api_name": "predict"}), (frames.input, {**private, **last})):
-            predicted = event(bind(handlers.predict, models, limits=limits), [*shown, target, custom, cache],
+            predicted = event(bind(handlers.predict, limits=limits), [*shown, target, custom, cache],
                               [*tops, *lines, target, cache], **api).success(
-                bind(handlers.order_test, models, limits=limits, quiet=True), order_inputs,
+                bind(handlers.order_test, limits=limits, quiet=True), order_inputs,
                 [comparison, strip, cache], **private)
             then_explain(predicted, forced=True,
                          api={"api_name": "explain"} if "api_name" in api else private)
@@ -237,12 +247,12 @@ def build_ui(models: handlers.Models, limits: Limits = LIMITS, cache_examples: b
         for control in (method, baseline, target, sign, opacity):  # redo the explanation from the cache
             then_explain(control.input(lambda: None, None, None, **private, **last), forced=False,
                          api=private)
-        replacement.input(bind(handlers.frame_test, models, limits=limits), frame_inputs, [removal, cache],
+        replacement.input(bind(handlers.frame_test, limits=limits), frame_inputs, [removal, cache],
                           **private, **last)
-        order.input(bind(handlers.order_test, models, limits=limits), order_inputs,
+        order.input(bind(handlers.order_test, limits=limits), order_inputs,
                     [comparison, strip, cache], api_name="order_test", **last)
         for event in (seed.submit, typed.submit):
-            event(bind(handlers.order_test, models, limits=limits), order_inputs, [comparison, strip, cache],
+            event(bind(handlers.order_test, limits=limits), order_inputs, [comparison, strip, cache],
                   **private, **last)
         results = [*tops, *lines, comparison, strip, gallery, colorbar, per_frame, overlay, explain_note,
                    removal, field, field_note, notice, frame_plot]
@@ -252,20 +262,20 @@ def build_ui(models: handlers.Models, limits: Limits = LIMITS, cache_examples: b
         # Another model to explain: its classes, frames and TAMs (also when a checkpoint or an example sets
         # it); chosen by the visitor, also its explanation (a class of the previous model gives way to the
         # top-1).
-        model_name.change(bind(handlers.model_changed, models), [model_name, custom], [target, frames],
+        model_name.change(bind(handlers.model_changed), [model_name, custom], [target, frames],
                           **private).then(
-            bind(handlers.tam_weights, models), [model_name, custom], tam_outputs, api_name="tam_weights")
+            bind(handlers.tam_weights), [model_name, custom], tam_outputs, api_name="tam_weights")
         then_explain(model_name.input(lambda: None, None, None, **private, **last), forced=False, api=private)
-        layer.input(bind(handlers.tam_layer, models), [model_name, layer, custom], [tam_groups],
+        layer.input(bind(handlers.tam_layer), [model_name, layer, custom], [tam_groups],
                     api_name="tam_layer", **last).then(
-            bind(handlers.tam_view, models, limits=limits), field_inputs, [field, field_note, cache],
+            bind(handlers.tam_view, limits=limits), field_inputs, [field, field_note, cache],
             **private)
-        gallery.select(_frame_view(models, limits), [video, model_name, frames, sign, custom, cache],
+        gallery.select(_frame_view(models, limits, server), [video, model_name, frames, sign, custom, cache],
                        [frame_plot], **private)
-        load.click(bind(handlers.load_custom, models, limits=limits), [checkpoint, labels, preset, label_map],
+        load.click(bind(handlers.load_custom, limits=limits), [checkpoint, labels, preset, label_map],
                    [custom, model_name, status, tops[-1], frames], api_name="load_checkpoint").success(
             lambda: gr.update(visible=True), None, [custom_column], **private)
-        demo.load(bind(handlers.tam_weights, models), [model_name, custom], tam_outputs, **private)
+        demo.load(bind(handlers.tam_weights), [model_name, custom], tam_outputs, **private)
         if EXAMPLES:
             with examples_at, _environment("GRADIO_EXAMPLES_CACHE", os.environ.get(
                     "GRADIO_EXAMPLES_CACHE") or str(_examples_cache(models))):
@@ -274,13 +284,13 @@ def build_ui(models: handlers.Models, limits: Limits = LIMITS, cache_examples: b
                     label="examples (one per class; results ready)",
                     outputs=[*tops, *lines, comparison, strip, order, gallery, colorbar, per_frame, overlay,
                              explain_note, removal, field, field_note, notice],
-                    fn=bind(handlers.example, models, limits=limits), cache_examples=True,
+                    fn=bind(handlers.example, limits=limits), cache_examples=True,
                     cache_mode="eager" if cache_examples else "lazy",
                     example_labels=[p.stem.replace("_", " ") for p in EXAMPLES], examples_per_page=20)
             # The controls as the example's results were computed, then the visitor's own cache
             # (decoding, prediction, saliency) so that a control change starts from them.
             shown_example = examples.cache_event.then(
-                bind(handlers.example_controls, models), None,
+                bind(handlers.example_controls), None,
                 [model_name, target, frames, method, baseline, sign, opacity, replacement, layer, cache],
                 **private)
             then_explain(shown_example, forced=False, api=private)
@@ -298,11 +308,12 @@ def _blank(cache: handlers.Cache) -> tuple:
             "", "", gr.update(value=None, visible=False), cache)
 
 
-def _frame_view(models: handlers.Models, limits: Limits):
+def _frame_view(models: handlers.Models, limits: Limits, server: handlers.Server):
     """The gallery's select event: Captum's drawing of the clicked frame."""
 
     def select(video, model_name, frames, sign, custom, cache, evt: gr.SelectData):
-        return handlers.frame_view(models, video, model_name, frames, sign, evt.index, custom, cache, limits)
+        return handlers.frame_view(models, video, model_name, frames, sign, evt.index, custom, cache, limits,
+                                   server=server)
 
     return select
 
@@ -346,9 +357,8 @@ def launch(checkpoint: str | None = None, labels: str | None = None, model_name:
         raise OSError(f"port {port} on {host} is already in use: choose another with --port")
     if max_upload_mb <= 0 or max_cache_mb <= 0 or max_checkpoints < 1:
         raise ValueError("--max-upload-mb and --max-cache-mb must be > 0, --max-checkpoints >= 1")
-    handlers.MAX_CACHE_MB = max_cache_mb
-    OWN.capacity = max_checkpoints
-    demo = build_ui(load_models(checkpoint, labels, model_name, demo_dir), limits, cache_examples)
+    server = handlers.Server(handlers.OwnCheckpoints(max_checkpoints), max_cache_mb)
+    demo = build_ui(load_models(checkpoint, labels, model_name, demo_dir), limits, cache_examples, server)
     demo.launch(server_name=host, server_port=port, prevent_thread_lock=not block, show_error=True, css=CSS,
                 max_file_size=f"{max_upload_mb}mb")
     return demo

@@ -1,11 +1,13 @@
 """The explainer's handlers: plain functions of the controls' values, called by `app.py`'s
-events and by the tests (no layout here; the work is in `blvnet_edu.inference` and
-`blvnet_edu.explanation`).
+events and by the tests (no layout here; the work is in `blvnet_edu`: `inference`, `clips`,
+`order_comparison`, `explanation`).
 
-`models` (the demo models and a `--checkpoint`) are shared and read-only; `custom` (a
-visitor's own checkpoint, a weak reference into `OWN`) and `cache` (an `inference.ClipCache`:
-the visitor's decoded clip, predictions, attributions) are the visitor's `gr.State`. Every
-handler returns the cache it used, so the next one starts from it:
+`models` (the demo models and a `--checkpoint`) are shared and read-only; `server` (a
+`Server`: the visitors' checkpoints it holds, the bound on Gradio's cache, the overlay videos)
+is what one server keeps besides them, made by `app.launch` and bound to every handler;
+`custom` (a visitor's own checkpoint, a weak reference into `server.own`) and `cache` (a
+`clip_cache.ClipCache`: the visitor's decoded clip, predictions, attributions) are the
+visitor's `gr.State`. Every handler returns the cache it used, so the next one starts from it:
 
 | handler      | runs                                              | never reruns |
 |--------------|---------------------------------------------------|--------------|
@@ -15,7 +17,8 @@ handler returns the cache it used, so the next one starts from it:
 | `frame_test` | the clip with each frame replaced                 | decoding, the prediction |
 | `tam_view`   | one backward pass per output frame of a TAM       | decoding, the prediction |
 
-A new sign or opacity only redraws the method's kept values. A change of a control
+Importing this module loads nothing and creates nothing. A new sign or opacity only redraws
+the method's kept values. A change of a control
 (`forced=False`) runs an explanation only when it is expected to take
 at most `AUTO_S`; otherwise the note says what it would cost and the Explain button runs it.
 """
@@ -23,6 +26,7 @@ at most `AUTO_S`; otherwise the note says what it would cost and the Explain but
 from __future__ import annotations
 
 import collections
+import dataclasses
 import os
 import re
 import tempfile
@@ -34,10 +38,11 @@ from typing import Any
 
 import gradio as gr
 
-from blvnet_edu import inference
 from blvnet_edu.budget import (BudgetError, Deadline, ForwardTiming, Limits, explanation_seconds,
                                fit_occlusion_window, fit_steps, occlusion_batch, occlusion_window,
                                plan_explanation)
+from blvnet_edu.clip_cache import ClipCache
+from blvnet_edu.clips import Clip, ClipError, load_clips
 from blvnet_edu.demo import example_notice
 from blvnet_edu.explain import figures
 from blvnet_edu.explain.attributions import (BASELINE_NAMES, BASELINES, METHOD_NAMES, METHODS,
@@ -46,6 +51,9 @@ from blvnet_edu.explain.overlays import SIGN_NAMES, SIGNS, colour_table, overlay
 from blvnet_edu.explain.receptive_field import span, temporal_receptive_field
 from blvnet_edu.explain.tam_weights import group_channels, summarize_tams
 from blvnet_edu.explanation import UNITS, attribution, draw, remove_frames
+from blvnet_edu.inference import Predictor, load_predictor
+from blvnet_edu.model_card import cost, model_card
+from blvnet_edu.order_comparison import ORDER_NAMES, order_comparison, order_markdown, parse_order
 
 HERE = Path(__file__).resolve().parent
 DEMO = Path(os.environ.get("BLVNET_DEMO_DIR") or HERE / "demo")
@@ -71,9 +79,9 @@ OCCLUSION_TARGET_S = 1.5  # occlusion's patches grow until it fits about this
 DEMO_LINE = ("Demo model: it knows only its {n} synthetic classes; on any other clip its answer, "
              "however sure, is one of them and means nothing.")
 RUN_FIRST = "*Pick an example or upload a clip, then press **Run**.*"
-Models = dict[str, inference.Predictor]
-Custom = "weakref.ref[inference.Predictor] | inference.Predictor | None"  # the visitor's own checkpoint
-Cache = inference.ClipCache | None  # the visitor's decoded clip, predictions and explanations
+Models = dict[str, Predictor]
+Custom = "weakref.ref[Predictor] | Predictor | None"  # the visitor's own checkpoint
+Cache = ClipCache | None  # the visitor's decoded clip, predictions and explanations
 Update = dict[str, Any]  # what gr.update(...) returns
 LIMITS = Limits()  # the defaults; `app.launch(limits=...)` binds others to every handler
 
@@ -82,10 +90,10 @@ def load_models(checkpoint: str | None = None, labels: str | None = None, model_
                 demo_dir: str | Path | None = None) -> Models:
     """The demo models found in `demo_dir` and the `--checkpoint`, loaded once for every visitor."""
     demo_dir = Path(demo_dir or DEMO)
-    models = {name: inference.load_predictor(demo_dir / file)
+    models = {name: load_predictor(demo_dir / file)
               for name, file in DEMO_FILES.items() if (demo_dir / file).exists()}
     if checkpoint:
-        models[CUSTOM] = inference.load_predictor(checkpoint, labels, model_name)
+        models[CUSTOM] = load_predictor(checkpoint, labels, model_name)
     if not models:
         raise FileNotFoundError(f"no demo models in {demo_dir} and no --checkpoint given")
     return models
@@ -100,17 +108,17 @@ class OwnCheckpoints:
 
     def __init__(self, capacity: int = 4):
         self.capacity = capacity
-        self._held: collections.OrderedDict[int, inference.Predictor] = collections.OrderedDict()
+        self._held: collections.OrderedDict[int, Predictor] = collections.OrderedDict()
         self._lock = threading.Lock()
 
-    def hold(self, predictor: inference.Predictor) -> weakref.ref:
+    def hold(self, predictor: Predictor) -> weakref.ref:
         with self._lock:
             self._held[id(predictor)] = predictor
             while len(self._held) > self.capacity:
                 self._held.popitem(last=False)
         return weakref.ref(predictor)
 
-    def get(self, ref: weakref.ref) -> inference.Predictor | None:
+    def get(self, ref: weakref.ref) -> Predictor | None:
         predictor = ref()
         with self._lock:
             if predictor is None or id(predictor) not in self._held:
@@ -122,23 +130,61 @@ class OwnCheckpoints:
         return len(self._held)
 
 
-OWN = OwnCheckpoints()  # `app.launch(max_checkpoints=...)` sets its capacity
+KEEP_OVERLAYS = 64  # the most recent overlay videos; Gradio serves its own copy of each
 
 
-def _everyone(models: Models, custom: Custom) -> Models:
+class OverlayVideos:
+    """A server's overlay videos, in a temporary folder made at the first one; older ones
+    beyond `keep` are deleted, so explanations never fill the disk."""
+
+    def __init__(self, keep: int = KEEP_OVERLAYS, folder: Path | None = None):
+        self.keep, self.folder = keep, folder
+
+    def new_path(self) -> Path:
+        """A new file for an overlay video."""
+        if self.folder is None:
+            self.folder = Path(tempfile.mkdtemp(prefix="blvnet-overlays-"))
+        videos = sorted(self.folder.glob("*.mp4"), key=lambda p: p.stat().st_mtime)
+        for old in videos[: max(0, len(videos) - self.keep + 1)]:
+            old.unlink(missing_ok=True)
+        handle, path = tempfile.mkstemp(suffix=".mp4", dir=self.folder)
+        os.close(handle)  # the name is reserved; overlay_video writes the file by its path
+        return Path(path)
+
+
+MAX_CACHE_MB = 2000  # Gradio's cache (uploads, served outputs) is kept under this by default
+
+
+@dataclasses.dataclass
+class Server:
+    """What one server keeps besides its models, shared by its visitors: their own checkpoints
+    (`own`), the bound on Gradio's cache (`max_cache_mb`, `prune_cache`) and the overlay videos.
+
+    `app.launch` makes one from its options and `app.build_ui` binds it to every handler;
+    handlers called without one (tests, benchmarks) share `SERVER`."""
+
+    own: OwnCheckpoints = dataclasses.field(default_factory=OwnCheckpoints)
+    max_cache_mb: float = MAX_CACHE_MB
+    overlays: OverlayVideos = dataclasses.field(default_factory=OverlayVideos)
+
+
+SERVER = Server()  # for handlers called without a server; nothing is loaded or created until used
+
+
+def _everyone(models: Models, custom: Custom, server: Server) -> Models:
     """The shared models and the visitor's own checkpoint, if the server still holds it (a
     visitor whose checkpoint was unloaded keeps the demo models)."""
     if isinstance(custom, weakref.ref):
-        custom = OWN.get(custom)
+        custom = server.own.get(custom)
     return {**models, CUSTOM: custom} if custom else models
 
 
-def _pick(models: Models, name: str, frames: int | None) -> inference.Predictor:
+def _pick(models: Models, name: str, frames: int | None, server: Server) -> Predictor:
     """The model `name` at `frames` frames (None or `OWN_FRAMES`: its own)."""
     if name == CUSTOM and CUSTOM not in models:
-        raise gr.Error(f"Your checkpoint is not loaded: the server holds the {OWN.capacity} most recently "
-                       "used visitors' checkpoints and may have unloaded yours to make room. Load it (again) "
-                       "under *your own checkpoint*, or choose another model to explain.")
+        raise gr.Error(f"Your checkpoint is not loaded: the server holds the {server.own.capacity} most "
+                       "recently used visitors' checkpoints and may have unloaded yours to make room. Load "
+                       "it (again) under *your own checkpoint*, or choose another model to explain.")
     if name not in models:
         raise gr.Error(f"unknown model {name!r}")
     predictor = models[name]
@@ -156,13 +202,12 @@ def _for_user(message: str, *uploads: str | None) -> str:
     return re.sub(r"\[Errno -?\d+\] ", "", message)
 
 
-def _clips(video: str | None, predictors: Models, cache: inference.ClipCache,
-           limits: Limits) -> dict[str, inference.Clip]:
+def _clips(video: str | None, predictors: Models, cache: ClipCache, limits: Limits) -> dict[str, Clip]:
     if not video:
         raise gr.Error("Upload a clip, record one, or pick an example first.")
     try:
-        return inference.load_clips(video, predictors, cache, limits)
-    except (inference.ClipError, BudgetError) as err:
+        return load_clips(video, predictors, cache, limits)
+    except (ClipError, BudgetError) as err:
         raise gr.Error(_for_user(str(err), video)) from err
 
 
@@ -173,18 +218,19 @@ def _checked(deadline: Deadline, what: str) -> None:
         raise gr.Error(str(err)) from err
 
 
-def _used(predictor: inference.Predictor) -> str:
+def _used(predictor: Predictor) -> str:
     return f"{predictor.num_frames} frames at {predictor.size}x{predictor.size} px"
 
 
-def frames_choices(models: Models, model_name: str, custom: Custom = None) -> Update:
+def frames_choices(models: Models, model_name: str, custom: Custom = None, *,
+                   server: Server = SERVER) -> Update:
     """The frames control, its first choice naming the frames of the model to explain."""
-    everyone = _everyone(models, custom)
+    everyone = _everyone(models, custom, server)
     own = f" ({model_name}: {everyone[model_name].num_frames})" if model_name in everyone else ""
     return gr.update(choices=[(f"each model's own{own}", OWN_FRAMES), *[(str(t), t) for t in FRAME_CHOICES]])
 
 
-def _panel_line(name: str, predictor: inference.Predictor) -> str:
+def _panel_line(name: str, predictor: Predictor) -> str:
     line = f"*{_used(predictor)}*"
     if name in DEMO_FILES:
         line += "  \n" + DEMO_LINE.format(n=len(predictor.classes))
@@ -192,16 +238,17 @@ def _panel_line(name: str, predictor: inference.Predictor) -> str:
 
 
 def predict(models: Models, video: str | None, model_name: str, frames: int | None, target: str | None,
-            custom: Custom = None, cache: Cache = None, limits: Limits = LIMITS) -> tuple[Any, ...]:
+            custom: Custom = None, cache: Cache = None, limits: Limits = LIMITS, *,
+            server: Server = SERVER) -> tuple[Any, ...]:
     """Top-5 of every model on the same clip, each at its own frames unless `frames` says
     otherwise: one panel and one line (frames, size, what a demo model knows) per slot, the
     explained model's classes, and the visitor's cache."""
     deadline = Deadline(limits.timeout_s)
-    prune_cache(keep=video)
-    cache = inference.ClipCache() if cache is None else cache
-    everyone = _everyone(models, custom)
-    classes = _pick(everyone, model_name, None).classes
-    predictors = {name: _pick(everyone, name, frames) for name in everyone}
+    prune_cache(keep=video, max_mb=server.max_cache_mb)
+    cache = ClipCache() if cache is None else cache
+    everyone = _everyone(models, custom, server)
+    classes = _pick(everyone, model_name, None, server).classes
+    predictors = {name: _pick(everyone, name, frames, server) for name in everyone}
     clips = _clips(video, predictors, cache, limits)
     probs = {}
     for name, predictor in predictors.items():
@@ -212,7 +259,7 @@ def predict(models: Models, video: str | None, model_name: str, frames: int | No
     return (*(probs.get(slot) for slot in SLOTS), *lines, gr.update(choices=classes, value=keep), cache)
 
 
-def _strip(clip: inference.Clip, order: list[int], title: str) -> Any:
+def _strip(clip: Clip, order: list[int], title: str) -> Any:
     """The reordered clip as thumbnails, each captioned with its place and the frame it shows."""
     captions = [f"{place}: frame {clip.indices[p]}" for place, p in enumerate(order)]
     fig = figures.frames_figure(clip.frames[order], captions, columns=8, title=title)
@@ -221,7 +268,8 @@ def _strip(clip: inference.Clip, order: list[int], title: str) -> Any:
 
 def order_test(models: Models, video: str | None, model_name: str, frames: int | None, order: str,
                seed: float | None = 0, typed: str | None = "", custom: Custom = None, cache: Cache = None,
-               limits: Limits = LIMITS, quiet: bool = False) -> tuple[str, Any, Cache]:
+               limits: Limits = LIMITS, quiet: bool = False, *,
+               server: Server = SERVER) -> tuple[str, Any, Cache]:
     """Markdown: every model's top-1 on the clip as it is and in the chosen order; the
     reordered clip of the model to explain as thumbnails; the cache. An order that does not fit
     the clip raises `gr.Error`, or with `quiet` (a step of Run, which must go on to the
@@ -237,36 +285,35 @@ def order_test(models: Models, video: str | None, model_name: str, frames: int |
     if not 0 <= float(seed or 0) < 2**63 or float(seed or 0) != int(seed or 0):
         raise gr.Error(f"the seed is a whole number from 0 to {2**63 - 1}, got {seed}")
     seed = int(seed or 0)
-    cache = inference.ClipCache() if cache is None else cache
-    everyone = _everyone(models, custom)
-    predictors = {name.removesuffix(" (demo)"): _pick(everyone, name, frames)
+    cache = ClipCache() if cache is None else cache
+    everyone = _everyone(models, custom, server)
+    predictors = {name.removesuffix(" (demo)"): _pick(everyone, name, frames, server)
                   for name in everyone}  # table rows
     clips = _clips(video, predictors, cache, limits)
     shown = (model_name.removesuffix(" (demo)") if model_name.removesuffix(" (demo)") in clips
              else next(iter(clips)))
     try:
-        positions = (inference.parse_order(typed or "", len(clips[shown].indices)) if test == "custom"
-                     else None)
-        results = inference.order_comparison(predictors, clips, test, seed=seed, cache=cache, order=positions)
-    except inference.ClipError as err:
+        positions = parse_order(typed or "", len(clips[shown].indices)) if test == "custom" else None
+        results = order_comparison(predictors, clips, test, seed=seed, cache=cache, order=positions)
+    except ClipError as err:
         if quiet:
             return f"*Frame order ({order}):* {err}.", None, cache
         raise gr.Error(str(err)) from err
     strip = _strip(clips[shown], next(r.order for r in results if r.model == shown),
-                   f"the clip {inference.ORDER_NAMES[test]}, as {shown} sees it")
-    return inference.order_markdown(results, test, seed), strip, cache
+                   f"the clip {ORDER_NAMES[test]}, as {shown} sees it")
+    return order_markdown(results, test, seed), strip, cache
 
 
 ORDER_HINT = ("*Frame order:* choose **reversed**, **halves swapped**, **pairs shuffled** or **your order** "
               "to run every model again on the reordered clip and see which predictions change.")
 
 
-def _plan(predictor: inference.Predictor, clip: inference.Clip, method: str, cache: inference.ClipCache,
+def _plan(predictor: Predictor, clip: Clip, method: str, cache: ClipCache,
           limits: Limits) -> tuple[int, int | None, float, str]:
     """(steps, occlusion patch, seconds expected, note): the work limits first, then the app's
     time targets (`IG_TARGET_S`, `OCCLUSION_TARGET_S`), from this model's measured forward pass."""
     frames, size = len(clip.indices), predictor.size
-    gflop = inference.cost(predictor.model.config, size)[1]
+    gflop = cost(predictor.model.config, size)[1]
     cache.predict(predictor, clip)
     single = cache.seconds[predictor.uid]
     try:
@@ -296,7 +343,7 @@ def _plan(predictor: inference.Predictor, clip: inference.Clip, method: str, cac
     return steps, window, seconds, "; ".join(notes)
 
 
-def _attribution_note(found, predictor: inference.Predictor, model_name: str, probs: dict[str, float],
+def _attribution_note(found, predictor: Predictor, model_name: str, probs: dict[str, float],
                       seconds: float, sign: str, opacity: float) -> str:
     method = METHOD_NAMES[found.method]
     top1 = max(probs, key=probs.get)
@@ -320,7 +367,7 @@ def _attribution_note(found, predictor: inference.Predictor, model_name: str, pr
 def explain(models: Models, video: str | None, model_name: str, frames: int | None, method: str,
             baseline: str, target: str | None, sign: str = "absolute_value", opacity: float = 0.8,
             custom: Custom = None, cache: Cache = None, limits: Limits = LIMITS, forced: bool = True,
-            progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:
+            progress: gr.Progress = gr.Progress(), *, server: Server = SERVER) -> tuple[Any, ...]:
     """The method's attribution of the class (default: the top-1) on every frame of the model
     to explain: overlays with captions, the colour scale, the per-frame chart, an overlay
     video, a note naming what was explained; the cache.
@@ -337,9 +384,9 @@ def explain(models: Models, video: str | None, model_name: str, frames: int | No
     if not video and not forced:
         return *skip, RUN_FIRST, cache
     deadline = Deadline(limits.timeout_s)
-    cache = inference.ClipCache() if cache is None else cache
+    cache = ClipCache() if cache is None else cache
     ticket = cache.ticket("explain")  # a later request (a quicker control change, a new clip) wins
-    predictor = _pick(_everyone(models, custom), model_name, frames)
+    predictor = _pick(_everyone(models, custom, server), model_name, frames, server)
     progress(0.1, desc="decoding")
     clip = _clips(video, {model_name: predictor}, cache, limits)[model_name]
     probs = cache.predict(predictor, clip)
@@ -361,7 +408,7 @@ def explain(models: Models, video: str | None, model_name: str, frames: int | No
         try:
             found = attribution(predictor, clip, target, method, baseline, steps, deadline=deadline,
                                 occlusion_window=window)
-        except (inference.ClipError, BudgetError) as err:
+        except (ClipError, BudgetError) as err:
             raise gr.Error(str(err)) from err
         seconds = time.perf_counter() - start
         found.note = note
@@ -380,7 +427,7 @@ def explain(models: Models, video: str | None, model_name: str, frames: int | No
     per_frame = figures.frame_attribution_figure(found.per_frame, found.share, labels, METHOD_NAMES[method],
                                                  target, subtitle=subtitle)
     scale = figures.colorbar_figure(shown.threshold, sign, float(opacity), UNITS[method])
-    path = _overlay_path()
+    path = server.overlays.new_path()
     overlay_video(path, clip.frames, shown.maps, fps=4, upscale=max(1, 256 // predictor.size),
                   alpha=float(opacity), sign=sign, grey=True)
     note = _attribution_note(found, predictor, model_name, probs, seconds, sign, float(opacity))
@@ -389,7 +436,7 @@ def explain(models: Models, video: str | None, model_name: str, frames: int | No
 
 def frame_view(models: Models, video: str | None, model_name: str, frames: int | None, sign: str,
                selected: int | None, custom: Custom = None, cache: Cache = None,
-               limits: Limits = LIMITS) -> Any:
+               limits: Limits = LIMITS, *, server: Server = SERVER) -> Any:
     """Captum's own drawing (`visualize_image_attr_multiple`) of frame `selected` of the last
     explanation: the frame, its heat map and the blend, scaled to that frame alone (the
     gallery scales the whole clip at once); hidden when nothing is explained yet."""
@@ -397,7 +444,7 @@ def frame_view(models: Models, video: str | None, model_name: str, frames: int |
 
     if cache is None or selected is None or not video or sign not in SIGNS:
         return gr.update(value=None, visible=False)
-    predictor = _pick(_everyone(models, custom), model_name, frames)
+    predictor = _pick(_everyone(models, custom, server), model_name, frames, server)
     clip = _clips(video, {model_name: predictor}, cache, limits)[model_name]
     found = cache.recall(predictor, clip, ("shown",))
     if found is None or not 0 <= int(selected) < len(found.values):
@@ -428,21 +475,21 @@ def _captum_colours(sign: str) -> Any:
 
 def frame_test(models: Models, video: str | None, model_name: str, frames: int | None, target: str | None,
                replacement: str, custom: Custom = None, cache: Cache = None,
-               limits: Limits = LIMITS) -> tuple[Any, Cache]:
+               limits: Limits = LIMITS, *, server: Server = SERVER) -> tuple[Any, Cache]:
     """What the prediction of the class loses without each frame, replaced by `replacement`; the cache."""
     if replacement not in REPLACEMENTS:
         raise gr.Error(f"choose a replacement among {', '.join(REPLACEMENTS)}")
     if not video:
         return gr.skip(), cache
     deadline = Deadline(limits.timeout_s)
-    cache = inference.ClipCache() if cache is None else cache
-    predictor = _pick(_everyone(models, custom), model_name, frames)
+    cache = ClipCache() if cache is None else cache
+    predictor = _pick(_everyone(models, custom, server), model_name, frames, server)
     clip = _clips(video, {model_name: predictor}, cache, limits)[model_name]
     probs = cache.predict(predictor, clip)
     target = target or max(probs, key=probs.get)
     if target not in probs:
         raise gr.Error(f"unknown class {target!r}")
-    work = (len(clip.indices) + 1) * inference.cost(predictor.model.config, predictor.size)[1]
+    work = (len(clip.indices) + 1) * cost(predictor.model.config, predictor.size)[1]
     if work > limits.max_explain_gflop:
         raise gr.Error(f"removing each of {len(clip.indices)} frames would take about {work:.0f} GFLOP; the "
                        f"limit is {limits.max_explain_gflop:g}: choose fewer frames")
@@ -466,13 +513,13 @@ TAM_READING = (
     "the clip you ran.")
 
 
-def tam_weights(models: Models, model_name: str,
-                custom: Custom = None) -> tuple[Update, Update, Update, str, str]:
+def tam_weights(models: Models, model_name: str, custom: Custom = None, *,
+                server: Server = SERVER) -> tuple[Update, Update, Update, str, str]:
     """The TAM layer selector (the last TAM chosen), the past/current/future summary, the
     chosen layer's channels by group, a note and the model card."""
-    predictor = _pick(_everyone(models, custom), model_name, None)
+    predictor = _pick(_everyone(models, custom, server), model_name, None, server)
     tams = predictor.model.tams()
-    card = inference.model_card(predictor)
+    card = model_card(predictor)
     if not tams:
         bag = ("averages per-frame predictions (a bag of frames)"
                if predictor.model.config.frame_routing == "frames"
@@ -489,9 +536,10 @@ def tam_weights(models: Models, model_name: str,
             gr.update(value=tam_layer(models, model_name, last, custom), visible=True), note, card)
 
 
-def tam_layer(models: Models, model_name: str, layer: str, custom: Custom = None) -> Any:
+def tam_layer(models: Models, model_name: str, layer: str, custom: Custom = None, *,
+              server: Server = SERVER) -> Any:
     """The channels of one TAM, grouped by what their weights do."""
-    model = _pick(_everyone(models, custom), model_name, None).model
+    model = _pick(_everyone(models, custom, server), model_name, None, server).model
     tams = model.tams()
     if layer not in tams:
         raise gr.Error(f"{model_name} has no TAM named {layer!r}")
@@ -503,10 +551,10 @@ def tam_layer(models: Models, model_name: str, layer: str, custom: Custom = None
 
 def tam_view(models: Models, video: str | None, model_name: str, frames: int | None, layer: str | None,
              custom: Custom = None, cache: Cache = None,
-             limits: Limits = LIMITS) -> tuple[Update, str, Cache]:
+             limits: Limits = LIMITS, *, server: Server = SERVER) -> tuple[Update, str, Cache]:
     """What the TAMs do to this clip: for each output frame of TAM `layer` (default: the last),
     the share of each input frame (`receptive_field.temporal_receptive_field`); a sentence; the cache."""
-    predictor = _pick(_everyone(models, custom), model_name, frames)
+    predictor = _pick(_everyone(models, custom, server), model_name, frames, server)
     tams = predictor.model.tams()
     hidden = gr.update(value=None, visible=False)
     if not tams:
@@ -515,7 +563,7 @@ def tam_view(models: Models, video: str | None, model_name: str, frames: int | N
         return hidden, "*Run a clip to see what the TAMs do to it.*", cache
     layer = layer if layer in tams else list(tams)[-1]
     deadline = Deadline(limits.timeout_s)
-    cache = inference.ClipCache() if cache is None else cache
+    cache = ClipCache() if cache is None else cache
     clip = _clips(video, {model_name: predictor}, cache, limits)[model_name]
     try:
         field = cache.memo(predictor, clip, ("field", layer), lambda: temporal_receptive_field(
@@ -539,77 +587,79 @@ def tam_view(models: Models, video: str | None, model_name: str, frames: int | N
             sentence, cache)
 
 
-def model_changed(models: Models, model_name: str, custom: Custom = None) -> tuple[Update, Update]:
+def model_changed(models: Models, model_name: str, custom: Custom = None, *,
+                  server: Server = SERVER) -> tuple[Update, Update]:
     """The class list of the model to explain (top-1 by default) and the frames control's label."""
-    predictor = _pick(_everyone(models, custom), model_name, None)
-    return gr.update(choices=predictor.classes, value=None), frames_choices(models, model_name, custom)
+    predictor = _pick(_everyone(models, custom, server), model_name, None, server)
+    return (gr.update(choices=predictor.classes, value=None),
+            frames_choices(models, model_name, custom, server=server))
 
 
 def load_custom(models: Models, checkpoint: str | None, labels: str | None, preset: str,
-                label_map: str = "", limits: Limits = LIMITS) -> tuple[Any, ...]:
-    """The visitor's checkpoint: their state (a reference to it, held by `OWN`), the model
+                label_map: str = "", limits: Limits = LIMITS, *, server: Server = SERVER) -> tuple[Any, ...]:
+    """The visitor's checkpoint: their state (a reference to it, held by `server.own`), the model
     choices, a status line, its top-5 panel and the frames control (which names its frames).
 
     `labels` (a file) wins over `label_map` (a shipped list); with neither, a blvnet-edu
     checkpoint uses its own classes and an authors' one the list its class count implies."""
     if not checkpoint:
         raise gr.Error("Choose a checkpoint file first.")
-    prune_cache(keep=checkpoint)
+    prune_cache(keep=checkpoint, max_mb=server.max_cache_mb)
     labels = labels or (None if label_map in (None, "", LABEL_AUTO) else label_map)
     try:
-        predictor = inference.load_predictor(checkpoint, labels, None if preset == OURS else preset,
-                                             limits=limits)
+        predictor = load_predictor(checkpoint, labels, None if preset == OURS else preset, limits=limits)
     except (ValueError, FileNotFoundError) as err:
         raise gr.Error(f"Could not load this checkpoint: {_for_user(str(err), checkpoint, labels)}") from err
-    ref = OWN.hold(predictor)
+    ref = server.own.hold(predictor)
     choices = list(models) if CUSTOM in models else [*models, CUSTOM]
     return (ref, gr.update(choices=choices, value=CUSTOM),
             f"Loaded **{predictor.name}** with {len(predictor.classes)} classes; it runs on "
             f"{_used(predictor)} (its own) unless you choose other frames.",
             gr.update(visible=True, label=f"your checkpoint: {predictor.name}"),
-            {**frames_choices(models, CUSTOM, predictor), "value": OWN_FRAMES})  # its own frames
+            {**frames_choices(models, CUSTOM, predictor, server=server), "value": OWN_FRAMES})  # its own
 
 
 OURS = "read from the checkpoint"
 LABEL_AUTO = "from the checkpoint"
 
 
-def example(models: Models, video: str, limits: Limits = LIMITS) -> tuple[Any, ...]:
+def example(models: Models, video: str, limits: Limits = LIMITS, *,
+            server: Server = SERVER) -> tuple[Any, ...]:
     """Everything a Run shows for an example clip, in the order test its note suggests (what
     Gradio caches for the examples): the panels and their lines, the order test, its strip and
     choice, bLVNet-TAM's saliency, the frame removal, the TAM view and what to notice."""
     test, notice = example_notice(Path(video).stem.replace("_", " "))
     order = next(label for label, named in ORDERS.items() if named == test)  # the order control's label
     name = BLVNET_TAM if BLVNET_TAM in models else next(iter(models))
-    cache = inference.ClipCache()
-    *panels, _, cache = predict(models, video, name, None, None, None, cache, limits)
-    table, strip, cache = order_test(models, video, name, None, order, 0, "", None, cache, limits)
+    cache = ClipCache()
+    *panels, _, cache = predict(models, video, name, None, None, None, cache, limits, server=server)
+    table, strip, cache = order_test(models, video, name, None, order, 0, "", None, cache, limits,
+                                     server=server)
     gallery, scale, per_frame, overlay, note, cache = explain(
-        models, video, name, None, "saliency", "black", None, "absolute_value", 0.8, None, cache, limits)
-    removal, cache = frame_test(models, video, name, None, None, "grey", None, cache, limits)
-    field, sentence, cache = tam_view(models, video, name, None, None, None, cache, limits)
+        models, video, name, None, "saliency", "black", None, "absolute_value", 0.8, None, cache, limits,
+        server=server)
+    removal, cache = frame_test(models, video, name, None, None, "grey", None, cache, limits, server=server)
+    field, sentence, cache = tam_view(models, video, name, None, None, None, cache, limits, server=server)
     return (*panels, table, strip, order, gallery, scale, per_frame, overlay, note, removal, field["value"],
             sentence, f"**What to notice:** {notice}" if notice else "")
 
 
-def example_controls(models: Models) -> tuple[Any, ...]:
+def example_controls(models: Models, *, server: Server = SERVER) -> tuple[Any, ...]:
     """The controls as an example's results were computed (model to explain, top-1 class, each
     model's own frames, saliency over black, absolute values at opacity 0.8, grey frame removal,
     the last TAM), and an empty visitor cache: what the page holds once an example is shown."""
     name = BLVNET_TAM if BLVNET_TAM in models else next(iter(models))
     tams = list(models[name].model.tams())
     return (gr.update(value=name), gr.update(choices=models[name].classes, value=None),
-            {**frames_choices(models, name), "value": OWN_FRAMES}, "saliency", "black", "absolute_value", 0.8,
-            "grey", gr.update(choices=tams, value=tams[-1] if tams else None), None)
-
-
-MAX_CACHE_MB = 2000  # Gradio's cache (uploads, served outputs) is kept under this; `app.launch` sets it
+            {**frames_choices(models, name, server=server), "value": OWN_FRAMES}, "saliency", "black",
+            "absolute_value", 0.8, "grey", gr.update(choices=tams, value=tams[-1] if tams else None), None)
 
 
 def prune_cache(keep: str | None = None, folder: str | Path | None = None,
                 max_mb: float | None = None) -> int:
     """Delete the oldest files of Gradio's cache until it holds at most `max_mb` (default
-    `MAX_CACHE_MB`), never the file `keep` (the request's own upload); the bytes deleted.
+    `MAX_CACHE_MB`; a server passes its `Server.max_cache_mb`), never the file `keep` (the
+    request's own upload); the bytes deleted.
 
     Runs at each upload-taking request, so the cache stays within the bound plus the
     uploads in flight. A visitor whose older upload was deleted is asked to upload it again."""
@@ -635,24 +685,9 @@ def prune_cache(keep: str | None = None, folder: str | Path | None = None,
     return deleted
 
 
-OVERLAYS: Path | None = None  # this server's overlay videos, a temporary folder made at the first one
-KEEP_OVERLAYS = 64  # the most recent ones; Gradio serves its own copy of each
-
-
-def _overlay_path() -> Path:
-    """A new file for an overlay video; older ones beyond `KEEP_OVERLAYS` are deleted, so
-    explanations never fill the disk."""
-    global OVERLAYS
-    if OVERLAYS is None:
-        OVERLAYS = Path(tempfile.mkdtemp(prefix="blvnet-overlays-"))
-    videos = sorted(OVERLAYS.glob("*.mp4"), key=lambda p: p.stat().st_mtime)
-    for old in videos[: max(0, len(videos) - KEEP_OVERLAYS + 1)]:
-        old.unlink(missing_ok=True)
-    return Path(tempfile.mkstemp(suffix=".mp4", dir=OVERLAYS)[1])
-
-
 __all__ = [
-    "load_models", "OwnCheckpoints", "OWN", "predict", "order_test", "explain", "frame_view", "frame_test",
-    "tam_weights", "tam_layer", "tam_view", "model_changed", "load_custom", "example", "frames_choices",
-    "prune_cache", "METHOD_NAMES", "BASELINE_NAMES", "REPLACEMENT_NAMES", "SIGN_NAMES",
+    "load_models", "OwnCheckpoints", "OverlayVideos", "Server", "SERVER", "predict", "order_test", "explain",
+    "frame_view", "frame_test", "tam_weights", "tam_layer", "tam_view", "model_changed", "load_custom",
+    "example", "frames_choices", "prune_cache", "METHOD_NAMES", "BASELINE_NAMES", "REPLACEMENT_NAMES",
+    "SIGN_NAMES",
 ]

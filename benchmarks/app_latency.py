@@ -38,7 +38,8 @@ import torch
 from blvnet_edu import build_model
 from blvnet_edu.data.video_io import write_video
 from blvnet_edu.explain.attributions import METHOD_NAMES, METHODS
-from blvnet_edu.inference import ClipCache, load_predictor
+from blvnet_edu.clip_cache import ClipCache
+from blvnet_edu.inference import load_predictor
 from blvnet_edu_app import handlers
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))

@@ -190,7 +190,9 @@ def demo_checkpoint() -> Path:
 def _cmd_predict(args: argparse.Namespace) -> int:
     import json
 
-    from .inference import demo_notice, explain, load_clip, load_predictor, predict_clip
+    from .clips import load_clip
+    from .inference import explain, load_predictor, predict_clip
+    from .model_card import demo_notice
 
     if args.explain and len(args.clips) != 1:
         raise ValueError("--explain writes one overlay video: give one clip")

@@ -22,10 +22,12 @@ import torch
 from torch import Tensor
 
 from .budget import Deadline, Limits, plan_explanation
+from .clips import Clip, ClipError
 from .explain.attributions import (BASELINES, METHODS, REPLACEMENTS, FrameRemoval, baseline_clip,
                                    frame_removal, signed_attribution)
 from .explain.overlays import OUTLIER_PERC, display_maps, overlay
-from .inference import Clip, ClipError, Predictor, cost, predict_clip
+from .inference import Predictor, predict_clip
+from .model_card import cost
 
 __all__ = ["Attribution", "Drawing", "Explanation", "attribution", "draw", "remove_frames", "explain",
            "UNITS", "WithDeadline"]

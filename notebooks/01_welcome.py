@@ -58,7 +58,9 @@ from blvnet_edu.data.sampling import segment_indices
 from blvnet_edu.data.synthetic import TIERS, render_clip, sample_params
 from blvnet_edu.data.order import reverse_frames, shuffle_pairs
 from blvnet_edu.explain.figures import frames_figure
-from blvnet_edu.inference import load_clips, load_predictor, order_comparison, order_markdown
+from blvnet_edu.clips import load_clips
+from blvnet_edu.inference import load_predictor
+from blvnet_edu.order_comparison import order_comparison, order_markdown
 from course import DEMO, EXAMPLES, check, setup
 
 setup()

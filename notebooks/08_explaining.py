@@ -54,7 +54,8 @@ from blvnet_edu.explain.figures import (frames_figure, tam_layer_heatmap, tam_su
                                         temporal_importance_figure, topk_figure)
 from blvnet_edu.explain.overlays import overlay
 from blvnet_edu.explain.tam_weights import summarize_tams, tam_weights
-from blvnet_edu.inference import explain, load_clip, load_predictor, predict_clip
+from blvnet_edu.clips import load_clip
+from blvnet_edu.inference import explain, load_predictor, predict_clip
 from blvnet_edu.models.checkpoints import load_file
 from course import DEMO, EXAMPLES, WORK, check, pick, record, setup
 

@@ -48,7 +48,9 @@ from blvnet_edu.data.label_maps import load_labels
 from blvnet_edu.data.sampling import segment_indices
 from blvnet_edu.data.video_io import probe_video, read_frames
 from blvnet_edu.explain.figures import frames_figure, temporal_importance_figure, topk_figure
-from blvnet_edu.inference import demo_notice, explain, load_clip, load_predictor, model_card, predict_clip
+from blvnet_edu.clips import load_clip
+from blvnet_edu.inference import explain, load_predictor, predict_clip
+from blvnet_edu.model_card import demo_notice, model_card
 from course import DEMO, ROOT, WORK, check, pick, setup
 
 setup()

@@ -14,9 +14,14 @@ import numpy as np
 import pytest
 import torch
 
+from blvnet_edu import build_model
 from blvnet_edu.data.kinetics import make_subset
 from blvnet_edu.data.synthetic import make_synthetic
+from blvnet_edu.data.video_io import write_video
 from blvnet_edu.engine.config import TrainConfig
+from blvnet_edu.inference import Predictor
+from blvnet_edu.models.fast import prepare_for_inference
+from blvnet_edu.saved_run import Preprocessing, SavedRun
 
 REFERENCE_DIR = Path(__file__).parent / "data" / "official_blvnet_tam"
 # the CUDA case of a test parametrized by device: skipped where no GPU is present (`pytest -m cuda` runs them)
@@ -177,3 +182,37 @@ def tiny_config(dataset, out, **overrides):
                   threads=1, out=str(out), seed=3)
     values.update(overrides)
     return TrainConfig(**values)
+
+
+# A tiny model's checkpoint, a clip file and three architectures ready for inference: what the tests of
+# inference.py, clips.py, clip_cache.py, order_comparison.py and model_card.py run on.
+CLASSES = [f"class {i}" for i in range(10)]
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory):
+    """A random tiny bLVNet-TAM (8 frames, `CLASSES`) saved with its preprocessing (48 px, short side 56)."""
+    model = randomize_(build_model("blvnet_tam_tiny", num_frames=8))
+    path = tmp_path_factory.mktemp("ckpt") / "model.pt"
+    SavedRun(model.config, CLASSES, model.state_dict(), Preprocessing(48, 56)).save(path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def clip_file(tmp_path_factory):
+    """40 frames of 60x96, each showing its index (`index_frames`), at 10 fps."""
+    return write_video(tmp_path_factory.mktemp("clips") / "clip.mp4", index_frames(40, 60, 96), fps=10)
+
+
+@pytest.fixture(scope="module")
+def three_models():
+    """TSN, bLVNet without TAM and bLVNet-TAM with generic random weights (no identity TAM)."""
+    predictors = {}
+    for seed, name in enumerate(["tsn_resnet_tiny", "blvnet_tiny", "blvnet_tam_tiny"]):
+        model = randomize_(build_model(name, num_classes=len(CLASSES), num_frames=8), seed=seed).eval()
+        with torch.no_grad():  # logits of order 1, so that no softmax saturates and hides a change
+            scale = model(random_video(1, 8, 48)).std()
+            model.fc.weight /= scale
+            model.fc.bias /= scale
+        predictors[name] = Predictor(name, prepare_for_inference(model), CLASSES, 48, 56)
+    return predictors

@@ -1,5 +1,11 @@
-"""app/app.py (`blvnet_edu_app.app`) through its named API endpoints (gradio_client), on 127.0.0.1."""
+"""app/app.py (`blvnet_edu_app.app`) through its named API endpoints (gradio_client), on 127.0.0.1;
+importing it does nothing, and the page binds its server's state to every handler."""
 
+import functools
+import os
+import subprocess
+import sys
+import textwrap
 
 import av
 import numpy as np
@@ -8,7 +14,7 @@ from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 
 from blvnet_edu.data.video_io import write_video
-from blvnet_edu_app import app
+from blvnet_edu_app import app, handlers
 
 from conftest import free_port
 
@@ -169,3 +175,41 @@ def test_uploads_larger_than_the_limit_are_refused(app_module, tmp_path):
             small_client.predict(handle_file(str(big)), "bLVNet-TAM (demo)", 0, None, api_name="/predict")
     finally:
         demo.close()
+
+
+def test_importing_the_app_does_nothing(tmp_path):
+    """No file or folder made (in TMPDIR or the working folder), no environment variable set, no
+    model loaded: `launch` does all of that."""
+    temp, cwd = tmp_path / "tmp", tmp_path / "cwd"
+    temp.mkdir()
+    cwd.mkdir()
+    # torch's own doing, set beforehand outside TMPDIR: torchvision (which blvnet_edu.explain imports)
+    # imports torch._dynamo, which sets TORCHINDUCTOR_CACHE_DIR and makes that folder (in TMPDIR by default).
+    env = {**os.environ, "TMPDIR": str(temp), "TORCHINDUCTOR_CACHE_DIR": str(tmp_path / "torchinductor")}
+    code = textwrap.dedent("""
+        import gc, os
+        before = dict(os.environ)
+        import blvnet_edu_app.app, blvnet_edu_app.handlers
+        from blvnet_edu.models.blvnet import VideoNet
+        print(sorted(k for k in {*before, *os.environ} if before.get(k) != os.environ.get(k)),
+              sum(isinstance(o, VideoNet) for o in gc.get_objects()))
+    """)
+    done = subprocess.run([sys.executable, "-c", code], cwd=cwd, env=env, capture_output=True, text=True,
+                          check=True)
+    assert done.stdout.strip() == "[] 0"  # no variable changed, no network built
+    assert list(temp.iterdir()) == [] and list(cwd.iterdir()) == []
+
+
+def test_the_page_binds_its_server_state_to_every_handler(tmp_path, monkeypatch):
+    """What `launch` makes of `--max-checkpoints` and `--max-cache-mb` reaches the handlers as an
+    explicit `handlers.Server`; the module's defaults are left as they are."""
+    monkeypatch.setenv("GRADIO_EXAMPLES_CACHE", str(tmp_path))
+    server = handlers.Server(handlers.OwnCheckpoints(capacity=2), max_cache_mb=123)
+    demo = app.build_ui(handlers.load_models(), cache_examples=False, server=server)
+    bound = [block.fn for block in demo.fns.values() if isinstance(block.fn, functools.partial)]
+    every = {"predict", "order_test", "explain", "frame_test", "tam_view", "tam_weights", "tam_layer",
+             "model_changed", "load_custom"}
+    assert {fn.func.__name__ for fn in bound} >= every
+    assert all(fn.keywords["server"] is server for fn in bound)
+    defaults = handlers.SERVER.own.capacity, handlers.SERVER.max_cache_mb, handlers.MAX_CACHE_MB
+    assert defaults == (4, 2000, 2000)

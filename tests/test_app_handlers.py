@@ -2,6 +2,7 @@
 own frames, per-method attributions, the order tests on every example, nothing recomputed that a
 control does not change."""
 
+import os
 from dataclasses import replace
 
 import av
@@ -10,7 +11,9 @@ import matplotlib.figure
 import pytest
 import torch
 
-import blvnet_edu.inference as inference
+import blvnet_edu.clip_cache as clip_cache
+import blvnet_edu.clips as clip_loading
+import blvnet_edu.order_comparison as order_comparison
 from blvnet_edu import build_model
 from blvnet_edu.data.synthetic import LONG_RANGE_PAIRS, SHORT_RANGE_PAIRS
 from blvnet_edu.explain.attributions import METHODS
@@ -180,7 +183,7 @@ def test_a_16_frame_checkpoint_is_explained_on_16_frames(models, example, tmp_pa
 def test_changing_how_it_is_drawn_reruns_nothing_and_a_new_method_no_prediction(models, example, monkeypatch):
     cache = handlers.predict(models, example, BLVNET_TAM, OWN, None)[-1]
     calls = {"decode": 0, "predict": 0, "attribution": 0}
-    read_frames, predict_clip, attribution = (inference.read_frames, inference.predict_clip,
+    read_frames, predict_clip, attribution = (clip_loading.read_frames, clip_cache.predict_clip,
                                               handlers.attribution)
 
     def counted(name, fn):
@@ -189,8 +192,9 @@ def test_changing_how_it_is_drawn_reruns_nothing_and_a_new_method_no_prediction(
             return fn(*args, **kwargs)
         return wrapper
 
-    monkeypatch.setattr(inference, "read_frames", counted("decode", read_frames))
-    monkeypatch.setattr(inference, "predict_clip", counted("predict", predict_clip))
+    monkeypatch.setattr(clip_loading, "read_frames", counted("decode", read_frames))
+    for user in (clip_cache, order_comparison):  # the modules that predict
+        monkeypatch.setattr(user, "predict_clip", counted("predict", predict_clip))
     monkeypatch.setattr(handlers, "attribution", counted("attribution", attribution))
     explain = lambda method, sign="absolute_value", opacity=0.8, target=None: handlers.explain(  # noqa: E731
         models, example, BLVNET_TAM, OWN, method, "black", target, sign, opacity, None, cache, forced=False)
@@ -435,13 +439,15 @@ def test_one_run_decodes_once_per_preprocessing_and_runs_each_model_once(models,
     custom = handlers.load_custom(models, str(other), None, handlers.OURS)[0]
     everyone = {**models, CUSTOM: custom()}  # the state holds a reference; the server holds the model
     decodes, probes = [], []
-    read_frames, probe_video = inference.read_frames, inference.probe_video
-    monkeypatch.setattr(inference, "read_frames", lambda *a, **k: decodes.append(a) or read_frames(*a, **k))
-    monkeypatch.setattr(inference, "probe_video", lambda *a, **k: probes.append(a) or probe_video(*a, **k))
+    read_frames, probe_video = clip_loading.read_frames, clip_loading.probe_video
+    monkeypatch.setattr(clip_loading, "read_frames",
+                        lambda *a, **k: decodes.append(a) or read_frames(*a, **k))
+    monkeypatch.setattr(clip_loading, "probe_video", lambda *a, **k: probes.append(a) or probe_video(*a, **k))
     predictions = []
-    predict_clip = inference.predict_clip
-    monkeypatch.setattr(inference, "predict_clip",
-                        lambda p, c: predictions.append(p.name + str(p.size)) or predict_clip(p, c))
+    predict_clip = clip_cache.predict_clip
+    for user in (clip_cache, order_comparison):  # the modules that predict
+        monkeypatch.setattr(user, "predict_clip",
+                            lambda p, c: predictions.append(p.name + str(p.size)) or predict_clip(p, c))
     run(models, example, custom=custom)
     assert len(decodes) == len(probes) == 2  # (8 frames, 48 px) for the demo models, (8, 40) for custom
     # each model once on the clip as it is and once shuffled; the explanation reuses the prediction
@@ -462,32 +468,38 @@ def test_an_authors_checkpoint_with_a_shipped_label_map(models, example, tmp_pat
     assert len(top5) >= 5 and set(top5) <= set(custom().classes)
 
 
-def test_overlay_videos_are_bounded(monkeypatch, tmp_path):
-    monkeypatch.setattr(handlers, "OVERLAYS", tmp_path)
-    monkeypatch.setattr(handlers, "KEEP_OVERLAYS", 3)
-    paths = [handlers._overlay_path() for _ in range(6)]
+def test_overlay_videos_are_bounded(tmp_path):
+    overlays = handlers.OverlayVideos(keep=3, folder=tmp_path)
+    open_files = len(os.listdir("/proc/self/fd")) if os.path.isdir("/proc/self/fd") else None
+    paths = [overlays.new_path() for _ in range(6)]
+    if open_files is not None:
+        assert len(os.listdir("/proc/self/fd")) <= open_files  # no file left open per overlay
     assert len({p.name for p in paths}) == 6 and all(p.parent == tmp_path for p in paths)
     assert len(list(tmp_path.glob("*.mp4"))) == 3  # the newest ones only
 
 
-def test_the_server_holds_a_bounded_number_of_visitors_checkpoints(models, example, monkeypatch):
+def test_the_server_holds_a_bounded_number_of_visitors_checkpoints(models, example):
     import gc
 
-    monkeypatch.setattr(handlers, "OWN", handlers.OwnCheckpoints(capacity=2))
+    server = handlers.Server(handlers.OwnCheckpoints(capacity=2))  # `app.launch(max_checkpoints=2)`
     tsn = str(handlers.DEMO / "tsn_resnet_tiny.pt")
-    first = handlers.load_custom(models, tsn, None, handlers.OURS)[0]
-    cache = handlers.predict(models, example, CUSTOM, 8, None, first)[-1]
-    handlers.explain(models, example, CUSTOM, 8, "saliency", "black", None, custom=first, cache=cache)
-    second, third = (handlers.load_custom(models, tsn, None, handlers.OURS)[0] for _ in range(2))
+    first = handlers.load_custom(models, tsn, None, handlers.OURS, server=server)[0]
+    cache = handlers.predict(models, example, CUSTOM, 8, None, first, server=server)[-1]
+    handlers.explain(models, example, CUSTOM, 8, "saliency", "black", None, custom=first, cache=cache,
+                     server=server)
+    second, third = (handlers.load_custom(models, tsn, None, handlers.OURS, server=server)[0]
+                     for _ in range(2))
     gc.collect()
     # unloaded and freed, though its visitor's cache used it
-    assert len(handlers.OWN) == 2 and first() is None
+    assert len(server.own) == 2 and first() is None
     with pytest.raises(gr.Error,
                        match="Your checkpoint is not loaded: the server holds the 2 most recently used"):
-        handlers.predict(models, example, CUSTOM, 8, None, first, cache)
-    panels = dict(zip(handlers.SLOTS, handlers.predict(models, example, BLVNET_TAM, 8, None, first, cache)))
+        handlers.predict(models, example, CUSTOM, 8, None, first, cache, server=server)
+    panels = dict(zip(handlers.SLOTS, handlers.predict(models, example, BLVNET_TAM, 8, None, first, cache,
+                                                       server=server)))
     assert panels[CUSTOM] is None and panels[TSN]  # the demo models still answer that visitor
-    assert "has 5 TAMs" in handlers.tam_weights(models, BLVNET_TAM, first)[3]
+    assert "has 5 TAMs" in handlers.tam_weights(models, BLVNET_TAM, first, server=server)[3]
     for visitor in (second, third):
-        panels = dict(zip(handlers.SLOTS, handlers.predict(models, example, BLVNET_TAM, 8, None, visitor)))
+        panels = dict(zip(handlers.SLOTS, handlers.predict(models, example, BLVNET_TAM, 8, None, visitor,
+                                                           server=server)))
         assert panels[CUSTOM] == pytest.approx(panels[TSN])

@@ -13,7 +13,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from blvnet_edu.inference import load_clip, load_predictor
+from blvnet_edu.clips import load_clip
+from blvnet_edu.inference import load_predictor
 from blvnet_edu.models import build_model, load_official_checkpoint
 from blvnet_edu.models.checkpoints import official_config
 

@@ -16,9 +16,11 @@ from PIL import Image
 import blvnet_edu.inference as inference
 from blvnet_edu.budget import BudgetError, Deadline, Limits, RequestTimeout, occlusion_positions, plan_explanation
 from blvnet_edu.data import video_io
+from blvnet_edu.clips import load_clip
 from blvnet_edu.data.sampling import segment_indices
+from blvnet_edu.data.transforms import resize_short_side
 from blvnet_edu.data.video_io import VideoDecodeError, decode_work, read_frames, resize_video, write_video
-from blvnet_edu.inference import load_clip, load_predictor
+from blvnet_edu.inference import load_predictor
 from blvnet_edu.saved_run import SavedRun
 
 from conftest import h264_clip, index_frames, ramp_frames
@@ -61,7 +63,7 @@ def test_a_clip_over_the_decode_budget_is_refused_before_decoding(clips, monkeyp
     def no_decoding(*args, **kwargs):
         raise AssertionError("decoded although over budget")
 
-    monkeypatch.setattr(inference, "read_frames", no_decoding)
+    monkeypatch.setattr("blvnet_edu.clips.read_frames", no_decoding)
     with pytest.raises(BudgetError, match=r"decoding \d+ frames \(its key frames are far apart\); the limit is 4000"):
         load_clip(clips["one key frame"], 16, 48, 56, limits=Limits(max_decode_frames=4000))
     with pytest.raises(BudgetError, match=r"64x48 \(0.0 Mpixel per frame\); the largest accepted is 0.0 Mpixel"):
@@ -122,7 +124,7 @@ def test_large_frames_are_scaled_down_while_decoding(tmp_path):
     small = read_frames(path, [0, 5], max_short_side=256)
     assert tuple(small.shape[-2:]) == (256, 455)
     full = read_frames(path, [0, 5])
-    resize = inference.resize_short_side
+    resize = resize_short_side
     assert (resize(small, 128).float() - resize(full, 128).float()).abs().mean() < 1.5  # grey levels
 
 
@@ -134,7 +136,7 @@ def test_decoding_a_4k_clip_holds_no_4k_frames(tmp_path):
     path = h264_clip(tmp_path / "uhd.mp4", frames, keyint=8)
     code = textwrap.dedent(f"""
         import resource
-        from blvnet_edu.inference import load_clip
+        from blvnet_edu.clips import load_clip
         from blvnet_edu.budget import Limits
         before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         clip = load_clip({path!r}, 16, 112, 128, limits=Limits())

@@ -167,7 +167,7 @@ def test_text_and_other_non_video_files_are_refused(tmp_path):
     text.write_text(("The quick brown fox jumps over the lazy dog. " * 40 + "\n") * 200)
     with pytest.raises(VideoDecodeError, match="not a video file .*Tele-typewriter"):
         probe_video(text)
-    from blvnet_edu.inference import ClipError, load_clip
+    from blvnet_edu.clips import ClipError, load_clip
 
     with pytest.raises(ClipError, match="not a video file"):
         load_clip(text, 8, 48, 56)

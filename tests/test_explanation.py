@@ -6,9 +6,10 @@ import pytest
 import torch
 
 from blvnet_edu.budget import Deadline, Limits, RequestTimeout
+from blvnet_edu.clips import ClipError, load_clip
 from blvnet_edu.explain.attributions import METHODS, signed_attribution
 from blvnet_edu.explanation import attribution, draw, explain, remove_frames
-from blvnet_edu.inference import ClipError, load_clip, load_predictor, predict_clip
+from blvnet_edu.inference import load_predictor, predict_clip
 
 ROOT = Path(__file__).resolve().parents[1]
 

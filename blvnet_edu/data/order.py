@@ -3,7 +3,7 @@ frame pairs shuffled.
 
 Pure tensor functions with explicit randomness (a `torch.Generator`), shared by the order
 diagnostics over a clip list (`engine/order_tests.py`, with the paper's Figure 1 as a table
-of what each network notices), `inference.reorder_clip` (the app) and the course.
+of what each network notices), `order_comparison.reorder_clip` (the app) and the course.
 """
 
 from __future__ import annotations

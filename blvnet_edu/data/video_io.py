@@ -26,6 +26,9 @@ being the `i`-th image in numeric order, decoded with Pillow. Folders carry no f
 Any problem with a file (missing, empty, not a video, no video stream, undecodable) raises an
 error that names the file: `FileNotFoundError` or `VideoDecodeError`; so does a frame folder
 without numbered images or with an unreadable one.
+
+PyAV is imported by the functions that open a video file, not with this module: importing
+`blvnet_edu` (which reaches this module through `clips`) and building a model need no decoder.
 """
 
 from __future__ import annotations
@@ -39,12 +42,15 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import av
 import numpy as np
 import torch
 from PIL import Image, ImageOps
 from torch import Tensor
+
+if TYPE_CHECKING:  # for the annotations; the functions that open a file import PyAV themselves
+    import av
 
 __all__ = [
     "FRAME_EXTENSIONS",
@@ -93,6 +99,8 @@ def _open(path: PathLike) -> av.container.InputContainer:
         raise FileNotFoundError(f"video not found: {path}")
     if path.stat().st_size == 0:
         raise VideoDecodeError(f"{path}: the file is empty")
+    import av
+
     try:
         container = av.open(str(path), mode="r")
     except av.FFmpegError as err:
@@ -110,6 +118,8 @@ def _open(path: PathLike) -> av.container.InputContainer:
 
 
 def _stream_info(path: PathLike, stream: av.video.stream.VideoStream, container) -> VideoInfo:
+    import av
+
     rate = stream.average_rate or stream.guessed_rate or stream.base_rate
     fps = float(rate) if rate else 0.0
     if stream.duration is not None and stream.time_base is not None:
@@ -225,6 +235,8 @@ def read_frames(
 @contextmanager
 def _video_stream(path: PathLike):
     """`(container, video stream)` of a file; FFmpeg errors become `VideoDecodeError`s naming it."""
+    import av
+
     container = _open(path)
     try:
         stream = container.streams.video[0]
@@ -436,6 +448,8 @@ def _encode(
     `intra_only`: every frame a key frame at a fixed quantiser (`crf` used as the QP), so each
     decoded frame depends on that frame alone, not on its neighbours or their order.
     """
+    import av
+
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}.mp4")
     rate = Fraction(fps).limit_denominator(1001)

@@ -1,0 +1,48 @@
+"""What a loaded model is, for the user: its cost, its card, and what a demo model can tell.
+
+The cost (parameters, GFLOPs per clip) is measured on a fresh network of the same config
+(`profiling.profile_model`) once per config and size; the app shows the card beside the TAM
+views and plans its explanations from the cost, `blvnet-edu predict` prints the demo notice.
+
+    params, gflops = cost(predictor.model.config, predictor.size)
+    print(model_card(predictor))        # markdown: parameters, GFLOPs, input, classes
+    print(demo_notice(predictor))       # a demo model knows only the synthetic classes
+"""
+
+from __future__ import annotations
+
+import functools
+
+from .inference import Predictor
+from .models.blvnet import BLVNetConfig, VideoNet
+from .profiling import profile_model
+
+__all__ = ["cost", "model_card", "demo_notice"]
+
+
+@functools.lru_cache(maxsize=8)
+def cost(config: BLVNetConfig, size: int) -> tuple[int, float]:
+    """(parameters, GFLOPs) of a fresh network with this config, measured once per config."""
+    profile = profile_model(VideoNet(config), size=size)
+    return profile.params, profile.gflops
+
+
+def model_card(predictor: Predictor) -> str:
+    """Markdown: parameters, GFLOPs, input, classes."""
+    config = predictor.model.config
+    params, gflops = cost(config, predictor.size)
+    classes = ", ".join(predictor.classes[:30]) + (" ..." if len(predictor.classes) > 30 else "")
+    return (
+        f"**{config.name}** — {params / 1e6:.2f}M parameters, {gflops:.2f} GFLOPs per clip "
+        f"({config.num_frames} frames at {predictor.size}x{predictor.size})  \n"
+        f"temporal module: {config.temporal_module or 'none'}; frame routing: {config.frame_routing}  \n"
+        f"{len(predictor.classes)} classes: {classes}"
+    )
+
+
+def demo_notice(predictor: Predictor) -> str:
+    """What a demo model can and cannot tell, for the user (the app and `blvnet-edu predict`)."""
+    return (f"The demo model ({predictor.name}) knows only the {len(predictor.classes)} classes of the "
+            f"course's synthetic set ({', '.join(predictor.classes[:3])}, ...): any other clip gets an "
+            "arbitrary answer among them. For real videos, load a released checkpoint: --checkpoint FILE "
+            "--labels ssv1|ssv2|kinetics400 (README, \"Real videos and the authors' models\").")

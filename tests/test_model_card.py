@@ -1,0 +1,22 @@
+"""blvnet_edu/model_card.py: a loaded model's cost, card and demo notice."""
+
+from blvnet_edu.inference import load_predictor
+from blvnet_edu.model_card import cost, demo_notice, model_card
+
+
+def test_model_card(checkpoint):
+    card = model_card(load_predictor(checkpoint))
+    assert "blvnet_tam_tiny" in card and "GFLOPs" in card and "10 classes" in card
+
+
+def test_the_cost_is_measured_once_per_config(checkpoint):
+    config = load_predictor(checkpoint).model.config
+    params, gflops = cost(config, 48)
+    assert params > 0 and gflops > 0 and cost(config, 48) == (params, gflops)
+    assert cost.cache_info().hits >= 1
+
+
+def test_the_demo_notice_names_the_classes_it_knows(checkpoint):
+    notice = demo_notice(load_predictor(checkpoint))
+    assert "knows only the 10 classes" in notice and "class 0, class 1, class 2, ..." in notice
+    assert "--labels ssv1|ssv2|kinetics400" in notice
