@@ -190,7 +190,7 @@ def _pick(models: Models, name: str, frames: int | None, server: Server) -> Pred
     predictor = models[name]
     if frames and predictor.model.config.frame_routing == "pairs" and int(frames) % 2:
         raise gr.Error("bLVNet takes frames in pairs: choose an even number of frames")
-    return predictor.with_frames(int(frames)) if frames else predictor
+    return predictor.at_frames(int(frames)) if frames else predictor
 
 
 def _for_user(message: str, *uploads: str | None) -> str:
@@ -315,7 +315,7 @@ def _plan(predictor: Predictor, clip: Clip, method: str, cache: ClipCache,
     frames, size = len(clip.indices), predictor.size
     gflop = cost(predictor.model.config, size)[1]
     cache.predict(predictor, clip)
-    single = cache.seconds[predictor.uid]
+    single = cache.seconds[predictor.uid, predictor.num_frames]
     try:
         plan = plan_explanation(method, frames, size, gflop, IG_STEPS, limits, frame_test=False)
     except BudgetError as err:  # over the work limit: say what it would cost in time too
@@ -544,7 +544,7 @@ def tam_layer(models: Models, model_name: str, layer: str, custom: Custom = None
     if layer not in tams:
         raise gr.Error(f"{model_name} has no TAM named {layer!r}")
     weights = tams[layer].offset_weights()
-    pairs = tams[layer].num_frames < model.config.num_frames  # stage 4 of bLVNet: one frame per pair
+    pairs = layer.startswith("layer4.") and model.routing.group_size == 2  # stage 4 of bLVNet: one frame per pair
     return figures.tam_groups_figure(layer, weights, group_channels(weights),
                                      "frame pairs" if pairs else "frames")
 

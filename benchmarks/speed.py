@@ -18,9 +18,8 @@ BatchNorm statistics, loaded into ours with `load_official_checkpoint`; the logi
 - paper path: the same model with `fast=False`, the paper's modules. It is our code, not the
   authors': it only says what the speed tricks buy together;
 - without <trick>: the plain call with one trick switched off (`to_fast(tam=False)`,
-  `to_fast(pairs=False)`, `to_fast(channels_last=False)`, or a fast module whose one method
-  is replaced by the plain version: the split as two slices, the upsample-and-add out of
-  place). Its time over the plain call's is what the trick gains on its own;
+  `to_fast(pairs=False)`, `to_fast(channels_last=False)`, `layer0.tam.inplace = False`). Its
+  time over the plain call's is what the trick gains on its own;
 - floor: `blvnet_50` (the same network without TAM), plain call and inference path. The
   distance to it is what TAM costs;
 - previous plain call (with `--previous`): the plain call of an earlier checkout of this
@@ -49,11 +48,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-import torch.nn.functional as F
-
 from blvnet_edu.models import build_model, load_official_checkpoint
-from blvnet_edu.models.fast import FastBLModule, PairStorage, prepare_for_inference, to_fast
-from blvnet_edu.models.temporal import FrameRouting
+from blvnet_edu.models.fast import prepare_for_inference, to_fast
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from report import write_report  # noqa: E402
@@ -64,24 +60,8 @@ FLOOR_PLAIN, FLOOR_INFERENCE = "floor: no TAM, plain call", "floor: no TAM, infe
 PREVIOUS = "previous checkout, plain call"
 
 
-class SlicedPairStorage(PairStorage):
-    """`PairStorage` with the stem output split by two slices (autograd's backward)."""
-
-    def split(self, frames: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        return FrameRouting.split(self, frames)
-
-
-class CopyingFastBLModule(FastBLModule):
-    """`FastBLModule` with the big branch upsampled into a new tensor and added out of place."""
-
-    def fuse(self, little: torch.Tensor, big: torch.Tensor) -> torch.Tensor:
-        return self.relu(little + F.interpolate(big, size=little.shape[-2:], mode="nearest"))
-
-
-def swap_classes(model: nn.Module, old: type, new: type) -> nn.Module:
-    for module in model.modules():
-        if type(module) is old:
-            module.__class__ = new
+def stem_tam_out_of_place(model: nn.Module) -> nn.Module:
+    model.layer0.tam.inplace = False
     return model
 
 
@@ -89,12 +69,10 @@ def swap_classes(model: nn.Module, old: type, new: type) -> nn.Module:
 TRICKS = (
     ("TAM accumulated in place, hand-written backward", "`FastTAM`",
      lambda m: to_fast(m, tam=False)),
+    ("at inference, bL layer 0's TAM written over the stem output", "`FastTAM(inplace=True)`",
+     stem_tam_out_of_place),
     ("one map per pair between stages (pair storage; TAM read over pairs)", "`PairStorage`, `FastBLModule`, `PairTAM`",
      lambda m: to_fast(m, pairs=False)),
-    ("the stem output split as two views, one-buffer backward", "`PairStorage.split`",
-     lambda m: swap_classes(m, PairStorage, SlicedPairStorage)),
-    ("upsample-and-add in place", "`FastBLModule.fuse`",
-     lambda m: swap_classes(m, FastBLModule, CopyingFastBLModule)),
     ("channels_last input frames on CPU", "`ChannelsLastOnCPU`",
      lambda m: to_fast(m, channels_last=False)),
 )

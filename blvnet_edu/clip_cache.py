@@ -57,7 +57,7 @@ class ClipCache:
     video: tuple[str, int, int] | None = None  # _file_identity of the file the clips come from
     clips: dict[tuple[int, int, int], Clip] = field(default_factory=dict)  # (T, size, resize) -> clip
     probs: dict[tuple[int, int], tuple[Clip, dict[str, float]]] = field(default_factory=dict)
-    seconds: dict[int, float] = field(default_factory=dict)  # predictor uid -> one forward pass, measured
+    seconds: dict[tuple[int, int], float] = field(default_factory=dict)  # (uid, frames) -> one forward, measured
     memos: dict[tuple, tuple[Clip, object]] = field(default_factory=dict)
     tickets: collections.Counter = field(default_factory=collections.Counter)  # `ticket`: the latest request
 
@@ -79,7 +79,7 @@ class ClipCache:
         if key not in self.probs:
             start = time.perf_counter()
             self.probs[key] = (clip, predict_clip(predictor, clip))
-            self.seconds[predictor.uid] = time.perf_counter() - start
+            self.seconds[predictor.uid, predictor.num_frames] = time.perf_counter() - start
         return self.probs[key][1]
 
     def timing(self, predictor: Predictor, clip: Clip, batch: int = 2) -> ForwardTiming:

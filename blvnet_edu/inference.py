@@ -20,10 +20,8 @@ than allowed raises `BudgetError` before it is built.
 
 from __future__ import annotations
 
-import collections
 import dataclasses
 import itertools
-import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -43,42 +41,31 @@ _SERIALS = itertools.count()
 
 @dataclass
 class Predictor:
-    """A model ready for inference, with its classes and input size.
+    """A model ready for inference, with its classes, input size and clip length.
 
-    `uid` names it in caches (`ClipCache`) without keeping it alive; `with_frames` keeps the
-    models it made for the `FRAME_COUNTS_KEPT` most recently asked frame counts."""
+    `num_frames` is how many frames its clips are sampled with, by default the clip length
+    the model was trained on; the network reads T from its input, so `at_frames` gives the
+    same model on other clip lengths without building anything. `uid` names the model in
+    caches (`ClipCache`) without keeping it alive."""
 
     name: str
     model: VideoNet
     classes: list[str]
     size: int
     resize: int
+    num_frames: int | None = None  # None: the model's own (`model.config.num_frames`)
     uid: int = field(default_factory=lambda: next(_SERIALS), repr=False, compare=False)
-    _by_frames: collections.OrderedDict = field(default_factory=collections.OrderedDict, repr=False,
-                                                compare=False)
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
-    FRAME_COUNTS_KEPT = 4
+    def __post_init__(self) -> None:
+        if self.num_frames is None:
+            self.num_frames = self.model.config.num_frames
 
-    @property
-    def num_frames(self) -> int:
-        return self.model.config.num_frames
-
-    def with_frames(self, num_frames: int) -> Predictor:
-        """The same weights for another number of frames (no parameter depends on T)."""
-        if num_frames == self.num_frames:
-            return self
-        with self._lock:  # visitors of the app ask at the same time
-            if num_frames not in self._by_frames:
-                model = VideoNet(dataclasses.replace(self.model.config, num_frames=num_frames))
-                model = prepare_for_inference(model)  # as self.model: BatchNorm folded, channels_last
-                model.load_state_dict(self.model.state_dict())
-                self._by_frames[num_frames] = Predictor(self.name, model, self.classes, self.size,
-                                                        self.resize)
-                while len(self._by_frames) > self.FRAME_COUNTS_KEPT:
-                    self._by_frames.popitem(last=False)
-            self._by_frames.move_to_end(num_frames)
-            return self._by_frames[num_frames]
+    def at_frames(self, num_frames: int) -> Predictor:
+        """The same model (and `uid`) sampling clips of `num_frames` frames."""
+        if num_frames < 1 or (self.model.routing.group_size == 2 and num_frames % 2):
+            raise ValueError(f"{self.name} takes frames in pairs: the number of frames must be even "
+                             f"and >= 2, got {num_frames}")
+        return self if num_frames == self.num_frames else dataclasses.replace(self, num_frames=num_frames)
 
 
 def load_predictor(
@@ -103,19 +90,20 @@ def load_predictor(
         size, resize: the crop and the short side. The default is the checkpoint's own, or for
             the authors' models their test default, 224 and 256 (`resize=224` is their
             `--disable_scaleup` setting).
-        num_frames: frames per clip; the authors' released models default to 16 (8x2).
+        num_frames: frames per clip; default: the checkpoint's own (the authors' released
+            models: 16, 8x2, or what their file name says).
         limits: refuse networks and label lists over the limits before allocating them
             (`BudgetError`; what the app passes for uploaded checkpoints).
 
     Raises `FileNotFoundError`, or `ValueError` (a `CheckpointMismatchError` for weights
     that do not fit the model) naming the problem. Files are read with weights_only=True.
     """
-    model, classes, saved = load_network(checkpoint, labels, model_name, num_frames, limits)
+    model, classes, saved = load_network(checkpoint, labels, model_name, limits)
     size, resize = size or saved.size, resize or saved.resize
     # BatchNorm folded, channels_last: faster on CPU (docs/benchmarks/speed.md)
     model = prepare_for_inference(model)
     predictor = Predictor(model.config.name, model, classes, size, resize)
-    return predictor.with_frames(num_frames) if num_frames else predictor
+    return predictor.at_frames(num_frames) if num_frames else predictor
 
 
 @torch.inference_mode()
@@ -127,8 +115,9 @@ def predict_clip(predictor: Predictor, clip: Clip) -> dict[str, float]:
 
 def predict(video: str | Path | Tensor, predictor: Predictor,
             num_frames: int | None = None) -> dict[str, float]:
-    """`{class: probability}` for a clip file or uint8 frames, with evaluation preprocessing."""
-    predictor = predictor.with_frames(num_frames or predictor.num_frames)
+    """`{class: probability}` for a clip file or uint8 frames, with evaluation preprocessing;
+    `num_frames` frames (default: the predictor's)."""
+    predictor = predictor.at_frames(num_frames or predictor.num_frames)
     return predict_clip(predictor, load_clip(video, predictor.num_frames, predictor.size, predictor.resize))
 
 

@@ -58,7 +58,6 @@ def load_network(
     checkpoint: str | Path,
     labels: str | Path | None = None,
     model_name: str | None = None,
-    num_frames: int | None = None,
     limits: Limits | None = None,
 ) -> tuple[VideoNet, list[str], Preprocessing]:
     """`(network in eval mode, class names, preprocessing)` from a checkpoint file.
@@ -67,7 +66,6 @@ def load_network(
         checkpoint: a blvnet-edu checkpoint or an authors' released file.
         labels: `ssv1`, `ssv2`, `kinetics400` or a file of class names (overrides a saved run's).
         model_name: build an authors' checkpoint as this preset instead of reading its shapes.
-        num_frames: frames per clip of an authors' network (a saved run keeps its own).
         limits: refuse (`budget.BudgetError`) label lists and networks over `max_classes` and
             `max_params_m` before the network is allocated.
 
@@ -97,7 +95,7 @@ def load_network(
             raise ValueError(f"{checkpoint} is an authors' checkpoint with {num_classes} classes and holds no "
                              f"class names: give labels, {choices}")
         classes = _labels(labels, limits)
-        frames = num_frames or authors_frames(checkpoint)
+        frames = authors_frames(checkpoint)  # the clip length it was trained on (a saved run keeps its own)
         if detected is not None:  # the network as the tensor shapes say
             name, options = detected.pop("name"), {"num_frames": frames, **detected}
         else:

@@ -182,7 +182,7 @@ def test_occlusion_is_scaled_down_then_refused_and_ig_takes_fewer_steps():
 
 
 def test_explain_follows_the_plan_and_stops_at_the_deadline():
-    predictor = load_predictor(DEMO).with_frames(32)
+    predictor = load_predictor(DEMO).at_frames(32)
     clip = load_clip("app/examples/moving_left.mp4", 32, predictor.size, predictor.resize)
     result = inference.explain(predictor, clip, None, "occlusion", limits=Limits())
     assert "24-pixel patches instead of 6" in result.note and result.maps.shape == (32, 48, 48)

@@ -38,7 +38,7 @@ def test_the_clip_cache_keeps_what_later_steps_compute(three_models, clip_file):
     cache = ClipCache()
     clip = load_clips(clip_file, {"m": predictor}, cache)["m"]
     cache.predict(predictor, clip)
-    assert cache.seconds[predictor.uid] > 0
+    assert cache.seconds[predictor.uid, predictor.num_frames] > 0
     calls = []
     assert cache.memo(predictor, clip, ("x", 1), lambda: calls.append(1) or "value") == "value"
     assert (cache.memo(predictor, clip, ("x", 1), lambda: calls.append(1) or "other") == "value"

@@ -34,5 +34,5 @@ def test_one_decode_per_preprocessing(three_models, clip_file):
     clips = load_clips(clip_file, three_models)
     assert clips["tsn_resnet_tiny"] is clips["blvnet_tiny"] is clips["blvnet_tam_tiny"]
     blvnet = three_models["blvnet_tiny"]
-    eight_and_four = load_clips(clip_file, {"a": blvnet, "b": blvnet.with_frames(4)})
+    eight_and_four = load_clips(clip_file, {"a": blvnet, "b": blvnet.at_frames(4)})
     assert len(eight_and_four["a"].indices) == 8 and len(eight_and_four["b"].indices) == 4

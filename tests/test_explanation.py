@@ -90,7 +90,7 @@ def test_explain_in_one_call(demo, clip):
 
 
 def test_limits_and_deadlines(demo):
-    demo = demo.with_frames(32)
+    demo = demo.at_frames(32)
     clip = load_clip(ROOT / "app" / "examples" / "growing.mp4", 32, demo.size, demo.resize)
     result = explain(demo, clip, None, "occlusion", limits=Limits())
     assert "patches instead of 6" in result.note and result.attribution.note == result.note

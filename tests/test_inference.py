@@ -10,7 +10,7 @@ import torch
 from blvnet_edu import build_model
 from blvnet_edu.clips import load_clip
 from blvnet_edu.data.video_io import read_video
-from blvnet_edu.inference import Predictor, explain, load_predictor, predict, predict_clip
+from blvnet_edu.inference import explain, load_predictor, predict, predict_clip
 
 from conftest import CLASSES, random_video, randomize_
 
@@ -27,12 +27,17 @@ def test_predict_returns_labelled_probabilities(checkpoint, clip_file):
     assert predict(decoded, predictor) == pytest.approx(probs, abs=1e-6)
 
 
-def test_other_frame_counts_reuse_the_weights(checkpoint, clip_file):
+def test_other_frame_counts_run_the_same_model(checkpoint, clip_file):
+    """T is an input: another clip length builds nothing and copies nothing."""
     predictor = load_predictor(checkpoint)
-    four = predictor.with_frames(4)
-    assert four.num_frames == 4 and four is predictor.with_frames(4)
-    assert torch.equal(four.model.fc.weight, predictor.model.fc.weight)
+    four = predictor.at_frames(4)
+    assert four.num_frames == 4 and four.model is predictor.model and four.uid == predictor.uid
+    assert predictor.at_frames(predictor.num_frames) is predictor and predictor.num_frames == 8
     assert len(predict(clip_file, predictor, num_frames=12)) == 10
+    with pytest.raises(ValueError, match="pairs"):
+        predictor.at_frames(5)
+    own = load_predictor(checkpoint, num_frames=12)
+    assert own.num_frames == 12 and own.model.config.num_frames == 8  # sampling, not the network
 
 
 @pytest.mark.parametrize("method", ["saliency", "integrated_gradients", "occlusion", "gradcam"])
@@ -122,9 +127,3 @@ def test_the_frames_of_a_released_model_come_from_its_file_name():
     assert authors_frames("pretrained/st2stv2-bLVNet-TAM-50-a2-b4-f8x2.pth.tar") == 16
     assert authors_frames("my_model.pth") == 16
 
-
-def test_other_frame_counts_are_bounded(checkpoint):
-    predictor = load_predictor(checkpoint)
-    made = [predictor.with_frames(t) for t in (2, 4, 6, 10, 12)]
-    assert len(predictor._by_frames) == Predictor.FRAME_COUNTS_KEPT and 2 not in predictor._by_frames
-    assert predictor.with_frames(12) is made[-1] and len({p.uid for p in made}) == 5

@@ -1,22 +1,23 @@
-"""blvnet_edu/models/fast/blnet.py: the in-place upsample-and-add of `FastBLModule`."""
+"""blvnet_edu/models/fast/blnet.py: `FastBLModule` on one map per pair equals `BLModule` on the copies."""
 
+import pytest
 import torch
-import torch.nn.functional as F
 
-from blvnet_edu.models.fast import upsample_add_
+from blvnet_edu.models import TAM, BLModule
+from blvnet_edu.models.fast import FastBLModule, PairTAM
+from blvnet_edu.models.temporal import PAIRS
 
-
-def test_upsample_add_equals_nearest_interpolation_plus_add_in_both_layouts():
-    for little_hw, big_hw in (((10, 8), (5, 4)), ((7, 9), (4, 5))):  # even: broadcasting view; odd: interpolate
-        for memory_format in (torch.contiguous_format, torch.channels_last):
-            little = torch.randn(3, 6, *little_hw).to(memory_format=memory_format)
-            big = torch.randn(3, 6, *big_hw).to(memory_format=memory_format)
-            expected = little + F.interpolate(big, size=little_hw, mode="nearest")
-            out = upsample_add_(little, big)
-            assert out is little and torch.equal(out, expected)
+from conftest import randomize_
 
 
-def test_upsample_add_gradients():
-    little = torch.randn(2, 3, 6, 4, dtype=torch.float64, requires_grad=True)
-    big = torch.randn(2, 3, 3, 2, dtype=torch.float64, requires_grad=True)
-    assert torch.autograd.gradcheck(lambda a, b: upsample_add_(a * 1.0, b), (little, big))
+@pytest.mark.parametrize("with_tam", [True, False])
+def test_a_stage_on_pairs_equals_the_papers_stage_on_the_copies(with_tam):
+    temporal = (lambda c: TAM(c, blending_frames=5)) if with_tam else None
+    stage = randomize_(BLModule(16, 64, 3, 2, 2, 2, PAIRS, temporal)).double().eval()
+    pairs = torch.rand(2 * 4, 16, 8, 8, dtype=torch.float64)  # (B*T/2, C, H, W), B = 2, T = 8
+    with torch.no_grad():
+        expected = stage(PAIRS.merge(pairs), 8)  # the paper: every frame, each pair's map copied
+        stage.__class__ = FastBLModule
+        if with_tam:
+            stage.tam.__class__ = PairTAM
+        torch.testing.assert_close(stage(pairs, 8), expected, rtol=1e-10, atol=1e-12)

@@ -113,15 +113,26 @@ def test_hooks_fire_on_the_modules_that_run_and_see_their_values():
     kept = {}
     for name, tam in model.tams().items():
         tam.register_forward_hook(lambda m, args, out, name=name: kept.__setitem__(name, (args, out)))
+    video = random_video(1, 8, 64)
     with torch.no_grad():
-        logits = model(random_video(1, 8, 64))
+        logits = model(video)
     assert list(kept) == list(model.tams())  # every TAM fired, in forward order
-    for name, ((x, frames), out) in kept.items():
-        again = model.tams()[name](x, frames)
-        for a, b in zip(out if isinstance(out, tuple) else (out,), again if isinstance(again, tuple) else (again,)):
+    (stem, frames), out = kept.pop("layer0.tam")  # at inference it writes over the stem output,
+    assert out.data_ptr() == stem.data_ptr() and model.layer0.tam.inplace  # like ReLU(inplace=True)
+    assert "inplace=True" in repr(model.layer0.tam)
+    for name, ((x, t), y) in kept.items():
+        again = model.tams()[name](x, t)
+        for a, b in zip(y if isinstance(y, tuple) else (y,), again if isinstance(again, tuple) else (again,)):
             torch.testing.assert_close(a, b, rtol=0, atol=0)  # not overwritten since
+    with torch.no_grad():  # what the stem was, from forward_intermediates (which keeps a copy)
+        _, points = model.forward_intermediates(video, ["stem", "layer0.tam"])
+        torch.testing.assert_close(out, points["layer0.tam"].maps[0])
+        torch.testing.assert_close(model.layer0.tam(points["stem"].maps[0], frames), out)
     with torch.no_grad():
-        torch.testing.assert_close(model(random_video(1, 8, 64)), logits)  # hooks change nothing
+        torch.testing.assert_close(model(video), logits)  # hooks change nothing
+    with torch.enable_grad():
+        stem = torch.rand(8, 16, 8, 8, requires_grad=True)
+        assert model.layer0.tam(stem, 8).data_ptr() != stem.data_ptr()  # never in place when a gradient is needed
 
 
 def test_a_global_hook_changes_no_path():

@@ -36,6 +36,17 @@ def test_ci_runs_exactly_the_readme_test_command():
     assert ci[-1] == block[1].strip()
 
 
+def test_the_test_command_lints_and_runs_every_tier():
+    """`scripts/test.sh` (the README's test command) runs ruff, then pytest with no marker left out."""
+    lines = [line for line in (ROOT / "scripts" / "test.sh").read_text().splitlines() if line and line[0] != "#"]
+    assert any(".venv/bin/ruff check" in line for line in lines)
+    assert any(".venv/bin/ruff format --check" in line for line in lines)
+    assert lines[-1] == '.venv/bin/python -m pytest "$@"'  # everything: cuda tests skip themselves without a GPU
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    assert any(r.startswith("ruff==") for r in project["project"]["optional-dependencies"]["dev"])
+    assert any(m.startswith("slow:") for m in project["tool"]["pytest"]["ini_options"]["markers"])
+
+
 def test_readme_opens_the_course_with_the_cli():
     readme = (ROOT / "README.md").read_text()
     block = re.search(r"<!-- course-command -->\s*```bash\n(.+?)\n```", readme, re.S)

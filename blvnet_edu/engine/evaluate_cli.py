@@ -40,15 +40,17 @@ def evaluate_checkpoint(
     decoded clips: returns `(metrics, report)` then.
 
     An authors' released checkpoint is read as `loading.load_network` reads it (`labels`,
-    `model_name`, `num_frames`); its lists must use the official class order."""
+    `model_name`); its lists must use the official class order. `num_frames`: frames per clip
+    (default: the model's own)."""
     if clips < 1 or crops not in (1, 3) or batch_size < 1:
         raise ValueError(f"--clips must be >= 1 ({clips}), --crops 1 or 3 ({crops}), --batch-size >= 1 ({batch_size})")
-    model, classes, saved = load_network(checkpoint, labels, model_name, num_frames)
+    model, classes, saved = load_network(checkpoint, labels, model_name)
+    frames = num_frames or model.config.num_frames
     if read_classes(Path(data) / "classes.txt") != classes:
         raise ValueError(f"{checkpoint} knows {len(classes)} classes that differ from {data}/classes.txt")
     target = resolve_device(device)
     dataset = VideoClipDataset(
-        Path(data) / f"{split}.csv", model.config.num_frames,
+        Path(data) / f"{split}.csv", frames,
         EvalTransform(size or saved.size, resize or saved.resize, crops), False,
         stride=saved.stride, num_clips=clips,
     )
@@ -56,9 +58,8 @@ def evaluate_checkpoint(
     progress = lambda it: tqdm(it, desc=f"evaluating {split}", dynamic_ncols=True)  # noqa: E731
     if not order_tests:
         return evaluate(model.to(target), loader, len(classes), target, progress=progress)
-    if model.config.num_frames % 2 or model.config.num_frames < 4:
-        raise ValueError(f"order tests shuffle frame pairs: they need an even number of frames >= 4, "
-                         f"and this model takes {model.config.num_frames}")
+    if frames % 2 or frames < 4:
+        raise ValueError(f"order tests shuffle frame pairs: they need an even number of frames >= 4, got {frames}")
     scores, labels = order_scores(model.to(target), loader, target, progress=progress)
     loss = F.nll_loss(scores["original"].clamp_min(1e-12).log(), labels).item()
     return metrics_from_scores(scores["original"], labels, len(classes), loss), order_report(scores, labels)

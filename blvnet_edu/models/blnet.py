@@ -110,8 +110,13 @@ class BLModule(nn.Module):
         if self.tam is not None:
             x = self.tam(x, num_frames)  # (B*T, C_in, H, W), each frame mixed with its neighbours
         big, little = self.routing.split(x)  # (N, C_in, H, W) each; N = B*T/2 for pairs
+        return self.branches(big, little)  # (N, C_out, H/stride, W/stride): one map per pair
+
+    def branches(self, big: Tensor, little: Tensor) -> Tensor:
+        """The two branches on their frames, `(N, C_in, H, W)` each, and the local fusion of
+        each pair: `(N, C_out, H/stride, W/stride)`."""
         big = self.big(big)  # (N, C_out, H/2, W/2)
         little = self.little_e(self.little(little))  # (N, C_out, H, W)
         big = F.interpolate(big, size=little.shape[-2:], mode="nearest")  # (N, C_out, H, W)
         fused = self.relu(big + little)  # local fusion of each pair
-        return self.fusion(fused)  # (N, C_out, H/stride, W/stride): one map per pair
+        return self.fusion(fused)  # (N, C_out, H/stride, W/stride)

@@ -293,10 +293,15 @@ class VideoNet(nn.Module):
 
         def keep(name: str, x: Tensor, maps: int, frames_per_map: int) -> Tensor:
             """Keep `x` if asked for, as a view that the rest of the pass reads (so gradients
-            of the output reach it); returns what the pass goes on with."""
+            of the output reach it), or a copy where there is no gradient to carry (in-place
+            steps at inference, e.g. `FastTAM(inplace=True)`, may overwrite `x`); returns
+            what the pass goes on with."""
             if name not in wanted:
                 return x
             clips = unfold_time(x, maps)  # (B, M, C, h, w)
+            if not x.requires_grad:
+                kept[name] = FeatureMaps(clips.clone(), frames_per_map)
+                return x
             kept[name] = FeatureMaps(clips, frames_per_map)
             return fold_time(clips)
 

@@ -2,41 +2,22 @@
 
 `BLModule` (models/blnet.py) reads every frame: TAM over `T` frames, then the odd frames to
 the big branch and the even ones to the little branch. After pair storage its input holds
-one map per pair, and `FastBLModule` computes the same stage from it:
-
-- the TAM reads each map as the pair's two frames and gives the big and little branch's
-  inputs directly (`PairTAM`, exact); without TAM both branches read the pair's map;
-- the big branch's output is upsampled and added to the little branch's in place, through
-  a broadcasting view (`upsample_add_`), instead of an upsampled copy and a new sum.
+one map per pair, and `FastBLModule` computes the same stage from it: the TAM reads each map
+as the pair's two frames and gives the big and little branch's inputs directly (`PairTAM`,
+exact); without TAM both branches read the pair's map. The branches and the local fusion
+are the paper's (`BLModule.branches`).
 
 With `FrameRouting(1)` (TSN-bLNet) the input is every frame and both branches read it.
 """
 
 from __future__ import annotations
 
-import torch.nn.functional as F
 from torch import Tensor
 
 from ..blnet import BLModule
 from .tam import PairTAM
 
-__all__ = ["FastBLModule", "upsample_add_"]
-
-
-def upsample_add_(little: Tensor, big: Tensor) -> Tensor:
-    """`little += nearest_upsample(big)`, in place: `(N, C, H, W)` += `(N, C, h, w)`.
-
-    When `H, W = 2h, 2w` (the usual case) every big pixel is added to its 2x2 block of
-    little pixels through a broadcasting view, with no upsampled copy of `big`; otherwise
-    (odd sizes) `F.interpolate` does the upsampling. `little` must not be needed by autograd
-    as it was (here it is a BatchNorm output, which its backward does not use).
-    """
-    (h, w), (height, width) = big.shape[-2:], little.shape[-2:]
-    if (height, width) != (2 * h, 2 * w):
-        return little.add_(F.interpolate(big, size=(height, width), mode="nearest"))
-    blocks = little.unflatten(3, (w, 2)).unflatten(2, (h, 2))  # (N, C, h, 2, w, 2), a view
-    blocks.add_(big[:, :, :, None, :, None])
-    return little
+__all__ = ["FastBLModule"]
 
 
 class FastBLModule(BLModule):
@@ -49,10 +30,4 @@ class FastBLModule(BLModule):
             big, little = self.tam(x, num_frames)  # the odd and the even frames after TAM
         else:  # FrameRouting(1): every frame goes to both branches
             big = little = self.tam(x, num_frames)
-        big = self.big(big)  # (N, C_out, H/2, W/2)
-        little = self.little_e(self.little(little))  # (N, C_out, H, W)
-        return self.fusion(self.fuse(little, big))  # (N, C_out, H/s, W/s)
-
-    def fuse(self, little: Tensor, big: Tensor) -> Tensor:
-        """The local fusion of each pair, `ReLU(little + upsample(big))`, in place in `little`."""
-        return self.relu(upsample_add_(little, big))  # (N, C_out, H, W)
+        return self.branches(big, little)  # (N, C_out, H/s, W/s)

@@ -8,8 +8,9 @@ buffers, children and hooks stay where they are, and `print(model)` shows what r
 | paper module | fast module | trick | switch |
 |---|---|---|---|
 | `TAM` | `FastTAM` (`fast/tam.py`) | sum accumulated in place, hand-written backward | `tam` |
-| `FrameRouting(2)` | `PairStorage` (`fast/routing.py`) | one map per pair between stages, split as views | `pairs` |
-| `BLModule` | `FastBLModule` (`fast/blnet.py`) | reads pairs; in-place upsample-and-add | `pairs` |
+| bL layer 0's `TAM` | `FastTAM(inplace=True)` | at inference, written over the stem output | `tam` |
+| `FrameRouting(2)` | `PairStorage` (`fast/routing.py`) | one map per pair between stages | `pairs` |
+| `BLModule` | `FastBLModule` (`fast/blnet.py`) | reads pairs | `pairs` |
 | `TAM` of stages 1-3 | `PairTAM` (`fast/tam.py`) | TAM read over pair storage | `pairs` |
 | `layout`: `nn.Identity` | `ChannelsLastOnCPU` (`fast/layout.py`) | channels_last frames on a CPU | `channels_last` |
 
@@ -21,7 +22,7 @@ from __future__ import annotations
 
 from torch import nn
 
-from ..blnet import BLModule
+from ..blnet import BLLayer0, BLModule
 from ..tam import TAM
 from ..temporal import FrameRouting
 from .blnet import FastBLModule
@@ -54,6 +55,8 @@ def to_paper(model: nn.Module) -> nn.Module:
     """Every fast module back to the paper's (in place); returns `model`."""
     _replace_routings(model, PairStorage, lambda _: FrameRouting(2))
     for module in model.modules():
+        if isinstance(module, FastTAM):
+            module.__dict__.pop("inplace", None)
         if type(module) in _PAPER:
             _swap(module, _PAPER[type(module)])
         if isinstance(getattr(module, "layout", None), ChannelsLastOnCPU):
@@ -81,6 +84,9 @@ def to_fast(model: nn.Module, tam: bool = True, pairs: bool = True, channels_las
         for module in model.modules():
             if type(module) is TAM:
                 _swap(module, FastTAM)
+        for module in model.modules():
+            if type(module) is BLLayer0 and type(module.tam) is FastTAM:
+                module.tam.inplace = True  # the stem output has no other reader
     if channels_last:
         for module in list(model.modules()):
             if type(getattr(module, "layout", None)) is nn.Identity:

@@ -271,10 +271,21 @@ def tam_pairs(pairs: Tensor, weight: Tensor, num_frames: int) -> tuple[Tensor, T
 
 class FastTAM(TAM):
     """`TAM` with the sum accumulated in place and a hand-written backward (`tam_frames`):
-    the same weights and outputs, `(B*T, C, H, W)` -> `(B*T, C, H, W)`."""
+    the same weights and outputs, `(B*T, C, H, W)` -> `(B*T, C, H, W)`.
+
+    `inplace=True` (bL layer 0's TAM, the only reader of the stem output) writes the output
+    over the input when no gradient is needed, as `nn.ReLU(inplace=True)` does."""
+
+    inplace: bool = False
 
     def forward(self, x: Tensor, num_frames: int) -> Tensor:
-        return tam_frames(x, self.weight, num_frames)
+        return tam_frames(x, self.weight, num_frames, inplace=self.inplace)
+
+    def every_frame(self, x: Tensor, num_frames: int) -> Tensor:
+        return tam_frames(x, self.weight, num_frames)  # never over its input: the caller keeps it
+
+    def extra_repr(self) -> str:
+        return super().extra_repr() + (", inplace=True" if self.inplace else "")
 
 
 class PairTAM(TAM):
