@@ -41,18 +41,47 @@ import tempfile
 from pathlib import Path
 
 import gradio as gr
+from blvnet_edu_app import handlers
+from blvnet_edu_app.handlers import (
+    BLVNET_TAM,
+    CUSTOM,
+    DEMO,
+    DEMO_FILES,
+    EXAMPLES,
+    HERE,
+    LABEL_AUTO,
+    LIMITS,
+    ORDER_HINT,
+    ORDERS,
+    OURS,
+    OWN_FRAMES,
+    RUN_FIRST,
+    SLOTS,
+    TSN,
+    load_models,
+)
 
 from blvnet_edu import list_models
 from blvnet_edu.budget import Limits
 from blvnet_edu.explain.attributions import BASELINE_NAMES, METHOD_NAMES, REPLACEMENT_NAMES
 from blvnet_edu.explain.overlays import SIGN_NAMES
 
-from blvnet_edu_app import handlers
-from blvnet_edu_app.handlers import (BLVNET_TAM, CUSTOM, DEMO, DEMO_FILES, EXAMPLES, HERE, LABEL_AUTO, LIMITS,
-                       ORDER_HINT, ORDERS, OURS, OWN_FRAMES, RUN_FIRST, SLOTS, TSN, load_models)
-
-__all__ = ["build_ui", "launch", "load_models", "HERE", "DEMO", "DEMO_FILES", "EXAMPLES", "SLOTS", "TSN",
-           "BLVNET_TAM", "CUSTOM", "OURS", "LABEL_AUTO", "ORDERS"]
+__all__ = [
+    "build_ui",
+    "launch",
+    "load_models",
+    "HERE",
+    "DEMO",
+    "DEMO_FILES",
+    "EXAMPLES",
+    "SLOTS",
+    "TSN",
+    "BLVNET_TAM",
+    "CUSTOM",
+    "OURS",
+    "LABEL_AUTO",
+    "ORDERS",
+]
 
 STATE_TTL_S = 1800  # a visitor's decoded clip and explanations are dropped after 30 minutes without use
 LABEL_MAPS = [LABEL_AUTO, "ssv1", "ssv2", "kinetics400"]  # blvnet_edu.data.label_maps
@@ -64,9 +93,12 @@ RELEASED = (
     "labels `ssv1` or `ssv2` (or start with `blvnet-edu app --checkpoint FILE --labels ssv2`): its "
     "network is read from the file, its frames from its name (f8x2: 16). For Kinetics-400 the bLVNet-TAM "
     "README lists no file; IBM's two Kinetics-400 TAM files (github.com/IBM/action-recognition-pytorch, "
-    "K400-TAM-ResNet-50-f32 and -101-f32) are TAM-ResNets, another network, which blvnet-edu does not load.")
-CSS = (".order-table th, .order-table td { word-break: normal !important; overflow-wrap: normal !important; }"
-       " .demo-line, .demo-line * { font-size: 0.95em; color: #9a3412 !important; }")
+    "K400-TAM-ResNet-50-f32 and -101-f32) are TAM-ResNets, another network, which blvnet-edu does not load."
+)
+CSS = (
+    ".order-table th, .order-table td { word-break: normal !important; overflow-wrap: normal !important; }"
+    " .demo-line, .demo-line * { font-size: 0.95em; color: #9a3412 !important; }"
+)
 
 
 def _choices(names: dict[str, str]) -> list[tuple[str, str]]:
@@ -81,8 +113,9 @@ def _examples_cache(models: handlers.Models) -> Path:
     for path in sorted([*HERE.glob("*.py"), *(root / "blvnet_edu").rglob("*.py"), *EXAMPLES]):
         digest.update(path.name.encode() + path.read_bytes())
     for name, predictor in models.items():
-        weights = sum(float(p.double().sum()) for p in predictor.model.state_dict().values()
-                      if p.is_floating_point())
+        weights = sum(
+            float(p.double().sum()) for p in predictor.model.state_dict().values() if p.is_floating_point()
+        )
         digest.update(f"{name}{predictor.model.config}{predictor.classes}{weights:.9e}".encode())
     return Path(tempfile.gettempdir()) / "blvnet-edu-examples" / digest.hexdigest()[:16]
 
@@ -100,8 +133,12 @@ def _environment(name: str, value: str):
             os.environ[name] = old
 
 
-def build_ui(models: handlers.Models, limits: Limits = LIMITS, cache_examples: bool = True,
-             server: handlers.Server | None = None) -> gr.Blocks:
+def build_ui(
+    models: handlers.Models,
+    limits: Limits = LIMITS,
+    cache_examples: bool = True,
+    server: handlers.Server | None = None,
+) -> gr.Blocks:
     """The page; `models` maps display names to loaded predictors (shared by every visitor),
     `limits` bounds what each request may cost, `server` is what the server keeps besides the
     models (the visitors' checkpoints, the cache bound, the overlay videos; default: a new
@@ -122,7 +159,8 @@ def build_ui(models: handlers.Models, limits: Limits = LIMITS, cache_examples: b
             "**TSN** sees a bag of frames, **bLVNet without TAM** a bag of frame pairs, **bLVNet-TAM** "
             "relates distant pairs with its temporal aggregation modules (TAM). Pick an example (its "
             "results are ready) or upload a clip and press **Run**; then change the frame order, the method "
-            "or the class and watch what changes.")
+            "or the class and watch what changes."
+        )
         custom = gr.State(None)  # the visitor's checkpoint (a weakref.ref into server.own)
         cache = gr.State(None, time_to_live=STATE_TTL_S)  # the visitor's clip, predictions, explanations
         with gr.Row():
@@ -130,17 +168,25 @@ def build_ui(models: handlers.Models, limits: Limits = LIMITS, cache_examples: b
                 video = gr.Video(label="clip", sources=["upload", "webcam"], elem_id="clip")
                 notice = gr.Markdown(elem_id="notice")
                 examples_at = gr.Column()
-                frames = gr.Dropdown(handlers.frames_choices(models, first)["choices"], value=OWN_FRAMES,
-                                     label="frames", interactive=True,
-                                     info="each model runs at its own frames unless you choose a number "
-                                          "for all")
+                frames = gr.Dropdown(
+                    handlers.frames_choices(models, first)["choices"],
+                    value=OWN_FRAMES,
+                    label="frames",
+                    interactive=True,
+                    info="each model runs at its own frames unless you choose a number for all",
+                )
                 run = gr.Button("Run", variant="primary")
                 gr.Markdown(RELEASED)
                 with gr.Accordion("your own checkpoint", open=False):
-                    checkpoint = gr.File(label="checkpoint (.pt, .pth, .pth.tar)", type="filepath",
-                                         elem_id="checkpoint")
-                    label_map = gr.Dropdown(LABEL_MAPS, value=LABEL_AUTO, label="labels",
-                                            info="the released models hold no class names: ssv1, ssv2 or kinetics400")
+                    checkpoint = gr.File(
+                        label="checkpoint (.pt, .pth, .pth.tar)", type="filepath", elem_id="checkpoint"
+                    )
+                    label_map = gr.Dropdown(
+                        LABEL_MAPS,
+                        value=LABEL_AUTO,
+                        label="labels",
+                        info="the released models hold no class names: ssv1, ssv2 or kinetics400",
+                    )
                     labels = gr.File(label="or a file of class names, one per line", type="filepath")
                     preset = gr.Dropdown([OURS, *list_models()], value=OURS, label="network")
                     load = gr.Button("Load checkpoint")
@@ -159,52 +205,94 @@ def build_ui(models: handlers.Models, limits: Limits = LIMITS, cache_examples: b
                 with gr.Column(elem_id="section-orders"):
                     gr.Markdown("## 2. Does the order of the frames matter?")
                     with gr.Row():
-                        order = gr.Radio(list(ORDERS), value="as it is", label="frame order", scale=3,
-                                         info="run every model again on the reordered clip")
+                        order = gr.Radio(
+                            list(ORDERS),
+                            value="as it is",
+                            label="frame order",
+                            scale=3,
+                            info="run every model again on the reordered clip",
+                        )
                         seed = gr.Number(0, precision=0, label="seed (pairs shuffled)", minimum=0, scale=1)
-                        typed = gr.Textbox(label="your order (Enter)", placeholder="e.g. 4 5 6 7 0 1 2 3",
-                                           scale=2, info="positions in the clip, 0 = its first frame")
+                        typed = gr.Textbox(
+                            label="your order (Enter)",
+                            placeholder="e.g. 4 5 6 7 0 1 2 3",
+                            scale=2,
+                            info="positions in the clip, 0 = its first frame",
+                        )
                     strip = gr.Plot(label="the reordered clip (model to explain)", elem_id="strip")
                     comparison = gr.Markdown(ORDER_HINT, elem_classes=["order-table"], elem_id="order-table")
                 with gr.Column(elem_id="section-explain"):
                     gr.Markdown("## 3. Where the model to explain looks")
                     with gr.Row():
-                        model_name = gr.Dropdown(names, value=first, label="model to explain",
-                                                 info="attributions, frame removal, TAMs and model card")
-                        method = gr.Dropdown(_choices(METHOD_NAMES), value="saliency",
-                                             label="attribution method")
-                        baseline = gr.Dropdown(_choices(BASELINE_NAMES), value="black",
-                                               label="baseline (integrated gradients)")
-                        target = gr.Dropdown(models[first].classes, value=None, label="class to explain",
-                                             info="empty: the top-1")
+                        model_name = gr.Dropdown(
+                            names,
+                            value=first,
+                            label="model to explain",
+                            info="attributions, frame removal, TAMs and model card",
+                        )
+                        method = gr.Dropdown(
+                            _choices(METHOD_NAMES), value="saliency", label="attribution method"
+                        )
+                        baseline = gr.Dropdown(
+                            _choices(BASELINE_NAMES), value="black", label="baseline (integrated gradients)"
+                        )
+                        target = gr.Dropdown(
+                            models[first].classes,
+                            value=None,
+                            label="class to explain",
+                            info="empty: the top-1",
+                        )
                     with gr.Row():
                         sign = gr.Radio(_choices(SIGN_NAMES), value="absolute_value", label="show", scale=3)
-                        opacity = gr.Slider(0.1, 1.0, value=0.8, step=0.05, label="overlay opacity", scale=1,
-                                            elem_id="opacity")
+                        opacity = gr.Slider(
+                            0.1,
+                            1.0,
+                            value=0.8,
+                            step=0.05,
+                            label="overlay opacity",
+                            scale=1,
+                            elem_id="opacity",
+                        )
                         explain_button = gr.Button("Explain", scale=1)
                     explain_note = gr.Markdown(RUN_FIRST, elem_id="explain-note")
-                    gallery = gr.Gallery(label="frames the model saw, with the attribution of the class "
-                                               "named above (click one for Captum's view)",
-                                         columns=4, height="auto", elem_id="attributions")
+                    gallery = gr.Gallery(
+                        label="frames the model saw, with the attribution of the class "
+                        "named above (click one for Captum's view)",
+                        columns=4,
+                        height="auto",
+                        elem_id="attributions",
+                    )
                     colorbar = gr.Plot(label="colour scale", show_label=False)
-                    frame_plot = gr.Plot(label="the frame you clicked, drawn by Captum "
-                                               "(scaled to this frame alone)",
-                                         visible=False, elem_id="captum-frame")
+                    frame_plot = gr.Plot(
+                        label="the frame you clicked, drawn by Captum (scaled to this frame alone)",
+                        visible=False,
+                        elem_id="captum-frame",
+                    )
                     per_frame = gr.Plot(label="attribution per frame", elem_id="per-frame")
                     with gr.Row():
-                        replacement = gr.Dropdown(_choices(REPLACEMENT_NAMES), value="grey",
-                                                  label="remove a frame by replacing it with",
-                                                  info="a replacement is itself an input the model "
-                                                       "never saw: compare them")
+                        replacement = gr.Dropdown(
+                            _choices(REPLACEMENT_NAMES),
+                            value="grey",
+                            label="remove a frame by replacing it with",
+                            info="a replacement is itself an input the model never saw: compare them",
+                        )
                     removal = gr.Plot(label="what the prediction loses without each frame", elem_id="removal")
-                    overlay = gr.Video(label="overlay video: the drawing above, frame by frame",
-                                       interactive=False, height=320)
+                    overlay = gr.Video(
+                        label="overlay video: the drawing above, frame by frame",
+                        interactive=False,
+                        height=320,
+                    )
         with gr.Column(elem_id="section-tams"):
             gr.Markdown("## 4. What the model's TAMs learned, and what they do to this clip")
             with gr.Row():
                 layers = list(models[first].model.tams())  # the page's first model; updated per model
-                layer = gr.Dropdown(layers, value=layers[-1] if layers else None, label="TAM layer", scale=1,
-                                    allow_custom_value=True)  # another model's layers, checked by tam_layer
+                layer = gr.Dropdown(
+                    layers,
+                    value=layers[-1] if layers else None,
+                    label="TAM layer",
+                    scale=1,
+                    allow_custom_value=True,
+                )  # another model's layers, checked by tam_layer
                 tam_note = gr.Markdown(scale=3, elem_id="tam-note")
             with gr.Row():
                 tam_summary = gr.Plot(label="TAM: past / current / future", scale=1)
@@ -222,77 +310,150 @@ def build_ui(models: handlers.Models, limits: Limits = LIMITS, cache_examples: b
         private = {"api_visibility": "private"}
 
         def then_explain(event, forced: bool, api: dict):
-            explained = event.success(bind(handlers.explain, limits=limits, forced=forced),
-                                      explain_inputs, explain_outputs, **api)
-            explained.success(lambda: gr.update(value=None, visible=False), None, [frame_plot],
-                              **private)  # stale
+            explained = event.success(
+                bind(handlers.explain, limits=limits, forced=forced), explain_inputs, explain_outputs, **api
+            )
+            explained.success(
+                lambda: gr.update(value=None, visible=False), None, [frame_plot], **private
+            )  # stale
             return explained.success(
-                bind(handlers.frame_test, limits=limits), frame_inputs, [removal, cache],
-                **({"api_name": "frame_test"} if api.get("api_name") else private)).success(
-                bind(handlers.tam_view, limits=limits), field_inputs, [field, field_note, cache],
-                **({"api_name": "tam_view"} if api.get("api_name") else private))
+                bind(handlers.frame_test, limits=limits),
+                frame_inputs,
+                [removal, cache],
+                **({"api_name": "frame_test"} if api.get("api_name") else private),
+            ).success(
+                bind(handlers.tam_view, limits=limits),
+                field_inputs,
+                [field, field_note, cache],
+                **({"api_name": "tam_view"} if api.get("api_name") else private),
+            )
 
         # Run (and a new frames choice): the clip is decoded in the first step and shared through `cache`
         # (a failed step stops it). Control changes run once more after the last one: none is dropped.
         last = {"trigger_mode": "always_last"}
         for event, api in ((run.click, {"api_name": "predict"}), (frames.input, {**private, **last})):
-            predicted = event(bind(handlers.predict, limits=limits), [*shown, target, custom, cache],
-                              [*tops, *lines, target, cache], **api).success(
-                bind(handlers.order_test, limits=limits, quiet=True), order_inputs,
-                [comparison, strip, cache], **private)
-            then_explain(predicted, forced=True,
-                         api={"api_name": "explain"} if "api_name" in api else private)
+            predicted = event(
+                bind(handlers.predict, limits=limits),
+                [*shown, target, custom, cache],
+                [*tops, *lines, target, cache],
+                **api,
+            ).success(
+                bind(handlers.order_test, limits=limits, quiet=True),
+                order_inputs,
+                [comparison, strip, cache],
+                **private,
+            )
+            then_explain(
+                predicted, forced=True, api={"api_name": "explain"} if "api_name" in api else private
+            )
             event(lambda: "", None, [notice], **private)  # the example's line no longer applies
         then_explain(explain_button.click(lambda: None, None, None, **private), forced=True, api=private)
         for control in (method, baseline, target, sign, opacity):  # redo the explanation from the cache
-            then_explain(control.input(lambda: None, None, None, **private, **last), forced=False,
-                         api=private)
-        replacement.input(bind(handlers.frame_test, limits=limits), frame_inputs, [removal, cache],
-                          **private, **last)
-        order.input(bind(handlers.order_test, limits=limits), order_inputs,
-                    [comparison, strip, cache], api_name="order_test", **last)
+            then_explain(
+                control.input(lambda: None, None, None, **private, **last), forced=False, api=private
+            )
+        replacement.input(
+            bind(handlers.frame_test, limits=limits), frame_inputs, [removal, cache], **private, **last
+        )
+        order.input(
+            bind(handlers.order_test, limits=limits),
+            order_inputs,
+            [comparison, strip, cache],
+            api_name="order_test",
+            **last,
+        )
         for event in (seed.submit, typed.submit):
-            event(bind(handlers.order_test, limits=limits), order_inputs, [comparison, strip, cache],
-                  **private, **last)
-        results = [*tops, *lines, comparison, strip, gallery, colorbar, per_frame, overlay, explain_note,
-                   removal, field, field_note, notice, frame_plot]
+            event(
+                bind(handlers.order_test, limits=limits),
+                order_inputs,
+                [comparison, strip, cache],
+                **private,
+                **last,
+            )
+        results = [
+            *tops,
+            *lines,
+            comparison,
+            strip,
+            gallery,
+            colorbar,
+            per_frame,
+            overlay,
+            explain_note,
+            removal,
+            field,
+            field_note,
+            notice,
+            frame_plot,
+        ]
         for event in (video.upload, video.stop_recording, video.clear):  # a new clip: the old results go
             event(_blank, [cache], [*results, cache], **private)
         tam_outputs = [layer, tam_summary, tam_groups, tam_note, card]
         # Another model to explain: its classes, frames and TAMs (also when a checkpoint or an example sets
         # it); chosen by the visitor, also its explanation (a class of the previous model gives way to the
         # top-1).
-        model_name.change(bind(handlers.model_changed), [model_name, custom], [target, frames],
-                          **private).then(
-            bind(handlers.tam_weights), [model_name, custom], tam_outputs, api_name="tam_weights")
+        model_name.change(
+            bind(handlers.model_changed), [model_name, custom], [target, frames], **private
+        ).then(bind(handlers.tam_weights), [model_name, custom], tam_outputs, api_name="tam_weights")
         then_explain(model_name.input(lambda: None, None, None, **private, **last), forced=False, api=private)
-        layer.input(bind(handlers.tam_layer), [model_name, layer, custom], [tam_groups],
-                    api_name="tam_layer", **last).then(
-            bind(handlers.tam_view, limits=limits), field_inputs, [field, field_note, cache],
-            **private)
-        gallery.select(_frame_view(models, limits, server), [video, model_name, frames, sign, custom, cache],
-                       [frame_plot], **private)
-        load.click(bind(handlers.load_custom, limits=limits), [checkpoint, labels, preset, label_map],
-                   [custom, model_name, status, tops[-1], frames], api_name="load_checkpoint").success(
-            lambda: gr.update(visible=True), None, [custom_column], **private)
+        layer.input(
+            bind(handlers.tam_layer), [model_name, layer, custom], [tam_groups], api_name="tam_layer", **last
+        ).then(bind(handlers.tam_view, limits=limits), field_inputs, [field, field_note, cache], **private)
+        gallery.select(
+            _frame_view(models, limits, server),
+            [video, model_name, frames, sign, custom, cache],
+            [frame_plot],
+            **private,
+        )
+        load.click(
+            bind(handlers.load_custom, limits=limits),
+            [checkpoint, labels, preset, label_map],
+            [custom, model_name, status, tops[-1], frames],
+            api_name="load_checkpoint",
+        ).success(lambda: gr.update(visible=True), None, [custom_column], **private)
         demo.load(bind(handlers.tam_weights), [model_name, custom], tam_outputs, **private)
         if EXAMPLES:
-            with examples_at, _environment("GRADIO_EXAMPLES_CACHE", os.environ.get(
-                    "GRADIO_EXAMPLES_CACHE") or str(_examples_cache(models))):
+            with (
+                examples_at,
+                _environment(
+                    "GRADIO_EXAMPLES_CACHE",
+                    os.environ.get("GRADIO_EXAMPLES_CACHE") or str(_examples_cache(models)),
+                ),
+            ):
                 examples = gr.Examples(
-                    [[str(p)] for p in EXAMPLES], inputs=[video],
+                    [[str(p)] for p in EXAMPLES],
+                    inputs=[video],
                     label="examples (one per class; results ready)",
-                    outputs=[*tops, *lines, comparison, strip, order, gallery, colorbar, per_frame, overlay,
-                             explain_note, removal, field, field_note, notice],
-                    fn=bind(handlers.example, limits=limits), cache_examples=True,
+                    outputs=[
+                        *tops,
+                        *lines,
+                        comparison,
+                        strip,
+                        order,
+                        gallery,
+                        colorbar,
+                        per_frame,
+                        overlay,
+                        explain_note,
+                        removal,
+                        field,
+                        field_note,
+                        notice,
+                    ],
+                    fn=bind(handlers.example, limits=limits),
+                    cache_examples=True,
                     cache_mode="eager" if cache_examples else "lazy",
-                    example_labels=[p.stem.replace("_", " ") for p in EXAMPLES], examples_per_page=20)
+                    example_labels=[p.stem.replace("_", " ") for p in EXAMPLES],
+                    examples_per_page=20,
+                )
             # The controls as the example's results were computed, then the visitor's own cache
             # (decoding, prediction, saliency) so that a control change starts from them.
             shown_example = examples.cache_event.then(
-                bind(handlers.example_controls), None,
+                bind(handlers.example_controls),
+                None,
                 [model_name, target, frames, method, baseline, sign, opacity, replacement, layer, cache],
-                **private)
+                **private,
+            )
             then_explain(shown_example, forced=False, api=private)
     demo.queue(default_concurrency_limit=2, max_size=32)
     return demo
@@ -304,16 +465,32 @@ def _blank(cache: handlers.Cache) -> tuple:
     if cache is not None:
         cache.ticket("explain")
     panels = len(SLOTS)
-    return (*[None] * panels, *[""] * panels, ORDER_HINT, None, None, None, None, None, RUN_FIRST, None, None,
-            "", "", gr.update(value=None, visible=False), cache)
+    return (
+        *[None] * panels,
+        *[""] * panels,
+        ORDER_HINT,
+        None,
+        None,
+        None,
+        None,
+        None,
+        RUN_FIRST,
+        None,
+        None,
+        "",
+        "",
+        gr.update(value=None, visible=False),
+        cache,
+    )
 
 
 def _frame_view(models: handlers.Models, limits: Limits, server: handlers.Server):
     """The gallery's select event: Captum's drawing of the clicked frame."""
 
     def select(video, model_name, frames, sign, custom, cache, evt: gr.SelectData):
-        return handlers.frame_view(models, video, model_name, frames, sign, evt.index, custom, cache, limits,
-                                   server=server)
+        return handlers.frame_view(
+            models, video, model_name, frames, sign, evt.index, custom, cache, limits, server=server
+        )
 
     return select
 
@@ -344,11 +521,20 @@ def port_free(host: str, port: int) -> bool:
 MAX_UPLOAD_MB = 200  # uploads (clips, checkpoints) larger than this are refused by Gradio
 
 
-def launch(checkpoint: str | None = None, labels: str | None = None, model_name: str | None = None,
-           host: str = "127.0.0.1", port: int = 7860, block: bool = True,
-           demo_dir: str | Path | None = None, max_upload_mb: int = MAX_UPLOAD_MB,
-           limits: Limits = LIMITS, max_cache_mb: float = handlers.MAX_CACHE_MB, max_checkpoints: int = 4,
-           cache_examples: bool = True) -> gr.Blocks:
+def launch(
+    checkpoint: str | None = None,
+    labels: str | None = None,
+    model_name: str | None = None,
+    host: str = "127.0.0.1",
+    port: int = 7860,
+    block: bool = True,
+    demo_dir: str | Path | None = None,
+    max_upload_mb: int = MAX_UPLOAD_MB,
+    limits: Limits = LIMITS,
+    max_cache_mb: float = handlers.MAX_CACHE_MB,
+    max_checkpoints: int = 4,
+    cache_examples: bool = True,
+) -> gr.Blocks:
     """Load the models (demo ones from `demo_dir`, default `$BLVNET_DEMO_DIR` or app/demo) and serve.
 
     Raises `OSError` naming the port when it is taken (before any model is loaded)."""
@@ -359,8 +545,14 @@ def launch(checkpoint: str | None = None, labels: str | None = None, model_name:
         raise ValueError("--max-upload-mb and --max-cache-mb must be > 0, --max-checkpoints >= 1")
     server = handlers.Server(handlers.OwnCheckpoints(max_checkpoints), max_cache_mb)
     demo = build_ui(load_models(checkpoint, labels, model_name, demo_dir), limits, cache_examples, server)
-    demo.launch(server_name=host, server_port=port, prevent_thread_lock=not block, show_error=True, css=CSS,
-                max_file_size=f"{max_upload_mb}mb")
+    demo.launch(
+        server_name=host,
+        server_port=port,
+        prevent_thread_lock=not block,
+        show_error=True,
+        css=CSS,
+        max_file_size=f"{max_upload_mb}mb",
+    )
     return demo
 
 

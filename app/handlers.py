@@ -38,15 +38,30 @@ from typing import Any
 
 import gradio as gr
 
-from blvnet_edu.budget import (BudgetError, Deadline, ForwardTiming, Limits, explanation_seconds,
-                               fit_occlusion_window, fit_steps, occlusion_batch, occlusion_window,
-                               plan_explanation)
+from blvnet_edu.budget import (
+    BudgetError,
+    Deadline,
+    ForwardTiming,
+    Limits,
+    explanation_seconds,
+    fit_occlusion_window,
+    fit_steps,
+    occlusion_batch,
+    occlusion_window,
+    plan_explanation,
+)
 from blvnet_edu.clip_cache import ClipCache
 from blvnet_edu.clips import Clip, ClipError, load_clips
 from blvnet_edu.demo import example_notice
 from blvnet_edu.explain import figures
-from blvnet_edu.explain.attributions import (BASELINE_NAMES, BASELINES, METHOD_NAMES, METHODS,
-                                             REPLACEMENT_NAMES, REPLACEMENTS)
+from blvnet_edu.explain.attributions import (
+    BASELINE_NAMES,
+    BASELINES,
+    METHOD_NAMES,
+    METHODS,
+    REPLACEMENT_NAMES,
+    REPLACEMENTS,
+)
 from blvnet_edu.explain.overlays import SIGN_NAMES, SIGNS, colour_table, overlay_video
 from blvnet_edu.explain.receptive_field import span, temporal_receptive_field
 from blvnet_edu.explain.tam_weights import group_channels, summarize_tams
@@ -58,8 +73,12 @@ from blvnet_edu.order_comparison import ORDER_NAMES, order_comparison, order_mar
 HERE = Path(__file__).resolve().parent
 DEMO = Path(os.environ.get("BLVNET_DEMO_DIR") or HERE / "demo")
 EXAMPLES = sorted((HERE / "examples").glob("*.mp4"))
-TSN, BLVNET, BLVNET_TAM, CUSTOM = ("TSN (demo)", "bLVNet without TAM (demo)", "bLVNet-TAM (demo)",
-                                   "your checkpoint")
+TSN, BLVNET, BLVNET_TAM, CUSTOM = (
+    "TSN (demo)",
+    "bLVNet without TAM (demo)",
+    "bLVNet-TAM (demo)",
+    "your checkpoint",
+)
 DEMO_FILES = {TSN: "tsn_resnet_tiny.pt", BLVNET: "blvnet_tiny.pt", BLVNET_TAM: "blvnet_tam_tiny.pt"}
 SLOTS = {  # the side-by-side top-5 panels, in the paper's order
     TSN: "TSN: a bag of frames",
@@ -67,8 +86,13 @@ SLOTS = {  # the side-by-side top-5 panels, in the paper's order
     BLVNET_TAM: "bLVNet-TAM: relates distant pairs",
     CUSTOM: "your checkpoint",
 }
-ORDERS = {"as it is": None, "reversed": "reversed", "halves swapped": "halves_swapped",
-          "pairs shuffled": "shuffled_pairs", "your order": "custom"}
+ORDERS = {
+    "as it is": None,
+    "reversed": "reversed",
+    "halves swapped": "halves_swapped",
+    "pairs shuffled": "shuffled_pairs",
+    "your order": "custom",
+}
 OWN_FRAMES = 0  # the frames control's "each model's own"
 FRAME_CHOICES = list(range(2, 65, 2))
 # a control change runs an explanation expected to take at most this; longer ones wait for Explain
@@ -76,8 +100,10 @@ AUTO_S = 10.0
 IG_STEPS, IG_TARGET_S = 32, 7.0  # integrated gradients: at most 32 steps, as many as fit about 7 s (+ about
 # 2 s for measuring the forward pass and checking completeness: under 10 s for bLVNet-TAM-50 on 2 cores)
 OCCLUSION_TARGET_S = 1.5  # occlusion's patches grow until it fits about this
-DEMO_LINE = ("Demo model: it knows only its {n} synthetic classes; on any other clip its answer, "
-             "however sure, is one of them and means nothing.")
+DEMO_LINE = (
+    "Demo model: it knows only its {n} synthetic classes; on any other clip its answer, "
+    "however sure, is one of them and means nothing."
+)
 RUN_FIRST = "*Pick an example or upload a clip, then press **Run**.*"
 Models = dict[str, Predictor]
 Custom = "weakref.ref[Predictor] | Predictor | None"  # the visitor's own checkpoint
@@ -86,12 +112,19 @@ Update = dict[str, Any]  # what gr.update(...) returns
 LIMITS = Limits()  # the defaults; `app.launch(limits=...)` binds others to every handler
 
 
-def load_models(checkpoint: str | None = None, labels: str | None = None, model_name: str | None = None,
-                demo_dir: str | Path | None = None) -> Models:
+def load_models(
+    checkpoint: str | None = None,
+    labels: str | None = None,
+    model_name: str | None = None,
+    demo_dir: str | Path | None = None,
+) -> Models:
     """The demo models found in `demo_dir` and the `--checkpoint`, loaded once for every visitor."""
     demo_dir = Path(demo_dir or DEMO)
-    models = {name: load_predictor(demo_dir / file)
-              for name, file in DEMO_FILES.items() if (demo_dir / file).exists()}
+    models = {
+        name: load_predictor(demo_dir / file)
+        for name, file in DEMO_FILES.items()
+        if (demo_dir / file).exists()
+    }
     if checkpoint:
         models[CUSTOM] = load_predictor(checkpoint, labels, model_name)
     if not models:
@@ -182,9 +215,11 @@ def _everyone(models: Models, custom: Custom, server: Server) -> Models:
 def _pick(models: Models, name: str, frames: int | None, server: Server) -> Predictor:
     """The model `name` at `frames` frames (None or `OWN_FRAMES`: its own)."""
     if name == CUSTOM and CUSTOM not in models:
-        raise gr.Error(f"Your checkpoint is not loaded: the server holds the {server.own.capacity} most "
-                       "recently used visitors' checkpoints and may have unloaded yours to make room. Load "
-                       "it (again) under *your own checkpoint*, or choose another model to explain.")
+        raise gr.Error(
+            f"Your checkpoint is not loaded: the server holds the {server.own.capacity} most "
+            "recently used visitors' checkpoints and may have unloaded yours to make room. Load "
+            "it (again) under *your own checkpoint*, or choose another model to explain."
+        )
     if name not in models:
         raise gr.Error(f"unknown model {name!r}")
     predictor = models[name]
@@ -222,8 +257,9 @@ def _used(predictor: Predictor) -> str:
     return f"{predictor.num_frames} frames at {predictor.size}x{predictor.size} px"
 
 
-def frames_choices(models: Models, model_name: str, custom: Custom = None, *,
-                   server: Server = SERVER) -> Update:
+def frames_choices(
+    models: Models, model_name: str, custom: Custom = None, *, server: Server = SERVER
+) -> Update:
     """The frames control, its first choice naming the frames of the model to explain."""
     everyone = _everyone(models, custom, server)
     own = f" ({model_name}: {everyone[model_name].num_frames})" if model_name in everyone else ""
@@ -237,9 +273,18 @@ def _panel_line(name: str, predictor: Predictor) -> str:
     return line
 
 
-def predict(models: Models, video: str | None, model_name: str, frames: int | None, target: str | None,
-            custom: Custom = None, cache: Cache = None, limits: Limits = LIMITS, *,
-            server: Server = SERVER) -> tuple[Any, ...]:
+def predict(
+    models: Models,
+    video: str | None,
+    model_name: str,
+    frames: int | None,
+    target: str | None,
+    custom: Custom = None,
+    cache: Cache = None,
+    limits: Limits = LIMITS,
+    *,
+    server: Server = SERVER,
+) -> tuple[Any, ...]:
     """Top-5 of every model on the same clip, each at its own frames unless `frames` says
     otherwise: one panel and one line (frames, size, what a demo model knows) per slot, the
     explained model's classes, and the visitor's cache."""
@@ -266,10 +311,21 @@ def _strip(clip: Clip, order: list[int], title: str) -> Any:
     return fig.update_layout(height=40 + 130 * -(-len(order) // 8), margin=dict(l=5, r=5, t=40, b=5))
 
 
-def order_test(models: Models, video: str | None, model_name: str, frames: int | None, order: str,
-               seed: float | None = 0, typed: str | None = "", custom: Custom = None, cache: Cache = None,
-               limits: Limits = LIMITS, quiet: bool = False, *,
-               server: Server = SERVER) -> tuple[str, Any, Cache]:
+def order_test(
+    models: Models,
+    video: str | None,
+    model_name: str,
+    frames: int | None,
+    order: str,
+    seed: float | None = 0,
+    typed: str | None = "",
+    custom: Custom = None,
+    cache: Cache = None,
+    limits: Limits = LIMITS,
+    quiet: bool = False,
+    *,
+    server: Server = SERVER,
+) -> tuple[str, Any, Cache]:
     """Markdown: every model's top-1 on the clip as it is and in the chosen order; the
     reordered clip of the model to explain as thumbnails; the cache. An order that does not fit
     the clip raises `gr.Error`, or with `quiet` (a step of Run, which must go on to the
@@ -280,18 +336,28 @@ def order_test(models: Models, video: str | None, model_name: str, frames: int |
     if test is None or not video:
         return ORDER_HINT, None, cache
     if test == "custom" and not (typed or "").strip():
-        return ("*Your order:* type the positions of the clip's frames in the order to play them (0 = its "
-                "first frame, e.g. `6 7 4 5 2 3 0 1`) and press Enter."), None, cache
+        return (
+            (
+                "*Your order:* type the positions of the clip's frames in the order to play them (0 = its "
+                "first frame, e.g. `6 7 4 5 2 3 0 1`) and press Enter."
+            ),
+            None,
+            cache,
+        )
     if not 0 <= float(seed or 0) < 2**63 or float(seed or 0) != int(seed or 0):
         raise gr.Error(f"the seed is a whole number from 0 to {2**63 - 1}, got {seed}")
     seed = int(seed or 0)
     cache = ClipCache() if cache is None else cache
     everyone = _everyone(models, custom, server)
-    predictors = {name.removesuffix(" (demo)"): _pick(everyone, name, frames, server)
-                  for name in everyone}  # table rows
+    predictors = {
+        name.removesuffix(" (demo)"): _pick(everyone, name, frames, server) for name in everyone
+    }  # table rows
     clips = _clips(video, predictors, cache, limits)
-    shown = (model_name.removesuffix(" (demo)") if model_name.removesuffix(" (demo)") in clips
-             else next(iter(clips)))
+    shown = (
+        model_name.removesuffix(" (demo)")
+        if model_name.removesuffix(" (demo)") in clips
+        else next(iter(clips))
+    )
     try:
         positions = parse_order(typed or "", len(clips[shown].indices)) if test == "custom" else None
         results = order_comparison(predictors, clips, test, seed=seed, cache=cache, order=positions)
@@ -299,17 +365,23 @@ def order_test(models: Models, video: str | None, model_name: str, frames: int |
         if quiet:
             return f"*Frame order ({order}):* {err}.", None, cache
         raise gr.Error(str(err)) from err
-    strip = _strip(clips[shown], next(r.order for r in results if r.model == shown),
-                   f"the clip {ORDER_NAMES[test]}, as {shown} sees it")
+    strip = _strip(
+        clips[shown],
+        next(r.order for r in results if r.model == shown),
+        f"the clip {ORDER_NAMES[test]}, as {shown} sees it",
+    )
     return order_markdown(results, test, seed), strip, cache
 
 
-ORDER_HINT = ("*Frame order:* choose **reversed**, **halves swapped**, **pairs shuffled** or **your order** "
-              "to run every model again on the reordered clip and see which predictions change.")
+ORDER_HINT = (
+    "*Frame order:* choose **reversed**, **halves swapped**, **pairs shuffled** or **your order** "
+    "to run every model again on the reordered clip and see which predictions change."
+)
 
 
-def _plan(predictor: Predictor, clip: Clip, method: str, cache: ClipCache,
-          limits: Limits) -> tuple[int, int | None, float, str]:
+def _plan(
+    predictor: Predictor, clip: Clip, method: str, cache: ClipCache, limits: Limits
+) -> tuple[int, int | None, float, str]:
     """(steps, occlusion patch, seconds expected, note): the work limits first, then the app's
     time targets (`IG_TARGET_S`, `OCCLUSION_TARGET_S`), from this model's measured forward pass."""
     frames, size = len(clip.indices), predictor.size
@@ -333,41 +405,75 @@ def _plan(predictor: Predictor, clip: Clip, method: str, cache: ClipCache,
         default = window or occlusion_window(size, size)
         window = fit_occlusion_window(frames, size, timing, OCCLUSION_TARGET_S, default)
         if window > default:
-            notes.append(f"{window}-pixel patches instead of {default} "
-                         f"(to answer in about {OCCLUSION_TARGET_S:g} s)")
+            notes.append(
+                f"{window}-pixel patches instead of {default} (to answer in about {OCCLUSION_TARGET_S:g} s)"
+            )
     seconds = explanation_seconds(method, frames, size, timing, steps, window)
     if seconds > limits.timeout_s:
-        raise gr.Error(f"{METHOD_NAMES[method]} on {predictor.name} at {frames} frames would take about "
-                       f"{seconds:.0f} s here, over the limit of {limits.timeout_s:g} s per request: choose "
-                       "Saliency or Grad-CAM, or fewer frames")
+        raise gr.Error(
+            f"{METHOD_NAMES[method]} on {predictor.name} at {frames} frames would take about "
+            f"{seconds:.0f} s here, over the limit of {limits.timeout_s:g} s per request: choose "
+            "Saliency or Grad-CAM, or fewer frames"
+        )
     return steps, window, seconds, "; ".join(notes)
 
 
-def _attribution_note(found, predictor: Predictor, model_name: str, probs: dict[str, float],
-                      seconds: float, sign: str, opacity: float) -> str:
+def _attribution_note(
+    found,
+    predictor: Predictor,
+    model_name: str,
+    probs: dict[str, float],
+    seconds: float,
+    sign: str,
+    opacity: float,
+) -> str:
     method = METHOD_NAMES[found.method]
     top1 = max(probs, key=probs.get)
     rank = "the top-1" if found.target == top1 else f"not the top-1 (that is '{top1}')"
     extra = f", baseline: {BASELINE_NAMES[found.baseline]}, {found.steps} steps" if found.baseline else ""
-    lines = [f"**{method}** of **'{found.target}'** ({probs[found.target]:.1%}, {rank}) "
-             f"for **{model_name}**, on "
-             f"{_used(predictor)}{extra}; " + (f"it took {seconds:.1f} s." if seconds >= 0.05 else
-                                                 "it took under 0.1 s." if seconds else "kept from before."),
-             f"Drawn: {SIGN_NAMES[sign]}, over the frames in grey, opacity {opacity:g}, one scale for the "
-             f"clip. Per pixel: the {UNITS[found.method]}; captions give each frame's sum and its share of "
-             "the clip's |attribution|."]
+    lines = [
+        f"**{method}** of **'{found.target}'** ({probs[found.target]:.1%}, {rank}) "
+        f"for **{model_name}**, on "
+        f"{_used(predictor)}{extra}; "
+        + (
+            f"it took {seconds:.1f} s."
+            if seconds >= 0.05
+            else "it took under 0.1 s."
+            if seconds
+            else "kept from before."
+        ),
+        f"Drawn: {SIGN_NAMES[sign]}, over the frames in grey, opacity {opacity:g}, one scale for the "
+        f"clip. Per pixel: the {UNITS[found.method]}; captions give each frame's sum and its share of "
+        "the clip's |attribution|.",
+    ]
     if found.method == "gradcam" and predictor.model.config.frame_routing == "pairs":
-        lines.append("Grad-CAM looks at a layer where both frames of a pair share one map: the two frames of "
-                     "each pair get the same map and the same value.")
+        lines.append(
+            "Grad-CAM looks at a layer where both frames of a pair share one map: the two frames of "
+            "each pair get the same map and the same value."
+        )
     if found.note:
         lines.append(f"*Within the limits:* {found.note}.")
     return "  \n".join(lines)
 
 
-def explain(models: Models, video: str | None, model_name: str, frames: int | None, method: str,
-            baseline: str, target: str | None, sign: str = "absolute_value", opacity: float = 0.8,
-            custom: Custom = None, cache: Cache = None, limits: Limits = LIMITS, forced: bool = True,
-            progress: gr.Progress = gr.Progress(), *, server: Server = SERVER) -> tuple[Any, ...]:
+def explain(
+    models: Models,
+    video: str | None,
+    model_name: str,
+    frames: int | None,
+    method: str,
+    baseline: str,
+    target: str | None,
+    sign: str = "absolute_value",
+    opacity: float = 0.8,
+    custom: Custom = None,
+    cache: Cache = None,
+    limits: Limits = LIMITS,
+    forced: bool = True,
+    progress: gr.Progress = gr.Progress(),  # noqa: B008 (Gradio's way to ask for a progress bar)
+    *,
+    server: Server = SERVER,
+) -> tuple[Any, ...]:
     """The method's attribution of the class (default: the top-1) on every frame of the model
     to explain: overlays with captions, the colour scale, the per-frame chart, an overlay
     video, a note naming what was explained; the cache.
@@ -376,8 +482,10 @@ def explain(models: Models, video: str | None, model_name: str, frames: int | No
     (a control changed) an explanation expected to take over `AUTO_S` is not run: the note
     says what it would cost."""
     if method not in METHODS or baseline not in BASELINES or sign not in SIGNS:
-        raise gr.Error(f"choose a method among {', '.join(METHODS)}, a baseline among {', '.join(BASELINES)} "
-                       f"and a sign among {', '.join(SIGNS)}")
+        raise gr.Error(
+            f"choose a method among {', '.join(METHODS)}, a baseline among {', '.join(BASELINES)} "
+            f"and a sign among {', '.join(SIGNS)}"
+        )
     if not 0 <= float(opacity) <= 1:
         raise gr.Error("the opacity goes from 0 to 1")
     skip = (gr.skip(),) * 4
@@ -401,13 +509,20 @@ def explain(models: Models, video: str | None, model_name: str, frames: int | No
     if found is None:
         steps, window, seconds, note = _plan(predictor, clip, method, cache, limits)
         if not forced and seconds > AUTO_S:
-            return *skip, (f"{METHOD_NAMES[method]} would take about {seconds:.0f} s here: press **Explain** "
-                           "to run it."), cache
+            return (
+                *skip,
+                (
+                    f"{METHOD_NAMES[method]} would take about {seconds:.0f} s here: press **Explain** "
+                    "to run it."
+                ),
+                cache,
+            )
         progress(0.3, desc=f"{METHOD_NAMES[method]} on the whole clip (about {seconds:.0f} s)")
         start = time.perf_counter()
         try:
-            found = attribution(predictor, clip, target, method, baseline, steps, deadline=deadline,
-                                occlusion_window=window)
+            found = attribution(
+                predictor, clip, target, method, baseline, steps, deadline=deadline, occlusion_window=window
+            )
         except (ClipError, BudgetError) as err:
             raise gr.Error(str(err)) from err
         seconds = time.perf_counter() - start
@@ -421,22 +536,44 @@ def explain(models: Models, video: str | None, model_name: str, frames: int | No
     gallery = [(f.permute(1, 2, 0).numpy(), c) for f, c in zip(shown.overlays, shown.captions)]
     labels = [f"frame {i}" for i in clip.indices]
     total = float(found.per_frame.sum())
-    subtitle = (f"the frames' sums (on the bars) add up to {total:+.3g}; score(clip) - score(baseline) is "
-                f"{found.score_gap:+.3g}, the difference is the error of {found.steps} steps"
-                if found.score_gap is not None else f"on the bars: each frame's sum, {total:+.3g} in all")
-    per_frame = figures.frame_attribution_figure(found.per_frame, found.share, labels, METHOD_NAMES[method],
-                                                 target, subtitle=subtitle)
+    subtitle = (
+        f"the frames' sums (on the bars) add up to {total:+.3g}; score(clip) - score(baseline) is "
+        f"{found.score_gap:+.3g}, the difference is the error of {found.steps} steps"
+        if found.score_gap is not None
+        else f"on the bars: each frame's sum, {total:+.3g} in all"
+    )
+    per_frame = figures.frame_attribution_figure(
+        found.per_frame, found.share, labels, METHOD_NAMES[method], target, subtitle=subtitle
+    )
     scale = figures.colorbar_figure(shown.threshold, sign, float(opacity), UNITS[method])
     path = server.overlays.new_path()
-    overlay_video(path, clip.frames, shown.maps, fps=4, upscale=max(1, 256 // predictor.size),
-                  alpha=float(opacity), sign=sign, grey=True)
+    overlay_video(
+        path,
+        clip.frames,
+        shown.maps,
+        fps=4,
+        upscale=max(1, 256 // predictor.size),
+        alpha=float(opacity),
+        sign=sign,
+        grey=True,
+    )
     note = _attribution_note(found, predictor, model_name, probs, seconds, sign, float(opacity))
     return gallery, scale, per_frame, str(path), note, cache
 
 
-def frame_view(models: Models, video: str | None, model_name: str, frames: int | None, sign: str,
-               selected: int | None, custom: Custom = None, cache: Cache = None,
-               limits: Limits = LIMITS, *, server: Server = SERVER) -> Any:
+def frame_view(
+    models: Models,
+    video: str | None,
+    model_name: str,
+    frames: int | None,
+    sign: str,
+    selected: int | None,
+    custom: Custom = None,
+    cache: Cache = None,
+    limits: Limits = LIMITS,
+    *,
+    server: Server = SERVER,
+) -> Any:
     """Captum's own drawing (`visualize_image_attr_multiple`) of frame `selected` of the last
     explanation: the frame, its heat map and the blend, scaled to that frame alone (the
     gallery scales the whole clip at once); hidden when nothing is explained yet."""
@@ -456,9 +593,16 @@ def frame_view(models: Models, video: str | None, model_name: str, frames: int |
     if (sign == "positive" and not (values > 0).any()) or (sign == "negative" and not (values < 0).any()):
         sign = "absolute_value"  # Captum cannot scale a sign that is absent from the frame
     figure, _ = visualization.visualize_image_attr_multiple(
-        values, clip.frames[t].permute(1, 2, 0).numpy(), ["original_image", "heat_map", "blended_heat_map"],
-        ["all", sign, sign], titles=[f"frame {clip.indices[t]}", METHOD_NAMES[found.method], "blended"],
-        show_colorbar=True, use_pyplot=False, fig_size=(10, 3.6), cmap=_captum_colours(sign))
+        values,
+        clip.frames[t].permute(1, 2, 0).numpy(),
+        ["original_image", "heat_map", "blended_heat_map"],
+        ["all", sign, sign],
+        titles=[f"frame {clip.indices[t]}", METHOD_NAMES[found.method], "blended"],
+        show_colorbar=True,
+        use_pyplot=False,
+        fig_size=(10, 3.6),
+        cmap=_captum_colours(sign),
+    )
     return gr.update(value=figure, visible=True)
 
 
@@ -468,14 +612,28 @@ def _captum_colours(sign: str) -> Any:
     from matplotlib.colors import LinearSegmentedColormap
 
     table = (colour_table(sign) / 255).tolist()
-    ends = {"absolute_value": table, "positive": ["white", table[-1]], "negative": ["white", table[-1]],
-            "all": [table[0], "white", table[-1]]}[sign]
+    ends = {
+        "absolute_value": table,
+        "positive": ["white", table[-1]],
+        "negative": ["white", table[-1]],
+        "all": [table[0], "white", table[-1]],
+    }[sign]
     return LinearSegmentedColormap.from_list(f"blvnet-{sign}", ends)
 
 
-def frame_test(models: Models, video: str | None, model_name: str, frames: int | None, target: str | None,
-               replacement: str, custom: Custom = None, cache: Cache = None,
-               limits: Limits = LIMITS, *, server: Server = SERVER) -> tuple[Any, Cache]:
+def frame_test(
+    models: Models,
+    video: str | None,
+    model_name: str,
+    frames: int | None,
+    target: str | None,
+    replacement: str,
+    custom: Custom = None,
+    cache: Cache = None,
+    limits: Limits = LIMITS,
+    *,
+    server: Server = SERVER,
+) -> tuple[Any, Cache]:
     """What the prediction of the class loses without each frame, replaced by `replacement`; the cache."""
     if replacement not in REPLACEMENTS:
         raise gr.Error(f"choose a replacement among {', '.join(REPLACEMENTS)}")
@@ -491,11 +649,17 @@ def frame_test(models: Models, video: str | None, model_name: str, frames: int |
         raise gr.Error(f"unknown class {target!r}")
     work = (len(clip.indices) + 1) * cost(predictor.model.config, predictor.size)[1]
     if work > limits.max_explain_gflop:
-        raise gr.Error(f"removing each of {len(clip.indices)} frames would take about {work:.0f} GFLOP; the "
-                       f"limit is {limits.max_explain_gflop:g}: choose fewer frames")
+        raise gr.Error(
+            f"removing each of {len(clip.indices)} frames would take about {work:.0f} GFLOP; the "
+            f"limit is {limits.max_explain_gflop:g}: choose fewer frames"
+        )
     try:
-        removal = cache.memo(predictor, clip, ("removal", target, replacement),
-                             lambda: remove_frames(predictor, clip, target, replacement, deadline))
+        removal = cache.memo(
+            predictor,
+            clip,
+            ("removal", target, replacement),
+            lambda: remove_frames(predictor, clip, target, replacement, deadline),
+        )
     except BudgetError as err:
         raise gr.Error(str(err)) from err
     labels = [f"frame {i}" for i in clip.indices]
@@ -510,48 +674,73 @@ TAM_READING = (
     "frame (either sign), is spread over them (mixing, e.g. a difference of past and future), or is near "
     "zero; in stage 4 an offset is one frame pair. *This clip:* one row per output frame of the chosen TAM, "
     "one column per input frame: how much the output draws on each input, through every layer before it, for "
-    "the clip you ran.")
+    "the clip you ran."
+)
 
 
-def tam_weights(models: Models, model_name: str, custom: Custom = None, *,
-                server: Server = SERVER) -> tuple[Update, Update, Update, str, str]:
+def tam_weights(
+    models: Models, model_name: str, custom: Custom = None, *, server: Server = SERVER
+) -> tuple[Update, Update, Update, str, str]:
     """The TAM layer selector (the last TAM chosen), the past/current/future summary, the
     chosen layer's channels by group, a note and the model card."""
     predictor = _pick(_everyone(models, custom, server), model_name, None, server)
     tams = predictor.model.tams()
     card = model_card(predictor)
     if not tams:
-        bag = ("averages per-frame predictions (a bag of frames)"
-               if predictor.model.config.frame_routing == "frames"
-               else "fuses the two frames of each pair only (a bag of frame pairs)")
-        note = (f"**{model_name}** has no TAM, so there are no temporal weights to show: it {bag}. "
-                "Choose bLVNet-TAM under *model to explain*.")
+        bag = (
+            "averages per-frame predictions (a bag of frames)"
+            if predictor.model.config.frame_routing == "frames"
+            else "fuses the two frames of each pair only (a bag of frame pairs)"
+        )
+        note = (
+            f"**{model_name}** has no TAM, so there are no temporal weights to show: it {bag}. "
+            "Choose bLVNet-TAM under *model to explain*."
+        )
         hidden = gr.update(value=None, visible=False)
         return gr.update(choices=[], value=None, visible=False), hidden, hidden, note, card
     last = list(tams)[-1]
-    note = (f"**{model_name}** has {len(tams)} TAMs. Each mixes a frame's features with those of its "
-            f"neighbours, one weight per offset and channel. {TAM_READING}")
-    return (gr.update(choices=list(tams), value=last, visible=True),
-            gr.update(value=figures.tam_summary_figure(summarize_tams(predictor.model)), visible=True),
-            gr.update(value=tam_layer(models, model_name, last, custom), visible=True), note, card)
+    note = (
+        f"**{model_name}** has {len(tams)} TAMs. Each mixes a frame's features with those of its "
+        f"neighbours, one weight per offset and channel. {TAM_READING}"
+    )
+    return (
+        gr.update(choices=list(tams), value=last, visible=True),
+        gr.update(value=figures.tam_summary_figure(summarize_tams(predictor.model)), visible=True),
+        gr.update(value=tam_layer(models, model_name, last, custom), visible=True),
+        note,
+        card,
+    )
 
 
-def tam_layer(models: Models, model_name: str, layer: str, custom: Custom = None, *,
-              server: Server = SERVER) -> Any:
+def tam_layer(
+    models: Models, model_name: str, layer: str, custom: Custom = None, *, server: Server = SERVER
+) -> Any:
     """The channels of one TAM, grouped by what their weights do."""
     model = _pick(_everyone(models, custom, server), model_name, None, server).model
     tams = model.tams()
     if layer not in tams:
         raise gr.Error(f"{model_name} has no TAM named {layer!r}")
     weights = tams[layer].offset_weights()
-    pairs = layer.startswith("layer4.") and model.routing.group_size == 2  # stage 4 of bLVNet: one frame per pair
-    return figures.tam_groups_figure(layer, weights, group_channels(weights),
-                                     "frame pairs" if pairs else "frames")
+    pairs = (
+        layer.startswith("layer4.") and model.routing.group_size == 2
+    )  # stage 4 of bLVNet: one frame per pair
+    return figures.tam_groups_figure(
+        layer, weights, group_channels(weights), "frame pairs" if pairs else "frames"
+    )
 
 
-def tam_view(models: Models, video: str | None, model_name: str, frames: int | None, layer: str | None,
-             custom: Custom = None, cache: Cache = None,
-             limits: Limits = LIMITS, *, server: Server = SERVER) -> tuple[Update, str, Cache]:
+def tam_view(
+    models: Models,
+    video: str | None,
+    model_name: str,
+    frames: int | None,
+    layer: str | None,
+    custom: Custom = None,
+    cache: Cache = None,
+    limits: Limits = LIMITS,
+    *,
+    server: Server = SERVER,
+) -> tuple[Update, str, Cache]:
     """What the TAMs do to this clip: for each output frame of TAM `layer` (default: the last),
     the share of each input frame (`receptive_field.temporal_receptive_field`); a sentence; the cache."""
     predictor = _pick(_everyone(models, custom, server), model_name, frames, server)
@@ -566,8 +755,14 @@ def tam_view(models: Models, video: str | None, model_name: str, frames: int | N
     cache = ClipCache() if cache is None else cache
     clip = _clips(video, {model_name: predictor}, cache, limits)[model_name]
     try:
-        field = cache.memo(predictor, clip, ("field", layer), lambda: temporal_receptive_field(
-            predictor.model, clip.input, layer, check=lambda: deadline.check("the TAM view")))
+        field = cache.memo(
+            predictor,
+            clip,
+            ("field", layer),
+            lambda: temporal_receptive_field(
+                predictor.model, clip.input, layer, check=lambda: deadline.check("the TAM view")
+            ),
+        )
     except BudgetError as err:
         raise gr.Error(str(err)) from err
     inputs = [f"frame {i}" for i in clip.indices]
@@ -578,25 +773,41 @@ def tam_view(models: Models, video: str | None, model_name: str, frames: int | N
     spans = [span(row) for row in field]
     widest = max(range(len(spans)), key=lambda r: (spans[r][1] - spans[r][0], -abs(2 * r - len(spans) + 1)))
     first, last = spans[widest]
-    sentence = (f"On this clip ({_used(predictor)}), the output of **{layer}** at {outputs[widest]} draws "
-                f"90% of what it takes from the clip from **frames {clip.indices[first]} to "
-                f"{clip.indices[last]}** ({last - first + 1} of {len(inputs)} sampled frames), where the "
-                f"first TAM's outputs draw on at most {predictor.model.config.blending_frames} neighbouring "
-                "frames.")
-    return (gr.update(value=figures.receptive_field_figure(field, inputs, outputs, layer), visible=True),
-            sentence, cache)
+    sentence = (
+        f"On this clip ({_used(predictor)}), the output of **{layer}** at {outputs[widest]} draws "
+        f"90% of what it takes from the clip from **frames {clip.indices[first]} to "
+        f"{clip.indices[last]}** ({last - first + 1} of {len(inputs)} sampled frames), where the "
+        f"first TAM's outputs draw on at most {predictor.model.config.blending_frames} neighbouring "
+        "frames."
+    )
+    return (
+        gr.update(value=figures.receptive_field_figure(field, inputs, outputs, layer), visible=True),
+        sentence,
+        cache,
+    )
 
 
-def model_changed(models: Models, model_name: str, custom: Custom = None, *,
-                  server: Server = SERVER) -> tuple[Update, Update]:
+def model_changed(
+    models: Models, model_name: str, custom: Custom = None, *, server: Server = SERVER
+) -> tuple[Update, Update]:
     """The class list of the model to explain (top-1 by default) and the frames control's label."""
     predictor = _pick(_everyone(models, custom, server), model_name, None, server)
-    return (gr.update(choices=predictor.classes, value=None),
-            frames_choices(models, model_name, custom, server=server))
+    return (
+        gr.update(choices=predictor.classes, value=None),
+        frames_choices(models, model_name, custom, server=server),
+    )
 
 
-def load_custom(models: Models, checkpoint: str | None, labels: str | None, preset: str,
-                label_map: str = "", limits: Limits = LIMITS, *, server: Server = SERVER) -> tuple[Any, ...]:
+def load_custom(
+    models: Models,
+    checkpoint: str | None,
+    labels: str | None,
+    preset: str,
+    label_map: str = "",
+    limits: Limits = LIMITS,
+    *,
+    server: Server = SERVER,
+) -> tuple[Any, ...]:
     """The visitor's checkpoint: their state (a reference to it, held by `server.own`), the model
     choices, a status line, its top-5 panel and the frames control (which names its frames).
 
@@ -612,19 +823,23 @@ def load_custom(models: Models, checkpoint: str | None, labels: str | None, pres
         raise gr.Error(f"Could not load this checkpoint: {_for_user(str(err), checkpoint, labels)}") from err
     ref = server.own.hold(predictor)
     choices = list(models) if CUSTOM in models else [*models, CUSTOM]
-    return (ref, gr.update(choices=choices, value=CUSTOM),
-            f"Loaded **{predictor.name}** with {len(predictor.classes)} classes; it runs on "
-            f"{_used(predictor)} (its own) unless you choose other frames.",
-            gr.update(visible=True, label=f"your checkpoint: {predictor.name}"),
-            {**frames_choices(models, CUSTOM, predictor, server=server), "value": OWN_FRAMES})  # its own
+    return (
+        ref,
+        gr.update(choices=choices, value=CUSTOM),
+        f"Loaded **{predictor.name}** with {len(predictor.classes)} classes; it runs on "
+        f"{_used(predictor)} (its own) unless you choose other frames.",
+        gr.update(visible=True, label=f"your checkpoint: {predictor.name}"),
+        {**frames_choices(models, CUSTOM, predictor, server=server), "value": OWN_FRAMES},
+    )  # its own
 
 
 OURS = "read from the checkpoint"
 LABEL_AUTO = "from the checkpoint"
 
 
-def example(models: Models, video: str, limits: Limits = LIMITS, *,
-            server: Server = SERVER) -> tuple[Any, ...]:
+def example(
+    models: Models, video: str, limits: Limits = LIMITS, *, server: Server = SERVER
+) -> tuple[Any, ...]:
     """Everything a Run shows for an example clip, in the order test its note suggests (what
     Gradio caches for the examples): the panels and their lines, the order test, its strip and
     choice, bLVNet-TAM's saliency, the frame removal, the TAM view and what to notice."""
@@ -633,15 +848,41 @@ def example(models: Models, video: str, limits: Limits = LIMITS, *,
     name = BLVNET_TAM if BLVNET_TAM in models else next(iter(models))
     cache = ClipCache()
     *panels, _, cache = predict(models, video, name, None, None, None, cache, limits, server=server)
-    table, strip, cache = order_test(models, video, name, None, order, 0, "", None, cache, limits,
-                                     server=server)
+    table, strip, cache = order_test(
+        models, video, name, None, order, 0, "", None, cache, limits, server=server
+    )
     gallery, scale, per_frame, overlay, note, cache = explain(
-        models, video, name, None, "saliency", "black", None, "absolute_value", 0.8, None, cache, limits,
-        server=server)
+        models,
+        video,
+        name,
+        None,
+        "saliency",
+        "black",
+        None,
+        "absolute_value",
+        0.8,
+        None,
+        cache,
+        limits,
+        server=server,
+    )
     removal, cache = frame_test(models, video, name, None, None, "grey", None, cache, limits, server=server)
     field, sentence, cache = tam_view(models, video, name, None, None, None, cache, limits, server=server)
-    return (*panels, table, strip, order, gallery, scale, per_frame, overlay, note, removal, field["value"],
-            sentence, f"**What to notice:** {notice}" if notice else "")
+    return (
+        *panels,
+        table,
+        strip,
+        order,
+        gallery,
+        scale,
+        per_frame,
+        overlay,
+        note,
+        removal,
+        field["value"],
+        sentence,
+        f"**What to notice:** {notice}" if notice else "",
+    )
 
 
 def example_controls(models: Models, *, server: Server = SERVER) -> tuple[Any, ...]:
@@ -650,13 +891,23 @@ def example_controls(models: Models, *, server: Server = SERVER) -> tuple[Any, .
     the last TAM), and an empty visitor cache: what the page holds once an example is shown."""
     name = BLVNET_TAM if BLVNET_TAM in models else next(iter(models))
     tams = list(models[name].model.tams())
-    return (gr.update(value=name), gr.update(choices=models[name].classes, value=None),
-            {**frames_choices(models, name, server=server), "value": OWN_FRAMES}, "saliency", "black",
-            "absolute_value", 0.8, "grey", gr.update(choices=tams, value=tams[-1] if tams else None), None)
+    return (
+        gr.update(value=name),
+        gr.update(choices=models[name].classes, value=None),
+        {**frames_choices(models, name, server=server), "value": OWN_FRAMES},
+        "saliency",
+        "black",
+        "absolute_value",
+        0.8,
+        "grey",
+        gr.update(choices=tams, value=tams[-1] if tams else None),
+        None,
+    )
 
 
-def prune_cache(keep: str | None = None, folder: str | Path | None = None,
-                max_mb: float | None = None) -> int:
+def prune_cache(
+    keep: str | None = None, folder: str | Path | None = None, max_mb: float | None = None
+) -> int:
     """Delete the oldest files of Gradio's cache until it holds at most `max_mb` (default
     `MAX_CACHE_MB`; a server passes its `Server.max_cache_mb`), never the file `keep` (the
     request's own upload); the bytes deleted.
@@ -686,8 +937,26 @@ def prune_cache(keep: str | None = None, folder: str | Path | None = None,
 
 
 __all__ = [
-    "load_models", "OwnCheckpoints", "OverlayVideos", "Server", "SERVER", "predict", "order_test", "explain",
-    "frame_view", "frame_test", "tam_weights", "tam_layer", "tam_view", "model_changed", "load_custom",
-    "example", "frames_choices", "prune_cache", "METHOD_NAMES", "BASELINE_NAMES", "REPLACEMENT_NAMES",
+    "load_models",
+    "OwnCheckpoints",
+    "OverlayVideos",
+    "Server",
+    "SERVER",
+    "predict",
+    "order_test",
+    "explain",
+    "frame_view",
+    "frame_test",
+    "tam_weights",
+    "tam_layer",
+    "tam_view",
+    "model_changed",
+    "load_custom",
+    "example",
+    "frames_choices",
+    "prune_cache",
+    "METHOD_NAMES",
+    "BASELINE_NAMES",
+    "REPLACEMENT_NAMES",
     "SIGN_NAMES",
 ]

@@ -29,25 +29,29 @@ import statistics
 import sys
 import tempfile
 import time
+from functools import partial
 from pathlib import Path
 
 import gradio as gr
 import numpy as np
 import torch
+from blvnet_edu_app import handlers
 
 from blvnet_edu import build_model
+from blvnet_edu.clip_cache import ClipCache
 from blvnet_edu.data.video_io import write_video
 from blvnet_edu.explain.attributions import METHOD_NAMES, METHODS
-from blvnet_edu.clip_cache import ClipCache
 from blvnet_edu.inference import load_predictor
-from blvnet_edu_app import handlers
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from report import write_report  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-TARGETS = {("bLVNet-TAM-50", "saliency"): 3.0, ("bLVNet-TAM-50", "integrated_gradients"): 10.0,
-           ("bLVNet-TAM-50", "gradcam"): 3.0}
+TARGETS = {
+    ("bLVNet-TAM-50", "saliency"): 3.0,
+    ("bLVNet-TAM-50", "integrated_gradients"): 10.0,
+    ("bLVNet-TAM-50", "gradcam"): 3.0,
+}
 DEMO_TARGET = 1.5
 
 
@@ -65,8 +69,10 @@ def ten_second_clip(path: Path, width: int = 640, height: int = 360, fps: int = 
 def authors_file(folder: Path) -> Path:
     """bLVNet-TAM-50 (174 classes) saved as the authors' released files are: `module.` names, `new_fc`."""
     model = build_model("blvnet_tam_50", num_classes=174, num_frames=16)
-    state = {("module.new_fc." + k[3:] if k.startswith("fc.") else "module." + k): v
-             for k, v in model.state_dict().items()}
+    state = {
+        ("module.new_fc." + k[3:] if k.startswith("fc.") else "module." + k): v
+        for k, v in model.state_dict().items()
+    }
     path = folder / "st2stv2-bLVNet-TAM-50-a2-b4-f8x2.pth.tar"
     torch.save({"state_dict": state}, path)
     return path
@@ -85,14 +91,27 @@ def measure(models: handlers.Models, name: str, clip: Path, repeats: int) -> dic
     notes: dict[str, str] = {}
     for _ in range(repeats + 1):  # the first round warms up
         cache = ClipCache()
-        seconds, out = timed(lambda: handlers.predict(models, str(clip), name, 0, None, None, cache))
+        seconds, out = timed(partial(handlers.predict, models, str(clip), name, 0, None, None, cache))
         times.setdefault("predict", []).append(seconds)
         for method in METHODS:
             if method in refused:
                 continue
             try:
-                seconds, out = timed(lambda: handlers.explain(models, str(clip), name, 0, method, "black",
-                                                              None, "absolute_value", 0.8, None, cache))
+                explain = partial(
+                    handlers.explain,
+                    models,
+                    str(clip),
+                    name,
+                    0,
+                    method,
+                    "black",
+                    None,
+                    "absolute_value",
+                    0.8,
+                    None,
+                    cache,
+                )
+                seconds, out = timed(explain)
             except gr.Error as err:
                 refused[method] = err.message
                 continue
@@ -100,16 +119,18 @@ def measure(models: handlers.Models, name: str, clip: Path, repeats: int) -> dic
             found = [memo[1] for memo in cache.memos.values() if getattr(memo[1], "method", None) == method]
             if method == "integrated_gradients" and found:
                 notes[method] = str(found[0].steps)
-        seconds, _ = timed(lambda: handlers.frame_test(models, str(clip), name, 0, None, "grey", None, cache))
+        frame_test = partial(handlers.frame_test, models, str(clip), name, 0, None, "grey", None, cache)
+        seconds, _ = timed(frame_test)
         times.setdefault("frame removal", []).append(seconds)
         if models[name].model.tams():
-            seconds, _ = timed(lambda: handlers.tam_view(models, str(clip), name, 0, None, None, cache))
+            seconds, _ = timed(partial(handlers.tam_view, models, str(clip), name, 0, None, None, cache))
             times.setdefault("TAM view", []).append(seconds)
         else:
             refused["TAM view"] = "no TAM"
     result: dict[str, float | str] = {k: statistics.median(v[1:]) for k, v in times.items()}
-    result.update({m: message if message == "no TAM" else f"refused: {message}"
-                   for m, message in refused.items()})
+    result.update(
+        {m: message if message == "no TAM" else f"refused: {message}" for m, message in refused.items()}
+    )
     if "integrated_gradients" in notes:
         result["ig steps"] = notes["integrated_gradients"]
     return result
@@ -125,7 +146,9 @@ def cell(value: float | str | None, target: float | None) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--quick", action="store_true", help="the demo models only")
@@ -137,12 +160,24 @@ def main() -> None:
         clip = ten_second_clip(Path(tmp) / "ten_seconds.mp4")
         demo = handlers.load_models()
         for name in demo:
-            rows.append((f"{name}, {demo[name].num_frames} frames, {demo[name].size} px", name,
-                         measure(demo, name, clip, args.repeats), DEMO_TARGET))
+            rows.append(
+                (
+                    f"{name}, {demo[name].num_frames} frames, {demo[name].size} px",
+                    name,
+                    measure(demo, name, clip, args.repeats),
+                    DEMO_TARGET,
+                )
+            )
         if not args.quick:
             big = {"bLVNet-TAM-50": load_predictor(authors_file(Path(tmp)), labels="ssv2")}
-            rows.append(("bLVNet-TAM-50 (authors' layout), 16 frames, 224 px", "bLVNet-TAM-50",
-                         measure(big, "bLVNet-TAM-50", clip, args.repeats), None))
+            rows.append(
+                (
+                    "bLVNet-TAM-50 (authors' layout), 16 frames, 224 px",
+                    "bLVNet-TAM-50",
+                    measure(big, "bLVNet-TAM-50", clip, args.repeats),
+                    None,
+                )
+            )
     heads = ["predict", *METHODS, "frame removal", "TAM view"]
     lines = [
         "# App latency: what a visitor waits for, per method (a 10-second clip, 640x360, 25 fps, H.264)",
@@ -158,8 +193,11 @@ def main() -> None:
     for label, name, result, demo_target in rows:
         values = []
         for head in heads:
-            target = (TARGETS.get((name, head)) if demo_target is None
-                      else (demo_target if head in METHODS else None))
+            target = (
+                TARGETS.get((name, head))
+                if demo_target is None
+                else (demo_target if head in METHODS else None)
+            )
             values.append(cell(result.get(head), target))
         lines.append(f"| {label} | " + " | ".join(values) + " |")
     lines += [
@@ -168,7 +206,8 @@ def main() -> None:
         f"<= 3 s; the demo models <= {DEMO_TARGET:g} s for any method. Integrated gradients ran the steps "
         "the app chose (at most 32, as many as fit about 7 s from the measured forward pass, plus about 2 s "
         "to measure it and check completeness): "
-        + "; ".join(f"{label.split(',')[0]}: {r.get('ig steps', '?')}" for label, _, r, _ in rows) + ". "
+        + "; ".join(f"{label.split(',')[0]}: {r.get('ig steps', '?')}" for label, _, r, _ in rows)
+        + ". "
         "Occlusion's patches grow until it fits about 1.5 s; where even half-frame patches cannot fit the "
         "work limit, the app answers with the cost instead of running it (the cell says so).",
         "",

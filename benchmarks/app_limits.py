@@ -47,7 +47,10 @@ def encode(path: Path, frames: int, width: int, height: int, keyint: int = 250, 
     with av.open(str(path), "w") as container:
         stream = container.add_stream("libx264", rate=Fraction(fps))
         stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
-        stream.options = {"preset": "ultrafast", "x264-params": f"keyint={keyint}:min-keyint={keyint}:scenecut=0"}
+        stream.options = {
+            "preset": "ultrafast",
+            "x264-params": f"keyint={keyint}:min-keyint={keyint}:scenecut=0",
+        }
         image = np.full((height, width, 3), 90, np.uint8)
         for t in range(frames):
             image[:, :] = 90
@@ -102,14 +105,25 @@ def run_case(client_factory, case: Case, normal) -> dict:
     if normal_error:
         raise RuntimeError(f"the normal request failed beside {case.name}: {normal_error}")
     result, error, seconds = outcomes[0]
-    return {"error": error, "result": result, "seconds": max(o[2] for o in outcomes), "normal": normal_seconds}
+    return {
+        "error": error,
+        "result": result,
+        "seconds": max(o[2] for o in outcomes),
+        "normal": normal_seconds,
+    }
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--quick", action="store_true", help="smaller files (seconds, for the test suite)")
-    parser.add_argument("--max-rss-mb", type=float, default=1500, help="the documented bound on the server's peak")
-    parser.add_argument("--rounds", type=int, default=3, help="rounds of every case (the peak should not grow)")
+    parser.add_argument(
+        "--max-rss-mb", type=float, default=1500, help="the documented bound on the server's peak"
+    )
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="rounds of every case (the peak should not grow)"
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "benchmarks" / "app_limits.md")
     args = parser.parse_args()
     from gradio_client import Client, handle_file
@@ -125,7 +139,9 @@ def main() -> None:
         "one key frame": encode(work / "one_key.mp4", 90_000 if not q else 3_000, 64, 48, keyint=10**7),
     }
     run = SavedRun.load(DEMO)
-    dataclasses.replace(run, config=dataclasses.replace(run.config, num_classes=300_000)).save(work / "classes.pt")
+    dataclasses.replace(run, config=dataclasses.replace(run.config, num_classes=300_000)).save(
+        work / "classes.pt"
+    )
     (work / "labels.txt").write_text("".join(f"class {i}\n" for i in range(300_000)))
     sizes = {k: f"{v.stat().st_size / 1e3:.0f} KB" for k, v in files.items() if v}
 
@@ -133,7 +149,11 @@ def main() -> None:
     env = {**os.environ, "GRADIO_TEMP_DIR": str(work / "gradio"), "GRADIO_ANALYTICS_ENABLED": "False"}
     server = subprocess.Popen(
         [sys.executable, "-c", f"from blvnet_edu.cli import main; main(['app', '--port', '{port}'])"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     url = f"http://127.0.0.1:{port}/"
     try:
         for _ in range(240):
@@ -142,7 +162,7 @@ def main() -> None:
                 break
             except OSError:
                 if server.poll() is not None:
-                    raise RuntimeError(f"the server stopped: {server.stderr.read()[-2000:]}")
+                    raise RuntimeError(f"the server stopped: {server.stderr.read()[-2000:]}") from None
                 time.sleep(0.5)
         started = memory_mb(server.pid)
         client = lambda: Client(url, verbose=False)  # noqa: E731
@@ -151,12 +171,26 @@ def main() -> None:
             return lambda c: c.predict(handle_file(str(path)), TAM, frames, None, api_name="/predict")
 
         def explain(method, frames):
-            return lambda c: c.predict(handle_file(str(EXAMPLE)), TAM, frames, method, "black", None,
-                                       "absolute_value", 0.8, api_name="/explain")
+            return lambda c: c.predict(
+                handle_file(str(EXAMPLE)),
+                TAM,
+                frames,
+                method,
+                "black",
+                None,
+                "absolute_value",
+                0.8,
+                api_name="/explain",
+            )
 
         def load(checkpoint, labels=None):
-            return lambda c: c.predict(handle_file(str(checkpoint)), handle_file(str(labels)) if labels else None,
-                                       "read from the checkpoint", "from the checkpoint", api_name="/load_checkpoint")
+            return lambda c: c.predict(
+                handle_file(str(checkpoint)),
+                handle_file(str(labels)) if labels else None,
+                "read from the checkpoint",
+                "from the checkpoint",
+                api_name="/load_checkpoint",
+            )
 
         normal = predict(EXAMPLE)
         warm = client()
@@ -169,14 +203,24 @@ def main() -> None:
             alone.append(time.perf_counter() - start)
         alone_s = statistics.median(alone)
         cases = [
-            Case(f"{'8K clip (7680x4320' if not q else 'clip over 4K (4800x2700'}, {sizes['8k']})", predict(files["8k"])),
+            Case(
+                f"{'8K clip (7680x4320' if not q else 'clip over 4K (4800x2700'}, {sizes['8k']})",
+                predict(files["8k"]),
+            ),
             *([Case(f"4000x3000 clip ({sizes['4000x3000']})", predict(files["4000x3000"]))] if not q else []),
             Case(f"4K clip (3840x2160, {sizes['4k']}), 16 frames sampled", predict(files["4k"], 16)),
             Case("four 4K clips at once", predict(files["4k"], 16), parallel=4),
-            Case(f"{'1 hour' if not q else '2 minutes'} behind one key frame (64x48, {sizes['one key frame']})",
-                 predict(files["one key frame"], 16)),
+            Case(
+                f"{'1 hour' if not q else '2 minutes'} behind one key frame (64x48, "
+                f"{sizes['one key frame']})",
+                predict(files["one key frame"], 16),
+            ),
             Case("occlusion, 32 frames", explain("occlusion", 32)),
-            *([Case("integrated gradients, 32 frames", explain("integrated_gradients", 32))] if not q else []),
+            *(
+                [Case("integrated gradients, 32 frames", explain("integrated_gradients", 32))]
+                if not q
+                else []
+            ),
             Case("checkpoint declaring 300,000 classes", load(work / "classes.pt")),
             Case("label file of 300,000 lines", load(DEMO, work / "labels.txt")),
         ]
@@ -188,11 +232,16 @@ def main() -> None:
                 answer = "refused: " + outcome["error"].replace("|", "/")
             else:
                 note = outcome["result"][4] if case.name.startswith(("occlusion", "integrated")) else ""
-                within = (note.split("*Within the limits:* ")[1].rstrip(".") if "*Within the limits:*" in note
-                          else "")
+                within = (
+                    note.split("*Within the limits:* ")[1].rstrip(".")
+                    if "*Within the limits:*" in note
+                    else ""
+                )
                 answer = "served" + (f" ({within})" if within else "")
-            rows.append(f"| {case.name} | {answer} | {outcome['seconds']:.2f} | {outcome['normal']:.2f} | "
-                        f"{mem['VmRSS']:.0f} | {mem['VmHWM']:.0f} |")
+            rows.append(
+                f"| {case.name} | {answer} | {outcome['seconds']:.2f} | {outcome['normal']:.2f} | "
+                f"{mem['VmRSS']:.0f} | {mem['VmHWM']:.0f} |"
+            )
             print(rows[-1], flush=True)
         first_peak = memory_mb(server.pid)["VmHWM"]
         for _ in range(args.rounds - 1):  # the same again: memory a leak adds shows as a higher peak
@@ -209,7 +258,8 @@ def main() -> None:
         f"`python benchmarks/app_limits.py{' --quick' if q else ''}` — {platform.machine()}, "
         f"{os.cpu_count()} cores, torch {torch.__version__}; the app with its default limits "
         "(`blvnet-edu app`, demo models), each case sent with a normal visitor's `/predict` on an "
-        "example clip. Memory of the server process, MB: VmRSS after the case, VmHWM the peak since the start.",
+        "example clip. Memory of the server process, MB: VmRSS after the case, VmHWM the peak since the "
+        "start.",
         "",
         f"Server after start-up and warm-up: VmRSS {started['VmRSS']:.0f} MB. Normal `/predict` alone: "
         f"{alone_s:.2f} s (median of 5).",
@@ -218,13 +268,17 @@ def main() -> None:
         "|---|---|---|---|---|---|",
         *rows,
         "",
-        f"Peak server memory over all cases: {first_peak:.0f} MB; after {args.rounds} rounds of every case: {peak:.0f} MB "
+        f"Peak server memory over all cases: {first_peak:.0f} MB; after {args.rounds} rounds of every case: "
+        f"{peak:.0f} MB "
         f"(bound checked: {args.max_rss_mb:.0f} MB). "
         f"Gradio's cache at the end: {cache_mb:.1f} MB.",
     ]
     write_report(args.out, lines)
     if peak > args.max_rss_mb:
-        print(f"the server's peak memory {peak:.0f} MB is over the bound of {args.max_rss_mb:.0f} MB", file=sys.stderr)
+        print(
+            f"the server's peak memory {peak:.0f} MB is over the bound of {args.max_rss_mb:.0f} MB",
+            file=sys.stderr,
+        )
         sys.exit(1)
 
 

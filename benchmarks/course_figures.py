@@ -43,15 +43,21 @@ from report import write_report  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 FIGURES = ROOT / "docs" / "benchmarks" / "course_figures.json"
-BEGIN = "<!-- course figures: written by benchmarks/course_figures.py from docs/benchmarks/course_figures.json -->"
+BEGIN = "<!-- course figures: written by benchmarks/course_figures.py from docs/benchmarks/course_figures.json -->"  # noqa: E501 (a marker in README.md)
 END = "<!-- end of course figures -->"
-TIME_NOTES = {True: {"07": " with the synthetic comparison's trained models (`runs/synthetic/`); three trainings "
-                           "of about 10 min each without them"},
-              False: {"07": ", three trainings included"}}  # whether notebook 7 found the trained runs
+TIME_NOTES = {
+    True: {
+        "07": " with the synthetic comparison's trained models (`runs/synthetic/`); three trainings "
+        "of about 10 min each without them"
+    },
+    False: {"07": ", three trainings included"},
+}  # whether notebook 7 found the trained runs
 MODE_FREE = ("03.tam_params", "03.total_params", "03.tam_gmacs", "04.gflops.", "05.params_m.", "05.gflops.")
 # ^ figures counted on the meta device at 224 px in quick mode too: the tests compare their values
-TRAINED_RUNS = [ROOT / "runs" / "synthetic" / name / "best.pt" for name in ("tsn_resnet_tiny", "blvnet_tiny",
-                                                                            "blvnet_tam_tiny")]
+TRAINED_RUNS = [
+    ROOT / "runs" / "synthetic" / name / "best.pt"
+    for name in ("tsn_resnet_tiny", "blvnet_tiny", "blvnet_tam_tiny")
+]
 MODELS_07 = {"tsn_resnet_tiny": "TSN", "blvnet_tiny": "bLVNet without TAM", "blvnet_tam_tiny": "bLVNet-TAM"}
 
 
@@ -65,19 +71,25 @@ def render_figures(f: dict) -> str:
     tiers = "; ".join(
         f"{label} {f[f'07.{name}.short-range']:.1%} / {f[f'07.{name}.long-range']:.1%} "
         f"(top-1 {f[f'07.{name}.top-1']:.1%}, {f[f'07.{name}.gflops'] * 1000:.1f} MFLOPs per clip)"
-        for name, label in MODELS_07.items())
+        for name, label in MODELS_07.items()
+    )
     items = [
         f"notebook 3: the from-scratch TAM, its `conv3d` form, `TAM` and the fast in-place version agree to "
-        f"{f['03.tam_versions_largest_difference']:.1e} (float64) in outputs and both gradients; the seven TAMs "
+        f"{f['03.tam_versions_largest_difference']:.1e} (float64) in outputs and both gradients; the seven "
+        "TAMs "
         f"of bLVNet-TAM-50 hold {f['03.tam_params']:,} parameters ({tam_share:.2%}) and do "
         f"{f['03.tam_gmacs']:.3f} of its {gflops_tam50:.2f} GFLOPs ({f['03.tam_gmacs'] / gflops_tam50:.1%});",
-        f"notebook 4: bLVNet-50 on 16 frames costs {f['04.gflops.blvnet_50_16']:.2f} GFLOPs, TSN-bLResNet-50 on "
-        f"8 frames {f['04.gflops.tsn_blresnet50_8']:.2f} plus {f['04.gflops.extra_stems']:.2f} for the 8 extra "
+        f"notebook 4: bLVNet-50 on 16 frames costs {f['04.gflops.blvnet_50_16']:.2f} GFLOPs, "
+        "TSN-bLResNet-50 on "
+        f"8 frames {f['04.gflops.tsn_blresnet50_8']:.2f} plus {f['04.gflops.extra_stems']:.2f} for the 8 "
+        "extra "
         f"stems; TSN-ResNet-50 costs {f['04.gflops.tsn_resnet50_8']:.2f} on 8 frames and "
         f"{f['04.gflops.tsn_resnet50_16']:.2f} on 16; activations saved for the backward pass of one 224-px "
-        f"clip: TSN-ResNet-50 {saved['tsn_resnet50_8']:.0f} MiB (8 frames) and {saved['tsn_resnet50_16']:.0f} "
+        f"clip: TSN-ResNet-50 {saved['tsn_resnet50_8']:.0f} MiB (8 frames) and "
+        f"{saved['tsn_resnet50_16']:.0f} "
         f"(16), bLVNet-TAM-50 {saved['blvnet_tam_50_8']:.0f} and {saved['blvnet_tam_50_16']:.0f}, a ratio of "
-        f"{ratio[8]:.2f} at 8 frames and {ratio[16]:.2f} at 16, so 16 frames of bLVNet-TAM keep less than 8 of "
+        f"{ratio[8]:.2f} at 8 frames and {ratio[16]:.2f} at 16, so 16 frames of bLVNet-TAM keep less than 8 "
+        "of "
         "TSN (Fig. 3b; asserted: ratio between 0.4 and 0.6, and 16 frames of bLVNet-TAM at most 8 of TSN);",
         f"notebook 5: bLVNet-TAM-50 {f['05.params_m.blvnet_tam_50_16']:.2f}M parameters / {gflops_tam50:.2f} "
         f"GFLOPs (16 frames) and {f['05.gflops.blvnet_tam_50_32']:.2f} (32 frames), bLVNet-TAM-101 "
@@ -85,9 +97,11 @@ def render_figures(f: dict) -> str:
         f"23.8, 47.7, 40.2M / 32.1); the authors' checkpoint format gives their logits to "
         f"{f['05.authors_logits_relative_difference']:.1e} (relative, float64);",
         f"notebook 6: {f['06.generated_clips']} generated clips become {f['06.train_clips']} training and "
-        f"{f['06.val_clips']} validation clips; a missing and a corrupt clip are skipped, reported and replaced;",
+        f"{f['06.val_clips']} validation clips; a missing and a corrupt clip are skipped, reported and "
+        "replaced;",
         "notebook 7: the hand-written training step equals the engine's "
-        + ("exactly" if step == 0 else f"to {step:.1e}") + "; order-pair accuracy per tier on the validation "
+        + ("exactly" if step == 0 else f"to {step:.1e}")
+        + "; order-pair accuracy per tier on the validation "
         f"set (short range / long range, chance 50%): {tiers} (asserted: bLVNet without "
         "TAM at least 95% / 45-55%, TSN 45-55% on both, bLVNet-TAM at least 95% on both);",
         f"notebook 8: integrated gradients written from scratch equal Captum's to "
@@ -96,16 +110,20 @@ def render_figures(f: dict) -> str:
         f"{f['08.completeness.gauss_legendre']:.2%} with Gauss-Legendre (asserted: under 1% and 10%).",
     ]
     meta = f["run"]
-    head = (f"Figures of the last full run ({meta['date']}, {meta['machine']}, torch {meta['torch']}; "
-            "`python benchmarks/course_figures.py` wrote them here from `docs/benchmarks/course_figures.json`, "
-            "and `docs/course/` in the same run, whose run times in the table above include rendering every "
-            "figure as a PNG):")
+    head = (
+        f"Figures of the last full run ({meta['date']}, {meta['machine']}, torch {meta['torch']}; "
+        "`python benchmarks/course_figures.py` wrote them here from `docs/benchmarks/course_figures.json`, "
+        "and `docs/course/` in the same run, whose run times in the table above include rendering every "
+        "figure as a PNG):"
+    )
     return "\n".join([head, "", *(f"- {item}" for item in items)])
 
 
 def source_digests() -> dict[str, str]:
     """sha256 of each notebook's source: which notebooks a run (and `docs/course/`) was made from."""
-    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted((ROOT / "notebooks").glob("0*.py"))}
+    return {
+        p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted((ROOT / "notebooks").glob("0*.py"))
+    }
 
 
 def duration(seconds: float) -> str:
@@ -127,41 +145,73 @@ def readme_with_figures(readme: str, figures: dict) -> str:
 
 def report_lines(figures: dict) -> list[str]:
     meta = figures["run"]
-    lines = ["# The course in full mode: its figures and run times", "",
-             f"`python benchmarks/course_figures.py` — {meta['machine']}, torch {meta['torch']}, {meta['date']}; every "
-             "notebook run top to bottom in full mode with a fresh results folder (a first run"
-             + (", notebook 7 with the synthetic comparison's trained models" if meta["reused_trained_runs"] else "")
-             + "). The figures are "
-             "those the notebooks pass to `record`; the README's course figures are rendered from "
-             "`course_figures.json`.", "",
-             "| notebook | run time |", "|---|---|"]
-    lines += [f"| {key[:2]} | {duration(value)} |" for key, value in sorted(figures.items()) if key.endswith(".seconds")]
+    lines = [
+        "# The course in full mode: its figures and run times",
+        "",
+        f"`python benchmarks/course_figures.py` — {meta['machine']}, torch {meta['torch']}, {meta['date']}; "
+        "every "
+        "notebook run top to bottom in full mode with a fresh results folder (a first run"
+        + (
+            ", notebook 7 with the synthetic comparison's trained models"
+            if meta["reused_trained_runs"]
+            else ""
+        )
+        + "). The figures are "
+        "those the notebooks pass to `record`; the README's course figures are rendered from "
+        "`course_figures.json`.",
+        "",
+        "| notebook | run time |",
+        "|---|---|",
+    ]
+    lines += [
+        f"| {key[:2]} | {duration(value)} |"
+        for key, value in sorted(figures.items())
+        if key.endswith(".seconds")
+    ]
     lines += ["", "| figure | value |", "|---|---|"]
-    lines += [f"| `{key}` | {value:.6g} |" for key, value in sorted(figures.items())
-              if key != "run" and not key.endswith(".seconds")]
+    lines += [
+        f"| `{key}` | {value:.6g} |"
+        for key, value in sorted(figures.items())
+        if key != "run" and not key.endswith(".seconds")
+    ]
     return lines
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--render-only", action="store_true", help="only rewrite the README from course_figures.json")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--render-only", action="store_true", help="only rewrite the README from course_figures.json"
+    )
     parser.add_argument("--export", type=Path, default=ROOT / "docs" / "course", help="the executed copy")
-    parser.add_argument("--work", type=Path, help="the notebooks' results folder (default: a fresh temporary one)")
+    parser.add_argument(
+        "--work", type=Path, help="the notebooks' results folder (default: a fresh temporary one)"
+    )
     args = parser.parse_args()
     if not args.render_only:
         reused = all(path.is_file() for path in TRAINED_RUNS)
         if not reused:
-            print("runs/synthetic/ lacks the trained models: notebook 7 trains them (about 30 min more)", flush=True)
+            print(
+                "runs/synthetic/ lacks the trained models: notebook 7 trains them (about 30 min more)",
+                flush=True,
+            )
         from blvnet_edu.cli import course_sources
         from blvnet_edu.course_export import export_course
 
         with tempfile.TemporaryDirectory() as tmp:
             recorded = Path(tmp) / "figures.json"
-            export_course(args.export, course_sources(), work=args.work or Path(tmp) / "work", figures=recorded)
+            export_course(
+                args.export, course_sources(), work=args.work or Path(tmp) / "work", figures=recorded
+            )
             figures = json.loads(recorded.read_text())
-        figures["run"] = {"date": datetime.date.today().isoformat(), "torch": torch.__version__.split("+")[0],
-                          "machine": f"{os.cpu_count()} {platform.machine()} CPU cores", "reused_trained_runs": reused,
-                          "sources": source_digests()}
+        figures["run"] = {
+            "date": datetime.date.today().isoformat(),
+            "torch": torch.__version__.split("+")[0],
+            "machine": f"{os.cpu_count()} {platform.machine()} CPU cores",
+            "reused_trained_runs": reused,
+            "sources": source_digests(),
+        }
         FIGURES.write_text(json.dumps(figures, indent=1, sort_keys=True) + "\n")
         write_report(FIGURES.with_suffix(".md"), report_lines(figures), echo=False)
         print(f"wrote {args.export}, {FIGURES} and {FIGURES.with_suffix('.md')}")

@@ -9,10 +9,10 @@ frames per clip by TSN segment sampling; each method reads the same clips. Media
 
 from __future__ import annotations
 
-import sys
 import argparse
 import platform
 import statistics
+import sys
 import tempfile
 import time
 from fractions import Fraction
@@ -48,7 +48,9 @@ def make_video(path: Path, seconds: int = 120, fps: int = 25, width: int = 640, 
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--clips", type=int, default=4, help="clips per measurement")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--seconds", type=int, default=120, help="length of the test video")
@@ -73,8 +75,10 @@ def main() -> None:
     lines = [
         "# Data: clips per second from mp4, seeking against decoding every frame",
         "",
-        f"`python benchmarks/data_decode.py` — {platform.machine()}, PyAV {av.__version__}; a {args.seconds}-second 640x360 "
-        f"H.264 video (25 fps, key frame every 2 s), 16 frames per clip (TSN segments), median of {args.repeats}.",
+        f"`python benchmarks/data_decode.py` — {platform.machine()}, PyAV {av.__version__}; a "
+        f"{args.seconds}-second 640x360 "
+        "H.264 video (25 fps, key frame every 2 s), 16 frames per clip (TSN segments), median of "
+        f"{args.repeats}.",
         "",
         "| method | clips / s |",
         "|---|---|",

@@ -26,8 +26,17 @@ from report import write_report  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def clips_per_second(name: str, frames: int, batch: int, dtype, channels_last: bool, compile_: bool,
-                     steps: int, training: bool = True, fast: bool = True) -> tuple[float, float]:
+def clips_per_second(
+    name: str,
+    frames: int,
+    batch: int,
+    dtype,
+    channels_last: bool,
+    compile_: bool,
+    steps: int,
+    training: bool = True,
+    fast: bool = True,
+) -> tuple[float, float]:
     """(clips per second, allocator peak in GiB) of training steps, or of forward passes."""
     torch._dynamo.reset()  # nothing of an earlier setting stays allocated
     gc.collect()
@@ -58,8 +67,12 @@ def clips_per_second(name: str, frames: int, batch: int, dtype, channels_last: b
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--batch", type=int, nargs="+", default=[8], help="one table row per setting and batch")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--batch", type=int, nargs="+", default=[8], help="one table row per setting and batch"
+    )
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "benchmarks" / "gpu_training.md")
     args = parser.parse_args()
@@ -71,7 +84,16 @@ def main() -> None:
         ("blvnet_tam_50", 16, "fp32", None, False, False, True, True),
         ("blvnet_tam_50", 16, "bf16 autocast", bf16, False, False, True, True),
         ("blvnet_tam_50", 16, "bf16 + channels_last", bf16, True, False, True, True),
-        ("blvnet_tam_50", 16, "bf16 + channels_last, the paper's path (fast=False)", bf16, True, False, True, False),
+        (
+            "blvnet_tam_50",
+            16,
+            "bf16 + channels_last, the paper's path (fast=False)",
+            bf16,
+            True,
+            False,
+            True,
+            False,
+        ),
         ("blvnet_tam_50", 16, "bf16 + channels_last + compile", bf16, True, True, True, True),
         ("tsn_resnet50", 16, "fp32", None, False, False, True, True),
         ("tsn_resnet50", 16, "bf16 + channels_last", bf16, True, False, True, True),
@@ -84,9 +106,12 @@ def main() -> None:
     lines = [
         "# GPU training and inference throughput at 224 px",
         "",
-        f"`python benchmarks/gpu_training.py --batch {' '.join(map(str, args.batch))} --steps {args.steps}` — "
-        f"{torch.cuda.get_device_name()}, torch {torch.__version__}; median of {args.steps} steps after 5 warm-up "
-        "steps (a training step: forward, backward, SGD step); peak = the CUDA allocator's peak for the setting "
+        f"`python benchmarks/gpu_training.py --batch {' '.join(map(str, args.batch))} --steps {args.steps}` "
+        "— "
+        f"{torch.cuda.get_device_name()}, torch {torch.__version__}; median of {args.steps} steps after 5 "
+        "warm-up "
+        "steps (a training step: forward, backward, SGD step); peak = the CUDA allocator's peak for the "
+        "setting "
         "(for training: weights, gradients and momentum included).",
         "",
         "| model | frames | batch | setting | clips / s | peak (GiB) |",
@@ -94,8 +119,9 @@ def main() -> None:
     ]
     for batch in args.batch:
         for name, frames, label, dtype, channels_last, compile_, training, fast in settings:
-            rate, peak = clips_per_second(name, frames, batch, dtype, channels_last, compile_, args.steps,
-                                          training, fast)
+            rate, peak = clips_per_second(
+                name, frames, batch, dtype, channels_last, compile_, args.steps, training, fast
+            )
             lines.append(f"| {name} | {frames} | {batch} | {label} | {rate:.1f} | {peak:.1f} |")
             print(lines[-1], flush=True)
     write_report(args.out, lines, echo=False)

@@ -63,27 +63,49 @@ def worker(name: str, frames: int, batch: int, size: int, device: str) -> dict:
         peak = torch.cuda.max_memory_allocated() / 2**20
     else:
         peak = peak_mib()
-    return {"model": name, "frames": frames, "batch": batch, "peak_mib": peak,
-            "saved_mib": sum(storages.values()) / 2**20}
+    return {
+        "model": name,
+        "frames": frames,
+        "batch": batch,
+        "peak_mib": peak,
+        "saved_mib": sum(storages.values()) / 2**20,
+    }
 
 
 def run_worker(name: str, frames: int, batch: int, args) -> dict:
     done = subprocess.run(
-        [sys.executable, __file__, "--worker", name, str(frames), "--batch", str(batch),
-         "--size", str(args.size), "--device", args.device],
-        check=True, capture_output=True, text=True,
+        [
+            sys.executable,
+            __file__,
+            "--worker",
+            name,
+            str(frames),
+            "--batch",
+            str(batch),
+            "--size",
+            str(args.size),
+            "--device",
+            args.device,
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
     )
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--frames", type=int, nargs="+", default=[8, 16])
     parser.add_argument("--batches", type=int, nargs=2, default=[1, 3], metavar=("B1", "B2"))
     parser.add_argument("--batch", type=int, default=1, help=argparse.SUPPRESS)  # worker
     parser.add_argument("--size", type=int, default=224)
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--out", type=Path, help="default: docs/benchmarks/memory.md (CPU), memory_cuda.md (CUDA)")
+    parser.add_argument(
+        "--out", type=Path, help="default: docs/benchmarks/memory.md (CPU), memory_cuda.md (CUDA)"
+    )
     parser.add_argument("--worker", nargs=2, metavar=("MODEL", "FRAMES"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
@@ -106,7 +128,8 @@ def main() -> None:
     lines = [
         "# Training memory per clip: TSN-ResNet-50 vs bLVNet-TAM-50 (paper, Fig. 3b)",
         "",
-        f"`python benchmarks/memory.py --device {args.device} --batches {small} {large} --size {args.size}` — {machine}, torch {torch.__version__}; "
+        f"`python benchmarks/memory.py --device {args.device} --batches {small} {large} --size {args.size}` "
+        f"— {machine}, torch {torch.__version__}; "
         f"{where} of one training step (forward, backward, SGD step) in a fresh process, {args.size} px; "
         f"per clip = slope between batch {small} and batch {large}. "
         "Saved activations = what autograd keeps for the backward pass, per clip.",
@@ -117,14 +140,19 @@ def main() -> None:
     ]
     for frames in args.frames:
         tsn, blv = results[("tsn_resnet50", frames)], results[("blvnet_tam_50", frames)]
-        lines.append(f"| {frames} | {tsn['per_clip_mib']:.0f} | {blv['per_clip_mib']:.0f} | "
-                     f"{blv['per_clip_mib'] / tsn['per_clip_mib']:.2f} | {tsn['saved_mib']:.0f} / "
-                     f"{blv['saved_mib']:.0f} | {blv['saved_mib'] / tsn['saved_mib']:.2f} |")
+        lines.append(
+            f"| {frames} | {tsn['per_clip_mib']:.0f} | {blv['per_clip_mib']:.0f} | "
+            f"{blv['per_clip_mib'] / tsn['per_clip_mib']:.2f} | {tsn['saved_mib']:.0f} / "
+            f"{blv['saved_mib']:.0f} | {blv['saved_mib'] / tsn['saved_mib']:.2f} |"
+        )
     if len(args.frames) > 1:
         lo, hi = min(args.frames), max(args.frames)
         lines.append("")
-        lines.append(f"bLVNet-TAM with {hi} frames: {results[('blvnet_tam_50', hi)]['per_clip_mib']:.0f} MiB per clip; "
-                     f"TSN with {lo} frames: {results[('tsn_resnet50', lo)]['per_clip_mib']:.0f} MiB per clip.")
+        lines.append(
+            f"bLVNet-TAM with {hi} frames: {results[('blvnet_tam_50', hi)]['per_clip_mib']:.0f} MiB per "
+            "clip; "
+            f"TSN with {lo} frames: {results[('tsn_resnet50', lo)]['per_clip_mib']:.0f} MiB per clip."
+        )
     lines += ["", "Target: bLVNet-TAM at most 0.6 of TSN at equal frames.", ""]
     write_report(out, lines)
 

@@ -20,17 +20,36 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 REPORTS = ROOT / "docs" / "benchmarks"
-ORDER = ["efficiency_table", "memory", "speed", "data_decode", "app_latency", "app_limits",
-         "gpu_training", "synthetic_comparison", "tam_init", "course_figures"]
-LONG = {"synthetic_comparison": "about 25 min of training", "tam_init": "about 10 min of training",
-        "course_figures": "about 15 min, the whole course"}
-GPU_RUNS = {"memory": ["--device", "cuda", "--batches", "2", "6"]}  # also run on a GPU, report `<name>_cuda.md`
+ORDER = [
+    "efficiency_table",
+    "memory",
+    "speed",
+    "data_decode",
+    "app_latency",
+    "app_limits",
+    "gpu_training",
+    "synthetic_comparison",
+    "tam_init",
+    "course_figures",
+]
+LONG = {
+    "synthetic_comparison": "about 25 min of training",
+    "tam_init": "about 10 min of training",
+    "course_figures": "about 15 min, the whole course",
+}
+GPU_RUNS = {
+    "memory": ["--device", "cuda", "--batches", "2", "6"]
+}  # also run on a GPU, report `<name>_cuda.md`
 
 
 def collect() -> Path:
-    parts = ["# Benchmarks", "",
-             "Measured figures only, each with the command and the machine that produced it. "
-             "Regenerate with `python benchmarks/run_all.py`.", ""]
+    parts = [
+        "# Benchmarks",
+        "",
+        "Measured figures only, each with the command and the machine that produced it. "
+        "Regenerate with `python benchmarks/run_all.py`.",
+        "",
+    ]
     for name in ORDER:
         for report_name in [name] + ([f"{name}_cuda"] if name in GPU_RUNS else []):
             report = REPORTS / f"{report_name}.md"
@@ -50,7 +69,9 @@ def collect() -> Path:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--only", nargs="+", choices=ORDER)
     parser.add_argument("--with-training", action="store_true")
     parser.add_argument("--collect", action="store_true")
@@ -66,7 +87,9 @@ def main() -> None:
             print(f"== {name}", flush=True)
             subprocess.run([sys.executable, str(ROOT / "benchmarks" / f"{name}.py")], check=True)
             if name in GPU_RUNS and torch.cuda.is_available():
-                subprocess.run([sys.executable, str(ROOT / "benchmarks" / f"{name}.py"), *GPU_RUNS[name]], check=True)
+                subprocess.run(
+                    [sys.executable, str(ROOT / "benchmarks" / f"{name}.py"), *GPU_RUNS[name]], check=True
+                )
     print(f"wrote {collect()}")
 
 

@@ -4,7 +4,7 @@ gains on its own.
 
     python benchmarks/speed.py --authors-code ~/src/bLVNet-TAM   # a checkout of github.com/IBM/bLVNet-TAM
     python benchmarks/speed.py                                   # ours only: no comparison with the authors
-    python benchmarks/speed.py --previous ~/src/blvnet-edu-old   # + the plain call of an earlier checkout of ours
+    python benchmarks/speed.py --previous ~/src/blvnet-edu-old   # + an earlier checkout's plain call
 
 Variants, all with the same weights (the authors' network with random weights and random
 BatchNorm statistics, loaded into ours with `load_official_checkpoint`; the logits are compared):
@@ -18,7 +18,8 @@ BatchNorm statistics, loaded into ours with `load_official_checkpoint`; the logi
 - paper path: the same model with `fast=False`, the paper's modules. It is our code, not the
   authors': it only says what the speed tricks buy together;
 - without <trick>: the plain call with one trick switched off (`to_fast(tam=False)`,
-  `to_fast(pairs=False)`, `to_fast(channels_last=False)`, `layer0.tam.inplace = False`). Its
+  `to_fast(pairs=False)`, `to_fast(channels_last=False)`, `layer0.tam.inplace = False`,
+  `inplace_fusion = False` on the bL stages). Its
   time over the plain call's is what the trick gains on its own;
 - floor: `blvnet_50` (the same network without TAM), plain call and inference path. The
   distance to it is what TAM costs;
@@ -65,16 +66,31 @@ def stem_tam_out_of_place(model: nn.Module) -> nn.Module:
     return model
 
 
+def fusion_out_of_place(model: nn.Module) -> nn.Module:
+    for stage in (model.layer1, model.layer2, model.layer3):
+        stage.inplace_fusion = False
+    return model
+
+
 # (row name, the module it is, the plain call without it)
 TRICKS = (
-    ("TAM accumulated in place, hand-written backward", "`FastTAM`",
-     lambda m: to_fast(m, tam=False)),
-    ("at inference, bL layer 0's TAM written over the stem output", "`FastTAM(inplace=True)`",
-     stem_tam_out_of_place),
-    ("one map per pair between stages (pair storage; TAM read over pairs)", "`PairStorage`, `FastBLModule`, `PairTAM`",
-     lambda m: to_fast(m, pairs=False)),
-    ("channels_last input frames on CPU", "`ChannelsLastOnCPU`",
-     lambda m: to_fast(m, channels_last=False)),
+    ("TAM accumulated in place, hand-written backward", "`FastTAM`", lambda m: to_fast(m, tam=False)),
+    (
+        "at inference, bL layer 0's TAM written over the stem output",
+        "`FastTAM(inplace=True)`",
+        stem_tam_out_of_place,
+    ),
+    (
+        "at inference, the local fusion's upsample-and-add in place",
+        "`FastBLModule.local_fusion`",
+        fusion_out_of_place,
+    ),
+    (
+        "one map per pair between stages (pair storage; TAM read over pairs)",
+        "`PairStorage`, `FastBLModule`, `PairTAM`",
+        lambda m: to_fast(m, pairs=False),
+    ),
+    ("channels_last input frames on CPU", "`ChannelsLastOnCPU`", lambda m: to_fast(m, channels_last=False)),
 )
 WITHOUT = {name: f"without: {name}" for name, _, _ in TRICKS}
 
@@ -82,13 +98,27 @@ WITHOUT = {name: f"without: {name}" for name, _, _ in TRICKS}
 def authors_model(checkout: Path, frames: int) -> nn.Module:
     """The authors' bLVNet-TAM-50 from a checkout of their repository, random weights."""
     if not (checkout / "core" / "models" / "blvnet_tam.py").is_file():
-        raise SystemExit(f"{checkout} is not a checkout of github.com/IBM/bLVNet-TAM (no core/models/blvnet_tam.py)")
+        raise SystemExit(
+            f"{checkout} is not a checkout of github.com/IBM/bLVNet-TAM (no core/models/blvnet_tam.py)"
+        )
     sys.path.insert(0, str(checkout))
     from core.models.blvnet_tam import bLVNet_TAM  # noqa: PLC0415 (the user's checkout)
 
-    params = dict(depth=50, alpha=2, beta=4, groups=frames, blending_frames=3, input_channels=3, dropout=0.5,
-                  num_classes=174, dataset="st2stv1", imagenet_blnet_pretrained=False, pretrained=False,
-                  blending_method="sum", partial_freeze_bn=False)
+    params = dict(
+        depth=50,
+        alpha=2,
+        beta=4,
+        groups=frames,
+        blending_frames=3,
+        input_channels=3,
+        dropout=0.5,
+        num_classes=174,
+        dataset="st2stv1",
+        imagenet_blnet_pretrained=False,
+        pretrained=False,
+        blending_method="sum",
+        partial_freeze_bn=False,
+    )
     return bLVNet_TAM(params)
 
 
@@ -176,8 +206,9 @@ def variants(args: argparse.Namespace) -> dict[str, nn.Module]:
     return found
 
 
-def measure(models: dict[str, nn.Module], names: list[str], timer, video: torch.Tensor, repeats: int,
-            rounds: int) -> dict[str, list[float]]:
+def measure(
+    models: dict[str, nn.Module], names: list[str], timer, video: torch.Tensor, repeats: int, rounds: int
+) -> dict[str, list[float]]:
     """Per variant and round, the median of a block of `repeats` runs in a row (steady state:
     interleaving single runs would make each variant pay for the memory the previous one
     just freed, as glibc's malloc page-faults a fresh large allocation), the blocks in two
@@ -201,14 +232,20 @@ def ratio(a: list[float], b: list[float]) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--authors-code", type=Path, help="a checkout of github.com/IBM/bLVNet-TAM")
-    parser.add_argument("--previous", type=Path, help="a checkout of an earlier blvnet-edu, for the regression check")
+    parser.add_argument(
+        "--previous", type=Path, help="a checkout of an earlier blvnet-edu, for the regression check"
+    )
     parser.add_argument("--frames", type=int, default=16)
     parser.add_argument("--size", type=int, default=160)
     parser.add_argument("--batch", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--rounds", type=int, default=4, help="each round: every variant's block, in two orders")
+    parser.add_argument(
+        "--rounds", type=int, default=4, help="each round: every variant's block, in two orders"
+    )
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "benchmarks" / "speed.md")
     args = parser.parse_args()
@@ -221,31 +258,52 @@ def main() -> None:
     diff = max(((x - reference).abs().max() / reference.abs().max()).item() for x in logits.values())
     have = [n for n in (AUTHORS, PREVIOUS) if n in models]
     without = list(WITHOUT.values())
-    forward = measure(models, have + [PLAIN, INFERENCE, PAPER, FLOOR_PLAIN, FLOOR_INFERENCE, *without],
-                      time_forward, video, args.repeats, args.rounds)
+    forward = measure(
+        models,
+        have + [PLAIN, INFERENCE, PAPER, FLOOR_PLAIN, FLOOR_INFERENCE, *without],
+        time_forward,
+        video,
+        args.repeats,
+        args.rounds,
+    )
     print("forward", {k: [round(x, 3) for x in v] for k, v in forward.items()}, flush=True)
-    step = measure(models, have + [PLAIN, PAPER, FLOOR_PLAIN, *without], time_train_step, video, args.repeats,
-                   args.rounds)
+    step = measure(
+        models,
+        have + [PLAIN, PAPER, FLOOR_PLAIN, *without],
+        time_train_step,
+        video,
+        args.repeats,
+        args.rounds,
+    )
     print("forward+backward", {k: [round(x, 3) for x in v] for k, v in step.items()}, flush=True)
 
     base = AUTHORS if AUTHORS in models else PAPER
     lines = [
-        "# Whole-model speed: the plain call and the inference path against the authors' code and the no-TAM floor",
+        "# Whole-model speed: the plain call and the inference path against the authors' code and the "
+        "no-TAM floor",
         "",
         f"`python benchmarks/speed.py{' --authors-code CHECKOUT' if args.authors_code else ''}` — "
         f"{platform.machine()}, {args.threads} threads, torch {torch.__version__}; bLVNet-TAM-50, input "
         f"({args.batch}, {args.frames}, 3, {args.size}, {args.size}); {args.rounds} rounds, each a block of "
-        f"{args.repeats} runs per variant in two orders; times: median over rounds of each round's median; ratios: "
-        f"median over rounds of the ratio within the round; same weights in every variant, largest relative logit difference "
+        f"{args.repeats} runs per variant in two orders; times: median over rounds of each round's median; "
+        "ratios: "
+        "median over rounds of the ratio within the round; same weights in every variant, largest relative "
+        "logit difference "
         f"{diff:.1e}.",
         "",
     ]
     if AUTHORS in models:
-        lines += ["The authors' code is their `core/models/blvnet_tam.py` imported from a checkout of "
-                  "github.com/IBM/bLVNet-TAM, run unchanged on CPU.", ""]
+        lines += [
+            "The authors' code is their `core/models/blvnet_tam.py` imported from a checkout of "
+            "github.com/IBM/bLVNet-TAM, run unchanged on CPU.",
+            "",
+        ]
     else:
-        lines += ["No checkout of the authors' code was given (`--authors-code`): the speed-ups below are over our "
-                  "own paper path (`fast=False`), which is not the authors' code.", ""]
+        lines += [
+            "No checkout of the authors' code was given (`--authors-code`): the speed-ups below are over our "
+            "own paper path (`fast=False`), which is not the authors' code.",
+            "",
+        ]
     lines += [
         f"| | variant | time (s) | speed-up over the {base} | over the floor (no TAM, same path) |",
         "|---|---|---|---|---|",
@@ -256,31 +314,47 @@ def main() -> None:
             if name in without:
                 continue
             vs_floor = f"+{ratio(t, timings[floors[name]]) - 1:.1%}" if floors.get(name) in timings else ""
-            speedup = "" if name in (base, PREVIOUS) or name.startswith("floor") else f"{ratio(timings[base], t):.2f}x"
+            speedup = (
+                ""
+                if name in (base, PREVIOUS) or name.startswith("floor")
+                else f"{ratio(timings[base], t):.2f}x"
+            )
             lines.append(f"| {phase} | {name} | {statistics.median(t):.3f} | {speedup} | {vs_floor} |")
     lines += [
         "",
-        "Plain call: `build_model(...)` then `model(video)`, the fast modules of `models/fast/`. Inference path: "
-        "`blvnet_edu.models.fast.prepare_for_inference`, as `blvnet_edu.inference` runs it (BatchNorm folded into "
+        "Plain call: `build_model(...)` then `model(video)`, the fast modules of `models/fast/`. Inference "
+        "path: "
+        "`blvnet_edu.models.fast.prepare_for_inference`, as `blvnet_edu.inference` runs it (BatchNorm "
+        "folded into "
         "the convolutions, channels_last parameters). Floor: `blvnet_50`, the same network without its TAMs.",
         "",
         "## Each trick on its own",
         "",
-        "The plain call against the plain call with one trick switched off, in the same rounds: how much faster the "
+        "The plain call against the plain call with one trick switched off, in the same rounds: how much "
+        "faster the "
         "trick makes it (1.00x: no gain).",
         "",
         "| trick | module | forward | forward+backward |",
         "|---|---|---|---|",
     ]
     for name, module, _ in TRICKS:
-        lines.append(f"| {name} | {module} | {ratio(forward[WITHOUT[name]], forward[PLAIN]):.2f}x | "
-                     f"{ratio(step[WITHOUT[name]], step[PLAIN]):.2f}x |")
-    lines += [f"| BatchNorm folded into the convolutions, channels_last parameters (inference only) | "
-              f"`prepare_for_inference` | {ratio(forward[PLAIN], forward[INFERENCE]):.2f}x | |", ""]
+        lines.append(
+            f"| {name} | {module} | {ratio(forward[WITHOUT[name]], forward[PLAIN]):.2f}x | "
+            f"{ratio(step[WITHOUT[name]], step[PLAIN]):.2f}x |"
+        )
+    lines += [
+        f"| BatchNorm folded into the convolutions, channels_last parameters (inference only) | "
+        f"`prepare_for_inference` | {ratio(forward[PLAIN], forward[INFERENCE]):.2f}x | |",
+        "",
+    ]
     if PREVIOUS in models:
-        lines += [f"Regression check (`--previous`, an earlier checkout of this repository, same weights): the "
-                  f"plain call is {ratio(forward[PREVIOUS], forward[PLAIN]):.2f}x as fast as its plain call in forward "
-                  f"and {ratio(step[PREVIOUS], step[PLAIN]):.2f}x in forward+backward.", ""]
+        lines += [
+            f"Regression check (`--previous`, an earlier checkout of this repository, same weights): the "
+            f"plain call is {ratio(forward[PREVIOUS], forward[PLAIN]):.2f}x as fast as its plain call in "
+            "forward "
+            f"and {ratio(step[PREVIOUS], step[PLAIN]):.2f}x in forward+backward.",
+            "",
+        ]
     write_report(args.out, lines)
 
 

@@ -44,11 +44,15 @@ MAX_MINUTES = 10.0
 
 def verdict(summary: dict) -> str:
     (short_lo, short_hi), (long_lo, long_hi) = TARGETS[summary["model"]]
-    missed = [what for what, ok in (
-        ("short range", short_lo <= summary["short_range"] <= short_hi),
-        ("long range", long_lo <= summary["long_range"] <= long_hi),
-        (f"time > {MAX_MINUTES:.0f} min", summary["train_minutes"] <= MAX_MINUTES),
-    ) if not ok]
+    missed = [
+        what
+        for what, ok in (
+            ("short range", short_lo <= summary["short_range"] <= short_hi),
+            ("long range", long_lo <= summary["long_range"] <= long_hi),
+            (f"time > {MAX_MINUTES:.0f} min", summary["train_minutes"] <= MAX_MINUTES),
+        )
+        if not ok
+    ]
     return "met" if not missed else "**missed**: " + ", ".join(missed)
 
 
@@ -61,7 +65,9 @@ def target_text(model: str) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--data", type=Path, default=ROOT / "data")
     parser.add_argument("--runs", type=Path, default=ROOT / "runs" / "synthetic")
     parser.add_argument("--models", nargs="+", default=list(FIGURE1_MODELS))
@@ -76,13 +82,17 @@ def main() -> None:
         run = train_run(name, lists, args.runs, fresh=not args.reuse)
         rows.append(run_summary(run, lists))
         r = rows[-1]
-        print(f"{name}: top-1 {r['val_top1']:.3f}, short-range {r['short_range']:.3f}, "
-              f"long-range {r['long_range']:.3f}, {r['train_minutes']:.1f} min", flush=True)
+        print(
+            f"{name}: top-1 {r['val_top1']:.3f}, short-range {r['short_range']:.3f}, "
+            f"long-range {r['long_range']:.3f}, {r['train_minutes']:.1f} min",
+            flush=True,
+        )
 
     lines = [
         "# Synthetic temporal dataset: what TSN, bLVNet and TAM each add",
         "",
-        f"`python benchmarks/synthetic_comparison.py` — {platform.machine()}, {cfg.threads or torch.get_num_threads()} "
+        f"`python benchmarks/synthetic_comparison.py` — {platform.machine()}, "
+        f"{cfg.threads or torch.get_num_threads()} "
         f"threads, torch {torch.__version__}. One recipe for every model ({CONFIG.relative_to(ROOT)}): "
         f"2800 training / 700 validation clips (14 classes), {cfg.model_options.get('num_frames', 8)} frames "
         f"at {cfg.size} px, {cfg.epochs} epochs, batch {cfg.batch_size}, SGD + cosine, seed {cfg.seed}. "
@@ -90,7 +100,8 @@ def main() -> None:
         "scores above its order-only partner (chance 50%). Training time: the sum of the epochs' "
         "wall times (training and validation) in the run's metrics.",
         "",
-        "| model | val top-1 (14 classes) | short range: a motion or its reverse | long range: two halves in either order "
+        "| model | val top-1 (14 classes) | short range: a motion or its reverse | long range: two halves "
+        "in either order "
         "| training time | target (short / long) | |",
         "|---|---|---|---|---|---|---|",
     ]
@@ -112,8 +123,9 @@ def main() -> None:
         "",
     ]
     write_report(args.out, lines)
-    args.out.with_suffix(".json").write_text(json.dumps({"config": str(CONFIG.relative_to(ROOT)), "runs": rows},
-                                                        indent=2) + "\n")
+    args.out.with_suffix(".json").write_text(
+        json.dumps({"config": str(CONFIG.relative_to(ROOT)), "runs": rows}, indent=2) + "\n"
+    )
 
 
 if __name__ == "__main__":

@@ -54,24 +54,36 @@ def long_range_lists(data: Path) -> Path:
     lists = data / "synthetic-long-range"
     if not (lists / "val.csv").exists():
         raw = synthetic_lists(data).parent / "synthetic-raw"
-        make_subset([raw / "annotations.csv"], raw / "videos", lists, per_class=200,
-                    class_list=LONG_RANGE_CLASSES, val_per_class=50)
+        make_subset(
+            [raw / "annotations.csv"],
+            raw / "videos",
+            lists,
+            per_class=200,
+            class_list=LONG_RANGE_CLASSES,
+            val_per_class=50,
+        )
     return lists
 
 
 def run_one(init: str, seed: int, lists: Path, runs: Path) -> dict:
     out = runs / f"{init}_seed{seed}"
     shutil.rmtree(out, ignore_errors=True)
-    cfg = load_config(CONFIG, [f"data={lists}", f"out={out}", f"seed={seed}",
-                               f"model_options.tam_init={init}", *RECIPE])
+    cfg = load_config(
+        CONFIG, [f"data={lists}", f"out={out}", f"seed={seed}", f"model_options.tam_init={init}", *RECIPE]
+    )
     train(cfg, log=lambda *_: None)
     last = SavedRun.load(out / "last.pt")  # the end of training, not the best epoch
     model, classes = last.build_model(), last.classes
-    val = VideoClipDataset(lists / "val.csv", model.config.num_frames, EvalTransform(cfg.size, cfg.resize), False)
+    val = VideoClipDataset(
+        lists / "val.csv", model.config.num_frames, EvalTransform(cfg.size, cfg.resize), False
+    )
     scores, labels = collect_scores(model, DataLoader(val, 16, num_workers=1), torch.device("cpu"))
-    shares = {s.layer: {"past": s.past, "current": s.current, "future": s.future} for s in summarize_tams(model)}
+    shares = {
+        s.layer: {"past": s.past, "current": s.current, "future": s.future} for s in summarize_tams(model)
+    }
     return {
-        "init": init, "seed": seed,
+        "init": init,
+        "seed": seed,
         "top1": (scores.argmax(1) == labels).double().mean().item(),
         "long_range": order_pair_accuracy(scores, labels, classes, LONG_RANGE_PAIRS),
         "shares": shares,
@@ -79,7 +91,9 @@ def run_one(init: str, seed: int, lists: Path, runs: Path) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--data", type=Path, default=ROOT / "data")
     parser.add_argument("--runs", type=Path, default=ROOT / "runs" / "tam_init")
     parser.add_argument("--inits", nargs="+", default=["kaiming", "identity"], choices=TAM_INITS)
@@ -100,23 +114,33 @@ def main() -> None:
         "# TAM initialisation: who learns long-range order?",
         "",
         f"`python benchmarks/tam_init.py` — {platform.machine()}, torch {torch.__version__}. Tiny bLVNet-TAM "
-        f"({CONFIG.relative_to(ROOT)} with {' '.join(RECIPE)}: {cfg.model_options.get('num_frames', 8)} frames at "
-        f"{cfg.size} px, batch {cfg.batch_size}, lr {cfg.lr}) trained from scratch on the long-range tier alone "
-        "(6 classes, 1200 training / 300 validation clips; the two classes of a pair hold the same frame pairs "
+        f"({CONFIG.relative_to(ROOT)} with {' '.join(RECIPE)}: {cfg.model_options.get('num_frames', 8)} "
+        "frames at "
+        f"{cfg.size} px, batch {cfg.batch_size}, lr {cfg.lr}) trained from scratch on the long-range tier "
+        "alone "
+        "(6 classes, 1200 training / 300 validation clips; the two classes of a pair hold the same frame "
+        "pairs "
         "in another order). Evaluated after the last epoch: 1 clip, centre crop.",
         "",
-        "| TAM init | seed | val top-1 | long-range order pairs (chance 50%) | TAM weight on past / current / future "
+        "| TAM init | seed | val top-1 | long-range order pairs (chance 50%) | TAM weight on past / "
+        "current / future "
         "(mean over the 5 TAMs) |",
         "|---|---|---|---|---|",
     ]
     for r in runs:
         shares = list(r["shares"].values())
         mean = {k: sum(s[k] for s in shares) / len(shares) for k in ("past", "current", "future")}
-        lines.append(f"| {r['init']} | {r['seed']} | {r['top1']:.1%} | {r['long_range']:.1%} | "
-                     f"{mean['past']:.0%} / {mean['current']:.0%} / {mean['future']:.0%} |")
-    lines += ["", "Per layer (share of the weight magnitude on past / current / future frames):", "",
-              "| TAM init | seed | " + " | ".join(runs[0]["shares"]) + " |",
-              "|---|---|" + "---|" * len(runs[0]["shares"])]
+        lines.append(
+            f"| {r['init']} | {r['seed']} | {r['top1']:.1%} | {r['long_range']:.1%} | "
+            f"{mean['past']:.0%} / {mean['current']:.0%} / {mean['future']:.0%} |"
+        )
+    lines += [
+        "",
+        "Per layer (share of the weight magnitude on past / current / future frames):",
+        "",
+        "| TAM init | seed | " + " | ".join(runs[0]["shares"]) + " |",
+        "|---|---|" + "---|" * len(runs[0]["shares"]),
+    ]
     for r in runs:
         cells = [f"{s['past']:.0%} / {s['current']:.0%} / {s['future']:.0%}" for s in r["shares"].values()]
         lines.append(f"| {r['init']} | {r['seed']} | " + " | ".join(cells) + " |")

@@ -1,5 +1,6 @@
 """blvnet-edu: bLVNet-TAM (Fan et al., NeurIPS 2019), readable and complete."""
 
+from .inference import load_predictor, predict
 from .models import (
     BLVNetConfig,
     CheckpointMismatchError,
@@ -9,8 +10,6 @@ from .models import (
     load_imagenet_backbone,
     load_official_checkpoint,
 )
-
-from .inference import load_predictor, predict
 from .saved_run import SavedRun
 
 __version__ = "0.1.0"

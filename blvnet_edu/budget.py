@@ -7,16 +7,19 @@ passes. `Limits` bounds each of these, and every check runs on what is known bef
 (the container's header and key frames, the model config on the `meta` device, the
 attribution's count of forward passes), so a refused request costs milliseconds:
 
-| limit                 | what it bounds                                                  | checked by |
-|-----------------------|-----------------------------------------------------------------|------------|
-| `max_frame_pixels`    | width x height of one frame (memory of the decoder)             | `check_video` |
-| `max_decode_frames`   | frames decoded for one clip, key frame to sampled frame          | `check_video` (`video_io.decode_work`) |
-| `max_decode_gpix`     | pixels decoded for one clip (frames decoded x frame size)        | `check_video` |
-| `max_classes`         | classes a checkpoint or a label file declares                    | `check_network` |
-| `max_params_m`        | parameters of the network a checkpoint describes (millions)      | `check_network` |
-| `max_explain_gflop`   | work of one explanation: forward passes x GFLOPs per clip        | `plan_explanation` |
-| `max_explain_passes`  | forward passes of one explanation (small models: Captum's own cost per pass dominates) | `plan_explanation` |
-| `timeout_s`           | wall time of one request, checked between forward passes         | `Deadline` |
+| limit                 | what it bounds                                             | checked by |
+|-----------------------|------------------------------------------------------------|------------|
+| `max_frame_pixels`    | width x height of one frame (memory of the decoder)        | `check_video` |
+| `max_decode_frames`   | frames decoded for one clip, key frame to sampled frame    | `check_video` |
+| `max_decode_gpix`     | pixels decoded for one clip (frames decoded x frame size)  | `check_video` |
+| `max_classes`         | classes a checkpoint or a label file declares              | `check_network` |
+| `max_params_m`        | parameters of the network a checkpoint describes (millions) | `check_network` |
+| `max_explain_gflop`   | work of one explanation: forward passes x GFLOPs per clip  | `plan_explanation` |
+| `max_explain_passes`  | forward passes of one explanation (small models: Captum's  | `plan_explanation` |
+|                       | own cost per pass dominates)                               | |
+| `timeout_s`           | wall time of one request, checked between forward passes   | `Deadline` |
+
+(`check_video` counts the frames to decode with `video_io.decode_work`.)
 
 Over a limit, `BudgetError` says what the request would cost, the limit, and what to choose
 instead. Occlusion and integrated gradients are first scaled down (larger patches, fewer
@@ -35,10 +38,25 @@ import math
 import time
 from dataclasses import dataclass, field
 
-__all__ = ["BudgetError", "RequestTimeout", "Limits", "Deadline", "ExplanationPlan", "check_video",
-           "check_network", "plan_explanation", "occlusion_window", "occlusion_stride", "occlusion_positions",
-           "occlusion_batch", "ForwardTiming", "BACKWARD", "explanation_seconds", "fit_steps",
-           "fit_occlusion_window"]
+__all__ = [
+    "BudgetError",
+    "RequestTimeout",
+    "Limits",
+    "Deadline",
+    "ExplanationPlan",
+    "check_video",
+    "check_network",
+    "plan_explanation",
+    "occlusion_window",
+    "occlusion_stride",
+    "occlusion_positions",
+    "occlusion_batch",
+    "ForwardTiming",
+    "BACKWARD",
+    "explanation_seconds",
+    "fit_steps",
+    "fit_occlusion_window",
+]
 
 
 class BudgetError(ValueError):
@@ -59,7 +77,9 @@ class Limits:
 
     max_frame_pixels: int = _limit(4096 * 2160, "largest frame in pixels, width x height (4096x2160, DCI 4K)")
     max_decode_frames: int = _limit(20_000, "frames decoded for one clip, counted from each seek's key frame")
-    max_decode_gpix: float = _limit(4.0, "pixels decoded for one clip, in gigapixels (frames x width x height)")
+    max_decode_gpix: float = _limit(
+        4.0, "pixels decoded for one clip, in gigapixels (frames x width x height)"
+    )
     max_classes: int = _limit(10_000, "classes in a checkpoint or a label file")
     max_params_m: float = _limit(150.0, "parameters of a checkpoint's network, in millions")
     max_explain_gflop: float = _limit(1000.0, "work of one explanation: forward passes x GFLOPs per clip")
@@ -75,8 +95,12 @@ class Limits:
     def add_arguments(cls, parser: argparse.ArgumentParser) -> None:
         """`--max-frame-pixels`, ..., `--timeout-s`: one option per limit."""
         for f in dataclasses.fields(cls):
-            parser.add_argument("--" + f.name.replace("_", "-"), type=type(f.default), default=f.default,
-                                help=f"{f.metadata['help']}; default {f.default}")
+            parser.add_argument(
+                "--" + f.name.replace("_", "-"),
+                type=type(f.default),
+                default=f.default,
+                help=f"{f.metadata['help']}; default {f.default}",
+            )
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> Limits:
@@ -92,8 +116,10 @@ class Deadline:
 
     def check(self, what: str = "the request") -> None:
         if time.monotonic() > self.end:
-            raise RequestTimeout(f"{what} took longer than the limit of {self.timeout_s:g} s; "
-                                 "choose fewer frames or a cheaper method (Saliency, Grad-CAM)")
+            raise RequestTimeout(
+                f"{what} took longer than the limit of {self.timeout_s:g} s; "
+                "choose fewer frames or a cheaper method (Saliency, Grad-CAM)"
+            )
 
 
 def check_video(width: int, height: int, decode_frames: int, limits: Limits) -> None:
@@ -101,18 +127,24 @@ def check_video(width: int, height: int, decode_frames: int, limits: Limits) -> 
 
     `decode_frames`: what `video_io.decode_work` counts for the sampled frames."""
     if width * height > limits.max_frame_pixels:
-        raise BudgetError(f"the video is {width}x{height} ({width * height / 1e6:.1f} Mpixel per frame); the "
-                          f"largest accepted is {limits.max_frame_pixels / 1e6:.1f} Mpixel: downscale it first "
-                          "(e.g. ffmpeg -i IN -vf scale=-2:720 OUT.mp4)")
+        raise BudgetError(
+            f"the video is {width}x{height} ({width * height / 1e6:.1f} Mpixel per frame); the "
+            f"largest accepted is {limits.max_frame_pixels / 1e6:.1f} Mpixel: downscale it first "
+            "(e.g. ffmpeg -i IN -vf scale=-2:720 OUT.mp4)"
+        )
     if decode_frames > limits.max_decode_frames:
-        raise BudgetError(f"sampling this video means decoding {decode_frames} frames (its key frames are far "
-                          f"apart); the limit is {limits.max_decode_frames}: cut or re-encode it with regular "
-                          "key frames (e.g. ffmpeg -i IN -g 50 OUT.mp4)")
+        raise BudgetError(
+            f"sampling this video means decoding {decode_frames} frames (its key frames are far "
+            f"apart); the limit is {limits.max_decode_frames}: cut or re-encode it with regular "
+            "key frames (e.g. ffmpeg -i IN -g 50 OUT.mp4)"
+        )
     gpix = decode_frames * width * height / 1e9
     if gpix > limits.max_decode_gpix:
-        raise BudgetError(f"sampling this video means decoding {decode_frames} frames of {width}x{height} "
-                          f"({gpix:.1f} Gpixel); the limit is {limits.max_decode_gpix:g} Gpixel: downscale it "
-                          "or re-encode it with regular key frames")
+        raise BudgetError(
+            f"sampling this video means decoding {decode_frames} frames of {width}x{height} "
+            f"({gpix:.1f} Gpixel); the limit is {limits.max_decode_gpix:g} Gpixel: downscale it "
+            "or re-encode it with regular key frames"
+        )
 
 
 def check_network(num_classes: int, params: int, limits: Limits, source: str) -> None:
@@ -120,8 +152,10 @@ def check_network(num_classes: int, params: int, limits: Limits, source: str) ->
     if num_classes > limits.max_classes:
         raise BudgetError(f"{source} declares {num_classes} classes; the limit is {limits.max_classes}")
     if params > limits.max_params_m * 1e6:
-        raise BudgetError(f"{source} describes a network of {params / 1e6:.0f}M parameters; the limit is "
-                          f"{limits.max_params_m:g}M")
+        raise BudgetError(
+            f"{source} describes a network of {params / 1e6:.0f}M parameters; the limit is "
+            f"{limits.max_params_m:g}M"
+        )
 
 
 def occlusion_window(height: int, width: int) -> int:
@@ -162,8 +196,15 @@ class ExplanationPlan:
 PASSES = {"saliency": 3.0, "gradcam": 3.0}  # one forward and one backward (about twice a forward)
 
 
-def plan_explanation(method: str, frames: int, size: int, gflop_per_clip: float, steps: int, limits: Limits,
-                     frame_test: bool = True) -> ExplanationPlan:
+def plan_explanation(
+    method: str,
+    frames: int,
+    size: int,
+    gflop_per_clip: float,
+    steps: int,
+    limits: Limits,
+    frame_test: bool = True,
+) -> ExplanationPlan:
     """The settings of an explanation (method, with per-frame removal if `frame_test`) within
     `max_explain_gflop`.
 
@@ -172,12 +213,16 @@ def plan_explanation(method: str, frames: int, size: int, gflop_per_clip: float,
     `max_explain_gflop` and `max_explain_passes` bound it. Beyond the budget, integrated
     gradients take fewer steps (at least 4) and occlusion larger patches (at most half the
     frame); beyond that, the request is refused."""
-    budget = min(limits.max_explain_gflop / gflop_per_clip, limits.max_explain_passes)  # forward passes allowed
+    budget = min(
+        limits.max_explain_gflop / gflop_per_clip, limits.max_explain_passes
+    )  # forward passes allowed
     importance = frames + 1 if frame_test else 0
-    over = (f"explaining with {method} at {frames} frames would take about {{need:.0f}} GFLOP in {{passes:.0f}} "
-            f"forward passes; the limits are {limits.max_explain_gflop:g} GFLOP and {limits.max_explain_passes} "
-            "passes: " + ("choose fewer frames" if method in PASSES
-                          else "choose Saliency or Grad-CAM, or fewer frames"))
+    over = (
+        f"explaining with {method} at {frames} frames would take about {{need:.0f}} GFLOP in {{passes:.0f}} "
+        f"forward passes; the limits are {limits.max_explain_gflop:g} GFLOP and {limits.max_explain_passes} "
+        "passes: "
+        + ("choose fewer frames" if method in PASSES else "choose Saliency or Grad-CAM, or fewer frames")
+    )
     if method in PASSES:
         need = PASSES[method] + importance
         if need > budget:
@@ -197,7 +242,11 @@ def plan_explanation(method: str, frames: int, size: int, gflop_per_clip: float,
                 need = occlusion_positions(frames, size, size, default) + importance
                 raise BudgetError(over.format(need=need * gflop_per_clip, passes=need))
             window *= 2
-        note = "" if window == default else f"occlusion used {window}-pixel patches instead of {default} (work limit)"
+        note = (
+            ""
+            if window == default
+            else f"occlusion used {window}-pixel patches instead of {default} (work limit)"
+        )
         need = occlusion_positions(frames, size, size, window) + importance
         return ExplanationPlan(steps, window, need * gflop_per_clip, note, need)
     raise ValueError(f"unknown method {method!r}")
@@ -218,8 +267,15 @@ class ForwardTiming:
         return self.single + (clips - 1) * self.extra
 
 
-def explanation_seconds(method: str, frames: int, size: int, timing: ForwardTiming, steps: int = 16,
-                        window: int | None = None, internal_batch_size: int = 4) -> float:
+def explanation_seconds(
+    method: str,
+    frames: int,
+    size: int,
+    timing: ForwardTiming,
+    steps: int = 16,
+    window: int | None = None,
+    internal_batch_size: int = 4,
+) -> float:
     """About how long `method` takes on a clip of `frames` frames of `size` px, from `timing`.
 
     Saliency: one forward and backward; Grad-CAM twice that (it runs the paper's path, with a
@@ -240,8 +296,9 @@ def explanation_seconds(method: str, frames: int, size: int, timing: ForwardTimi
     raise ValueError(f"unknown method {method!r}")
 
 
-def fit_steps(frames: int, size: int, timing: ForwardTiming, target_s: float, steps: int,
-              least: int = 4) -> int:
+def fit_steps(
+    frames: int, size: int, timing: ForwardTiming, target_s: float, steps: int, least: int = 4
+) -> int:
     """The most integrated-gradients steps (at most `steps`, at least `least`) expected to
     take at most `target_s`."""
     fit = steps
@@ -250,13 +307,16 @@ def fit_steps(frames: int, size: int, timing: ForwardTiming, target_s: float, st
     return fit
 
 
-def fit_occlusion_window(frames: int, size: int, timing: ForwardTiming, target_s: float,
-                         window: int | None = None) -> int:
+def fit_occlusion_window(
+    frames: int, size: int, timing: ForwardTiming, target_s: float, window: int | None = None
+) -> int:
     """The smallest occlusion patch (from `window`, default an eighth of the frame, growing by
     half each time, at most half the frame) expected to take at most `target_s`; the largest
     one if none does."""
     window = window or occlusion_window(size, size)
-    while (explanation_seconds("occlusion", frames, size, timing, window=window) > target_s
-           and math.ceil(window * 1.5) <= size // 2):
+    while (
+        explanation_seconds("occlusion", frames, size, timing, window=window) > target_s
+        and math.ceil(window * 1.5) <= size // 2
+    ):
         window = math.ceil(window * 1.5)
     return window

@@ -1,18 +1,19 @@
 """The `blvnet-edu` command line: one entry point, one subcommand per job.
 
-    blvnet-edu models
-    blvnet-edu profile blvnet_tam_50 --frames 16 --classes 174
-    blvnet-edu make-synthetic --out data/synthetic-raw --clips 2000 --seed 0
-    blvnet-edu kinetics-subset --csv train.csv --csv validate.csv --videos clips/ --classes 10 --per-class 50 --out data/k10
-    blvnet-edu ssv1-lists --root ssv1 --frames ssv1/20bn-something-something-v1 --out data/ssv1
-    blvnet-edu ssv2-lists --root ssv2/labels --videos ssv2/20bn-something-something-v2 --out data/ssv2
-    blvnet-edu folder-list --videos my_videos/ --out data/mine
-    blvnet-edu train --config configs/synthetic_tiny.yaml epochs=5 out=runs/tam
-    blvnet-edu eval --checkpoint runs/tam/best.pt --data data/synthetic --clips 2 --crops 3 --order-tests
-    blvnet-edu predict clip.mp4 --checkpoint st2stv2-bLVNet-TAM-50-a2-b4-f8x2.pth.tar --labels ssv2 --json
-    blvnet-edu make-demo
-    blvnet-edu app
-    blvnet-edu course
+blvnet-edu models
+blvnet-edu profile blvnet_tam_50 --frames 16 --classes 174
+blvnet-edu make-synthetic --out data/synthetic-raw --clips 2000 --seed 0
+blvnet-edu kinetics-subset --csv train.csv --csv validate.csv --videos clips/ --classes 10 \\
+    --per-class 50 --out data/k10
+blvnet-edu ssv1-lists --root ssv1 --frames ssv1/20bn-something-something-v1 --out data/ssv1
+blvnet-edu ssv2-lists --root ssv2/labels --videos ssv2/20bn-something-something-v2 --out data/ssv2
+blvnet-edu folder-list --videos my_videos/ --out data/mine
+blvnet-edu train --config configs/synthetic_tiny.yaml epochs=5 out=runs/tam
+blvnet-edu eval --checkpoint runs/tam/best.pt --data data/synthetic --clips 2 --crops 3 --order-tests
+blvnet-edu predict clip.mp4 --checkpoint st2stv2-bLVNet-TAM-50-a2-b4-f8x2.pth.tar --labels ssv2 --json
+blvnet-edu make-demo
+blvnet-edu app
+blvnet-edu course
 """
 
 from __future__ import annotations
@@ -60,12 +61,21 @@ def _progress(total: int, desc: str):
 def _cmd_make_synthetic(args: argparse.Namespace) -> int:
     from .data.synthetic import CLASSES, make_synthetic
 
-    csv_path = make_synthetic(args.out, args.clips, args.seed, args.size, args.frames, args.fps,
-                              progress=_progress(args.clips, "rendering clips"))
+    csv_path = make_synthetic(
+        args.out,
+        args.clips,
+        args.seed,
+        args.size,
+        args.frames,
+        args.fps,
+        progress=_progress(args.clips, "rendering clips"),
+    )
     print(f"wrote {args.clips} clips and {csv_path}")
     n = len(CLASSES)
-    print(f"next: blvnet-edu kinetics-subset --csv {csv_path} --videos {Path(args.out) / 'videos'} "
-          f"--classes {n} --per-class {max(1, args.clips // n)} --out DIR")
+    print(
+        f"next: blvnet-edu kinetics-subset --csv {csv_path} --videos {Path(args.out) / 'videos'} "
+        f"--classes {n} --per-class {max(1, args.clips // n)} --out DIR"
+    )
     return 0
 
 
@@ -75,22 +85,28 @@ def _cmd_make_demo(args: argparse.Namespace) -> int:
     models = args.models or list(demo.DEMO_MODELS)
     unknown = sorted(set(models) - set(list_models()))
     if unknown:  # before rendering the data (minutes)
-        raise ValueError(f"unknown model(s) {unknown}; the demo's are {' '.join(demo.DEMO_MODELS)} "
-                         "(all presets: blvnet-edu models)")
+        raise ValueError(
+            f"unknown model(s) {unknown}; the demo's are {' '.join(demo.DEMO_MODELS)} "
+            "(all presets: blvnet-edu models)"
+        )
     lists = demo.synthetic_lists(args.data, progress=_progress(demo.CLIPS, "rendering clips"))
     for model in models:
         demo.train_run(model, lists, Path(args.runs), fresh=args.fresh)
         summary = demo.run_summary(Path(args.runs) / model, lists)
-        print(f"{model}: val top-1 {summary['val_top1']:.1%}, order-only pairs: short-range "
-              f"{summary['short_range']:.1%}, long-range {summary['long_range']:.1%}")
+        print(
+            f"{model}: val top-1 {summary['val_top1']:.1%}, order-only pairs: short-range "
+            f"{summary['short_range']:.1%}, long-range {summary['long_range']:.1%}"
+        )
     written = demo.export_demo(Path(args.runs), lists, Path(args.app), tuple(models))
     print(f"wrote {len(written)} files to {Path(args.app) / 'demo'} and {Path(args.app) / 'examples'}")
     return 0
 
 
 def _print_report(report: dict, out: str) -> None:
-    print(f"{report['classes']} classes; clips: {report['clips']}; "
-          f"skipped {len(report['skipped_clips'])} clips, {len(report['bad_annotation_rows'])} bad rows")
+    print(
+        f"{report['classes']} classes; clips: {report['clips']}; "
+        f"skipped {len(report['skipped_clips'])} clips, {len(report['bad_annotation_rows'])} bad rows"
+    )
     for item in report["skipped_clips"][:10]:
         print(f"  skipped {item['clip']}: {item['reason']}")
     if report.get("classes_short_of_clips"):
@@ -105,10 +121,15 @@ def _cmd_kinetics_subset(args: argparse.Namespace) -> int:
     from .data.lists import read_classes
 
     report = make_subset(
-        args.csv, args.videos, args.out, args.per_class,
+        args.csv,
+        args.videos,
+        args.out,
+        args.per_class,
         num_classes=args.classes,
         class_list=read_classes(args.class_list) if args.class_list else None,
-        val_per_class=args.val_per_class, short_side=args.short_side, seed=args.seed,
+        val_per_class=args.val_per_class,
+        short_side=args.short_side,
+        seed=args.seed,
         progress=lambda items: tqdm(items, desc="checking clips (per class)", dynamic_ncols=True),
     )
     _print_report(report, args.out)
@@ -133,10 +154,15 @@ def _something_something_lists(make_lists, args: argparse.Namespace, **where) ->
     from .data.lists import read_classes
 
     report = make_lists(
-        args.root, args.out, num_classes=args.classes,
+        args.root,
+        args.out,
+        num_classes=args.classes,
         class_list=read_classes(args.class_list) if args.class_list else None,
-        per_class=args.per_class, val_per_class=args.val_per_class, seed=args.seed,
-        progress=lambda items: tqdm(items, desc="checking videos (per class)", dynamic_ncols=True), **where,
+        per_class=args.per_class,
+        val_per_class=args.val_per_class,
+        seed=args.seed,
+        progress=lambda items: tqdm(items, desc="checking videos (per class)", dynamic_ncols=True),
+        **where,
     )
     _print_report(report, args.out)
     return 0
@@ -168,10 +194,22 @@ def _cmd_eval(args: argparse.Namespace) -> int:
 
     from .engine.evaluate_cli import evaluate_checkpoint
 
-    result = evaluate_checkpoint(args.checkpoint, args.data, args.split, args.clips, args.crops,
-                                 args.size, args.resize, args.batch_size, args.device, args.workers,
-                                 order_tests=args.order_tests, labels=args.labels, model_name=args.model,
-                                 num_frames=args.frames)
+    result = evaluate_checkpoint(
+        args.checkpoint,
+        args.data,
+        args.split,
+        args.clips,
+        args.crops,
+        args.size,
+        args.resize,
+        args.batch_size,
+        args.device,
+        args.workers,
+        order_tests=args.order_tests,
+        labels=args.labels,
+        model_name=args.model,
+        num_frames=args.frames,
+    )
     if args.order_tests:
         metrics, report = result
         print(json.dumps({**metrics.summary(), "order_tests": report}, indent=2))
@@ -199,7 +237,9 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     if args.top < 1:
         raise ValueError(f"--top must be at least 1, got {args.top}")
     checkpoint = args.checkpoint or demo_checkpoint()
-    predictor = load_predictor(checkpoint, args.labels, args.model, resize=args.resize, num_frames=args.frames)
+    predictor = load_predictor(
+        checkpoint, args.labels, args.model, resize=args.resize, num_frames=args.frames
+    )
     notice = None if args.checkpoint else demo_notice(predictor)
     results = []
     for path in args.clips:
@@ -211,10 +251,23 @@ def _cmd_predict(args: argparse.Namespace) -> int:
             from .explain.overlays import overlay_video
 
             result = explain(predictor, clip, top[0][0], "saliency")
-            overlay_video(args.explain, clip.frames, result.maps, fps=4, upscale=max(1, 256 // predictor.size))
+            overlay_video(
+                args.explain, clip.frames, result.maps, fps=4, upscale=max(1, 256 // predictor.size)
+            )
     if args.json:
-        print(json.dumps({"model": predictor.name, "frames": predictor.num_frames, "size": predictor.size,
-                          "resize": predictor.resize, "notice": notice, "clips": results}, indent=2))
+        print(
+            json.dumps(
+                {
+                    "model": predictor.name,
+                    "frames": predictor.num_frames,
+                    "size": predictor.size,
+                    "resize": predictor.resize,
+                    "notice": notice,
+                    "clips": results,
+                },
+                indent=2,
+            )
+        )
         return 0
     if notice:
         print(notice, file=sys.stderr)
@@ -238,9 +291,17 @@ def _cmd_app(args: argparse.Namespace) -> int:
             raise
         print(f"blvnet-edu app: {APP_EXTRA}", file=sys.stderr)
         return 2
-    app.launch(args.checkpoint, args.labels, args.model, host=args.host, port=args.port,
-               max_upload_mb=args.max_upload_mb, limits=Limits.from_args(args), max_cache_mb=args.max_cache_mb,
-               max_checkpoints=args.max_checkpoints)
+    app.launch(
+        args.checkpoint,
+        args.labels,
+        args.model,
+        host=args.host,
+        port=args.port,
+        max_upload_mb=args.max_upload_mb,
+        limits=Limits.from_args(args),
+        max_cache_mb=args.max_cache_mb,
+        max_checkpoints=args.max_checkpoints,
+    )
     return 0
 
 
@@ -281,8 +342,15 @@ def _cmd_course(args: argparse.Namespace) -> int:
         return 0
     notebooks = course_notebooks()
     root = notebooks[0].parents[1]
-    command = [sys.executable, "-m", "jupyterlab", f"--ServerApp.root_dir={root}", f"--ip={args.host}",
-               f"--port={args.port}", str(notebooks[0].relative_to(root))]
+    command = [
+        sys.executable,
+        "-m",
+        "jupyterlab",
+        f"--ServerApp.root_dir={root}",
+        f"--ip={args.host}",
+        f"--port={args.port}",
+        str(notebooks[0].relative_to(root)),
+    ]
     if args.no_browser:
         command.append("--no-browser")
     if hasattr(os, "geteuid") and os.geteuid() == 0:
@@ -310,18 +378,20 @@ def build_parser() -> argparse.ArgumentParser:
     models = commands.add_parser("models", help="list the model presets")
     models.set_defaults(run=_cmd_models)
 
-    profile = commands.add_parser(
-        "profile", help="parameters, GFLOPs and per-stage output shapes of a model"
-    )
+    profile = commands.add_parser("profile", help="parameters, GFLOPs and per-stage output shapes of a model")
     profile.add_argument("model", help="a preset name (see `blvnet-edu models`)")
     profile.add_argument("--frames", type=int, default=None, help="frames per clip (default: the preset's)")
     profile.add_argument("--size", type=int, default=224, help="frame height and width in pixels")
     profile.add_argument("--classes", type=int, default=174, help="number of classes")
     profile.set_defaults(run=_cmd_profile)
 
-    syn = commands.add_parser("make-synthetic", help="render the synthetic temporal dataset (Kinetics layout)")
+    syn = commands.add_parser(
+        "make-synthetic", help="render the synthetic temporal dataset (Kinetics layout)"
+    )
     syn.add_argument("--out", required=True, help="output folder (videos/ and annotations.csv)")
-    syn.add_argument("--clips", type=int, required=True, help="number of clips (balanced over the 14 classes)")
+    syn.add_argument(
+        "--clips", type=int, required=True, help="number of clips (balanced over the 14 classes)"
+    )
     syn.add_argument("--seed", type=int, default=0)
     syn.add_argument("--size", type=int, default=80, help="frame size in pixels")
     syn.add_argument("--frames", type=int, default=32, help="frames per clip")
@@ -329,17 +399,22 @@ def build_parser() -> argparse.ArgumentParser:
     syn.set_defaults(run=_cmd_make_synthetic)
 
     md = commands.add_parser(
-        "make-demo", help="the app's demo: synthetic data, tiny TSN / bLVNet / bLVNet-TAM, example clips",
+        "make-demo",
+        help="the app's demo: synthetic data, tiny TSN / bLVNet / bLVNet-TAM, example clips",
         description="Generate the synthetic dataset (once), train the tiny TSN, bLVNet and bLVNet-TAM with "
-                    "configs/synthetic_tiny.yaml (a finished run is reused, an interrupted one resumed) and "
-                    "write their checkpoints to APP/demo and one validation clip per class to APP/examples.",
+        "configs/synthetic_tiny.yaml (a finished run is reused, an interrupted one resumed) and "
+        "write their checkpoints to APP/demo and one validation clip per class to APP/examples.",
     )
     md.add_argument("--data", default="data", help="where data/synthetic-raw and data/synthetic go")
     md.add_argument("--runs", default="runs/synthetic", help="one run folder per model")
-    md.add_argument("--app", default=str(Path(__file__).resolve().parents[1] / "app"),
-                    help="the app folder (demo/ and examples/ inside)")
-    md.add_argument("--models", nargs="+", default=None,
-                    help="default: tsn_resnet_tiny blvnet_tiny blvnet_tam_tiny")
+    md.add_argument(
+        "--app",
+        default=str(Path(__file__).resolve().parents[1] / "app"),
+        help="the app folder (demo/ and examples/ inside)",
+    )
+    md.add_argument(
+        "--models", nargs="+", default=None, help="default: tsn_resnet_tiny blvnet_tiny blvnet_tam_tiny"
+    )
     md.add_argument("--fresh", action="store_true", help="train again even where a finished run exists")
     md.set_defaults(run=_cmd_make_demo)
 
@@ -372,7 +447,9 @@ def build_parser() -> argparse.ArgumentParser:
         ss.add_argument("--out", required=True)
         ss.set_defaults(run=run)
 
-    folder = commands.add_parser("folder-list", help="lists for a folder with one sub-folder of videos per class")
+    folder = commands.add_parser(
+        "folder-list", help="lists for a folder with one sub-folder of videos per class"
+    )
     folder.add_argument("--videos", required=True)
     folder.add_argument("--out", required=True)
     folder.add_argument("--val-fraction", type=float, default=0.2)
@@ -381,56 +458,105 @@ def build_parser() -> argparse.ArgumentParser:
 
     tr = commands.add_parser("train", help="train a model (YAML config + key=value overrides)")
     tr.add_argument("--config", default=None, help="YAML file (see configs/)")
-    tr.add_argument("--resume", nargs="?", const=True, default=None,
-                    help="continue from out/last.pt, or from the checkpoint given")
+    tr.add_argument(
+        "--resume",
+        nargs="?",
+        const=True,
+        default=None,
+        help="continue from out/last.pt, or from the checkpoint given",
+    )
     tr.add_argument("overrides", nargs="*", help="key=value, e.g. epochs=5 model_options.num_frames=16")
     tr.set_defaults(run=_cmd_train)
 
     ev = commands.add_parser("eval", help="evaluate a checkpoint on a clip list")
-    ev.add_argument("--checkpoint", required=True, help="a blvnet-edu checkpoint or an authors' released file")
+    ev.add_argument(
+        "--checkpoint", required=True, help="a blvnet-edu checkpoint or an authors' released file"
+    )
     ev.add_argument("--data", required=True, help="dataset folder (with <split>.csv)")
-    ev.add_argument("--labels", default=None, help="an authors' checkpoint: ssv1, ssv2, kinetics400 or a file")
-    ev.add_argument("--model", default=None, help="build an authors' checkpoint as this preset instead of reading it")
-    ev.add_argument("--frames", type=int, default=None, help="an authors' checkpoint: frames per clip (default 16)")
+    ev.add_argument(
+        "--labels", default=None, help="an authors' checkpoint: ssv1, ssv2, kinetics400 or a file"
+    )
+    ev.add_argument(
+        "--model", default=None, help="build an authors' checkpoint as this preset instead of reading it"
+    )
+    ev.add_argument(
+        "--frames", type=int, default=None, help="an authors' checkpoint: frames per clip (default 16)"
+    )
     ev.add_argument("--split", default="val")
     ev.add_argument("--clips", type=int, default=1, help="clips per video")
     ev.add_argument("--crops", type=int, default=1, choices=(1, 3))
-    ev.add_argument("--size", type=int, default=None, help="crop size (default: the checkpoint's; authors': 224)")
-    ev.add_argument("--resize", type=int, default=None,
-                    help="short side (default: the checkpoint's; authors': 256, 224 = their --disable_scaleup)")
+    ev.add_argument(
+        "--size", type=int, default=None, help="crop size (default: the checkpoint's; authors': 224)"
+    )
+    ev.add_argument(
+        "--resize",
+        type=int,
+        default=None,
+        help="short side (default: the checkpoint's; authors': 256, 224 = their --disable_scaleup)",
+    )
     ev.add_argument("--batch-size", type=int, default=4)
     ev.add_argument("--device", default="auto")
     ev.add_argument("--workers", type=int, default=2)
-    ev.add_argument("--order-tests", action="store_true",
-                    help="also evaluate on reversed clips, clips with shuffled frame pairs and clips with "
-                         "swapped halves (how much the model depends on frame order)")
+    ev.add_argument(
+        "--order-tests",
+        action="store_true",
+        help="also evaluate on reversed clips, clips with shuffled frame pairs and clips with "
+        "swapped halves (how much the model depends on frame order)",
+    )
     ev.set_defaults(run=_cmd_eval)
 
     pr = commands.add_parser("predict", help="top-k classes of clips (the demo model unless --checkpoint)")
     pr.add_argument("clips", nargs="+", help="video files")
-    pr.add_argument("--checkpoint", default=None,
-                    help="a blvnet-edu checkpoint or an authors' released file (its network is read from it)")
-    pr.add_argument("--labels", default=None, help="ssv1, ssv2, kinetics400 or a file with one class name per line")
-    pr.add_argument("--model", default=None, help="build an authors' checkpoint as this preset instead of reading it")
+    pr.add_argument(
+        "--checkpoint",
+        default=None,
+        help="a blvnet-edu checkpoint or an authors' released file (its network is read from it)",
+    )
+    pr.add_argument(
+        "--labels", default=None, help="ssv1, ssv2, kinetics400 or a file with one class name per line"
+    )
+    pr.add_argument(
+        "--model", default=None, help="build an authors' checkpoint as this preset instead of reading it"
+    )
     pr.add_argument("--frames", type=int, default=None, help="frames per clip (authors' models: 16)")
-    pr.add_argument("--resize", type=int, default=None,
-                    help="short side before the centre crop (authors' test: 256; 224 = their --disable_scaleup)")
+    pr.add_argument(
+        "--resize",
+        type=int,
+        default=None,
+        help="short side before the centre crop (authors' test: 256; 224 = their --disable_scaleup)",
+    )
     pr.add_argument("--top", type=int, default=5)
     pr.add_argument("--json", action="store_true", help="machine-readable output")
-    pr.add_argument("--explain", default=None, metavar="OUT.mp4", help="write a saliency overlay video of the top-1")
+    pr.add_argument(
+        "--explain", default=None, metavar="OUT.mp4", help="write a saliency overlay video of the top-1"
+    )
     pr.set_defaults(run=_cmd_predict)
 
     app = commands.add_parser("app", help="the explainer app (Gradio), on the demo models by default")
-    app.add_argument("--checkpoint", default=None, help="a blvnet-edu checkpoint, or the authors' (with --model, --labels)")
-    app.add_argument("--labels", default=None, help="ssv1, ssv2, kinetics400 or a file with one class name per line")
-    app.add_argument("--model", default=None, help="build an authors' checkpoint as this preset instead of reading it")
+    app.add_argument(
+        "--checkpoint", default=None, help="a blvnet-edu checkpoint, or the authors' (with --model, --labels)"
+    )
+    app.add_argument(
+        "--labels", default=None, help="ssv1, ssv2, kinetics400 or a file with one class name per line"
+    )
+    app.add_argument(
+        "--model", default=None, help="build an authors' checkpoint as this preset instead of reading it"
+    )
     app.add_argument("--host", default="127.0.0.1")
     app.add_argument("--port", type=port, default=7860)
     app.add_argument("--max-upload-mb", type=int, default=200, help="largest clip or checkpoint upload (MB)")
-    app.add_argument("--max-cache-mb", type=float, default=2000,
-                     help="uploads and outputs kept on disk, in MB (oldest deleted first)")
-    app.add_argument("--max-checkpoints", type=int, default=4,
-                     help="visitors' own checkpoints held in memory at once (least recently used unloaded)")
+    app.add_argument(
+        "--max-cache-mb",
+        type=float,
+        default=2000,
+        help="uploads and outputs kept on disk, in MB (oldest deleted first)",
+    )
+    app.add_argument(
+        "--max-checkpoints",
+        type=int,
+        default=4,
+        help="visitors' own checkpoints held in memory at once (least recently used unloaded)",
+    )
     limits = app.add_argument_group("per-request limits (checked before the work starts; README)")
     Limits.add_arguments(limits)
     app.set_defaults(run=_cmd_app)
@@ -439,8 +565,12 @@ def build_parser() -> argparse.ArgumentParser:
     course.add_argument("--host", default="127.0.0.1")
     course.add_argument("--port", type=port, default=8888)
     course.add_argument("--no-browser", action="store_true", help="do not open a browser tab")
-    course.add_argument("--export", metavar="DIR", default=None,
-                        help="instead of JupyterLab: run every notebook and write it as .ipynb and .html to DIR")
+    course.add_argument(
+        "--export",
+        metavar="DIR",
+        default=None,
+        help="instead of JupyterLab: run every notebook and write it as .ipynb and .html to DIR",
+    )
     course.add_argument("--quick", action="store_true", help="with --export: quick mode (as the tests)")
     course.add_argument("--only", nargs="+", metavar="NN", help="with --export: these notebooks (01 ... 09)")
     course.set_defaults(run=_cmd_course)

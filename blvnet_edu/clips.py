@@ -48,8 +48,9 @@ class Clip:
     info: VideoInfo
 
 
-def load_clip(video: str | Path | Tensor, num_frames: int, size: int, resize: int,
-              limits: Limits | None = None) -> Clip:
+def load_clip(
+    video: str | Path | Tensor, num_frames: int, size: int, resize: int, limits: Limits | None = None
+) -> Clip:
     """Sample, decode and preprocess `num_frames` frames of a file (or a `(T, 3, H, W)` uint8 tensor).
 
     Frames larger than twice the short side needed are scaled down while decoding, so a 4K
@@ -58,8 +59,9 @@ def load_clip(video: str | Path | Tensor, num_frames: int, size: int, resize: in
     is decoded."""
     if isinstance(video, Tensor):
         if video.ndim != 4 or video.shape[1] != 3 or video.dtype != torch.uint8 or len(video) < 2:
-            raise ClipError(f"expected (T >= 2, 3, H, W) uint8 frames, got {tuple(video.shape)} "
-                            f"{video.dtype}")
+            raise ClipError(
+                f"expected (T >= 2, 3, H, W) uint8 frames, got {tuple(video.shape)} {video.dtype}"
+            )
         info = VideoInfo("<tensor>", len(video), 0.0, 0.0, video.shape[-1], video.shape[-2])
         indices = segment_indices(len(video), num_frames, train=False)
         frames = video[indices]
@@ -73,8 +75,12 @@ def load_clip(video: str | Path | Tensor, num_frames: int, size: int, resize: in
             indices = segment_indices(info.num_frames, num_frames, train=False)
             if limits is not None:
                 check_video(info.width, info.height, decode_work(video, indices), limits)
-            frames = read_frames(video, indices, max_short_side=2 * max(size, resize),
-                                 max_decoded=limits.max_decode_frames if limits else None)
+            frames = read_frames(
+                video,
+                indices,
+                max_short_side=2 * max(size, resize),
+                max_decoded=limits.max_decode_frames if limits else None,
+            )
         except FileNotFoundError as err:
             raise ClipError(str(err)) from err
         except VideoDecodeError as err:
@@ -84,7 +90,9 @@ def load_clip(video: str | Path | Tensor, num_frames: int, size: int, resize: in
 
 
 def load_clips(
-    video: str | Path | Tensor, predictors: Mapping[str, Predictor], cache: ClipCache | None = None,
+    video: str | Path | Tensor,
+    predictors: Mapping[str, Predictor],
+    cache: ClipCache | None = None,
     limits: Limits | None = None,
 ) -> dict[str, Clip]:
     """`{name: clip}` for several models, each file decoded once per distinct

@@ -51,7 +51,7 @@ def _shared_styles(page: str, stylesheet: Path) -> str:
     if first is None:
         return page
     link = f'<link rel="stylesheet" href="{stylesheet.name}">'
-    return page[: first.start()] + link + _STYLE.sub("", page[first.end():])
+    return page[: first.start()] + link + _STYLE.sub("", page[first.end() :])
 
 
 def export_course(
@@ -84,7 +84,10 @@ def export_course(
     out.mkdir(parents=True, exist_ok=True)
     why_not = static_figures_available()
     if why_not:
-        log(f"figures stay interactive only (no static PNG: {why_not}); pip install kaleido and a Chromium browser")
+        log(
+            f"figures stay interactive only (no static PNG: {why_not}); "
+            "pip install kaleido and a Chromium browser"
+        )
     env = {"BLVNET_EDU_QUICK": "1" if quick else "0", "BLVNET_EDU_STATIC_FIGURES": "0" if why_not else "1"}
     if work is not None:
         env["BLVNET_EDU_COURSE_DIR"] = str(work)
@@ -99,20 +102,25 @@ def export_course(
         for source in notebooks:
             start = time.perf_counter()
             nb = jupytext.read(source)
-            NotebookClient(nb, timeout=3600, kernel_name="python3",
-                           resources={"metadata": {"path": str(folder)}}).execute()
+            NotebookClient(
+                nb, timeout=3600, kernel_name="python3", resources={"metadata": {"path": str(folder)}}
+            ).execute()
             seconds = time.perf_counter() - start
             if figures is not None:  # the kernel has finished writing the file
                 recorded = json.loads(Path(figures).read_text()) if Path(figures).exists() else {}
-                Path(figures).write_text(json.dumps({**recorded, f"{source.stem[:2]}.seconds": seconds},
-                                                    indent=1, sort_keys=True) + "\n")
+                Path(figures).write_text(
+                    json.dumps({**recorded, f"{source.stem[:2]}.seconds": seconds}, indent=1, sort_keys=True)
+                    + "\n"
+                )
             executed = out / f"{source.stem}.ipynb"
             nbformat.write(nb, executed)
             body, _ = HTMLExporter(embed_images=True).from_notebook_node(nb)
             page = out / f"{source.stem}.html"
             page.write_text(_shared_styles(body, out / STYLESHEET))
-            title = next((c.source.splitlines()[0].lstrip("# ") for c in nb.cells if c.cell_type == "markdown"),
-                         source.stem)
+            title = next(
+                (c.source.splitlines()[0].lstrip("# ") for c in nb.cells if c.cell_type == "markdown"),
+                source.stem,
+            )
             rows.append((page.name, title, seconds))
             written += [executed, page]
             log(f"{source.stem}: {seconds:.0f} s -> {page}")
@@ -123,13 +131,17 @@ def export_course(
             else:
                 os.environ[key] = value
     mode = "quick mode (smaller sizes, fewer steps)" if quick else "full mode"
-    items = "\n".join(f'<li><a href="{name}">{html.escape(title)}</a> ({seconds:.0f} s)</li>'
-                      for name, title, seconds in rows)
+    items = "\n".join(
+        f'<li><a href="{name}">{html.escape(title)}</a> ({seconds:.0f} s)</li>'
+        for name, title, seconds in rows
+    )
     index = out / "index.html"
+    static = "Figures are static pictures of the interactive plots."
+    drawn = "Figures are interactive only." if why_not else static
     index.write_text(
         "<!doctype html>\n<html><head><meta charset='utf-8'><title>bLVNet-TAM course</title></head><body>\n"
         f"<h1>The bLVNet-TAM course, executed</h1>\n<p>Run in {mode} on {os.cpu_count()} CPU cores with "
-        f"<code>blvnet-edu course --export</code>; times per notebook in brackets. "
-        f"{'Figures are static pictures of the interactive plots.' if not why_not else 'Figures are interactive only.'}"
-        f"</p>\n<ol>\n{items}\n</ol>\n</body></html>\n")
+        f"<code>blvnet-edu course --export</code>; times per notebook in brackets. {drawn}"
+        f"</p>\n<ol>\n{items}\n</ol>\n</body></html>\n"
+    )
     return [index, *written, *([out / STYLESHEET] if (out / STYLESHEET).exists() else [])]

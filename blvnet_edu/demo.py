@@ -33,16 +33,27 @@ from .engine.train import train
 from .saved_run import SavedRun
 
 __all__ = [
-    "CONFIG", "FIGURE1_MODELS", "DEMO_MODELS", "LABELS", "synthetic_lists", "train_run", "run_summary",
-    "export_demo", "example_notice",
+    "CONFIG",
+    "FIGURE1_MODELS",
+    "DEMO_MODELS",
+    "LABELS",
+    "synthetic_lists",
+    "train_run",
+    "run_summary",
+    "export_demo",
+    "example_notice",
 ]
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / "configs" / "synthetic_tiny.yaml"  # one recipe for every model
 FIGURE1_MODELS = ("tsn_resnet_tiny", "tsn_blresnet_tiny", "blvnet_tiny", "blvnet_tam_tiny")
 DEMO_MODELS = ("tsn_resnet_tiny", "blvnet_tiny", "blvnet_tam_tiny")  # what the app compares
-LABELS = {"tsn_resnet_tiny": "TSN", "tsn_blresnet_tiny": "TSN-bLNet",
-          "blvnet_tiny": "bLVNet (no TAM)", "blvnet_tam_tiny": "bLVNet-TAM"}
+LABELS = {
+    "tsn_resnet_tiny": "TSN",
+    "tsn_blresnet_tiny": "TSN-bLNet",
+    "blvnet_tiny": "bLVNet (no TAM)",
+    "blvnet_tam_tiny": "bLVNet-TAM",
+}
 CLIPS, PER_CLASS, VAL_PER_CLASS, SEED = 250 * len(CLASSES), 200, 50, 0
 
 
@@ -53,8 +64,14 @@ def synthetic_lists(data: str | Path, progress=None) -> Path:
     raw, lists = Path(data) / "synthetic-raw", Path(data) / "synthetic"
     if not (lists / "val.csv").exists():
         csv_path = make_synthetic(raw, CLIPS, seed=SEED, progress=progress)
-        make_subset([csv_path], raw / "videos", lists, per_class=PER_CLASS, num_classes=len(CLASSES),
-                    val_per_class=VAL_PER_CLASS)
+        make_subset(
+            [csv_path],
+            raw / "videos",
+            lists,
+            per_class=PER_CLASS,
+            num_classes=len(CLASSES),
+            val_per_class=VAL_PER_CLASS,
+        )
     return lists
 
 
@@ -66,8 +83,13 @@ def _finished(run: Path, epochs: int) -> bool:
 
 
 def train_run(
-    model: str, lists: Path, runs: Path, config: Path = CONFIG, overrides: tuple[str, ...] = (),
-    fresh: bool = False, log=print,
+    model: str,
+    lists: Path,
+    runs: Path,
+    config: Path = CONFIG,
+    overrides: tuple[str, ...] = (),
+    fresh: bool = False,
+    log=print,
 ) -> Path:
     """Train `model` on `lists` into `runs/<model>` with `config`; returns the run folder.
 
@@ -91,8 +113,12 @@ def run_summary(run: Path, lists: Path) -> dict:
     model, classes = best.build_model(), best.classes
     if classes != read_classes(lists / "classes.txt"):
         raise ValueError(f"{run} was trained on other classes than {lists}")
-    val = VideoClipDataset(lists / "val.csv", model.config.num_frames,
-                           EvalTransform(best.preprocessing.size, best.preprocessing.resize), False)
+    val = VideoClipDataset(
+        lists / "val.csv",
+        model.config.num_frames,
+        EvalTransform(best.preprocessing.size, best.preprocessing.resize),
+        False,
+    )
     scores, labels = collect_scores(model, DataLoader(val, 16, num_workers=1), torch.device("cpu"))
     epochs = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     summary = {
@@ -116,8 +142,11 @@ def export_demo(runs: Path, lists: Path, app: Path, models: tuple[str, ...] = DE
     written = []
     for name in models:
         run = Path(runs) / name
-        for source, target in ((run / "best.pt", f"{name}.pt"), (run / "metrics.csv", f"{name}_metrics.csv"),
-                               (run / "summary.json", f"{name}_summary.json")):
+        for source, target in (
+            (run / "best.pt", f"{name}.pt"),
+            (run / "metrics.csv", f"{name}_metrics.csv"),
+            (run / "summary.json", f"{name}_summary.json"),
+        ):
             written.append(Path(shutil.copy(source, demo / target)))
     classes = read_classes(lists / "classes.txt")
     written.append(Path(shutil.copy(lists / "classes.txt", demo / "classes.txt")))
@@ -138,13 +167,19 @@ def example_notice(label: str) -> tuple[str | None, str]:
     `label`; (None, "") for any other class. The claims hold for the bundled demo models at
     their own 8 frames (tests/test_app_handlers.py checks every example clip)."""
     notices = {
-        "halves_swapped": (LONG_RANGE_PAIRS, "long range. '{label}' and '{partner}' are made of the same "
-                           "frame pairs in another order. Swap the halves: bLVNet-TAM, which relates distant "
-                           "pairs, now answers '{partner}'; bLVNet without TAM cannot change (it sees the "
-                           "same pairs), nor can TSN (the same frames)."),
-        "reversed": (SHORT_RANGE_PAIRS, "short range. Every frame pair already shows the direction: both "
-                     "bLVNet models answer '{label}', and reversed they answer '{partner}'. TSN, a bag of "
-                     "frames, cannot tell '{label}' from '{partner}' and gives the same answer both ways."),
+        "halves_swapped": (
+            LONG_RANGE_PAIRS,
+            "long range. '{label}' and '{partner}' are made of the same "
+            "frame pairs in another order. Swap the halves: bLVNet-TAM, which relates distant "
+            "pairs, now answers '{partner}'; bLVNet without TAM cannot change (it sees the "
+            "same pairs), nor can TSN (the same frames).",
+        ),
+        "reversed": (
+            SHORT_RANGE_PAIRS,
+            "short range. Every frame pair already shows the direction: both "
+            "bLVNet models answer '{label}', and reversed they answer '{partner}'. TSN, a bag of "
+            "frames, cannot tell '{label}' from '{partner}' and gives the same answer both ways.",
+        ),
     }
     for test, (pairs, line) in notices.items():
         for first, second in pairs:

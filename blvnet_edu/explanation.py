@@ -23,14 +23,30 @@ from torch import Tensor
 
 from .budget import Deadline, Limits, plan_explanation
 from .clips import Clip, ClipError
-from .explain.attributions import (BASELINES, METHODS, REPLACEMENTS, FrameRemoval, baseline_clip,
-                                   frame_removal, signed_attribution)
+from .explain.attributions import (
+    BASELINES,
+    METHODS,
+    REPLACEMENTS,
+    FrameRemoval,
+    baseline_clip,
+    frame_removal,
+    signed_attribution,
+)
 from .explain.overlays import OUTLIER_PERC, display_maps, overlay
 from .inference import Predictor, predict_clip
 from .model_card import cost
 
-__all__ = ["Attribution", "Drawing", "Explanation", "attribution", "draw", "remove_frames", "explain",
-           "UNITS", "WithDeadline"]
+__all__ = [
+    "Attribution",
+    "Drawing",
+    "Explanation",
+    "attribution",
+    "draw",
+    "remove_frames",
+    "explain",
+    "UNITS",
+    "WithDeadline",
+]
 
 UNITS = {  # what one pixel's value is, per method
     "saliency": "gradient of the class's score",
@@ -88,9 +104,17 @@ def _target_index(predictor: Predictor, clip: Clip, target: str | None) -> tuple
     return target, predictor.classes.index(target)
 
 
-def attribution(predictor: Predictor, clip: Clip, target: str | None = None, method: str = "saliency",
-                baseline: str = "black", steps: int = 16, limits: Limits | None = None,
-                deadline: Deadline | None = None, occlusion_window: int | None = None) -> Attribution:
+def attribution(
+    predictor: Predictor,
+    clip: Clip,
+    target: str | None = None,
+    method: str = "saliency",
+    baseline: str = "black",
+    steps: int = 16,
+    limits: Limits | None = None,
+    deadline: Deadline | None = None,
+    occlusion_window: int | None = None,
+) -> Attribution:
     """`method`'s signed attribution of `target` (default: the top-1 class) on every frame.
 
     With `limits`, the work is planned first (`budget.plan_explanation`): occlusion's patches
@@ -105,14 +129,27 @@ def attribution(predictor: Predictor, clip: Clip, target: str | None = None, met
     target, index = _target_index(predictor, clip, target)
     window, note = occlusion_window, ""
     if limits is not None:
-        plan = plan_explanation(method, len(clip.indices), predictor.size,
-                                cost(predictor.model.config, predictor.size)[1],
-                                steps, limits, frame_test=False)
+        plan = plan_explanation(
+            method,
+            len(clip.indices),
+            predictor.size,
+            cost(predictor.model.config, predictor.size)[1],
+            steps,
+            limits,
+            frame_test=False,
+        )
         steps, window, note = plan.steps, plan.occlusion_window, plan.note
     model = predictor.model
     forward = WithDeadline(model, deadline) if deadline is not None else model
-    values = signed_attribution(model if method == "gradcam" else forward, clip.input, index, method=method,
-                                baseline=baseline, steps=steps, occlusion_window=window)
+    values = signed_attribution(
+        model if method == "gradcam" else forward,
+        clip.input,
+        index,
+        method=method,
+        baseline=baseline,
+        steps=steps,
+        occlusion_window=window,
+    )
     if method != "integrated_gradients":
         return Attribution(method, "", target, values, 0, note)
     with torch.inference_mode():  # completeness: how close the values come to what they should add up to
@@ -132,18 +169,31 @@ class Drawing:
     captions: list[str]
 
 
-def draw(found: Attribution, clip: Clip, sign: str = "absolute_value", alpha: float = 0.55,
-         outlier_perc: float = OUTLIER_PERC, grey: bool = False) -> Drawing:
+def draw(
+    found: Attribution,
+    clip: Clip,
+    sign: str = "absolute_value",
+    alpha: float = 0.55,
+    outlier_perc: float = OUTLIER_PERC,
+    grey: bool = False,
+) -> Drawing:
     """Overlays of `found` on the clip's frames (in grey if `grey`): the chosen sign, one robust
     scale for the whole clip (`overlays.display_maps`), captions with each frame's value and share."""
     maps, threshold = display_maps(found.values, sign, outlier_perc)
-    captions = [f"frame {i}: {value:+.2g} ({share:.0%})"
-                for i, value, share in zip(clip.indices, found.per_frame.tolist(), found.share.tolist())]
+    captions = [
+        f"frame {i}: {value:+.2g} ({share:.0%})"
+        for i, value, share in zip(clip.indices, found.per_frame.tolist(), found.share.tolist())
+    ]
     return Drawing(sign, alpha, maps, threshold, overlay(clip.frames, maps, alpha, sign, grey), captions)
 
 
-def remove_frames(predictor: Predictor, clip: Clip, target: str | None = None, replacement: str = "grey",
-                  deadline: Deadline | None = None) -> FrameRemoval:
+def remove_frames(
+    predictor: Predictor,
+    clip: Clip,
+    target: str | None = None,
+    replacement: str = "grey",
+    deadline: Deadline | None = None,
+) -> FrameRemoval:
     """The class's score with each frame replaced in turn (`attributions.frame_removal`)."""
     if replacement not in REPLACEMENTS:
         raise ClipError(f"unknown replacement {replacement!r}; choose from {', '.join(REPLACEMENTS)}")
@@ -187,12 +237,27 @@ def explain(
     target, _ = _target_index(predictor, clip, target)
     window, note = None, ""
     if limits is not None:  # the whole request: the method and T + 1 forward passes
-        plan = plan_explanation(method, len(clip.indices), predictor.size,
-                                cost(predictor.model.config, predictor.size)[1], steps, limits)
+        plan = plan_explanation(
+            method,
+            len(clip.indices),
+            predictor.size,
+            cost(predictor.model.config, predictor.size)[1],
+            steps,
+            limits,
+        )
         steps, window, note = plan.steps, plan.occlusion_window, plan.note
     found = attribution(predictor, clip, target, method, baseline, steps, None, deadline, window)
     found.note = note
     removal = remove_frames(predictor, clip, target, replacement, deadline)
     shown = draw(found, clip, sign, alpha)
-    return Explanation(target, shown.maps, shown.overlays, removal.probability_drop, shown.captions,
-                       found.note, found, removal, shown)
+    return Explanation(
+        target,
+        shown.maps,
+        shown.overlays,
+        removal.probability_drop,
+        shown.captions,
+        found.note,
+        found,
+        removal,
+        shown,
+    )

@@ -63,8 +63,10 @@ class Predictor:
     def at_frames(self, num_frames: int) -> Predictor:
         """The same model (and `uid`) sampling clips of `num_frames` frames."""
         if num_frames < 1 or (self.model.routing.group_size == 2 and num_frames % 2):
-            raise ValueError(f"{self.name} takes frames in pairs: the number of frames must be even "
-                             f"and >= 2, got {num_frames}")
+            raise ValueError(
+                f"{self.name} takes frames in pairs: the number of frames must be even "
+                f"and >= 2, got {num_frames}"
+            )
         return self if num_frames == self.num_frames else dataclasses.replace(self, num_frames=num_frames)
 
 
@@ -113,8 +115,9 @@ def predict_clip(predictor: Predictor, clip: Clip) -> dict[str, float]:
     return {c: float(p) for c, p in zip(predictor.classes, probs)}
 
 
-def predict(video: str | Path | Tensor, predictor: Predictor,
-            num_frames: int | None = None) -> dict[str, float]:
+def predict(
+    video: str | Path | Tensor, predictor: Predictor, num_frames: int | None = None
+) -> dict[str, float]:
     """`{class: probability}` for a clip file or uint8 frames, with evaluation preprocessing;
     `num_frames` frames (default: the predictor's)."""
     predictor = predictor.at_frames(num_frames or predictor.num_frames)

@@ -23,7 +23,13 @@ import torch
 from .budget import BudgetError, Limits, check_network
 from .data.label_maps import label_map_for, load_labels
 from .models.blvnet import VideoNet, build_model
-from .models.checkpoints import convert_official, load_file, load_official_checkpoint, official_config, read_checkpoint
+from .models.checkpoints import (
+    convert_official,
+    load_file,
+    load_official_checkpoint,
+    official_config,
+    read_checkpoint,
+)
 from .saved_run import Preprocessing, SavedRun
 
 __all__ = ["AUTHORS_FRAMES", "authors_frames", "load_network"]
@@ -32,8 +38,11 @@ __all__ = ["AUTHORS_FRAMES", "authors_frames", "load_network"]
 def _labels(labels: str | Path, limits: Limits | None) -> list[str]:
     classes = load_labels(labels)
     if limits is not None and len(classes) > limits.max_classes:
-        raise BudgetError(f"the labels ({labels}) list {len(classes)} classes; the limit is {limits.max_classes}")
+        raise BudgetError(
+            f"the labels ({labels}) list {len(classes)} classes; the limit is {limits.max_classes}"
+        )
     return classes
+
 
 AUTHORS_FRAMES = 16  # the released models are "8x2": 8 pairs of frames
 _FRAMES_IN_NAME = re.compile(r"f(\d+)x2")  # st2stv1-bLVNet-TAM-101-a2-b4-f16x2.pth.tar: 32 frames
@@ -90,10 +99,15 @@ def load_network(
         num_classes = detected["num_classes"] if detected else (fc.shape[0] if fc is not None else None)
         labels = labels or (label_map_for(num_classes) if num_classes else None)
         if labels is None:
-            choices = ("'ssv1' (Something-Something V1) or 'ssv2' (V2)" if num_classes == 174
-                       else "a file with one class name per line")
-            raise ValueError(f"{checkpoint} is an authors' checkpoint with {num_classes} classes and holds no "
-                             f"class names: give labels, {choices}")
+            choices = (
+                "'ssv1' (Something-Something V1) or 'ssv2' (V2)"
+                if num_classes == 174
+                else "a file with one class name per line"
+            )
+            raise ValueError(
+                f"{checkpoint} is an authors' checkpoint with {num_classes} classes and holds no "
+                f"class names: give labels, {choices}"
+            )
         classes = _labels(labels, limits)
         frames = authors_frames(checkpoint)  # the clip length it was trained on (a saved run keeps its own)
         if detected is not None:  # the network as the tensor shapes say
@@ -106,6 +120,7 @@ def load_network(
         model.eval()
         preprocessing = Preprocessing()  # the authors' test defaults
     if len(classes) != model.config.num_classes:
-        raise ValueError(f"the labels ({labels}) list {len(classes)} classes; the model has "
-                         f"{model.config.num_classes}")
+        raise ValueError(
+            f"the labels ({labels}) list {len(classes)} classes; the model has {model.config.num_classes}"
+        )
     return model, classes, preprocessing

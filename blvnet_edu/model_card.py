@@ -42,7 +42,9 @@ def model_card(predictor: Predictor) -> str:
 
 def demo_notice(predictor: Predictor) -> str:
     """What a demo model can and cannot tell, for the user (the app and `blvnet-edu predict`)."""
-    return (f"The demo model ({predictor.name}) knows only the {len(predictor.classes)} classes of the "
-            f"course's synthetic set ({', '.join(predictor.classes[:3])}, ...): any other clip gets an "
-            "arbitrary answer among them. For real videos, load a released checkpoint: --checkpoint FILE "
-            "--labels ssv1|ssv2|kinetics400 (README, \"Real videos and the authors' models\").")
+    return (
+        f"The demo model ({predictor.name}) knows only the {len(predictor.classes)} classes of the "
+        f"course's synthetic set ({', '.join(predictor.classes[:3])}, ...): any other clip gets an "
+        "arbitrary answer among them. For real videos, load a released checkpoint: --checkpoint FILE "
+        '--labels ssv1|ssv2|kinetics400 (README, "Real videos and the authors\' models").'
+    )

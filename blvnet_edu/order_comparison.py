@@ -30,8 +30,16 @@ from .models.blvnet import BLVNetConfig
 if TYPE_CHECKING:  # a name for the signature only
     from .clip_cache import ClipCache
 
-__all__ = ["parse_order", "reorder_clip", "order_sensitive", "OrderResult", "order_comparison", "ORDER_NAMES",
-           "EXPECTED", "order_markdown"]
+__all__ = [
+    "parse_order",
+    "reorder_clip",
+    "order_sensitive",
+    "OrderResult",
+    "order_comparison",
+    "ORDER_NAMES",
+    "EXPECTED",
+    "order_markdown",
+]
 
 
 def parse_order(text: str, frames: int) -> list[int]:
@@ -40,14 +48,17 @@ def parse_order(text: str, frames: int) -> list[int]:
     what is wrong."""
     tokens = text.replace(",", " ").replace("|", " ").split()
     if not tokens:
-        raise ClipError(f"type a frame order: {frames} positions from 0 to {frames - 1}, e.g. "
-                        f"{' '.join(map(str, range(frames)[::-1]))}")
+        raise ClipError(
+            f"type a frame order: {frames} positions from 0 to {frames - 1}, e.g. "
+            f"{' '.join(map(str, range(frames)[::-1]))}"
+        )
     try:
         order = [int(token) for token in tokens]
     except ValueError:
         bad = next(t for t in tokens if not t.lstrip("-").isdigit())
-        raise ClipError(f"{bad!r} is not a frame position: use whole numbers from 0 to "
-                        f"{frames - 1}") from None
+        raise ClipError(
+            f"{bad!r} is not a frame position: use whole numbers from 0 to {frames - 1}"
+        ) from None
     if len(order) != frames:
         raise ClipError(f"the order has {len(order)} positions; this clip has {frames} frames: give {frames}")
     outside = [p for p in order if not 0 <= p < frames]
@@ -56,8 +67,9 @@ def parse_order(text: str, frames: int) -> list[int]:
     return order
 
 
-def reorder_clip(clip: Clip, test: str, seed: int = 0,
-                 order: list[int] | None = None) -> tuple[Clip, list[int]]:
+def reorder_clip(
+    clip: Clip, test: str, seed: int = 0, order: list[int] | None = None
+) -> tuple[Clip, list[int]]:
     """The clip under an order test of `data.order` (`"reversed"`, `"shuffled_pairs"`,
     `"halves_swapped"`) or, for `test="custom"`, in `order` (`parse_order`); and the new order
     as positions in the original clip. The same seed gives the same shuffle."""
@@ -152,25 +164,37 @@ def order_comparison(
     for name, predictor in predictors.items():
         clip = clips if isinstance(clips, Clip) else clips[name]
         if order is not None and len(order) != len(clip.indices):
-            raise ClipError(f"the order has {len(order)} positions but {name} runs on {len(clip.indices)} "
-                            f"frames: type {len(clip.indices)} positions, or run every model on "
-                            f"{len(order)} frames")
+            raise ClipError(
+                f"the order has {len(order)} positions but {name} runs on {len(clip.indices)} "
+                f"frames: type {len(clip.indices)} positions, or run every model on "
+                f"{len(order)} frames"
+            )
         modified, new_order = reorder_clip(clip, test, seed, order)
-        results.append(OrderResult(
-            name, original(predictor, clip), predict_clip(predictor, modified), new_order,
-            order_sensitive(predictor.model.config, test, new_order), len(clip.indices),
-            clip.frames.shape[-1],
-        ))
+        results.append(
+            OrderResult(
+                name,
+                original(predictor, clip),
+                predict_clip(predictor, modified),
+                new_order,
+                order_sensitive(predictor.model.config, test, new_order),
+                len(clip.indices),
+                clip.frames.shape[-1],
+            )
+        )
     return results
 
 
-ORDER_NAMES = {"reversed": "reversed", "shuffled_pairs": "pairs shuffled", "halves_swapped": "halves swapped",
-               "custom": "in your order"}
+ORDER_NAMES = {
+    "reversed": "reversed",
+    "shuffled_pairs": "pairs shuffled",
+    "halves_swapped": "halves swapped",
+    "custom": "in your order",
+}
 EXPECTED = (
     "Expected: TSN (a bag of frames) never changes unless frames are repeated or left out; bLVNet without "
     "TAM (a bag of frame pairs) can change when the pairs themselves change (reversed) but never when the "
     "same pairs come in another order (pairs shuffled, halves swapped); bLVNet-TAM (which relates distant "
-    "pairs) can change under any new order. \"Can it change?\" is what the architecture allows; whether it "
+    'pairs) can change under any new order. "Can it change?" is what the architecture allows; whether it '
     "does depends on what the model learned."
 )
 
@@ -192,15 +216,21 @@ def order_markdown(results: list[OrderResult], test: str, seed: int | None = Non
     for r in results:
         changed = "**yes**" if r.changed else "no"
         frames = f"{r.frames} x {r.size} px" if r.frames else ""
-        lines.append(f"| {r.model} | {frames} | {r.top1_original} ({r.original[r.top1_original]:.0%}) | "
-                     f"{r.top1_modified} ({r.modified[r.top1_modified]:.0%}) | {changed} | "
-                     f"{r.largest_shift:.3f} | {'yes' if r.can_change else 'never'} |")
+        lines.append(
+            f"| {r.model} | {frames} | {r.top1_original} ({r.original[r.top1_original]:.0%}) | "
+            f"{r.top1_modified} ({r.modified[r.top1_modified]:.0%}) | {changed} | "
+            f"{r.largest_shift:.3f} | {'yes' if r.can_change else 'never'} |"
+        )
     orders = {_grouped(r.order, pairs=test != "reversed") for r in results}
     shown = "; ".join(f"`{o}`" for o in sorted(orders))
     how = f" (seed {seed})" if test == "shuffled_pairs" and seed is not None else ""
-    return "\n".join([
-        *lines, "",
-        f"The reordered clip ({after}{how}) shows the sampled frames in the order {shown} (0 = the first "
-        "frame as it is; | separates frame pairs).", "",
-        EXPECTED,
-    ])
+    return "\n".join(
+        [
+            *lines,
+            "",
+            f"The reordered clip ({after}{how}) shows the sampled frames in the order {shown} (0 = the first "
+            "frame as it is; | separates frame pairs).",
+            "",
+            EXPECTED,
+        ]
+    )

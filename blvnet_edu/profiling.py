@@ -41,7 +41,9 @@ PAPER_COST = {
 @dataclass(frozen=True)
 class StageRow:
     name: str
-    output_shape: tuple[int, ...]  # as the paper defines it: (B*T, C, H, W), stage 4 (B*T', ...), fc (B, T', K)
+    output_shape: tuple[
+        int, ...
+    ]  # as the paper defines it: (B*T, C, H, W), stage 4 (B*T', ...), fc (B, T', K)
     frames: int  # distinct maps per clip (bLVNet: one per frame pair from bL layer 0 on)
     gflops: float  # multiply-adds of this stage, billions, per clip
 
@@ -61,7 +63,9 @@ def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
-def profile_model(model: VideoNet, size: int = 224, batch_size: int = 1, num_frames: int | None = None) -> ModelProfile:
+def profile_model(
+    model: VideoNet, size: int = 224, batch_size: int = 1, num_frames: int | None = None
+) -> ModelProfile:
     """Run one forward pass on zeros of `(batch_size, T, 3, size, size)` and measure it;
     `T` is `num_frames`, by default the clip length the model was trained on."""
     config = model.config
@@ -125,6 +129,8 @@ def format_profile(profile: ModelProfile) -> str:
     for row in profile.stages:
         shape = "(" + ", ".join(str(s) for s in row.output_shape) + ")"
         lines.append(f"{row.name:<8} {shape:<36} {row.frames:>6} {row.gflops:>8.2f}")
-    lines.append("maps = distinct feature maps per clip: from layer0 on bLVNet computes one per frame pair "
-                 "and a bL stage returns it for both frames")
+    lines.append(
+        "maps = distinct feature maps per clip: from layer0 on bLVNet computes one per frame pair "
+        "and a bL stage returns it for both frames"
+    )
     return "\n".join(lines)

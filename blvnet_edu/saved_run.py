@@ -113,9 +113,14 @@ class SavedRun:
         try:
             torch.save(payload, tmp)
             os.replace(tmp, path)
-        except RuntimeError as err:  # torch's writer reports a full disk as "iostream error" or "unexpected pos"
-            raise OSError(errno.ENOSPC, "could not write the checkpoint (is the disk full?); the previous "
-                          "file, if any, is unchanged", str(path)) from err
+        except (
+            RuntimeError
+        ) as err:  # torch's writer reports a full disk as "iostream error" or "unexpected pos"
+            raise OSError(
+                errno.ENOSPC,
+                "could not write the checkpoint (is the disk full?); the previous file, if any, is unchanged",
+                str(path),
+            ) from err
         finally:
             tmp.unlink(missing_ok=True)
         return path
@@ -154,8 +159,10 @@ class SavedRun:
             raise ValueError(f"{path}: `model` must map parameter names to tensors")
         stored = payload.get("weights_sha256")
         if stored is not None and stored != weights_digest(weights):
-            raise ValueError(f"{path}: the weights do not match the digest stored in the file "
-                             "(the file is corrupt or was edited)")
+            raise ValueError(
+                f"{path}: the weights do not match the digest stored in the file "
+                "(the file is corrupt or was edited)"
+            )
         try:
             config = BLVNetConfig.from_dict(payload["model_config"])
         except (TypeError, ValueError) as err:

@@ -25,8 +25,10 @@ from blvnet_edu.saved_run import Preprocessing, SavedRun
 
 REFERENCE_DIR = Path(__file__).parent / "data" / "official_blvnet_tam"
 # the CUDA case of a test parametrized by device: skipped where no GPU is present (`pytest -m cuda` runs them)
-CUDA = pytest.param("cuda", marks=[pytest.mark.cuda,
-                                   pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")])
+CUDA = pytest.param(
+    "cuda",
+    marks=[pytest.mark.cuda, pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")],
+)
 
 
 def official_manifest() -> dict[str, list[int]]:
@@ -150,7 +152,10 @@ def h264_clip(path, frames: np.ndarray, fps: int = 25, keyint: int = 250, rotati
     with av.open(str(path), "w") as container:
         stream = container.add_stream("libx264", rate=Fraction(fps))
         stream.width, stream.height, stream.pix_fmt = frames.shape[2], frames.shape[1], "yuv420p"
-        stream.options = {"preset": "ultrafast", "x264-params": f"keyint={keyint}:min-keyint={keyint}:scenecut=0"}
+        stream.options = {
+            "preset": "ultrafast",
+            "x264-params": f"keyint={keyint}:min-keyint={keyint}:scenecut=0",
+        }
         if rotation is not None:
             stream.set_display_rotation(rotation)
         for image in frames:
@@ -171,15 +176,29 @@ def dataset(tmp_path_factory):
     """32 synthetic clips (24 train, 8 val) through the Kinetics pipeline: a folder of lists."""
     root = tmp_path_factory.mktemp("synthetic")
     csv_path = make_synthetic(root / "raw", 70, seed=0, size=40, frames=8, fps=8, val_fraction=0.2)
-    make_subset([csv_path], root / "raw" / "videos", root / "lists", per_class=4, num_classes=8, val_per_class=1)
+    make_subset(
+        [csv_path], root / "raw" / "videos", root / "lists", per_class=4, num_classes=8, val_per_class=1
+    )
     return root / "lists"
 
 
 def tiny_config(dataset, out, **overrides):
     """A two-epoch training of the tiny bLVNet-TAM (4 frames, 32 px) on `dataset`."""
-    values = dict(model="blvnet_tam_tiny", model_options={"num_frames": 4, "dropout": 0.0}, data=str(dataset),
-                  size=32, resize=32, scales=(1.0, 0.875), epochs=2, batch_size=4, lr=0.05, workers=0,
-                  threads=1, out=str(out), seed=3)
+    values = dict(
+        model="blvnet_tam_tiny",
+        model_options={"num_frames": 4, "dropout": 0.0},
+        data=str(dataset),
+        size=32,
+        resize=32,
+        scales=(1.0, 0.875),
+        epochs=2,
+        batch_size=4,
+        lr=0.05,
+        workers=0,
+        threads=1,
+        out=str(out),
+        seed=3,
+    )
     values.update(overrides)
     return TrainConfig(**values)
 

@@ -10,14 +10,12 @@ import textwrap
 import av
 import numpy as np
 import pytest
+from blvnet_edu_app import app, handlers
+from conftest import free_port
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 
 from blvnet_edu.data.video_io import write_video
-from blvnet_edu_app import app, handlers
-
-from conftest import free_port
-
 
 TSN, BLVNET, BLVNET_TAM = "TSN (demo)", "bLVNet without TAM (demo)", "bLVNet-TAM (demo)"
 SLOTS = [TSN, BLVNET, BLVNET_TAM, "your checkpoint"]  # the side-by-side top-5 panels, in the app's order
@@ -50,7 +48,9 @@ def top5(client, video, frames=0) -> dict:
 
 def unwrap(output):
     """The value of an output the app sent as `gr.update(...)`."""
-    return output.get("value") if isinstance(output, dict) and {"visible", "__type__"} & set(output) else output
+    return (
+        output.get("value") if isinstance(output, dict) and {"visible", "__type__"} & set(output) else output
+    )
 
 
 def present(app_module) -> list[str]:
@@ -59,7 +59,10 @@ def present(app_module) -> list[str]:
 
 def test_predict_endpoint_shows_every_demo_model_on_the_same_clip(client, app_module, example):
     panels = top5(client, example)
-    assert panels[BLVNET_TAM]["label"] == "moving left" and panels[BLVNET_TAM]["confidences"][0]["confidence"] > 0.5
+    assert (
+        panels[BLVNET_TAM]["label"] == "moving left"
+        and panels[BLVNET_TAM]["confidences"][0]["confidence"] > 0.5
+    )
     for name in SLOTS:
         if name in present(app_module):
             assert len(panels[name]["confidences"]) == 5, name
@@ -76,15 +79,20 @@ def _rows(table: str) -> dict[str, list[str]]:
 
 def order(client, video, test, frames=0, seed=0, typed=""):
     """`/order_test`'s table (the reordered clip's thumbnails are checked in test_app_handlers)."""
-    return client.predict(handle_file(video), BLVNET_TAM, frames, test, seed, typed,
-                          api_name="/order_test")[0]
+    return client.predict(handle_file(video), BLVNET_TAM, frames, test, seed, typed, api_name="/order_test")[
+        0
+    ]
 
 
 def test_order_test_endpoint(client, app_module, example):
     assert "choose **reversed**" in order(client, example, "as it is")
     shuffled = order(client, example, "pairs shuffled")
     rows = _rows(shuffled)
-    assert list(rows) == present(app_module) and "top-1, pairs shuffled" in shuffled and "Expected: TSN" in shuffled
+    assert (
+        list(rows) == present(app_module)
+        and "top-1, pairs shuffled" in shuffled
+        and "Expected: TSN" in shuffled
+    )
     assert rows[TSN][2:] == ["no", "0.000", "never"]  # a bag of frames
     if BLVNET in rows:
         assert rows[BLVNET][2:] == ["no", "0.000", "never"]  # a bag of pairs: the same pairs
@@ -104,7 +112,8 @@ def test_order_test_endpoint(client, app_module, example):
 @pytest.mark.parametrize("method", ["saliency", "gradcam"])
 def test_explain_endpoint(client, example, method):
     gallery, scale, per_frame, video, note = client.predict(
-        handle_file(example), BLVNET_TAM, 0, method, "black", None, "positive", 0.7, api_name="/explain")
+        handle_file(example), BLVNET_TAM, 0, method, "black", None, "positive", 0.7, api_name="/explain"
+    )
     gallery, video = unwrap(gallery), unwrap(video)
     assert len(gallery) == 8 and all(item["caption"].startswith("frame ") for item in gallery)
     assert scale["type"] == per_frame["type"] == "plotly" and "'moving left'" in per_frame["plot"]
@@ -149,10 +158,16 @@ def test_a_checkpoint_that_does_not_fit_and_one_that_does(client, app_module, ex
     labels.write_text("".join(f"class {i}\n" for i in range(8)))
     tsn_weights = str(app_module.DEMO / "tsn_resnet_tiny.pt")
     with pytest.raises(AppError, match="Could not load this checkpoint"):
-        client.predict(handle_file(tsn_weights), handle_file(str(labels)), "blvnet_tam_tiny", app_module.LABEL_AUTO,
-                       api_name="/load_checkpoint")
-    model, status, panel, frames = client.predict(handle_file(tsn_weights), None, app_module.OURS,
-                                                  app_module.LABEL_AUTO, api_name="/load_checkpoint")
+        client.predict(
+            handle_file(tsn_weights),
+            handle_file(str(labels)),
+            "blvnet_tam_tiny",
+            app_module.LABEL_AUTO,
+            api_name="/load_checkpoint",
+        )
+    model, status, panel, frames = client.predict(
+        handle_file(tsn_weights), None, app_module.OURS, app_module.LABEL_AUTO, api_name="/load_checkpoint"
+    )
     assert "tsn_resnet_tiny" in status and unwrap(model) == "your checkpoint" and panel["visible"] is True
     assert frames["choices"][0][0] == "each model's own (your checkpoint: 8)"
     panels = top5(client, example)  # this visitor's checkpoint joins the side-by-side panels
@@ -194,8 +209,9 @@ def test_importing_the_app_does_nothing(tmp_path):
         print(sorted(k for k in {*before, *os.environ} if before.get(k) != os.environ.get(k)),
               sum(isinstance(o, VideoNet) for o in gc.get_objects()))
     """)
-    done = subprocess.run([sys.executable, "-c", code], cwd=cwd, env=env, capture_output=True, text=True,
-                          check=True)
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=cwd, env=env, capture_output=True, text=True, check=True
+    )
     assert done.stdout.strip() == "[] 0"  # no variable changed, no network built
     assert list(temp.iterdir()) == [] and list(cwd.iterdir()) == []
 
@@ -207,8 +223,17 @@ def test_the_page_binds_its_server_state_to_every_handler(tmp_path, monkeypatch)
     server = handlers.Server(handlers.OwnCheckpoints(capacity=2), max_cache_mb=123)
     demo = app.build_ui(handlers.load_models(), cache_examples=False, server=server)
     bound = [block.fn for block in demo.fns.values() if isinstance(block.fn, functools.partial)]
-    every = {"predict", "order_test", "explain", "frame_test", "tam_view", "tam_weights", "tam_layer",
-             "model_changed", "load_custom"}
+    every = {
+        "predict",
+        "order_test",
+        "explain",
+        "frame_test",
+        "tam_view",
+        "tam_weights",
+        "tam_layer",
+        "model_changed",
+        "load_custom",
+    }
     assert {fn.func.__name__ for fn in bound} >= every
     assert all(fn.keywords["server"] is server for fn in bound)
     defaults = handlers.SERVER.own.capacity, handlers.SERVER.max_cache_mb, handlers.MAX_CACHE_MB

@@ -10,15 +10,16 @@ import shutil
 from pathlib import Path
 
 import pytest
+from blvnet_edu_app import app
+from conftest import free_port, randomize_, save_in_authors_format
 from playwright.sync_api import expect, sync_playwright
 
 from blvnet_edu import build_model
-from blvnet_edu_app import app
-
-from conftest import free_port, randomize_, save_in_authors_format
 
 CHROMIUM = "/usr/bin/chromium"
-pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="needs Debian's chromium (scripts/setup.sh)")
+pytestmark = pytest.mark.skipif(
+    not os.path.exists(CHROMIUM), reason="needs Debian's chromium (scripts/setup.sh)"
+)
 WAIT = 60_000  # ms: a busy 2-core machine
 
 
@@ -35,13 +36,15 @@ def test_every_control_in_a_browser(tmp_path):
     tams = list(models[app.BLVNET_TAM].model.tams())
     checkpoint = tmp_path / "st2stv2-bLVNet-TAM-tiny-a2-b4-f8x2.pth.tar"  # an authors' file of 16 frames
     save_in_authors_format(
-        randomize_(build_model("blvnet_tam_tiny", num_classes=174, num_frames=16)).state_dict(), checkpoint)
+        randomize_(build_model("blvnet_tam_tiny", num_classes=174, num_frames=16)).state_dict(), checkpoint
+    )
     shots = []
 
     def shot(page, name: str, locator=None) -> None:
         path = tmp_path / f"{name}.png"
         (locator.screenshot if locator is not None else lambda **kw: page.screenshot(full_page=True, **kw))(
-            path=str(path))
+            path=str(path)
+        )
         shots.append(path)
         print(f"screenshot: {path}")
 
@@ -49,8 +52,13 @@ def test_every_control_in_a_browser(tmp_path):
         with sync_playwright() as p:
             browser = p.chromium.launch(
                 executable_path=CHROMIUM,
-                args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                      "--disable-component-update", "--disable-sync"],
+                args=[
+                    "--no-sandbox",
+                    "--disable-gpu",
+                    "--disable-background-networking",
+                    "--disable-component-update",
+                    "--disable-sync",
+                ],
             )
             page = browser.new_page(viewport={"width": 1400, "height": 1100})
             page.goto(f"http://127.0.0.1:{port}/")  # not "networkidle": a busy machine may never get there
@@ -74,7 +82,8 @@ def test_every_control_in_a_browser(tmp_path):
             # TAM view.
             page.locator("#clip button[aria-label='Clear']").click()
             page.locator("#clip input[type=file]").set_input_files(
-                str(app.HERE / "examples" / "moving_left.mp4"))
+                str(app.HERE / "examples" / "moving_left.mp4")
+            )
             page.wait_for_timeout(1000)
             page.get_by_label("as it is").check()
             page.get_by_role("button", name="Run").click()
@@ -86,9 +95,11 @@ def test_every_control_in_a_browser(tmp_path):
             expect(page.locator("#explain-note")).to_contain_text("Saliency of 'moving left'", timeout=WAIT)
 
             # The order controls: reversed, halves swapped, a seeded shuffle, a typed order.
-            for order, header in (("reversed", "top-1, reversed"),
-                                  ("halves swapped", "top-1, halves swapped"),
-                                  ("pairs shuffled", "top-1, pairs shuffled")):
+            for order, header in (
+                ("reversed", "top-1, reversed"),
+                ("halves swapped", "top-1, halves swapped"),
+                ("pairs shuffled", "top-1, pairs shuffled"),
+            ):
                 page.get_by_label(order, exact=True).check()
                 expect(table).to_contain_text(header, timeout=WAIT)
             seed = page.get_by_label("seed (pairs shuffled)")
@@ -121,7 +132,8 @@ def test_every_control_in_a_browser(tmp_path):
             # How it is drawn: sign, opacity; Captum's view of a frame; the frame removal's replacement.
             page.get_by_label("both (red for, blue against)").check()
             expect(page.locator("#explain-note")).to_contain_text(
-                "Drawn: both (red for, blue against)", timeout=WAIT)
+                "Drawn: both (red for, blue against)", timeout=WAIT
+            )
             opacity = page.locator("#opacity input[type=number]")
             opacity.fill("0.5")
             opacity.press("Enter")
@@ -133,7 +145,8 @@ def test_every_control_in_a_browser(tmp_path):
             expect(page.locator("#removal")).to_contain_text("the clip's mean frame", timeout=WAIT)
             page.get_by_role("button", name="Explain").click()
             expect(page.locator("#explain-note")).to_contain_text(
-                "Integrated gradients of 'moving left'", timeout=WAIT)
+                "Integrated gradients of 'moving left'", timeout=WAIT
+            )
             expect(page.locator("#explain-note")).to_contain_text("opacity 0.5", timeout=WAIT)
             page.wait_for_timeout(1500)
             shot(page, "app_explain", page.locator("#section-explain"))
@@ -153,17 +166,20 @@ def test_every_control_in_a_browser(tmp_path):
             expect(page.get_by_label("model to explain")).to_have_value(app.BLVNET_TAM, timeout=WAIT)
             expect(page.locator("#tam-note")).to_contain_text(f"{len(tams)} TAMs", timeout=WAIT)
             expect(page.locator("#explain-note")).to_contain_text(
-                "Saliency of 'growing then shrinking'", timeout=WAIT)
+                "Saliency of 'growing then shrinking'", timeout=WAIT
+            )
             # Two quick changes: the last one wins.
             choose(page, "attribution method", "Grad-CAM")
             choose(page, "attribution method", "Occlusion")
-            expect(page.locator("#explain-note")).to_contain_text("Occlusion of 'growing then shrinking'",
-                                                                 timeout=WAIT)
+            expect(page.locator("#explain-note")).to_contain_text(
+                "Occlusion of 'growing then shrinking'", timeout=WAIT
+            )
             page.locator("#clip button[aria-label='Clear']").click()  # a new clip: the old results go
             expect(page.locator("#explain-note")).to_contain_text("press Run", timeout=WAIT)
             expect(page.locator("#notice")).to_have_text("", timeout=WAIT)
             page.locator("#clip input[type=file]").set_input_files(
-                str(app.HERE / "examples" / "moving_left.mp4"))
+                str(app.HERE / "examples" / "moving_left.mp4")
+            )
             page.wait_for_timeout(1000)
 
             # Every model at 16 frames (a new frames choice runs everything again; the typed order has
@@ -172,8 +188,9 @@ def test_every_control_in_a_browser(tmp_path):
             expect(page.locator("#order-table")).to_contain_text("top-1, in your order", timeout=WAIT)
             choose(page, "frames", "16")
             expect(page.get_by_text("16 frames at 48x48 px").first).to_be_visible(timeout=WAIT)
-            expect(page.locator("#order-table")).to_contain_text("this clip has 16 frames",
-                                                                 timeout=WAIT)  # typed: 8
+            expect(page.locator("#order-table")).to_contain_text(
+                "this clip has 16 frames", timeout=WAIT
+            )  # typed: 8
             expect(page.locator("#explain-note")).to_contain_text("on 16 frames at 48x48 px", timeout=WAIT)
             expect(page.locator("#attributions button.thumbnail-item")).to_have_count(16, timeout=WAIT)
 
@@ -184,10 +201,12 @@ def test_every_control_in_a_browser(tmp_path):
             page.get_by_role("button", name="Load checkpoint").click()
             expect(page.locator("#status")).to_contain_text("16 frames at 224x224 px", timeout=WAIT)
             expect(page.get_by_label("frames", exact=True)).to_have_value(
-                "each model's own (your checkpoint: 16)", timeout=WAIT)
+                "each model's own (your checkpoint: 16)", timeout=WAIT
+            )
             page.get_by_role("button", name="Run").click()
             expect(page.locator("#explain-note")).to_contain_text(
-                "for your checkpoint, on 16 frames at 224x224 px", timeout=WAIT)
+                "for your checkpoint, on 16 frames at 224x224 px", timeout=WAIT
+            )
             expect(page.locator("#attributions button.thumbnail-item")).to_have_count(16, timeout=WAIT)
             # the end of Run: nothing left running when the server closes
             expect(page.locator("#field-note")).to_contain_text("16 frames at 224x224 px", timeout=WAIT)

@@ -10,6 +10,8 @@ import gradio as gr
 import matplotlib.figure
 import pytest
 import torch
+from blvnet_edu_app import handlers
+from conftest import randomize_, save_in_authors_format
 
 import blvnet_edu.clip_cache as clip_cache
 import blvnet_edu.clips as clip_loading
@@ -18,9 +20,6 @@ from blvnet_edu import build_model
 from blvnet_edu.data.synthetic import LONG_RANGE_PAIRS, SHORT_RANGE_PAIRS
 from blvnet_edu.explain.attributions import METHODS
 from blvnet_edu.saved_run import Preprocessing, SavedRun
-from blvnet_edu_app import handlers
-
-from conftest import randomize_, save_in_authors_format
 
 TSN, BLVNET, BLVNET_TAM, CUSTOM = handlers.TSN, handlers.BLVNET, handlers.BLVNET_TAM, handlers.CUSTOM
 OWN = handlers.OWN_FRAMES
@@ -40,21 +39,40 @@ def example():
     return clip_of("moving left")
 
 
-def run(models, video, model_name=BLVNET_TAM, frames=OWN, order="pairs shuffled", target=None, custom=None,
-        method="saliency"):
+def run(
+    models,
+    video,
+    model_name=BLVNET_TAM,
+    frames=OWN,
+    order="pairs shuffled",
+    target=None,
+    custom=None,
+    method="saliency",
+):
     """One press of Run, as app.py chains it: predict, order test, explanation, frame removal, TAM view."""
     out = handlers.predict(models, video, model_name, frames, target, custom, None)
     panels, lines, classes, cache = out[:4], out[4:8], out[8], out[9]
     table, strip, cache = handlers.order_test(models, video, model_name, frames, order, 0, "", custom, cache)
     target = classes["value"]  # predict's update of the class dropdown
-    explained = handlers.explain(models, video, model_name, frames, method, "black", target, "absolute_value",
-                                 0.8, custom, cache)
-    removal, cache = handlers.frame_test(models, video, model_name, frames, target, "grey", custom,
-                                         explained[-1])
+    explained = handlers.explain(
+        models, video, model_name, frames, method, "black", target, "absolute_value", 0.8, custom, cache
+    )
+    removal, cache = handlers.frame_test(
+        models, video, model_name, frames, target, "grey", custom, explained[-1]
+    )
     field, sentence, cache = handlers.tam_view(models, video, model_name, frames, None, custom, cache)
-    return dict(panels=dict(zip(handlers.SLOTS, panels)), lines=dict(zip(handlers.SLOTS, lines)),
-                classes=classes, table=table, strip=strip, explained=explained[:5], removal=removal,
-                field=field, sentence=sentence, cache=cache)
+    return dict(
+        panels=dict(zip(handlers.SLOTS, panels)),
+        lines=dict(zip(handlers.SLOTS, lines)),
+        classes=classes,
+        table=table,
+        strip=strip,
+        explained=explained[:5],
+        removal=removal,
+        field=field,
+        sentence=sentence,
+        cache=cache,
+    )
 
 
 def test_a_run_predicts_compares_orders_and_explains(models, example):
@@ -62,9 +80,13 @@ def test_a_run_predicts_compares_orders_and_explains(models, example):
     panels = r["panels"]
     assert max(panels[BLVNET_TAM], key=panels[BLVNET_TAM].get) == "moving left"
     assert all(len(panels[name]) == 14 for name in models) and panels[CUSTOM] is None
-    assert all("8 frames at 48x48 px" in r["lines"][name]
-               and "only its 14 synthetic classes" in r["lines"][name]
-               for name in models) and r["lines"][CUSTOM] == ""  # what each demo model used and knows
+    assert (
+        all(
+            "8 frames at 48x48 px" in r["lines"][name] and "only its 14 synthetic classes" in r["lines"][name]
+            for name in models
+        )
+        and r["lines"][CUSTOM] == ""
+    )  # what each demo model used and knows
     assert r["classes"]["choices"] == models[BLVNET_TAM].classes and r["classes"]["value"] is None  # top-1
     assert "top-1, pairs shuffled" in r["table"] and "| TSN | 8 x 48 px | moving" in r["table"]
     assert len(captions(r["strip"])) == 8 and captions(r["strip"])[0].startswith("0: frame ")
@@ -80,8 +102,10 @@ def test_a_run_predicts_compares_orders_and_explains(models, example):
         assert container.streams.video[0].codec_context.name == "h264"
     assert "'moving left'" in r["removal"].layout.title.text and len(r["removal"].data[0].y) == 8
     assert r["field"]["visible"] and "layer4.0.tam" in r["sentence"] and "frames" in r["sentence"]
-    assert (handlers.order_test(models, example, BLVNET_TAM, OWN, "as it is")[:2]
-            == (handlers.ORDER_HINT, None))
+    assert handlers.order_test(models, example, BLVNET_TAM, OWN, "as it is")[:2] == (
+        handlers.ORDER_HINT,
+        None,
+    )
 
 
 def test_per_frame_values_differ_between_methods_on_the_same_clip(models, example):
@@ -89,11 +113,14 @@ def test_per_frame_values_differ_between_methods_on_the_same_clip(models, exampl
     captions, bars = {}, {}
     for method in METHODS:
         gallery, _, per_frame, _, note, cache = handlers.explain(
-            models, example, BLVNET_TAM, OWN, method, "black", None, "absolute_value", 0.8, None, cache)
+            models, example, BLVNET_TAM, OWN, method, "black", None, "absolute_value", 0.8, None, cache
+        )
         captions[method] = [c for _, c in gallery]
         bars[method] = torch.tensor(per_frame.data[0].y)
-        assert (handlers.METHOD_NAMES[method] in per_frame.layout.title.text
-                and handlers.METHOD_NAMES[method] in note)
+        assert (
+            handlers.METHOD_NAMES[method] in per_frame.layout.title.text
+            and handlers.METHOD_NAMES[method] in note
+        )
     for a in METHODS:
         for b in METHODS:
             if a < b:
@@ -107,8 +134,9 @@ def test_halves_swapped_flips_bLVNet_TAM_on_every_long_range_example(models, fir
     for label, partner in ((first, second), (second, first)):
         table, strip, _ = handlers.order_test(models, clip_of(label), BLVNET_TAM, OWN, "halves swapped")
         rows = _rows(table)
-        assert rows["bLVNet-TAM"][1:4] == [f"{label} (100%)", f"{partner} (100%)",
-                                           "**yes**"], rows["bLVNet-TAM"]
+        assert rows["bLVNet-TAM"][1:4] == [f"{label} (100%)", f"{partner} (100%)", "**yes**"], rows[
+            "bLVNet-TAM"
+        ]
         assert rows["bLVNet without TAM"][3:] == ["no", "0.000", "never"]
         assert rows["TSN"][3:] == ["no", "0.000", "never"]
         assert captions(strip)[:2] == ["0: frame 18", "1: frame 22"]  # the second half first
@@ -139,12 +167,14 @@ def test_every_example_clip_shows_what_its_note_says(models):
             assert rows["bLVNet-TAM"][1].startswith(label) and rows["bLVNet-TAM"][2].startswith(partner), rows
             assert rows["TSN"][3:] == ["no", "0.000", "never"]  # a bag of frames, either way
             if order == "reversed":  # short range: every pair shows the direction
-                assert (rows["bLVNet without TAM"][1].startswith(label)
-                        and rows["bLVNet without TAM"][2].startswith(partner)), rows
+                assert rows["bLVNet without TAM"][1].startswith(label) and rows["bLVNet without TAM"][
+                    2
+                ].startswith(partner), rows
             else:
                 assert rows["bLVNet without TAM"][3:] == ["no", "0.000", "never"]
-            assert (len(captions(out[9])) == 8
-                    and out[-4].layout.title.text.startswith(f"What '{label}' loses"))
+            assert len(captions(out[9])) == 8 and out[-4].layout.title.text.startswith(
+                f"What '{label}' loses"
+            )
 
 
 def test_a_16_frame_checkpoint_is_explained_on_16_frames(models, example, tmp_path):
@@ -152,44 +182,55 @@ def test_a_16_frame_checkpoint_is_explained_on_16_frames(models, example, tmp_pa
     model = randomize_(build_model("blvnet_tam_tiny", num_classes=174, num_frames=16))
     path = tmp_path / "st2stv2-bLVNet-TAM-tiny-a2-b4-f8x2.pth.tar"
     save_in_authors_format(model.state_dict(), path)
-    custom, choices, status, panel, frames = handlers.load_custom(models, str(path), None, handlers.OURS,
-                                                                  "ssv2")
+    custom, choices, status, panel, frames = handlers.load_custom(
+        models, str(path), None, handlers.OURS, "ssv2"
+    )
     assert custom().num_frames == 16 and "16 frames at 224x224 px" in status
     assert frames["choices"][0] == ("each model's own (your checkpoint: 16)", OWN)
     out = handlers.predict(models, example, CUSTOM, OWN, None, custom, None)
     lines, cache = dict(zip(handlers.SLOTS, out[4:8])), out[-1]
     assert "16 frames at 224x224 px" in lines[CUSTOM] and "8 frames at 48x48 px" in lines[TSN]  # each its own
     gallery, _, per_frame, _, note, cache = handlers.explain(
-        models, example, CUSTOM, OWN, "saliency", "black", None, "absolute_value", 0.8, custom, cache)
+        models, example, CUSTOM, OWN, "saliency", "black", None, "absolute_value", 0.8, custom, cache
+    )
     assert len(gallery) == 16 and len(per_frame.data[0].y) == 16 and "16 frames at 224x224 px" in note
     removal, cache = handlers.frame_test(models, example, CUSTOM, OWN, None, "grey", custom, cache)
     assert len(removal.data[0].y) == 16
-    table, strip, cache = handlers.order_test(models, example, CUSTOM, OWN, "halves swapped", 0, "", custom,
-                                              cache)
+    table, strip, cache = handlers.order_test(
+        models, example, CUSTOM, OWN, "halves swapped", 0, "", custom, cache
+    )
     assert "| your checkpoint | 16 x 224 px |" in table and len(captions(strip)) == 16
     with pytest.raises(gr.Error, match="this clip has 16 frames: give 16"):  # the model to explain's frames
         handlers.order_test(models, example, CUSTOM, OWN, "your order", 0, "7 6 5 4 3 2 1 0", custom, cache)
     backwards = " ".join(map(str, range(15, -1, -1)))
-    with pytest.raises(gr.Error, match="the order has 16 positions but TSN runs on 8 frames: "
-                                       "type 8 positions, or run every model on 16 frames"):
+    with pytest.raises(
+        gr.Error,
+        match="the order has 16 positions but TSN runs on 8 frames: "
+        "type 8 positions, or run every model on 16 frames",
+    ):
         handlers.order_test(models, example, CUSTOM, OWN, "your order", 0, backwards, custom, cache)
     table = handlers.order_test(models, example, CUSTOM, 16, "your order", 0, backwards, custom, cache)[0]
     assert "| TSN | 16 x 48 px |" in table  # every model on 16 frames
-    eight = handlers.explain(models, example, CUSTOM, 8, "saliency", "black", None, "absolute_value", 0.8,
-                             custom, cache)  # the user's override
+    eight = handlers.explain(
+        models, example, CUSTOM, 8, "saliency", "black", None, "absolute_value", 0.8, custom, cache
+    )  # the user's override
     assert len(eight[0]) == 8
 
 
 def test_changing_how_it_is_drawn_reruns_nothing_and_a_new_method_no_prediction(models, example, monkeypatch):
     cache = handlers.predict(models, example, BLVNET_TAM, OWN, None)[-1]
     calls = {"decode": 0, "predict": 0, "attribution": 0}
-    read_frames, predict_clip, attribution = (clip_loading.read_frames, clip_cache.predict_clip,
-                                              handlers.attribution)
+    read_frames, predict_clip, attribution = (
+        clip_loading.read_frames,
+        clip_cache.predict_clip,
+        handlers.attribution,
+    )
 
     def counted(name, fn):
         def wrapper(*args, **kwargs):
             calls[name] += 1
             return fn(*args, **kwargs)
+
         return wrapper
 
     monkeypatch.setattr(clip_loading, "read_frames", counted("decode", read_frames))
@@ -197,7 +238,8 @@ def test_changing_how_it_is_drawn_reruns_nothing_and_a_new_method_no_prediction(
         monkeypatch.setattr(user, "predict_clip", counted("predict", predict_clip))
     monkeypatch.setattr(handlers, "attribution", counted("attribution", attribution))
     explain = lambda method, sign="absolute_value", opacity=0.8, target=None: handlers.explain(  # noqa: E731
-        models, example, BLVNET_TAM, OWN, method, "black", target, sign, opacity, None, cache, forced=False)
+        models, example, BLVNET_TAM, OWN, method, "black", target, sign, opacity, None, cache, forced=False
+    )
     first = explain("saliency")
     assert calls == {"decode": 0, "predict": 0, "attribution": 1}
     redrawn = explain("saliency", "positive", 0.4)
@@ -231,54 +273,112 @@ def test_an_explanation_overtaken_by_a_later_one_does_not_show(models, example, 
 def test_a_control_change_does_not_start_a_long_explanation(models, example, monkeypatch):
     monkeypatch.setattr(handlers, "AUTO_S", 0.0)  # every explanation is "long"
     cache = handlers.predict(models, example, BLVNET_TAM, OWN, None)[-1]
-    out = handlers.explain(models, example, BLVNET_TAM, OWN, "occlusion", "black", None, "absolute_value",
-                           0.8, None, cache, forced=False)
-    assert (out[:4] == (gr.skip(),) * 4 and "Occlusion would take about" in out[4]
-            and "press **Explain**" in out[4])
-    forced = handlers.explain(models, example, BLVNET_TAM, OWN, "occlusion", "black", None, "absolute_value",
-                              0.8, None, cache)  # the Explain button
+    out = handlers.explain(
+        models,
+        example,
+        BLVNET_TAM,
+        OWN,
+        "occlusion",
+        "black",
+        None,
+        "absolute_value",
+        0.8,
+        None,
+        cache,
+        forced=False,
+    )
+    assert (
+        out[:4] == (gr.skip(),) * 4
+        and "Occlusion would take about" in out[4]
+        and "press **Explain**" in out[4]
+    )
+    forced = handlers.explain(
+        models, example, BLVNET_TAM, OWN, "occlusion", "black", None, "absolute_value", 0.8, None, cache
+    )  # the Explain button
     assert len(forced[0]) == 8
-    no_clip = handlers.explain(models, None, BLVNET_TAM, OWN, "gradcam", "black", None, "absolute_value", 0.8,
-                               forced=False)
+    no_clip = handlers.explain(
+        models, None, BLVNET_TAM, OWN, "gradcam", "black", None, "absolute_value", 0.8, forced=False
+    )
     assert no_clip[4] == handlers.RUN_FIRST
 
 
 def test_an_explanation_that_cannot_fit_says_what_it_would_cost(models, example, monkeypatch):
     monkeypatch.setattr(handlers, "OCCLUSION_TARGET_S", 1000.0)  # no shrinking for time
-    with pytest.raises(gr.Error, match=r"Occlusion on blvnet_tam_tiny at 8 frames would take about \d+ s "
-                                       r"here, over the limit of 0.01 s per request"):
-        handlers.explain(models, example, BLVNET_TAM, OWN, "occlusion", "black", None, "absolute_value", 0.8,
-                         limits=handlers.Limits(timeout_s=0.01))
+    with pytest.raises(
+        gr.Error,
+        match=r"Occlusion on blvnet_tam_tiny at 8 frames would take about \d+ s "
+        r"here, over the limit of 0.01 s per request",
+    ):
+        handlers.explain(
+            models,
+            example,
+            BLVNET_TAM,
+            OWN,
+            "occlusion",
+            "black",
+            None,
+            "absolute_value",
+            0.8,
+            limits=handlers.Limits(timeout_s=0.01),
+        )
 
 
 def test_an_explanation_over_the_work_limit_says_its_cost_in_time_too(models, example):
-    with pytest.raises(gr.Error, match=r"choose Saliency or Grad-CAM, or fewer frames "
-                                       r"\(about [\d,]+ s on this machine\)"):
-        handlers.explain(models, example, BLVNET_TAM, OWN, "occlusion", "black", None, "absolute_value", 0.8,
-                         limits=handlers.Limits(max_explain_gflop=0.1))
+    with pytest.raises(
+        gr.Error,
+        match=r"choose Saliency or Grad-CAM, or fewer frames "
+        r"\(about [\d,]+ s on this machine\)",
+    ):
+        handlers.explain(
+            models,
+            example,
+            BLVNET_TAM,
+            OWN,
+            "occlusion",
+            "black",
+            None,
+            "absolute_value",
+            0.8,
+            limits=handlers.Limits(max_explain_gflop=0.1),
+        )
 
 
 def test_showing_an_example_sets_the_controls_it_was_computed_with(models):
-    (name, classes, frames, method, baseline, sign, opacity, replacement, layer,
-     cache) = handlers.example_controls(models)
-    assert name["value"] == BLVNET_TAM and classes == {"choices": models[BLVNET_TAM].classes, "value": None,
-                                                      "__type__": "update"}
+    (name, classes, frames, method, baseline, sign, opacity, replacement, layer, cache) = (
+        handlers.example_controls(models)
+    )
+    assert name["value"] == BLVNET_TAM and classes == {
+        "choices": models[BLVNET_TAM].classes,
+        "value": None,
+        "__type__": "update",
+    }
     assert frames["value"] == OWN and frames["choices"][0] == ("each model's own (bLVNet-TAM (demo): 8)", OWN)
-    assert ((method, baseline, sign, opacity, replacement)
-            == ("saliency", "black", "absolute_value", 0.8, "grey"))
+    assert (method, baseline, sign, opacity, replacement) == (
+        "saliency",
+        "black",
+        "absolute_value",
+        0.8,
+        "grey",
+    )
     assert layer["value"] == list(models[BLVNET_TAM].model.tams())[-1] and cache is None
 
 
 def test_integrated_gradients_chart_says_how_close_its_sums_come(models, example):
     cache = handlers.predict(models, example, BLVNET_TAM, OWN, None)[-1]
-    per_frame, note = handlers.explain(models, example, BLVNET_TAM, OWN, "integrated_gradients", "frozen",
-                                       None, cache=cache)[2:5:2]
+    per_frame, note = handlers.explain(
+        models, example, BLVNET_TAM, OWN, "integrated_gradients", "frozen", None, cache=cache
+    )[2:5:2]
     subtitle = per_frame.layout.title.text.split("<sup>")[1]
-    found = cache.recall(models[BLVNET_TAM], cache.clips[(8, 48, 48)], ("attribution", "integrated_gradients",
-                                                                        "frozen", "moving left"))
+    found = cache.recall(
+        models[BLVNET_TAM],
+        cache.clips[(8, 48, 48)],
+        ("attribution", "integrated_gradients", "frozen", "moving left"),
+    )
     assert f"add up to {float(found.per_frame.sum()):+.3g}" in subtitle
-    assert (f"score(clip) - score(baseline) is {found.score_gap:+.3g}" in subtitle
-            and "error of 32 steps" in subtitle)
+    assert (
+        f"score(clip) - score(baseline) is {found.score_gap:+.3g}" in subtitle
+        and "error of 32 steps" in subtitle
+    )
 
 
 def test_bad_seeds_and_decoder_codes_are_not_shown_raw(models, example, tmp_path):
@@ -286,7 +386,8 @@ def test_bad_seeds_and_decoder_codes_are_not_shown_raw(models, example, tmp_path
         with pytest.raises(gr.Error, match="the seed is a whole number from 0 to"):
             handlers.order_test(models, example, BLVNET_TAM, OWN, "pairs shuffled", seed)
     assert handlers._for_user("cannot read this video: [Errno 1094995529] Invalid data found") == (
-        "cannot read this video: Invalid data found")
+        "cannot read this video: Invalid data found"
+    )
 
 
 def test_stage_4_offsets_are_frame_pairs(models):
@@ -297,10 +398,14 @@ def test_stage_4_offsets_are_frame_pairs(models):
 
 def test_frame_removal_depends_on_the_replacement(models, example):
     cache = handlers.predict(models, example, BLVNET_TAM, OWN, None)[-1]
-    figures = {r: handlers.frame_test(models, example, BLVNET_TAM, OWN, None, r, None, cache)[0]
-               for r in ("grey", "neighbour", "mean")}
-    assert ("grey" in figures["grey"].layout.title.text
-            and "previous frame" in figures["neighbour"].layout.title.text)
+    figures = {
+        r: handlers.frame_test(models, example, BLVNET_TAM, OWN, None, r, None, cache)[0]
+        for r in ("grey", "neighbour", "mean")
+    }
+    assert (
+        "grey" in figures["grey"].layout.title.text
+        and "previous frame" in figures["neighbour"].layout.title.text
+    )
     assert figures["grey"].data[0].y != figures["neighbour"].data[0].y != figures["mean"].data[0].y
     with pytest.raises(gr.Error, match="choose a replacement"):
         handlers.frame_test(models, example, BLVNET_TAM, OWN, None, "pink", None, cache)
@@ -308,15 +413,21 @@ def test_frame_removal_depends_on_the_replacement(models, example):
 
 
 def test_orders_typed_seeded_and_refused(models, example):
-    table, strip, cache = handlers.order_test(models, example, BLVNET_TAM, OWN, "your order", 0,
-                                              "0 1 0 1 0 1 0 1")
+    table, strip, cache = handlers.order_test(
+        models, example, BLVNET_TAM, OWN, "your order", 0, "0 1 0 1 0 1 0 1"
+    )
     assert "in your order" in table and "`0 1 | 0 1 | 0 1 | 0 1`" in table and _rows(table)["TSN"][5] == "yes"
     assert captions(strip)[:3] == ["0: frame 2", "1: frame 6", "2: frame 2"]
-    seeded = [handlers.order_test(models, example, BLVNET_TAM, OWN, "pairs shuffled", seed, "")[0]
-              for seed in (0, 0, 5)]
+    seeded = [
+        handlers.order_test(models, example, BLVNET_TAM, OWN, "pairs shuffled", seed, "")[0]
+        for seed in (0, 0, 5)
+    ]
     assert seeded[0] == seeded[1] and "(seed 0)" in seeded[0] and "(seed 5)" in seeded[2]
-    for typed, message in (("1 2", "has 2 positions"), ("0 1 2 3 4 5 6 9", "position 9 is not in the clip"),
-                           ("a b", "'a' is not a frame position")):
+    for typed, message in (
+        ("1 2", "has 2 positions"),
+        ("0 1 2 3 4 5 6 9", "position 9 is not in the clip"),
+        ("a b", "'a' is not a frame position"),
+    ):
         with pytest.raises(gr.Error, match=message):
             handlers.order_test(models, example, BLVNET_TAM, OWN, "your order", 0, typed)
     with pytest.raises(gr.Error, match="choose a frame order"):
@@ -326,8 +437,9 @@ def test_orders_typed_seeded_and_refused(models, example):
     assert hint[0].startswith("*Your order:* type the positions") and hint[1] is None
     # within Run
     quiet = handlers.order_test(models, example, BLVNET_TAM, OWN, "your order", 0, "1 2", quiet=True)
-    assert quiet[0] == ("*Frame order (your order):* the order has 2 positions; this clip has 8 frames: "
-                        "give 8.")
+    assert quiet[0] == (
+        "*Frame order (your order):* the order has 2 positions; this clip has 8 frames: give 8."
+    )
 
 
 def test_tam_weights_layers_and_the_clip_view(models, example):
@@ -338,8 +450,10 @@ def test_tam_weights_layers_and_the_clip_view(models, example):
     assert f"Channels of {tams[-1]}" in groups["value"].layout.title.text
     assert "blvnet_tam_tiny" in card and "GFLOPs" in card
     first = handlers.tam_layer(models, BLVNET_TAM, tams[0])
-    assert sum(int(a.text.split("<br>")[1]) for a in first.layout.annotations) == models[
-        BLVNET_TAM].model.layer0.tam.channels  # every channel in one group
+    assert (
+        sum(int(a.text.split("<br>")[1]) for a in first.layout.annotations)
+        == models[BLVNET_TAM].model.layer0.tam.channels
+    )  # every channel in one group
     cache = handlers.predict(models, example, BLVNET_TAM, OWN, None)[-1]
     shallow, sentence, cache = handlers.tam_view(models, example, BLVNET_TAM, OWN, tams[0], None, cache)
     deep, _, cache = handlers.tam_view(models, example, BLVNET_TAM, OWN, tams[-1], None, cache)
@@ -357,8 +471,9 @@ def test_captums_view_of_a_selected_frame(models, example):
     # nothing explained
     nothing = handlers.frame_view(models, example, BLVNET_TAM, OWN, "positive", 3, None, cache)
     assert nothing["visible"] is False
-    handlers.explain(models, example, BLVNET_TAM, OWN, "integrated_gradients", "frozen", None, "positive",
-                     0.8, None, cache)
+    handlers.explain(
+        models, example, BLVNET_TAM, OWN, "integrated_gradients", "frozen", None, "positive", 0.8, None, cache
+    )
     shown = handlers.frame_view(models, example, BLVNET_TAM, OWN, "positive", 3, None, cache)
     figure = shown["value"]
     assert shown["visible"] and isinstance(figure, matplotlib.figure.Figure) and len(figure.axes) >= 3
@@ -432,22 +547,25 @@ def test_loading_a_checkpoint(models, example, tmp_path):
     assert panels[CUSTOM] == pytest.approx(panels[TSN])  # the same weights as the demo TSN
 
 
-def test_one_run_decodes_once_per_preprocessing_and_runs_each_model_once(models, example, tmp_path,
-                                                                         monkeypatch):
+def test_one_run_decodes_once_per_preprocessing_and_runs_each_model_once(
+    models, example, tmp_path, monkeypatch
+):
     tsn = SavedRun.load(handlers.DEMO / "tsn_resnet_tiny.pt")
     other = replace(tsn, preprocessing=Preprocessing(40, 48)).save(tmp_path / "tsn_40px.pt")
     custom = handlers.load_custom(models, str(other), None, handlers.OURS)[0]
     everyone = {**models, CUSTOM: custom()}  # the state holds a reference; the server holds the model
     decodes, probes = [], []
     read_frames, probe_video = clip_loading.read_frames, clip_loading.probe_video
-    monkeypatch.setattr(clip_loading, "read_frames",
-                        lambda *a, **k: decodes.append(a) or read_frames(*a, **k))
+    monkeypatch.setattr(
+        clip_loading, "read_frames", lambda *a, **k: decodes.append(a) or read_frames(*a, **k)
+    )
     monkeypatch.setattr(clip_loading, "probe_video", lambda *a, **k: probes.append(a) or probe_video(*a, **k))
     predictions = []
     predict_clip = clip_cache.predict_clip
     for user in (clip_cache, order_comparison):  # the modules that predict
-        monkeypatch.setattr(user, "predict_clip",
-                            lambda p, c: predictions.append(p.name + str(p.size)) or predict_clip(p, c))
+        monkeypatch.setattr(
+            user, "predict_clip", lambda p, c: predictions.append(p.name + str(p.size)) or predict_clip(p, c)
+        )
     run(models, example, custom=custom)
     assert len(decodes) == len(probes) == 2  # (8 frames, 48 px) for the demo models, (8, 40) for custom
     # each model once on the clip as it is and once shuffled; the explanation reuses the prediction
@@ -485,21 +603,31 @@ def test_the_server_holds_a_bounded_number_of_visitors_checkpoints(models, examp
     tsn = str(handlers.DEMO / "tsn_resnet_tiny.pt")
     first = handlers.load_custom(models, tsn, None, handlers.OURS, server=server)[0]
     cache = handlers.predict(models, example, CUSTOM, 8, None, first, server=server)[-1]
-    handlers.explain(models, example, CUSTOM, 8, "saliency", "black", None, custom=first, cache=cache,
-                     server=server)
-    second, third = (handlers.load_custom(models, tsn, None, handlers.OURS, server=server)[0]
-                     for _ in range(2))
+    handlers.explain(
+        models, example, CUSTOM, 8, "saliency", "black", None, custom=first, cache=cache, server=server
+    )
+    second, third = (
+        handlers.load_custom(models, tsn, None, handlers.OURS, server=server)[0] for _ in range(2)
+    )
     gc.collect()
     # unloaded and freed, though its visitor's cache used it
     assert len(server.own) == 2 and first() is None
-    with pytest.raises(gr.Error,
-                       match="Your checkpoint is not loaded: the server holds the 2 most recently used"):
+    with pytest.raises(
+        gr.Error, match="Your checkpoint is not loaded: the server holds the 2 most recently used"
+    ):
         handlers.predict(models, example, CUSTOM, 8, None, first, cache, server=server)
-    panels = dict(zip(handlers.SLOTS, handlers.predict(models, example, BLVNET_TAM, 8, None, first, cache,
-                                                       server=server)))
+    panels = dict(
+        zip(
+            handlers.SLOTS,
+            handlers.predict(models, example, BLVNET_TAM, 8, None, first, cache, server=server),
+        )
+    )
     assert panels[CUSTOM] is None and panels[TSN]  # the demo models still answer that visitor
     assert "has 5 TAMs" in handlers.tam_weights(models, BLVNET_TAM, first, server=server)[3]
     for visitor in (second, third):
-        panels = dict(zip(handlers.SLOTS, handlers.predict(models, example, BLVNET_TAM, 8, None, visitor,
-                                                           server=server)))
+        panels = dict(
+            zip(
+                handlers.SLOTS, handlers.predict(models, example, BLVNET_TAM, 8, None, visitor, server=server)
+            )
+        )
         assert panels[CUSTOM] == pytest.approx(panels[TSN])

@@ -16,18 +16,19 @@ import av
 import numpy as np
 import pytest
 import torch
+from blvnet_edu_app import app, handlers
+from conftest import free_port, h264_clip, index_frames, ramp_frames
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 
 from blvnet_edu.budget import Limits
 from blvnet_edu.data.video_io import write_video
 from blvnet_edu.saved_run import SavedRun
-from blvnet_edu_app import app, handlers
-
-from conftest import free_port, h264_clip, index_frames, ramp_frames
 
 TAM = app.BLVNET_TAM
-LIMITS = Limits(max_frame_pixels=1280 * 720, max_decode_frames=5000, max_explain_gflop=20, max_classes=1000, timeout_s=30)
+LIMITS = Limits(
+    max_frame_pixels=1280 * 720, max_decode_frames=5000, max_explain_gflop=20, max_classes=1000, timeout_s=30
+)
 
 
 @pytest.fixture(scope="module")
@@ -70,24 +71,44 @@ def files(tmp_path_factory):
     write_video(d / "full_hd.mp4", np.full((2, 3, 1080, 1920), 90, np.uint8), fps=5)
     h264_clip(d / "one_key_frame.mp4", ramp_frames(3000), keyint=100000)  # 2 minutes behind one key frame
     run = SavedRun.load(app.DEMO / "blvnet_tam_tiny.pt")
-    dataclasses.replace(run, config=dataclasses.replace(run.config, num_classes=300_000)).save(d / "classes.pt")
+    dataclasses.replace(run, config=dataclasses.replace(run.config, num_classes=300_000)).save(
+        d / "classes.pt"
+    )
     (d / "labels.txt").write_text("".join(f"class {i}\n" for i in range(300_000)))
-    torch.save({"state_dict": {"x": torch.zeros(1)}, "hook": Fraction(1, 3)}, d / "pickled.pt")  # a class: refused
+    torch.save(
+        {"state_dict": {"x": torch.zeros(1)}, "hook": Fraction(1, 3)}, d / "pickled.pt"
+    )  # a class: refused
     return d
 
 
 def predict(video, frames=8, model=TAM):
-    return (lambda c: c.predict(handle_file(str(video)) if video else None, model, frames, None, api_name="/predict"))
+    return lambda c: c.predict(
+        handle_file(str(video)) if video else None, model, frames, None, api_name="/predict"
+    )
 
 
 def explain(video, method="saliency", frames=8, target=None):
-    return (lambda c: c.predict(handle_file(str(video)), TAM, frames, method, "black", target,
-                                "absolute_value", 0.8, api_name="/explain"))
+    return lambda c: c.predict(
+        handle_file(str(video)),
+        TAM,
+        frames,
+        method,
+        "black",
+        target,
+        "absolute_value",
+        0.8,
+        api_name="/explain",
+    )
 
 
 def load(checkpoint, labels=None):
-    return (lambda c: c.predict(handle_file(str(checkpoint)), handle_file(str(labels)) if labels else None,
-                                app.OURS, app.LABEL_AUTO, api_name="/load_checkpoint"))
+    return lambda c: c.predict(
+        handle_file(str(checkpoint)),
+        handle_file(str(labels)) if labels else None,
+        app.OURS,
+        app.LABEL_AUTO,
+        api_name="/load_checkpoint",
+    )
 
 
 BAD = {  # kind -> (request, what the message must say)
@@ -98,20 +119,38 @@ BAD = {  # kind -> (request, what the message must say)
     "a header without frames": (lambda f: predict(f / "no_frames.mp4"), "at least 2|cannot"),
     "audio only": (lambda f: predict(f / "sound.mp4"), "no video stream"),
     "a picture named .mp4": (lambda f: predict(f / "picture.mp4"), "not a (readable )?video"),
-    "frames over the size limit": (lambda f: predict(f / "full_hd.mp4"), r"1920x1080 .* the largest accepted is 0.9"),
+    "frames over the size limit": (
+        lambda f: predict(f / "full_hd.mp4"),
+        r"1920x1080 .* the largest accepted is 0.9",
+    ),
     "one key frame for 2 minutes": (lambda f: predict(f / "one_key_frame.mp4"), "key frames are far apart"),
     "no clip": (lambda f: predict(None), "Upload a clip"),
-    "odd frames for bLVNet": (lambda f: predict(app.EXAMPLES[0], frames=7),
-                              "even number of frames|7 is not in the list of choices"),
-    "unknown model": (lambda f: predict(app.EXAMPLES[0], model="resnet9000"), "unknown model|resnet9000 is not in the list of choices"),
-    "unknown class to explain": (lambda f: explain(app.EXAMPLES[0], target="flying"), "unknown class|flying is not in the list of choices"),
-    "unknown attribution method": (lambda f: explain(app.EXAMPLES[0], method="magic"), "choose a method|magic is not in the list of choices"),
-    "occlusion over the work limit": (lambda f: explain(app.EXAMPLES[0], "occlusion", frames=32),
-                                      "occlusion at 32 frames would take about .* choose Saliency"),
+    "odd frames for bLVNet": (
+        lambda f: predict(app.EXAMPLES[0], frames=7),
+        "even number of frames|7 is not in the list of choices",
+    ),
+    "unknown model": (
+        lambda f: predict(app.EXAMPLES[0], model="resnet9000"),
+        "unknown model|resnet9000 is not in the list of choices",
+    ),
+    "unknown class to explain": (
+        lambda f: explain(app.EXAMPLES[0], target="flying"),
+        "unknown class|flying is not in the list of choices",
+    ),
+    "unknown attribution method": (
+        lambda f: explain(app.EXAMPLES[0], method="magic"),
+        "choose a method|magic is not in the list of choices",
+    ),
+    "occlusion over the work limit": (
+        lambda f: explain(app.EXAMPLES[0], "occlusion", frames=32),
+        "occlusion at 32 frames would take about .* choose Saliency",
+    ),
     "checkpoint that is text": (lambda f: load(f / "notes.mp4"), "Could not load this checkpoint"),
     "checkpoint declaring 300,000 classes": (lambda f: load(f / "classes.pt"), "declares 300000 classes"),
-    "label file of 300,000 lines": (lambda f: load(app.DEMO / "blvnet_tam_tiny.pt", f / "labels.txt"),
-                                    "list 300000 classes"),
+    "label file of 300,000 lines": (
+        lambda f: load(app.DEMO / "blvnet_tam_tiny.pt", f / "labels.txt"),
+        "list 300000 classes",
+    ),
     "checkpoint with pickled objects": (lambda f: load(f / "pickled.pt"), "Could not load this checkpoint"),
 }
 

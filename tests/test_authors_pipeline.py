@@ -12,13 +12,12 @@ from pathlib import Path
 import pytest
 import torch
 import torch.nn.functional as F
+from conftest import official_state_dict, save_in_authors_format
 
 from blvnet_edu.clips import load_clip
 from blvnet_edu.inference import load_predictor
 from blvnet_edu.models import build_model, load_official_checkpoint
 from blvnet_edu.models.checkpoints import official_config
-
-from conftest import official_state_dict, save_in_authors_format
 
 HERE = Path(__file__).parent / "data" / "authors_pipeline"
 VIDEO = HERE / "authors_pipeline_shared.mp4"
@@ -57,7 +56,9 @@ def test_our_clip_and_logits_equal_the_authors_pipeline(resize, network64):
     assert list(clip.input.flatten(1, 2).shape) == reference["input_shape"]  # (1, 48, 224, 224)
     pooled = F.avg_pool2d(clip.input[0], 8)  # (16, 3, 28, 28)
     diff = (pooled - torch.tensor(reference["pooled"])).abs()  # 8x8 means of normalised pixels
-    assert diff.max() < 3e-3 and (diff > 1e-5).float().mean() < 0.1  # some pixels off by a grey level (resampling rounding)
+    assert (
+        diff.max() < 3e-3 and (diff > 1e-5).float().mean() < 0.1
+    )  # some pixels off by a grey level (resampling rounding)
     with torch.no_grad():
         logits = network64(clip.input.double())[0]
     expected = torch.tensor(reference["logits"], dtype=torch.float64)

@@ -11,19 +11,25 @@ import time
 import numpy as np
 import pytest
 import torch
+from conftest import h264_clip, index_frames, ramp_frames
 from PIL import Image
 
 import blvnet_edu.inference as inference
-from blvnet_edu.budget import BudgetError, Deadline, Limits, RequestTimeout, occlusion_positions, plan_explanation
-from blvnet_edu.data import video_io
+from blvnet_edu.budget import (
+    BudgetError,
+    Deadline,
+    Limits,
+    RequestTimeout,
+    occlusion_positions,
+    plan_explanation,
+)
 from blvnet_edu.clips import load_clip
+from blvnet_edu.data import video_io
 from blvnet_edu.data.sampling import segment_indices
 from blvnet_edu.data.transforms import resize_short_side
 from blvnet_edu.data.video_io import VideoDecodeError, decode_work, read_frames, resize_video, write_video
 from blvnet_edu.inference import load_predictor
 from blvnet_edu.saved_run import SavedRun
-
-from conftest import h264_clip, index_frames, ramp_frames
 
 DEMO = "app/demo/blvnet_tam_tiny.pt"
 
@@ -32,7 +38,9 @@ DEMO = "app/demo/blvnet_tam_tiny.pt"
 def clips(tmp_path_factory):
     folder = tmp_path_factory.mktemp("budget")
     return {
-        "one key frame": h264_clip(folder / "one_key.mp4", ramp_frames(1000), keyint=100000),  # 40 s behind a single key frame
+        "one key frame": h264_clip(
+            folder / "one_key.mp4", ramp_frames(1000), keyint=100000
+        ),  # 40 s behind a single key frame
         "key frame every second": h264_clip(folder / "regular.mp4", ramp_frames(1000), keyint=25),
         "short": h264_clip(folder / "short.mp4", ramp_frames(60)),
     }
@@ -64,9 +72,13 @@ def test_a_clip_over_the_decode_budget_is_refused_before_decoding(clips, monkeyp
         raise AssertionError("decoded although over budget")
 
     monkeypatch.setattr("blvnet_edu.clips.read_frames", no_decoding)
-    with pytest.raises(BudgetError, match=r"decoding \d+ frames \(its key frames are far apart\); the limit is 4000"):
+    with pytest.raises(
+        BudgetError, match=r"decoding \d+ frames \(its key frames are far apart\); the limit is 4000"
+    ):
         load_clip(clips["one key frame"], 16, 48, 56, limits=Limits(max_decode_frames=4000))
-    with pytest.raises(BudgetError, match=r"64x48 \(0.0 Mpixel per frame\); the largest accepted is 0.0 Mpixel"):
+    with pytest.raises(
+        BudgetError, match=r"64x48 \(0.0 Mpixel per frame\); the largest accepted is 0.0 Mpixel"
+    ):
         load_clip(clips["short"], 8, 48, 56, limits=Limits(max_frame_pixels=32 * 32))
     with pytest.raises(BudgetError, match=r"Gpixel\); the limit is 1e-05 Gpixel"):
         load_clip(clips["short"], 8, 48, 56, limits=Limits(max_decode_gpix=1e-5))
@@ -99,7 +111,9 @@ def test_rotation_metadata_is_applied_as_players_do(tmp_path):
         assert frames[0, 0, corner[0], corner[1]] > 200 and frames[0, 0].float().mean() < 60, angle
         clip = load_clip(path, 4, 32, 32)  # the model sees the upright picture too
         assert clip.frames.shape == (4, 3, 32, 32)
-    upright = resize_video(tmp_path / "rot90.mp4", tmp_path / "small.mp4", 24)  # dataset prep keeps it upright
+    upright = resize_video(
+        tmp_path / "rot90.mp4", tmp_path / "small.mp4", 24
+    )  # dataset prep keeps it upright
     assert tuple(read_frames(upright, [0]).shape[-2:]) == (48, 24)
 
 
@@ -142,7 +156,9 @@ def test_decoding_a_4k_clip_holds_no_4k_frames(tmp_path):
         clip = load_clip({path!r}, 16, 112, 128, limits=Limits())
         print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) // 1024)
     """)
-    grew_mb = int(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout)
+    grew_mb = int(
+        subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    )
     assert grew_mb < 400, grew_mb
 
 
@@ -174,7 +190,11 @@ def test_occlusion_is_scaled_down_then_refused_and_ig_takes_fewer_steps():
     ig = plan_explanation("integrated_gradients", 16, 224, 23.8, 16, Limits())
     assert ig.steps == 8 and "8 steps instead of 16" in ig.note and ig.gflop <= 1000
     assert plan_explanation("saliency", 16, 224, 23.8, 16, Limits()).note == ""
-    with pytest.raises(BudgetError, match=r"about 476 GFLOP in 20 forward passes; the limits are 100 GFLOP and 600 passes: choose fewer frames$"):
+    with pytest.raises(
+        BudgetError,
+        match=r"about 476 GFLOP in 20 forward passes; the limits are 100 GFLOP and 600 passes: "
+        r"choose fewer frames$",
+    ):
         plan_explanation("saliency", 16, 224, 23.8, 16, Limits(max_explain_gflop=100))
     # the demo model at 32 frames: 0.14 GFLOP a pass, but 7,200 patches: the pass limit decides
     demo = plan_explanation("occlusion", 32, 48, 0.14, 16, Limits())
@@ -208,22 +228,29 @@ def test_the_work_of_a_method_in_forward_passes_with_and_without_frame_removal()
 
 
 def test_time_estimates_from_a_measured_forward_pass():
-    from blvnet_edu.budget import (ForwardTiming, explanation_seconds, fit_occlusion_window, fit_steps,
-                                   occlusion_batch)
+    from blvnet_edu.budget import (
+        ForwardTiming,
+        explanation_seconds,
+        fit_occlusion_window,
+        fit_steps,
+        occlusion_batch,
+    )
 
     timing = ForwardTiming(single=0.4, extra=0.35)  # a large model: batching saves little
     assert timing.batch(4) == pytest.approx(0.4 + 3 * 0.35)
     assert explanation_seconds("saliency", 16, 224, timing) == pytest.approx(4 * 0.4)
     assert explanation_seconds("gradcam", 16, 224, timing) == pytest.approx(8 * 0.4)
     assert explanation_seconds("integrated_gradients", 16, 224, timing, steps=6) == pytest.approx(
-        4 * (timing.batch(4) + timing.batch(2)))
+        4 * (timing.batch(4) + timing.batch(2))
+    )
     assert fit_steps(16, 224, timing, 8.0, 32) == 5  # batches of 4 and 1 clips: 7.4 s; 6 steps: 8.2 s
     assert fit_steps(16, 224, ForwardTiming(0.01, 0.002), 8.0, 32) == 32  # a tiny model: every step
     assert occlusion_batch(16, 224, 224) == 8 and occlusion_batch(8, 48, 48) == 32
     assert occlusion_batch(32, 48, 48) == 8  # 256 frames at most
     patches = occlusion_positions(8, 48, 48, 6)  # 1800
     assert explanation_seconds("occlusion", 8, 48, ForwardTiming(0.01, 0.001), window=6) == pytest.approx(
-        0.01 + patches // 32 * (0.01 + 31 * 0.001) + (0.01 + (patches % 32 - 1) * 0.001))
+        0.01 + patches // 32 * (0.01 + 31 * 0.001) + (0.01 + (patches % 32 - 1) * 0.001)
+    )
     small = ForwardTiming(0.01, 0.001)
     window = fit_occlusion_window(8, 48, small, 1.0)
     assert window > 6 and explanation_seconds("occlusion", 8, 48, small, window=window) <= 1.0

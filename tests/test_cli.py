@@ -8,12 +8,10 @@ import sys
 from pathlib import Path
 
 import pytest
-import torch
+from conftest import save_in_authors_format
 
 from blvnet_edu import build_model
 from blvnet_edu.cli import build_parser, main
-
-from conftest import save_in_authors_format
 
 
 def test_profile_prints_the_paper_numbers(capsys):
@@ -55,8 +53,10 @@ def test_app_with_a_bad_checkpoint_exits_with_a_message(tmp_path, capsys):
 
 
 def test_app_without_gradio_says_in_one_line_how_to_install_it():
-    code = ("import sys; sys.modules['gradio'] = None  # as if not installed\n"
-            "from blvnet_edu.cli import main, build_parser; sys.exit(main(['app']))")
+    code = (
+        "import sys; sys.modules['gradio'] = None  # as if not installed\n"
+        "from blvnet_edu.cli import main, build_parser; sys.exit(main(['app']))"
+    )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 2, done.stderr
     assert done.stderr.splitlines() == [
@@ -113,8 +113,13 @@ def test_course_command_serves_the_notebooks_in_jupyterlab():
         port = s.getsockname()[1]
     exe = Path(sys.executable).parent / "blvnet-edu"
     env = {**os.environ, "JUPYTER_TOKEN": "course-test"}
-    server = subprocess.Popen([exe, "course", "--no-browser", "--port", str(port)], env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    server = subprocess.Popen(
+        [exe, "course", "--no-browser", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     url = f"http://127.0.0.1:{port}/api/contents/notebooks/01_welcome.ipynb?token=course-test"
     try:
         deadline, reply = time.monotonic() + 120, None
@@ -175,8 +180,23 @@ def test_predict_with_an_authors_checkpoint_and_shipped_labels(tmp_path, capsys)
     assert main(["predict", str(clip), "--checkpoint", str(path), "--frames", "8", "--json"]) == 2
     assert "'ssv1'" in capsys.readouterr().err  # 174 classes: the user must say V1 or V2
     out_video = tmp_path / "overlay.mp4"
-    assert main(["predict", str(clip), "--checkpoint", str(path), "--labels", "ssv2", "--frames", "8",
-                 "--explain", str(out_video)]) == 0
+    assert (
+        main(
+            [
+                "predict",
+                str(clip),
+                "--checkpoint",
+                str(path),
+                "--labels",
+                "ssv2",
+                "--frames",
+                "8",
+                "--explain",
+                str(out_video),
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     top = [line for line in out.splitlines() if line.strip().startswith(("1.", "2.", "3.", "4.", "5."))]
     assert len(top) == 5 and out_video.stat().st_size > 0
@@ -199,9 +219,15 @@ BAD_INPUTS = {  # command line (with {tmp} for the test's folder) -> what the on
     "predict {tmp}/notes.txt": "not a video file",
     "predict {tmp}/none.mp4": "not found",
     "predict {demo} --checkpoint {tmp}/bad.yaml": "could not read",
-    "kinetics-subset --csv {tmp}/stray.csv --videos {tmp} --classes 1 --per-class 1 --out {tmp}/k": "line 2: not UTF-8",
-    "kinetics-subset --csv {tmp}/none.csv --videos {tmp} --classes 1 --per-class 1 --out {tmp}/k": "not found",
-    "make-demo --models blvnet_tam_tinyy --data {tmp}/d --runs {tmp}/r --app {tmp}/a": "unknown model(s) ['blvnet_tam_tinyy']",
+    "kinetics-subset --csv {tmp}/stray.csv --videos {tmp} --classes 1 --per-class 1 --out {tmp}/k": (
+        "line 2: not UTF-8"
+    ),
+    "kinetics-subset --csv {tmp}/none.csv --videos {tmp} --classes 1 --per-class 1 --out {tmp}/k": (
+        "not found"
+    ),
+    "make-demo --models blvnet_tam_tinyy --data {tmp}/d --runs {tmp}/r --app {tmp}/a": (
+        "unknown model(s) ['blvnet_tam_tinyy']"
+    ),
     "ssv1-lists --root {tmp}/none --out {tmp}/o": "not found: ",
     "ssv2-lists --root {tmp}/none --out {tmp}/o": "not found: ",
     "folder-list --videos {tmp}/none --out {tmp}/o": "video folder not found",
@@ -243,7 +269,12 @@ def test_a_bad_port_is_an_argument_error(command, capsys):
     with pytest.raises(SystemExit) as done:
         main(command.split())
     assert done.value.code == 2
-    assert capsys.readouterr().err.strip().splitlines()[-1].startswith(f"blvnet-edu {command.split()[0]}: error: argument --port")
+    assert (
+        capsys.readouterr()
+        .err.strip()
+        .splitlines()[-1]
+        .startswith(f"blvnet-edu {command.split()[0]}: error: argument --port")
+    )
 
 
 def test_app_on_a_port_in_use_says_so_before_loading_anything(capsys):
@@ -255,7 +286,9 @@ def test_app_on_a_port_in_use_says_so_before_loading_anything(capsys):
         port = taken.getsockname()[1]
         assert main(["app", "--port", str(port)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert err == [f"blvnet-edu app: error: port {port} on 127.0.0.1 is already in use: choose another with --port"]
+    assert err == [
+        f"blvnet-edu app: error: port {port} on 127.0.0.1 is already in use: choose another with --port"
+    ]
 
 
 def test_a_full_disk_is_one_line_and_leaves_no_partial_file(tmp_path):
@@ -265,10 +298,14 @@ def test_a_full_disk_is_one_line_and_leaves_no_partial_file(tmp_path):
         "signal.signal(signal.SIGXFSZ, signal.SIG_IGN)\n"
         "resource.setrlimit(resource.RLIMIT_FSIZE, (3000, 3000))\n"
         "from blvnet_edu.cli import main, build_parser\n"
-        f"sys.exit(main(['make-synthetic', '--out', {str(tmp_path / 's')!r}, '--clips', '14', '--size', '64']))\n"
+        f"sys.exit(main(['make-synthetic', '--out', {str(tmp_path / 's')!r}, '--clips', '14', '--size', "
+        "'64']))\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 2, done.stderr[-2000:]
     last = done.stderr.strip().splitlines()[-1]
-    assert last.startswith("blvnet-edu make-synthetic: error: File too large: ") and "Traceback" not in done.stderr
+    assert (
+        last.startswith("blvnet-edu make-synthetic: error: File too large: ")
+        and "Traceback" not in done.stderr
+    )
     assert not [p for p in (tmp_path / "s").rglob("*") if p.is_file() and ".tmp" in p.name]

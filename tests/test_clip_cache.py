@@ -1,6 +1,8 @@
 """blvnet_edu/clip_cache.py: one video decoded and predicted once, what later steps compute kept, no
 model kept alive."""
 
+from conftest import index_frames
+
 import blvnet_edu.clips
 from blvnet_edu.clip_cache import ClipCache
 from blvnet_edu.clips import load_clips
@@ -8,14 +10,13 @@ from blvnet_edu.data.video_io import write_video
 from blvnet_edu.inference import load_predictor
 from blvnet_edu.order_comparison import order_comparison
 
-from conftest import index_frames
-
 
 def test_a_clip_cache_decodes_and_predicts_once_per_video(three_models, clip_file, tmp_path, monkeypatch):
     decodes, forwards = [], []
     read_frames = blvnet_edu.clips.read_frames
-    monkeypatch.setattr(blvnet_edu.clips, "read_frames",
-                        lambda *a, **k: decodes.append(a) or read_frames(*a, **k))
+    monkeypatch.setattr(
+        blvnet_edu.clips, "read_frames", lambda *a, **k: decodes.append(a) or read_frames(*a, **k)
+    )
     hooks = [p.model.register_forward_hook(lambda *_: forwards.append(1)) for p in three_models.values()]
     try:
         cache = ClipCache()
@@ -41,10 +42,12 @@ def test_the_clip_cache_keeps_what_later_steps_compute(three_models, clip_file):
     assert cache.seconds[predictor.uid, predictor.num_frames] > 0
     calls = []
     assert cache.memo(predictor, clip, ("x", 1), lambda: calls.append(1) or "value") == "value"
-    assert (cache.memo(predictor, clip, ("x", 1), lambda: calls.append(1) or "other") == "value"
-            and calls == [1])
-    assert (cache.recall(predictor, clip, ("x", 1)) == "value"
-            and cache.recall(predictor, clip, ("y",)) is None)
+    assert cache.memo(predictor, clip, ("x", 1), lambda: calls.append(1) or "other") == "value" and calls == [
+        1
+    ]
+    assert (
+        cache.recall(predictor, clip, ("x", 1)) == "value" and cache.recall(predictor, clip, ("y",)) is None
+    )
     cache.remember(predictor, clip, ("y",), 3)
     assert cache.recall(predictor, clip, ("y",)) == 3
     timing = cache.timing(predictor, clip, batch=4)

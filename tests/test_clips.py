@@ -2,17 +2,19 @@
 errors for bad input."""
 
 import pytest
+from conftest import index_frames
 
 from blvnet_edu.clips import ClipError, load_clip, load_clips
 from blvnet_edu.data.video_io import write_video
 
-from conftest import index_frames
 
-
-@pytest.mark.parametrize("content,message", [
-    (b"", "empty"),
-    (b"GIF89a not a video at all" * 20, "cannot read this video"),
-])
+@pytest.mark.parametrize(
+    "content,message",
+    [
+        (b"", "empty"),
+        (b"GIF89a not a video at all" * 20, "cannot read this video"),
+    ],
+)
 def test_bad_files_raise_clip_errors(tmp_path, content, message):
     path = tmp_path / "upload.mp4"
     path.write_bytes(content)

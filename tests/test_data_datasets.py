@@ -1,13 +1,12 @@
 """blvnet_edu/data/datasets.py: items from clip lists, reproducible per epoch."""
 
 import torch
+from conftest import decode_index, index_frames
 
 from blvnet_edu.data.datasets import VideoClipDataset
 from blvnet_edu.data.lists import ClipEntry
 from blvnet_edu.data.transforms import EvalTransform, TrainTransform
 from blvnet_edu.data.video_io import write_video
-
-from conftest import decode_index, index_frames
 
 
 def make_entries(tmp_path, n=3, frames=40):
@@ -37,7 +36,9 @@ def test_training_items_are_reproducible_per_epoch(tmp_path):
 
 
 def test_eval_items_stack_clips_and_crops(tmp_path):
-    dataset = VideoClipDataset(make_entries(tmp_path, 1), 4, EvalTransform(32, 40, crops=3), train=False, num_clips=2)
+    dataset = VideoClipDataset(
+        make_entries(tmp_path, 1), 4, EvalTransform(32, 40, crops=3), train=False, num_clips=2
+    )
     video, _ = dataset[0]
     assert video.shape == (6, 4, 3, 32, 32) and video.dtype == torch.float32
 

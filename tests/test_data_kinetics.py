@@ -4,15 +4,14 @@ import json
 from pathlib import Path
 
 import pytest
+from conftest import index_frames
 
 from blvnet_edu.cli import main
 from blvnet_edu.data.kinetics import make_subset, read_annotations
 from blvnet_edu.data.lists import make_folder_dataset, read_classes, read_list
 from blvnet_edu.data.video_io import probe_video, write_video
 
-from conftest import index_frames
-
-CSV = '''label,youtube_id,time_start,time_end,split,is_cc
+CSV = """label,youtube_id,time_start,time_end,split,is_cc
 "abseiling",aaaaaaaaaa1,10,20,train,0
 "abseiling",aaaaaaaaaa2,0,10,train,0
 "abseiling",aaaaaaaaaa3,5,15,train,0
@@ -26,7 +25,7 @@ abseiling,aaaaaaaaaa4,5,15,val,0
 "zumba",zzzzzzzzzz1,zero,10,train,0
 "zumba",zzzzzzzzzz2,0,10,mystery,0
 "zumba",zzzzzzzzzz3,0,10,train,1
-'''
+"""
 
 
 def clip_name(youtube_id, start, end):
@@ -38,10 +37,17 @@ def kinetics(tmp_path):
     """Official-style annotations and clips; flat and per-class folders; bad clips."""
     (tmp_path / "train.csv").write_text(CSV)
     videos = tmp_path / "clips"
-    ok = [("aaaaaaaaaa1", 10, 20, "abseiling"), ("aaaaaaaaaa3", 5, 15, None), ("aaaaaaaaaa4", 5, 15, None),
-          ("bbbbbbbbbb1", 30, 40, "air drumming"), ("bbbbbbbbbb2", 30, 40, None),
-          ("bbbbbbbbbb3", 1, 11, None), ("ccccccccccc", 0, 10, None), ("cccccccccc2", 0, 10, None),
-          ("zzzzzzzzzz3", 0, 10, None)]
+    ok = [
+        ("aaaaaaaaaa1", 10, 20, "abseiling"),
+        ("aaaaaaaaaa3", 5, 15, None),
+        ("aaaaaaaaaa4", 5, 15, None),
+        ("bbbbbbbbbb1", 30, 40, "air drumming"),
+        ("bbbbbbbbbb2", 30, 40, None),
+        ("bbbbbbbbbb3", 1, 11, None),
+        ("ccccccccccc", 0, 10, None),
+        ("cccccccccc2", 0, 10, None),
+        ("zzzzzzzzzz3", 0, 10, None),
+    ]
     for youtube_id, start, end, folder in ok:
         where = videos / folder if folder else videos
         write_video(where / clip_name(youtube_id, start, end), index_frames(12, 40, 60), fps=6)
@@ -70,18 +76,24 @@ def test_not_an_annotation_file(tmp_path):
 
 def test_subset_skips_missing_and_corrupt_clips_and_reports_them(kinetics):
     out = kinetics / "subset"
-    report = make_subset([kinetics / "train.csv"], kinetics / "clips", out, per_class=3, num_classes=3,
-                         val_per_class=1)
+    report = make_subset(
+        [kinetics / "train.csv"], kinetics / "clips", out, per_class=3, num_classes=3, val_per_class=1
+    )
     assert read_classes(out / "classes.txt") == ["abseiling", "air drumming", "drinking beer, wine"]
     train = read_list(out / "train.csv")
     assert sorted((e.label, e.num_frames) for e in train) == [(0, 12), (0, 12), (1, 12), (2, 12)]
     assert {s["clip"]: s["reason"] for s in report["skipped_clips"]}.keys() == {
-        "aaaaaaaaaa2_000000_000010", "bbbbbbbbbb2_000030_000040"}
+        "aaaaaaaaaa2_000000_000010",
+        "bbbbbbbbbb2_000030_000040",
+    }
     reasons = {s["clip"]: s["reason"] for s in report["skipped_clips"]}
     assert reasons["aaaaaaaaaa2_000000_000010"] == "missing"
     assert "bbbbbbbbbb2_000030_000040.mp4" in reasons["bbbbbbbbbb2_000030_000040"]
     assert report["classes_short_of_clips"] == {
-        "train/abseiling": 2, "train/air drumming": 1, "train/drinking beer, wine": 1}
+        "train/abseiling": 2,
+        "train/air drumming": 1,
+        "train/drinking beer, wine": 1,
+    }
     assert len(read_list(out / "val.csv")) == 3
     assert json.loads((out / "report.json").read_text())["clips"] == {"train": 4, "val": 3}
     assert all(e.path.endswith(".mp4") and "clips" in e.path for e in train)
@@ -91,17 +103,25 @@ def test_subset_is_deterministic_and_seeded(kinetics):
     a = make_subset([kinetics / "train.csv"], kinetics / "clips", kinetics / "a", 1, num_classes=1, seed=0)
     b = make_subset([kinetics / "train.csv"], kinetics / "clips", kinetics / "b", 1, num_classes=1, seed=0)
     assert a == b
-    assert (kinetics / "a" / "train.csv").read_text().split()[1:] == (kinetics / "b" / "train.csv").read_text().split()[1:]
-    picks = {tuple(e.path for e in read_list(kinetics / f"s{s}" / "train.csv"))
-             for s in range(6)
-             if make_subset([kinetics / "train.csv"], kinetics / "clips", kinetics / f"s{s}", 1, num_classes=1, seed=s)}
+    assert (kinetics / "a" / "train.csv").read_text().split()[1:] == (
+        kinetics / "b" / "train.csv"
+    ).read_text().split()[1:]
+    picks = {
+        tuple(e.path for e in read_list(kinetics / f"s{s}" / "train.csv"))
+        for s in range(6)
+        if make_subset(
+            [kinetics / "train.csv"], kinetics / "clips", kinetics / f"s{s}", 1, num_classes=1, seed=s
+        )
+    }
     assert len(picks) == 2  # abseiling has two valid training clips; seeds pick either
 
 
 def test_class_list_and_unknown_classes(kinetics):
     listing = kinetics / "mini.txt"
     listing.write_text("# a class list\nzumba\n\nabseiling\n")
-    make_subset([kinetics / "train.csv"], kinetics / "clips", kinetics / "m", 5, class_list=read_classes(listing))
+    make_subset(
+        [kinetics / "train.csv"], kinetics / "clips", kinetics / "m", 5, class_list=read_classes(listing)
+    )
     assert read_classes(kinetics / "m" / "classes.txt") == ["zumba", "abseiling"]
     with pytest.raises(ValueError, match="not in the annotations.*'ballet'"):
         make_subset([kinetics / "train.csv"], kinetics / "clips", kinetics / "m", 5, class_list=["ballet"])
@@ -116,8 +136,21 @@ def test_pre_resizing_clips(kinetics):
 
 
 def test_cli_never_dies_on_bad_clips(kinetics, capsys):
-    code = main(["kinetics-subset", "--csv", str(kinetics / "train.csv"), "--videos", str(kinetics / "clips"),
-                 "--classes", "4", "--per-class", "3", "--out", str(kinetics / "cli")])
+    code = main(
+        [
+            "kinetics-subset",
+            "--csv",
+            str(kinetics / "train.csv"),
+            "--videos",
+            str(kinetics / "clips"),
+            "--classes",
+            "4",
+            "--per-class",
+            "3",
+            "--out",
+            str(kinetics / "cli"),
+        ]
+    )
     assert code == 0
     out = capsys.readouterr().out
     assert "skipped 2 clips, 3 bad rows" in out and "missing" in out
@@ -136,7 +169,12 @@ def test_folder_per_class(tmp_path):
 
 def test_labels_from_the_csv_never_write_outside_the_output_folder(kinetics):
     """A class named `../../x` is a name, not a path: re-encoded clips stay under `out`."""
-    text = (kinetics / "train.csv").read_text().replace('"abseiling"', '"../../x"').replace("abseiling,", '"../../x",')
+    text = (
+        (kinetics / "train.csv")
+        .read_text()
+        .replace('"abseiling"', '"../../x"')
+        .replace("abseiling,", '"../../x",')
+    )
     (kinetics / "evil.csv").write_text(text)
     out = kinetics / "evil"
     make_subset([kinetics / "evil.csv"], kinetics / "clips", out, 1, class_list=["../../x"], short_side=20)
@@ -155,8 +193,24 @@ def test_byte_order_mark_crlf_and_a_stray_byte(kinetics, tmp_path):
     stray.write_bytes(CSV.encode().replace(b"aaaaaaaaaa3", b"aaaaaaaa\xff3"))
     with pytest.raises(ValueError, match=r"stray.csv, line 4: not UTF-8"):
         read_annotations([stray])
-    assert main(["kinetics-subset", "--csv", str(stray), "--videos", str(kinetics / "clips"), "--classes", "1",
-                 "--per-class", "1", "--out", str(tmp_path / "o")]) == 2
+    assert (
+        main(
+            [
+                "kinetics-subset",
+                "--csv",
+                str(stray),
+                "--videos",
+                str(kinetics / "clips"),
+                "--classes",
+                "1",
+                "--per-class",
+                "1",
+                "--out",
+                str(tmp_path / "o"),
+            ]
+        )
+        == 2
+    )
 
 
 def test_clip_lists_with_a_byte_order_mark(tmp_path):

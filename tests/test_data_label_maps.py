@@ -14,8 +14,11 @@ def test_counts_and_uniqueness(name, count):
 
 def test_known_indices():
     v1, v2, k400 = (load_labels(n) for n in ("ssv1", "ssv2", "kinetics400"))
-    assert v1[:3] == ["Holding something", "Turning something upside down",
-                      "Turning the camera left while filming something"]
+    assert v1[:3] == [
+        "Holding something",
+        "Turning something upside down",
+        "Turning the camera left while filming something",
+    ]
     assert v1[-1] == "Poking a hole into some substance"
     assert v2[:2] == ["Approaching something with your camera", "Attaching something to something"]
     assert v2[-1] == "Wiping something off of something"
@@ -26,7 +29,9 @@ def test_known_indices():
 def test_v1_is_csv_order_not_sorted_and_v2_is_sorted():
     v1, v2 = load_labels("ssv1"), load_labels("ssv2")
     assert set(v1) == set(v2) and v1 != sorted(v1) and v2 == sorted(v2)
-    assert v1[82] == sorted(v1)[82] == "Pretending to take something out of something"  # the one index TSM shares
+    assert (
+        v1[82] == sorted(v1)[82] == "Pretending to take something out of something"
+    )  # the one index TSM shares
 
 
 def test_files_and_errors(tmp_path):

@@ -2,10 +2,9 @@
 
 import pytest
 import torch
+from conftest import random_video
 
 from blvnet_edu.data.order import ORDER_TESTS, halves_split, reverse_frames, shuffle_pairs, swap_halves
-
-from conftest import random_video
 
 
 def test_shuffle_pairs_keeps_each_pair_intact_and_never_the_same_order():
@@ -31,12 +30,15 @@ def test_reverse_frames():
     assert torch.equal(reverse_frames(video)[:, 0], video[:, 5])
 
 
-@pytest.mark.parametrize("frames,expected", [
-    (8, [4, 5, 6, 7, 0, 1, 2, 3]),
-    (16, [*range(8, 16), *range(8)]),
-    (6, [4, 5, 0, 1, 2, 3]),  # 3 pairs: the cut stays between pairs
-    (7, [4, 5, 6, 0, 1, 2, 3]),  # odd (TSN): the same rule
-])
+@pytest.mark.parametrize(
+    "frames,expected",
+    [
+        (8, [4, 5, 6, 7, 0, 1, 2, 3]),
+        (16, [*range(8, 16), *range(8)]),
+        (6, [4, 5, 0, 1, 2, 3]),  # 3 pairs: the cut stays between pairs
+        (7, [4, 5, 6, 0, 1, 2, 3]),  # odd (TSN): the same rule
+    ],
+)
 def test_swap_halves_cuts_between_pairs(frames, expected):
     video = torch.arange(float(frames)).view(1, frames, 1, 1, 1).expand(2, frames, 3, 2, 2)
     swapped = swap_halves(video)
@@ -50,5 +52,8 @@ def test_swap_halves_cuts_between_pairs(frames, expected):
 
 
 def test_order_tests_by_name():
-    assert ORDER_TESTS == {"reversed": reverse_frames, "shuffled_pairs": shuffle_pairs,
-                           "halves_swapped": swap_halves}
+    assert ORDER_TESTS == {
+        "reversed": reverse_frames,
+        "shuffled_pairs": shuffle_pairs,
+        "halves_swapped": swap_halves,
+    }

@@ -7,6 +7,7 @@ import av
 import numpy as np
 import pytest
 import torch
+from conftest import decode_index, index_frames
 from PIL import Image
 
 from blvnet_edu.cli import main
@@ -15,12 +16,13 @@ from blvnet_edu.data.lists import read_classes, read_list
 from blvnet_edu.data.something_something import read_ssv1_annotations, ssv1_lists, ssv2_class, ssv2_lists
 from blvnet_edu.data.video_io import FRAME_FOLDER_FPS, VideoDecodeError, probe_video, read_frames, read_video
 
-from conftest import decode_index, index_frames
-
 # Official order, deliberately not alphabetical.
 SSV1_CLASSES = ["Pushing something from left to right", "Holding something", "Dropping something"]
-SSV2_LABELS = {"Pushing something from left to right": "2", "Holding something next to something": "0",
-               "Dropping something": "1"}
+SSV2_LABELS = {
+    "Pushing something from left to right": "2",
+    "Holding something next to something": "0",
+    "Dropping something": "1",
+}
 
 
 def write_frames(folder, frames, suffix=".jpg"):
@@ -48,9 +50,16 @@ def ssv1(tmp_path):
     root = tmp_path / "ssv1"
     root.mkdir()
     (root / "something-something-v1-labels.csv").write_text("\n".join(SSV1_CLASSES) + "\n")
-    train = ["1;Pushing something from left to right", "2;Holding something", "3;Dropping something",
-             "4;Holding something", "5;Dropping something", "6;Holding something", "7;Dancing",
-             "no separator"]
+    train = [
+        "1;Pushing something from left to right",
+        "2;Holding something",
+        "3;Dropping something",
+        "4;Holding something",
+        "5;Dropping something",
+        "6;Holding something",
+        "7;Dancing",
+        "no separator",
+    ]
     (root / "something-something-v1-train.csv").write_text("\n".join(train) + "\n")
     (root / "something-something-v1-validation.csv").write_text("8;Dropping something\n9;Holding something\n")
     for video_id in ("1", "2", "3", "4", "8", "9"):
@@ -69,12 +78,21 @@ def ssv2(tmp_path):
     (root / "something-something-v2-labels.json").write_text(json.dumps(SSV2_LABELS))
 
     def item(video_id, template):
-        return {"id": video_id, "label": template.lower().replace("[", "").replace("]", ""),
-                "template": template, "placeholders": ["a potato"]}
+        return {
+            "id": video_id,
+            "label": template.lower().replace("[", "").replace("]", ""),
+            "template": template,
+            "placeholders": ["a potato"],
+        }
 
-    train = [item("10", "Holding [something] next to [something]"), item("11", "Dropping [something]"),
-             item("12", "Pushing [something] from left to right"), item("13", "Dropping [something]"),
-             item("14", "Juggling [something]"), {"label": "no id"}]
+    train = [
+        item("10", "Holding [something] next to [something]"),
+        item("11", "Dropping [something]"),
+        item("12", "Pushing [something] from left to right"),
+        item("13", "Dropping [something]"),
+        item("14", "Juggling [something]"),
+        {"label": "no id"},
+    ]
     val = [item("20", "Holding [something] next to [something]")]
     (root / "something-something-v2-train.json").write_text(json.dumps(train))
     (root / "something-something-v2-validation.json").write_text(json.dumps(val))
@@ -120,8 +138,9 @@ def test_ssv1_keeps_the_official_order_and_reports_bad_videos(ssv1, tmp_path):
     report = ssv1_lists(ssv1, tmp_path / "out")
     assert read_classes(tmp_path / "out" / "classes.txt") == SSV1_CLASSES
     assert report["official_labels"] and report["clips"] == {"train": 3, "val": 2}
-    train = {e.path.rsplit("/", 1)[-1]: (e.label, e.num_frames)
-             for e in read_list(tmp_path / "out" / "train.csv")}
+    train = {
+        e.path.rsplit("/", 1)[-1]: (e.label, e.num_frames) for e in read_list(tmp_path / "out" / "train.csv")
+    }
     assert train == {"1": (0, 10), "2": (1, 10), "3": (2, 10)}  # CSV order, not alphabetical
     reasons = {s["clip"]: s["reason"] for s in report["skipped_clips"]}
     assert reasons.keys() == {"4", "5", "6"}
@@ -134,8 +153,10 @@ def test_ssv1_keeps_the_official_order_and_reports_bad_videos(ssv1, tmp_path):
 def test_ssv1_subsets_keep_official_order_and_reindex(ssv1, tmp_path):
     chosen = ["Dropping something", "Pushing something from left to right"]
     report = ssv1_lists(ssv1, tmp_path / "sub", class_list=chosen)
-    assert read_classes(tmp_path / "sub" / "classes.txt") == ["Pushing something from left to right",
-                                                              "Dropping something"]
+    assert read_classes(tmp_path / "sub" / "classes.txt") == [
+        "Pushing something from left to right",
+        "Dropping something",
+    ]
     assert not report["official_labels"]
     assert sorted(e.label for e in read_list(tmp_path / "sub" / "train.csv")) == [0, 1]
     ssv1_lists(ssv1, tmp_path / "first", num_classes=2, per_class=1)
@@ -146,8 +167,9 @@ def test_ssv1_subsets_keep_official_order_and_reindex(ssv1, tmp_path):
 
 def test_a_dataset_reads_frame_folder_lists(ssv1, tmp_path):
     ssv1_lists(ssv1, tmp_path / "out")
-    dataset = VideoClipDataset(tmp_path / "out" / "train.csv", clip_frames=4,
-                               transform=lambda frames, generator: frames, train=False)
+    dataset = VideoClipDataset(
+        tmp_path / "out" / "train.csv", clip_frames=4, transform=lambda frames, generator: frames, train=False
+    )
     frames, label = dataset[0]
     assert frames.shape == (1, 4, 3, 40, 60) and label == dataset.labels()[0]
     assert decode_index(frames[0]) == [1, 3, 6, 8]  # the centre of each of 4 segments of 10 frames
@@ -157,8 +179,11 @@ def test_ssv2_labels_come_from_the_json_ids(ssv2, tmp_path):
     assert ssv2_class("Holding [something] next to [something]") == "Holding something next to something"
     root, videos = ssv2
     report = ssv2_lists(root, tmp_path / "out", videos=videos)
-    official = ["Holding something next to something", "Dropping something",
-                "Pushing something from left to right"]
+    official = [
+        "Holding something next to something",
+        "Dropping something",
+        "Pushing something from left to right",
+    ]
     assert read_classes(tmp_path / "out" / "classes.txt") == official
     train = {e.path.rsplit("/", 1)[-1]: e.label for e in read_list(tmp_path / "out" / "train.csv")}
     assert train == {"10.webm": 0, "11.webm": 1, "12.webm": 2}
@@ -174,7 +199,23 @@ def test_cli_commands(ssv1, ssv2, tmp_path, capsys):
     assert "skipped 2 clips, 2 bad rows" in capsys.readouterr().out  # 4 and 6 are in the first 2 classes
     root, videos = ssv2
     (tmp_path / "pick.txt").write_text("Dropping something\n")
-    assert main(["ssv2-lists", "--root", str(root), "--videos", str(videos), "--class-list",
-                 str(tmp_path / "pick.txt"), "--per-class", "1", "--out", str(tmp_path / "v2")]) == 0
+    assert (
+        main(
+            [
+                "ssv2-lists",
+                "--root",
+                str(root),
+                "--videos",
+                str(videos),
+                "--class-list",
+                str(tmp_path / "pick.txt"),
+                "--per-class",
+                "1",
+                "--out",
+                str(tmp_path / "v2"),
+            ]
+        )
+        == 0
+    )
     assert read_classes(tmp_path / "v2" / "classes.txt") == ["Dropping something"]
     assert [e.label for e in read_list(tmp_path / "v2" / "train.csv")] == [0]

@@ -9,8 +9,15 @@ import torch
 
 from blvnet_edu.data.sampling import segment_indices
 from blvnet_edu.data.synthetic import (
-    CLASSES, LONG_RANGE_PAIRS, ORDER_PAIRS, SHORT_RANGE_PAIRS, make_synthetic, order_pair_accuracy,
-    render_clip, sample_params, tier_accuracies,
+    CLASSES,
+    LONG_RANGE_PAIRS,
+    ORDER_PAIRS,
+    SHORT_RANGE_PAIRS,
+    make_synthetic,
+    order_pair_accuracy,
+    render_clip,
+    sample_params,
+    tier_accuracies,
 )
 from blvnet_edu.data.video_io import read_video, write_video
 
@@ -111,7 +118,11 @@ def test_order_pair_accuracy_compares_each_clip_with_its_partner_only():
     labels = np.array([i["moving left"], i["growing"], i["appearing"]])
     scores[0, [i["moving left"], i["moving right"]]] = [2.0, 1.0]  # right within the pair
     scores[1, [i["growing"], i["shrinking"], i["appearing"]]] = [1.0, 2.0, 9.0]  # wrong within the pair
-    scores[2, [i["appearing"], i["disappearing"], i["growing"]]] = [3.0, 1.0, 9.0]  # wrong class, right pair order
+    scores[2, [i["appearing"], i["disappearing"], i["growing"]]] = [
+        3.0,
+        1.0,
+        9.0,
+    ]  # wrong class, right pair order
     assert order_pair_accuracy(scores, labels, classes) == pytest.approx(2 / 3)
     with pytest.raises(ValueError, match="synthetic classes"):
         order_pair_accuracy(scores, labels, ["a"] * 8)

@@ -29,8 +29,10 @@ def test_resize_short_side_keeps_aspect():
 
 def test_crops_are_the_same_on_every_frame():
     video = ramp_video()
-    for crop in (random_crop(video, 32, torch.Generator().manual_seed(0)),
-                 multi_scale_crop(video, 32, generator=torch.Generator().manual_seed(0))):
+    for crop in (
+        random_crop(video, 32, torch.Generator().manual_seed(0)),
+        multi_scale_crop(video, 32, generator=torch.Generator().manual_seed(0)),
+    ):
         assert crop.shape == (4, 3, 32, 32)
         diffs = crop.int() - crop[:1].int()
         assert torch.equal(diffs[:, 0, 0, 0], torch.arange(4, dtype=torch.int32))
@@ -51,7 +53,10 @@ def test_no_horizontal_flip_by_default():
     for seed in range(20):
         out = TrainTransform(32, scales=(1.0,))(video, torch.Generator().manual_seed(seed))
         assert (out[..., 1:] >= out[..., :-1]).all()
-    flipped = [TrainTransform(32, scales=(1.0,), flip=True)(video, torch.Generator().manual_seed(s)) for s in range(20)]
+    flipped = [
+        TrainTransform(32, scales=(1.0,), flip=True)(video, torch.Generator().manual_seed(s))
+        for s in range(20)
+    ]
     assert any((f[..., 1:] < f[..., :-1]).any() for f in flipped)
 
 
@@ -69,7 +74,9 @@ def test_normalize_uses_imagenet_statistics():
     white = torch.full((1, 3, 2, 2), 255, dtype=torch.uint8)
     out = normalize(white)
     assert out.dtype == torch.float32
-    torch.testing.assert_close(out[0, :, 0, 0], torch.tensor([(1 - 0.485) / 0.229, (1 - 0.456) / 0.224, (1 - 0.406) / 0.225]))
+    torch.testing.assert_close(
+        out[0, :, 0, 0], torch.tensor([(1 - 0.485) / 0.229, (1 - 0.456) / 0.224, (1 - 0.406) / 0.225])
+    )
 
 
 def test_bad_shapes():

@@ -6,7 +6,9 @@ import av
 import numpy as np
 import pytest
 import torch
+from conftest import decode_index, index_frames
 
+from blvnet_edu.data.lists import check_clip
 from blvnet_edu.data.video_io import (
     VideoDecodeError,
     probe_video,
@@ -15,10 +17,6 @@ from blvnet_edu.data.video_io import (
     resize_video,
     write_video,
 )
-
-from blvnet_edu.data.lists import check_clip
-
-from conftest import decode_index, index_frames
 
 
 @pytest.fixture(scope="module")
@@ -69,7 +67,9 @@ def _encode(path, frames, codec, rate, pix_fmt="yuv420p", times=None):
         container.mux(stream.encode())
 
 
-@pytest.mark.parametrize("name,codec", [("clip.avi", "mpeg4"), ("clip.webm", "libvpx-vp9"), ("clip.mkv", "libx264")])
+@pytest.mark.parametrize(
+    "name,codec", [("clip.avi", "mpeg4"), ("clip.webm", "libvpx-vp9"), ("clip.mkv", "libx264")]
+)
 def test_other_containers_and_codecs(tmp_path, name, codec):
     path = tmp_path / name
     _encode(path, index_frames(20), codec, 10)
@@ -127,7 +127,7 @@ def test_missing_empty_and_non_video_files_name_the_file(tmp_path):
 
 def test_truncated_video(tmp_path, clip):
     broken = tmp_path / "broken.mp4"
-    broken.write_bytes(clip.read_bytes()[: 2000])
+    broken.write_bytes(clip.read_bytes()[:2000])
     with pytest.raises(VideoDecodeError, match="broken.mp4"):
         read_frames(broken, [0, 80])
 

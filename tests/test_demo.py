@@ -6,8 +6,7 @@ import pytest
 
 from blvnet_edu.data.kinetics import make_subset
 from blvnet_edu.data.lists import read_classes
-from blvnet_edu.data.synthetic import CLASSES, make_synthetic
-from blvnet_edu.data.synthetic import LONG_RANGE_PAIRS, SHORT_RANGE_PAIRS
+from blvnet_edu.data.synthetic import CLASSES, LONG_RANGE_PAIRS, SHORT_RANGE_PAIRS, make_synthetic
 from blvnet_edu.demo import DEMO_MODELS, example_notice, export_demo, run_summary, train_run
 from blvnet_edu.saved_run import SavedRun
 
@@ -19,7 +18,9 @@ def lists(tmp_path_factory):
     """All 14 classes, 2 training and 1 validation clip each."""
     root = tmp_path_factory.mktemp("demo")
     csv_path = make_synthetic(root / "raw", 14 * 3, seed=0, size=40, frames=8, fps=8, val_fraction=1 / 3)
-    make_subset([csv_path], root / "raw" / "videos", root / "lists", per_class=2, num_classes=14, val_per_class=1)
+    make_subset(
+        [csv_path], root / "raw" / "videos", root / "lists", per_class=2, num_classes=14, val_per_class=1
+    )
     return root / "lists"
 
 
@@ -54,11 +55,15 @@ def test_train_summarise_export_and_reuse(lists, tmp_path):
 def test_every_example_class_has_an_order_to_try_and_a_line_on_what_to_notice():
     for first, second in LONG_RANGE_PAIRS:
         test, line = example_notice(first)
-        assert (test == "halves_swapped" and f"now answers '{second}'" in line
-                and line.startswith("long range"))
+        assert (
+            test == "halves_swapped" and f"now answers '{second}'" in line and line.startswith("long range")
+        )
     for first, second in SHORT_RANGE_PAIRS:
         test, line = example_notice(second)
-        assert (test == "reversed" and f"reversed they answer '{first}'" in line
-                and line.startswith("short range"))
+        assert (
+            test == "reversed"
+            and f"reversed they answer '{first}'" in line
+            and line.startswith("short range")
+        )
     assert {example_notice(c)[0] for c in CLASSES} == {"halves_swapped", "reversed"}
     assert example_notice("juggling") == (None, "")

@@ -8,6 +8,8 @@ import sys
 import pytest
 import torch
 import yaml
+from conftest import CUDA, flip_tensor_byte, index_frames, save_in_authors_format
+from conftest import tiny_config as config
 
 from blvnet_edu import build_model
 from blvnet_edu.cli import main
@@ -15,8 +17,6 @@ from blvnet_edu.engine.config import load_config
 from blvnet_edu.engine.evaluate import metrics_from_scores
 from blvnet_edu.engine.train import train
 from blvnet_edu.saved_run import Preprocessing, SavedRun
-
-from conftest import CUDA, flip_tensor_byte, index_frames, save_in_authors_format, tiny_config as config
 
 
 def quiet(*_args, **_kwargs):
@@ -27,7 +27,12 @@ def test_yaml_and_overrides(tmp_path):
     path = tmp_path / "c.yaml"
     path.write_text("model: tsn_resnet_tiny\nepochs: 3\nmodel_options:\n  num_frames: 4\n")
     cfg = load_config(path, ["epochs=5", "model_options.dropout=0.2", "scales=[1.0]", "stride=null"])
-    assert (cfg.model, cfg.epochs, cfg.model_options, cfg.scales) == ("tsn_resnet_tiny", 5, {"num_frames": 4, "dropout": 0.2}, (1.0,))
+    assert (cfg.model, cfg.epochs, cfg.model_options, cfg.scales) == (
+        "tsn_resnet_tiny",
+        5,
+        {"num_frames": 4, "dropout": 0.2},
+        (1.0,),
+    )
     with pytest.raises(ValueError, match="unknown config keys"):
         load_config(None, ["epoch=3"])
     with pytest.raises(ValueError, match="precision"):
@@ -70,14 +75,18 @@ class Interrupt(Exception):
 @pytest.mark.parametrize("device", ["cpu", CUDA])
 def test_resume_gives_the_same_result_as_an_uninterrupted_run(dataset, tmp_path, device, monkeypatch):
     monkeypatch.setattr(torch.backends.cudnn, "deterministic", True)
-    straight = config(dataset, tmp_path / "straight", model_options={"num_frames": 4, "dropout": 0.5}, device=device)
+    straight = config(
+        dataset, tmp_path / "straight", model_options={"num_frames": 4, "dropout": 0.5}, device=device
+    )
     train(straight, log=quiet)
 
     def crash_after_first_epoch(message):
         if str(message).startswith("epoch 1/"):
             raise Interrupt
 
-    broken = config(dataset, tmp_path / "broken", model_options={"num_frames": 4, "dropout": 0.5}, device=device)
+    broken = config(
+        dataset, tmp_path / "broken", model_options={"num_frames": 4, "dropout": 0.5}, device=device
+    )
     with pytest.raises(Interrupt):
         train(broken, log=crash_after_first_epoch)
     assert SavedRun.load(tmp_path / "broken" / "last.pt").epoch == 0
@@ -94,7 +103,10 @@ def test_resume_gives_the_same_result_as_an_uninterrupted_run(dataset, tmp_path,
             torch.testing.assert_close(value, b.weights[key], rtol=1e-4, atol=1e-5, msg=key)
     if device != "cpu":
         return
-    lines = lambda run: [json.loads(x) for x in (tmp_path / run / "metrics.jsonl").read_text().splitlines()]
+
+    def lines(run):
+        return [json.loads(x) for x in (tmp_path / run / "metrics.jsonl").read_text().splitlines()]
+
     assert [r["train_loss"] for r in lines("straight")] == [r["train_loss"] for r in lines("broken")]
 
 
@@ -124,18 +136,48 @@ def test_a_fresh_run_never_overwrites_a_run_and_a_resumed_one_logs_each_epoch_on
     train(config(dataset, out, epochs=2), resume=True, log=quiet)
     records = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
     assert [r["epoch"] for r in records] == [1, 2] and records[1]["train_loss"] != -1.0
-    assert [row.split(",")[0] for row in (out / "metrics.csv").read_text().splitlines()] == ["epoch", "1", "2"]
+    assert [row.split(",")[0] for row in (out / "metrics.csv").read_text().splitlines()] == [
+        "epoch",
+        "1",
+        "2",
+    ]
 
 
 def test_two_process_ddp_matches_one_process_on_the_same_global_batch(dataset, tmp_path):
-    common = [f"data={dataset}", "model=blvnet_tam_tiny", "model_options={num_frames: 4, dropout: 0.0}",
-              "size=32", "resize=32", "epochs=1", "max_steps_per_epoch=3", "workers=0", "threads=1",
-              "freeze_bn=true", "lr=0.05", "seed=5"]
+    common = [
+        f"data={dataset}",
+        "model=blvnet_tam_tiny",
+        "model_options={num_frames: 4, dropout: 0.0}",
+        "size=32",
+        "resize=32",
+        "epochs=1",
+        "max_steps_per_epoch=3",
+        "workers=0",
+        "threads=1",
+        "freeze_bn=true",
+        "lr=0.05",
+        "seed=5",
+    ]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     ddp = subprocess.run(
-        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-         "-m", "blvnet_edu.cli", "train", *common, "batch_size=2", f"out={tmp_path / 'ddp'}"],
-        capture_output=True, text=True, env=env, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--standalone",
+            "--nproc_per_node",
+            "2",
+            "-m",
+            "blvnet_edu.cli",
+            "train",
+            *common,
+            "batch_size=2",
+            f"out={tmp_path / 'ddp'}",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
     )
     assert ddp.returncode == 0, ddp.stderr[-3000:]
     assert main(["train", *common, "batch_size=4", f"out={tmp_path / 'one'}"]) == 0
@@ -150,14 +192,41 @@ def test_two_process_ddp_matches_one_process_on_the_same_global_batch(dataset, t
 
 def test_eval_command_with_clips_and_crops(dataset, tmp_path, capsys):
     train(config(dataset, tmp_path / "run", epochs=1), log=quiet)
-    code = main(["eval", "--checkpoint", str(tmp_path / "run" / "best.pt"), "--data", str(dataset),
-                 "--clips", "2", "--crops", "3", "--workers", "0"])
+    code = main(
+        [
+            "eval",
+            "--checkpoint",
+            str(tmp_path / "run" / "best.pt"),
+            "--data",
+            str(dataset),
+            "--clips",
+            "2",
+            "--crops",
+            "3",
+            "--workers",
+            "0",
+        ]
+    )
     assert code == 0
     result = json.loads(capsys.readouterr().out)
     assert result["count"] == 8 and 0.0 <= result["top1"] <= 1.0
     # the order diagnostics: the same metrics, plus reversed clips and shuffled frame pairs
-    code = main(["eval", "--checkpoint", str(tmp_path / "run" / "best.pt"), "--data", str(dataset),
-                 "--clips", "2", "--crops", "3", "--workers", "0", "--order-tests"])
+    code = main(
+        [
+            "eval",
+            "--checkpoint",
+            str(tmp_path / "run" / "best.pt"),
+            "--data",
+            str(dataset),
+            "--clips",
+            "2",
+            "--crops",
+            "3",
+            "--workers",
+            "0",
+            "--order-tests",
+        ]
+    )
     assert code == 0
     ordered = json.loads(capsys.readouterr().out)
     assert ordered["top1"] == pytest.approx(result["top1"]) and ordered["count"] == 8
@@ -181,10 +250,23 @@ def test_a_killed_run_keeps_a_valid_checkpoint_and_resumes(dataset, tmp_path):
     import time
 
     out = tmp_path / "killed"
-    args = [f"data={dataset}", "model=blvnet_tam_tiny", "model_options={num_frames: 4}", "size=32",
-            "resize=32", "epochs=6", "batch_size=4", "workers=0", "threads=1", f"out={out}"]
-    proc = subprocess.Popen([sys.executable, "-m", "blvnet_edu.cli", "train", *args],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    args = [
+        f"data={dataset}",
+        "model=blvnet_tam_tiny",
+        "model_options={num_frames: 4}",
+        "size=32",
+        "resize=32",
+        "epochs=6",
+        "batch_size=4",
+        "workers=0",
+        "threads=1",
+        f"out={out}",
+    ]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "blvnet_edu.cli", "train", *args],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         deadline = time.time() + 120
         while time.time() < deadline and not (out / "last.pt").exists():
@@ -202,7 +284,8 @@ def test_a_killed_run_keeps_a_valid_checkpoint_and_resumes(dataset, tmp_path):
 
 
 def test_eval_reads_an_authors_checkpoint_with_shipped_labels(tmp_path, capsys):
-    """The released models are evaluated like ours: `eval --labels kinetics400` on a list in the official order."""
+    """The released models are evaluated like ours: `eval --labels kinetics400` on a list in the
+    official order."""
     from blvnet_edu.data.label_maps import load_labels
     from blvnet_edu.data.video_io import write_video
 
@@ -214,22 +297,47 @@ def test_eval_reads_an_authors_checkpoint_with_shipped_labels(tmp_path, capsys):
     (data / "classes.txt").write_text("\n".join(load_labels("kinetics400")) + "\n")
     clip = write_video(data / "clip.mp4", index_frames(16, 48, 64), fps=8)
     (data / "val.csv").write_text(f"path,label,num_frames\n{clip.name},3,16\n")
-    assert main(["eval", "--checkpoint", str(path), "--data", str(data), "--frames", "8", "--size", "48",
-                 "--resize", "48", "--workers", "0"]) == 0
+    assert (
+        main(
+            [
+                "eval",
+                "--checkpoint",
+                str(path),
+                "--data",
+                str(data),
+                "--frames",
+                "8",
+                "--size",
+                "48",
+                "--resize",
+                "48",
+                "--workers",
+                "0",
+            ]
+        )
+        == 0
+    )
     summary = json.loads(capsys.readouterr().out)
     assert summary["count"] == 1 and 0.0 <= summary["top1"] <= 1.0
-    assert main(["eval", "--checkpoint", str(path), "--data", str(data), "--labels", "ssv1"]) == 2  # 174 != 400
+    assert (
+        main(["eval", "--checkpoint", str(path), "--data", str(data), "--labels", "ssv1"]) == 2
+    )  # 174 != 400
 
 
 def test_a_torn_log_line_and_a_leftover_temporary_file_do_not_block_a_resume(tmp_path):
     """A kill while writing leaves a half line in the logs and maybe a `.last.pt.tmp<pid>`."""
     from blvnet_edu.engine.train import _trim_logs
 
-    (tmp_path / "metrics.jsonl").write_text('{"epoch": 0, "loss": 1}\n{"epoch": 1, "loss": 0.5}\n{"epoch": 2, "lo')
+    (tmp_path / "metrics.jsonl").write_text(
+        '{"epoch": 0, "loss": 1}\n{"epoch": 1, "loss": 0.5}\n{"epoch": 2, "lo'
+    )
     (tmp_path / "metrics.csv").write_text("epoch,loss\n0,1\n1,0.5\n2,0.")
     (tmp_path / ".last.pt.tmp4242").write_bytes(b"half a checkpoint")
     _trim_logs(tmp_path, 1)
-    assert [json.loads(line)["epoch"] for line in (tmp_path / "metrics.jsonl").read_text().splitlines()] == [0, 1]
+    assert [json.loads(line)["epoch"] for line in (tmp_path / "metrics.jsonl").read_text().splitlines()] == [
+        0,
+        1,
+    ]
     assert (tmp_path / "metrics.csv").read_text() == "epoch,loss\n0,1\n1,0.5\n"
     assert not list(tmp_path.glob(".*.tmp*"))
 
@@ -241,8 +349,10 @@ def test_resume_from_best_pt_on_the_command_line_says_to_use_last_pt(dataset, tm
     best = tmp_path / "r" / "best.pt"
     assert main(["train", "--config", str(tmp_path / "c.yaml"), "epochs=2", "--resume", str(best)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert err[-1] == (f"blvnet-edu train: error: {best} holds no training state (optimizer, random generators): "
-                       "resume from a run's last.pt")
+    assert err[-1] == (
+        f"blvnet-edu train: error: {best} holds no training state (optimizer, random generators): "
+        "resume from a run's last.pt"
+    )
 
 
 def test_a_full_disk_while_saving_keeps_the_last_good_checkpoint(dataset, tmp_path):
@@ -262,8 +372,10 @@ def test_a_full_disk_while_saving_keeps_the_last_good_checkpoint(dataset, tmp_pa
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 2, done.stderr[-2000:]
     assert done.stderr.strip().splitlines()[-1] == (
-        "blvnet-edu train: error: could not write the checkpoint (is the disk full?); the previous file, if any, "
-        f"is unchanged: {tmp_path / 'r' / 'last.pt'}")
+        "blvnet-edu train: error: could not write the checkpoint (is the disk full?); the previous file, "
+        "if any, "
+        f"is unchanged: {tmp_path / 'r' / 'last.pt'}"
+    )
     assert sorted(p.name for p in (tmp_path / "r").iterdir() if ".tmp" in p.name) == []
     assert SavedRun.load(tmp_path / "r" / "last.pt").epoch == 0  # epoch 1 (0-based), intact
     train(config(dataset, tmp_path / "r", epochs=2), resume=True, log=quiet)

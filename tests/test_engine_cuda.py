@@ -9,11 +9,10 @@ import json
 
 import pytest
 import torch
+from conftest import random_video, tiny_config
 
 from blvnet_edu.engine.train import train
 from blvnet_edu.saved_run import SavedRun
-
-from conftest import random_video, tiny_config
 
 pytestmark = [
     pytest.mark.cuda,
@@ -27,8 +26,9 @@ def quiet(*_args, **_kwargs):
 
 @pytest.mark.parametrize("precision", ["fp32", "bf16", "fp16"])
 def test_training_on_cuda_lowers_the_loss_and_the_run_reads_on_a_cpu(dataset, tmp_path, precision):
-    cfg = tiny_config(dataset, tmp_path / "run", device="cuda", precision=precision, channels_last=True,
-                      epochs=4, lr=0.02)
+    cfg = tiny_config(
+        dataset, tmp_path / "run", device="cuda", precision=precision, channels_last=True, epochs=4, lr=0.02
+    )
     train(cfg, log=quiet)
     records = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
     assert records[-1]["train_loss"] < records[0]["train_loss"], records

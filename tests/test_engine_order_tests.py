@@ -2,12 +2,11 @@
 
 import pytest
 import torch
+from conftest import random_video, randomize_
 from torch.utils.data import DataLoader, TensorDataset
 
 from blvnet_edu import build_model
 from blvnet_edu.engine.order_tests import order_report, order_scores
-
-from conftest import random_video, randomize_
 
 
 @pytest.fixture(scope="module")
@@ -16,11 +15,14 @@ def loader():
     return DataLoader(TensorDataset(videos, torch.arange(6) % 3), batch_size=4)
 
 
-@pytest.mark.parametrize("name,changed_by", [
-    ("tsn_resnet_tiny", set()),                           # a bag of frames
-    ("blvnet_tiny", {"reversed"}),                       # a bag of pairs
-    ("blvnet_tam_tiny", {"reversed", "shuffled_pairs", "halves_swapped"}),  # relates distant pairs
-])
+@pytest.mark.parametrize(
+    "name,changed_by",
+    [
+        ("tsn_resnet_tiny", set()),  # a bag of frames
+        ("blvnet_tiny", {"reversed"}),  # a bag of pairs
+        ("blvnet_tam_tiny", {"reversed", "shuffled_pairs", "halves_swapped"}),  # relates distant pairs
+    ],
+)
 def test_order_tests_tell_the_three_networks_of_figure_1_apart(name, changed_by, loader):
     model = randomize_(build_model(name, num_classes=3), seed=2)
     with torch.no_grad():  # logits of a few units: a softmax that is not saturated
@@ -38,6 +40,7 @@ def test_order_tests_tell_the_three_networks_of_figure_1_apart(name, changed_by,
     assert set(report) == tests
     for test, row in report.items():
         assert row["top1_drop"] == pytest.approx(
-            (scores["original"].argmax(1) == labels).double().mean().item() - row["top1"])
+            (scores["original"].argmax(1) == labels).double().mean().item() - row["top1"]
+        )
         if test not in changed_by:
             assert row["prediction_changed"] == 0.0

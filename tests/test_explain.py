@@ -6,26 +6,46 @@ import io
 
 import numpy as np
 import pytest
-from PIL import Image
 import torch
+from conftest import random_video, randomize_
+from PIL import Image
 
 from blvnet_edu import build_model
+from blvnet_edu.data.video_io import probe_video
 from blvnet_edu.explain.attributions import (
-    REPLACEMENTS, attribute, baseline_clip, frame_removal, grad_cam, normalise_clip, replacement_clip,
-    signed_attribution, temporal_importance,
+    REPLACEMENTS,
+    attribute,
+    baseline_clip,
+    frame_removal,
+    grad_cam,
+    normalise_clip,
+    replacement_clip,
+    signed_attribution,
+    temporal_importance,
 )
 from blvnet_edu.explain.figures import (
-    colorbar_figure, frame_attribution_figure, frame_removal_figure, frames_figure, receptive_field_figure,
-    tam_groups_figure, tam_layer_heatmap, tam_summary_figure, temporal_importance_figure, topk_figure,
+    colorbar_figure,
+    frame_attribution_figure,
+    frame_removal_figure,
+    frames_figure,
+    receptive_field_figure,
+    tam_groups_figure,
+    tam_layer_heatmap,
+    tam_summary_figure,
+    temporal_importance_figure,
+    topk_figure,
 )
 from blvnet_edu.explain.overlays import (
-    SIGNS, clip_threshold, colorize, colour_table, display_maps, overlay, overlay_video,
+    SIGNS,
+    clip_threshold,
+    colorize,
+    colour_table,
+    display_maps,
+    overlay,
+    overlay_video,
 )
 from blvnet_edu.explain.receptive_field import span, temporal_receptive_field
 from blvnet_edu.explain.tam_weights import CHANNEL_GROUPS, group_channels, summarize_tams, tam_weights
-from blvnet_edu.data.video_io import probe_video
-
-from conftest import random_video, randomize_
 
 
 def test_normalisation_is_across_the_clip():
@@ -40,7 +60,9 @@ def test_baselines():
     video = random_video(1, 4, 32)
     assert torch.allclose(baseline_clip(video, "frozen")[0, 0], video[0, 2])
     black = baseline_clip(video, "black")
-    assert torch.allclose(black[0, 0, :, 0, 0], torch.tensor([-0.485 / 0.229, -0.456 / 0.224, -0.406 / 0.225]))
+    assert torch.allclose(
+        black[0, 0, :, 0, 0], torch.tensor([-0.485 / 0.229, -0.456 / 0.224, -0.406 / 0.225])
+    )
     assert baseline_clip(video, "blurred").std() < video.std()
     with pytest.raises(ValueError):
         baseline_clip(video, "pink")
@@ -104,7 +126,15 @@ def test_tam_weights_for_every_layer():
     model = build_model("blvnet_tam_50", blending_frames=5, tam_init="identity")
     weights = tam_weights(model)
     assert list(weights) == list(model.tams())
-    assert [w.shape for w in weights.values()] == [(5, 64), (5, 64), (5, 256), (5, 512), (5, 1024), (5, 2048), (5, 2048)]
+    assert [w.shape for w in weights.values()] == [
+        (5, 64),
+        (5, 64),
+        (5, 256),
+        (5, 512),
+        (5, 1024),
+        (5, 2048),
+        (5, 2048),
+    ]
     summary = summarize_tams(model)
     assert [s.current for s in summary] == [1.0] * 7  # identity initialisation
     with torch.no_grad():
@@ -144,7 +174,9 @@ def test_frames_figure_shows_every_frame_with_its_caption():
     assert sorted(a.text for a in fig.layout.annotations) == sorted(f"t={t}" for t in range(10))
     # each panel is the frame itself, as a PNG
     png = base64.b64decode(fig.data[3].source.split(",", 1)[1])
-    assert (np.asarray(Image.open(io.BytesIO(png)).convert("RGB")) == frames[3].permute(1, 2, 0).numpy()).all()
+    assert (
+        np.asarray(Image.open(io.BytesIO(png)).convert("RGB")) == frames[3].permute(1, 2, 0).numpy()
+    ).all()
     with pytest.raises(ValueError, match="T, 3, H, W"):
         frames_figure(torch.zeros(3, 24, 32, dtype=torch.uint8))
 
@@ -158,8 +190,9 @@ def test_signed_saliency_is_the_gradient_and_attribute_its_normalised_magnitude(
     assert signed[[0, 1, 3, 4, 5]].abs().max() == 0
     against = signed_attribution(FrameScorer(), video, 1, "saliency")  # class 1 = -class 0
     torch.testing.assert_close(against, -signed)
-    assert torch.equal(attribute(FrameScorer(), video, 1, "saliency"),
-                       attribute(FrameScorer(), video, 0, "saliency"))
+    assert torch.equal(
+        attribute(FrameScorer(), video, 1, "saliency"), attribute(FrameScorer(), video, 0, "saliency")
+    )
 
 
 def test_signed_integrated_gradients_are_captums_summed_over_colours():
@@ -170,8 +203,13 @@ def test_signed_integrated_gradients_are_captums_summed_over_colours():
     video = random_video(1, 4, 48, dtype=torch.float64)
     values = signed_attribution(model, video, 1, "integrated_gradients", baseline="frozen", steps=16)
     reference, delta = IntegratedGradients(model).attribute(
-        video, baselines=baseline_clip(video, "frozen"), target=1, n_steps=16, internal_batch_size=4,
-        return_convergence_delta=True)
+        video,
+        baselines=baseline_clip(video, "frozen"),
+        target=1,
+        n_steps=16,
+        internal_batch_size=4,
+        return_convergence_delta=True,
+    )
     torch.testing.assert_close(values, reference[0].sum(1).float())
     with torch.no_grad():
         gap = (model(video) - model(baseline_clip(video, "frozen")))[0, 1].item()
@@ -185,8 +223,11 @@ def test_each_method_gives_its_own_per_frame_values(method):
     video = random_video(1, 8, 48)
     values = signed_attribution(model, video, 1, method, steps=4)
     assert values.shape == (8, 48, 48) and torch.isfinite(values).all() and values.abs().sum() > 0
-    others = {m: signed_attribution(model, video, 1, m, steps=4).sum(dim=(1, 2))
-              for m in ("saliency", "integrated_gradients", "occlusion", "gradcam") if m != method}
+    others = {
+        m: signed_attribution(model, video, 1, m, steps=4).sum(dim=(1, 2))
+        for m in ("saliency", "integrated_gradients", "occlusion", "gradcam")
+        if m != method
+    }
     for other, per_frame in others.items():  # another method, other numbers
         assert not torch.allclose(values.sum(dim=(1, 2)), per_frame, rtol=0.05), other
 
@@ -205,11 +246,13 @@ def test_frame_removal_with_each_replacement():
     assert grey.score == pytest.approx(video[0, 2].mean().item(), rel=1e-5)
     assert grey.score_drop.argmax() == 2 and grey.score_drop[2] == pytest.approx(grey.score, rel=1e-5)
     assert torch.allclose(grey.score_drop[[0, 1, 3, 4, 5]], torch.zeros(5), atol=1e-6)
-    torch.testing.assert_close(grey.probability_drop,
-                               temporal_importance(FrameScorer(), video, 0))  # Captum's way
+    torch.testing.assert_close(
+        grey.probability_drop, temporal_importance(FrameScorer(), video, 0)
+    )  # Captum's way
     neighbour = frame_removal(FrameScorer(), video, 0, "neighbour", batch=4)  # frame 2 becomes frame 1
-    assert neighbour.score_drop[2].item() == pytest.approx((video[0, 2].mean() - video[0, 1].mean()).item(),
-                                                           abs=1e-5)
+    assert neighbour.score_drop[2].item() == pytest.approx(
+        (video[0, 2].mean() - video[0, 1].mean()).item(), abs=1e-5
+    )
     mean = frame_removal(FrameScorer(), video, 0, "mean")
     assert mean.score_drop[2].item() == pytest.approx((video[0, 2].mean() - video[0].mean()).item(), abs=1e-5)
     assert torch.equal(replacement_clip(video, "neighbour")[0, 0], video[0, 1])
@@ -239,8 +282,12 @@ def test_display_maps_one_scale_for_the_clip_and_each_sign():
     assert normalise_clip(values.abs())[1].max() == 0.25  # scaled by the largest value, frame 1 fades
     positive, _ = display_maps(values, "positive")
     negative, negative_threshold = display_maps(values, "negative")
-    assert (positive[2].max() == 0 and negative[1].max() == 0 and negative[2].max() == 1.0
-            and negative_threshold == 2.0)
+    assert (
+        positive[2].max() == 0
+        and negative[1].max() == 0
+        and negative[2].max() == 1.0
+        and negative_threshold == 2.0
+    )
     both, _ = display_maps(values, "all")
     assert both.min() == -1.0 and both.max() == 1.0
     assert display_maps(torch.zeros(2, 4, 4))[1] == 0.0
@@ -269,24 +316,41 @@ def test_overlays_per_sign(sign):
 
 
 def test_channel_groups():
-    weights = torch.tensor([  # offsets -1, 0, +1 for 6 channels
-        [1.0, 0.0, 0.1, 0.5, 0.001, 0.9],
-        [0.1, 1.0, 0.0, 0.0, 0.001, 0.1],
-        [0.0, 0.2, 1.0, -0.5, 0.0, 0.0],
-    ])
+    weights = torch.tensor(
+        [  # offsets -1, 0, +1 for 6 channels
+            [1.0, 0.0, 0.1, 0.5, 0.001, 0.9],
+            [0.1, 1.0, 0.0, 0.0, 0.001, 0.1],
+            [0.0, 0.2, 1.0, -0.5, 0.0, 0.0],
+        ]
+    )
     groups = group_channels(weights)
-    assert groups.groups == {"mostly past": [0, 5], "mostly current": [1], "mostly future": [2],
-                             "mixing": [3], "near zero": [4]}
+    assert groups.groups == {
+        "mostly past": [0, 5],
+        "mostly current": [1],
+        "mostly future": [2],
+        "mixing": [3],
+        "near zero": [4],
+    }
     assert groups.order == [0, 5, 1, 2, 3, 4] and sorted(groups.order) == list(range(6))
-    assert groups.counts() == {"mostly past": 2, "mostly current": 1, "mostly future": 1, "mixing": 1,
-                               "near zero": 1}
+    assert groups.counts() == {
+        "mostly past": 2,
+        "mostly current": 1,
+        "mostly future": 1,
+        "mixing": 1,
+        "near zero": 1,
+    }
     assert groups.past[0] == pytest.approx(1 / 1.1) and list(groups.groups) == list(CHANNEL_GROUPS)
     fig = tam_groups_figure("layer1.tam", weights, groups)
     assert fig.data[0].colorscale[-1][1] == "rgb(103,0,31)"  # the largest weight in red, as the overlays
     assert [list(trace.x) for trace in fig.data] == [["0", "5"], ["1"], ["2"], ["3"], ["4"]]
     assert fig.data[0].z[0] == weights[0, [0, 5]].tolist()
-    assert [a.text for a in fig.layout.annotations] == ["mostly past<br>2", "mostly current<br>1",
-                                                        "mostly future<br>1", "mixing<br>1", "near zero<br>1"]
+    assert [a.text for a in fig.layout.annotations] == [
+        "mostly past<br>2",
+        "mostly current<br>1",
+        "mostly future<br>1",
+        "mixing<br>1",
+        "near zero<br>1",
+    ]
     with pytest.raises(ValueError, match="2k\\+1, C"):
         group_channels(torch.zeros(2, 4))
 
@@ -323,26 +387,36 @@ def test_span():
 
 def test_explanation_figures_name_what_they_show():
     per_frame, share = torch.tensor([0.5, -0.25, 0.0]), torch.tensor([0.6, 0.3, 0.1])
-    fig = frame_attribution_figure(per_frame, share, ["frame 1", "frame 5", "frame 9"], "Occlusion",
-                                   "growing")
+    fig = frame_attribution_figure(
+        per_frame, share, ["frame 1", "frame 5", "frame 9"], "Occlusion", "growing"
+    )
     assert "Occlusion" in fig.layout.title.text and "'growing'" in fig.layout.title.text
-    assert (list(fig.data[0].y) == pytest.approx([0.6, 0.3, 0.1])
-            and list(fig.data[0].text) == ["+0.5", "-0.25", "+0"])
+    assert list(fig.data[0].y) == pytest.approx([0.6, 0.3, 0.1]) and list(fig.data[0].text) == [
+        "+0.5",
+        "-0.25",
+        "+0",
+    ]
     assert list(fig.data[0].marker.color) == ["#d1495b", "#3a7bd5", "#3a7bd5"]  # red: for the class
     removal = frame_removal(FrameScorer(), random_video(1, 3, 8) + 1.0, 0, "mean")
     fig = frame_removal_figure(removal, ["a", "b", "c"], "growing")
     assert "the clip's mean frame" in fig.layout.title.text and "'growing'" in fig.layout.title.text
     assert list(fig.data[0].y) == removal.score_drop.tolist()
     bar = colorbar_figure(0.25, "all", 0.8, "gradient")
-    assert (list(bar.layout.xaxis.ticktext) == ["≤ -0.25", "0", "≥ +0.25"]
-            and bar.layout.xaxis.tickvals[0] == -0.25)
+    assert (
+        list(bar.layout.xaxis.ticktext) == ["≤ -0.25", "0", "≥ +0.25"]
+        and bar.layout.xaxis.tickvals[0] == -0.25
+    )
     negative = colorbar_figure(0.5, "negative", 0.8, "gradient")
-    assert (list(negative.layout.xaxis.ticktext) == ["0", "0.25", "≥ 0.5"]
-            and "negative" in negative.layout.title.text)
+    assert (
+        list(negative.layout.xaxis.ticktext) == ["0", "0.25", "≥ 0.5"]
+        and "negative" in negative.layout.title.text
+    )
     assert "nothing to draw" in colorbar_figure(0.0, "positive", 0.8, "gradient").layout.xaxis.ticktext[0]
     field = torch.tensor([[0.5, 0.5], [0.0, 1.0]])
-    assert (receptive_field_figure(field, ["f0", "f1"], ["o0", "o1"], "layer1.tam").data[0].z
-            == ([0.5, 0.5], [0.0, 1.0]))
+    assert receptive_field_figure(field, ["f0", "f1"], ["o0", "o1"], "layer1.tam").data[0].z == (
+        [0.5, 0.5],
+        [0.0, 1.0],
+    )
 
 
 def test_the_tam_summary_has_one_fixed_scale():

@@ -26,17 +26,23 @@ def clip(demo):
 
 def test_an_attribution_is_the_methods_own_values(demo, clip):
     found = attribution(demo, clip, "growing", "integrated_gradients", "frozen", steps=8)
-    expected = signed_attribution(demo.model, clip.input, demo.classes.index("growing"),
-                                  "integrated_gradients", "frozen", steps=8)
+    expected = signed_attribution(
+        demo.model, clip.input, demo.classes.index("growing"), "integrated_gradients", "frozen", steps=8
+    )
     torch.testing.assert_close(found.values, expected)
-    assert ((found.method, found.baseline, found.target, found.steps)
-            == ("integrated_gradients", "frozen", "growing", 8))
+    assert (found.method, found.baseline, found.target, found.steps) == (
+        "integrated_gradients",
+        "frozen",
+        "growing",
+        8,
+    )
     torch.testing.assert_close(found.per_frame, expected.sum(dim=(1, 2)))
     assert found.share.sum().item() == pytest.approx(1.0) and (found.share >= 0).all()
     assert attribution(demo, clip, "growing", "saliency").baseline == ""  # only integrated gradients has one
     with torch.no_grad():  # what the values should add up to (completeness), to compare with their sum
         scores = demo.model(torch.cat([clip.input, torch.cat([clip.input[:, 4:5]] * 8, 1)]))[
-            :, demo.classes.index("growing")]
+            :, demo.classes.index("growing")
+        ]
     assert found.score_gap == pytest.approx((scores[0] - scores[1]).item(), rel=1e-4)
     assert attribution(demo, clip, "growing", "saliency").score_gap is None
 
@@ -58,9 +64,11 @@ def test_drawing_changes_with_sign_and_opacity_not_the_values(demo, clip):
     assert (found.values < 0).any() and (positive.maps[found.values < 0] == 0).all()
     faint = draw(found, clip, "absolute_value", 0.2)
     assert (faint.overlays.float() - clip.frames.float()).abs().mean() < (
-        absolute.overlays.float() - clip.frames.float()).abs().mean()
-    assert (absolute.captions[0].startswith(f"frame {clip.indices[0]}: ")
-            and absolute.captions[0].endswith("%)"))
+        absolute.overlays.float() - clip.frames.float()
+    ).abs().mean()
+    assert absolute.captions[0].startswith(f"frame {clip.indices[0]}: ") and absolute.captions[0].endswith(
+        "%)"
+    )
     values, shares = found.per_frame.tolist(), found.share.tolist()
     assert absolute.captions[3] == f"frame {clip.indices[3]}: {values[3]:+.2g} ({shares[3]:.0%})"
     assert absolute.captions == positive.captions  # the values do not depend on how they are drawn

@@ -6,13 +6,12 @@ import sys
 
 import pytest
 import torch
+from conftest import CLASSES, random_video, randomize_
 
 from blvnet_edu import build_model
 from blvnet_edu.clips import load_clip
 from blvnet_edu.data.video_io import read_video
 from blvnet_edu.inference import explain, load_predictor, predict, predict_clip
-
-from conftest import CLASSES, random_video, randomize_
 
 
 def test_predict_returns_labelled_probabilities(checkpoint, clip_file):
@@ -56,8 +55,10 @@ def test_explain_every_method(checkpoint, clip_file, method):
 def test_wrong_checkpoints(tmp_path, checkpoint):
     with pytest.raises(FileNotFoundError):
         load_predictor(tmp_path / "none.pt")
-    with pytest.raises(ValueError,
-                       match="junk.pt: not a blvnet-edu checkpoint, nor a bLVNet-TAM network in the authors. format"):
+    with pytest.raises(
+        ValueError,
+        match="junk.pt: not a blvnet-edu checkpoint, nor a bLVNet-TAM network in the authors. format",
+    ):
         junk = tmp_path / "junk.pt"
         torch.save({"a": torch.zeros(1)}, junk)
         load_predictor(junk)
@@ -77,9 +78,11 @@ def test_top_level_predict(checkpoint, clip_file):
 
 
 def test_inference_does_not_need_the_training_engine():
-    code = ("import sys, blvnet_edu.inference, blvnet_edu.clips, blvnet_edu.clip_cache, "
-            "blvnet_edu.order_comparison, blvnet_edu.model_card; "
-            "print(sorted(m for m in sys.modules if m.startswith('blvnet_edu.engine')))")
+    code = (
+        "import sys, blvnet_edu.inference, blvnet_edu.clips, blvnet_edu.clip_cache, "
+        "blvnet_edu.order_comparison, blvnet_edu.model_card; "
+        "print(sorted(m for m in sys.modules if m.startswith('blvnet_edu.engine')))"
+    )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
 
@@ -87,8 +90,10 @@ def test_inference_does_not_need_the_training_engine():
 def test_the_package_and_building_a_model_need_only_torch():
     """No video decoder (PyAV is imported where a file is read or written), UI, attribution or
     plotting library is imported by `import blvnet_edu` and `build_model`."""
-    code = ("import sys, blvnet_edu; blvnet_edu.build_model('blvnet_tam_tiny'); "
-            "print(sorted(set(sys.modules) & {'av', 'gradio', 'captum', 'plotly', 'matplotlib'}))")
+    code = (
+        "import sys, blvnet_edu; blvnet_edu.build_model('blvnet_tam_tiny'); "
+        "print(sorted(set(sys.modules) & {'av', 'gradio', 'captum', 'plotly', 'matplotlib'}))"
+    )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
 
@@ -96,8 +101,10 @@ def test_the_package_and_building_a_model_need_only_torch():
 def _authors_file(tmp_path, num_classes):
     """A tiny bLVNet-TAM saved in the authors' format (DataParallel names, `new_fc`)."""
     model = randomize_(build_model("blvnet_tam_tiny", num_classes=num_classes))
-    state = {("module.new_fc." + k[3:] if k.startswith("fc.") else "module." + k): v
-             for k, v in model.state_dict().items()}
+    state = {
+        ("module.new_fc." + k[3:] if k.startswith("fc.") else "module." + k): v
+        for k, v in model.state_dict().items()
+    }
     path = tmp_path / f"authors_{num_classes}.pth.tar"
     torch.save({"state_dict": state, "epoch": 30}, path)
     return path, model
@@ -109,7 +116,10 @@ def test_an_authors_checkpoint_is_recognised_and_labelled(tmp_path):
         load_predictor(path)  # 174 classes: V1 or V2 cannot be told
     predictor = load_predictor(path, labels="ssv2", num_frames=8)
     assert predictor.classes[0] == "Approaching something with your camera" and len(predictor.classes) == 174
-    assert predictor.model.config.name == "blvnet_tam_tiny" and (predictor.size, predictor.resize) == (224, 256)
+    assert predictor.model.config.name == "blvnet_tam_tiny" and (predictor.size, predictor.resize) == (
+        224,
+        256,
+    )
     video = random_video(1, 8, 64)
     with torch.no_grad():
         torch.testing.assert_close(predictor.model(video), model.eval()(video), rtol=1e-4, atol=1e-4)
@@ -126,4 +136,3 @@ def test_the_frames_of_a_released_model_come_from_its_file_name():
     assert authors_frames("st2stv1-bLVNet-TAM-101-a2-b4-f16x2.pth.tar") == 32
     assert authors_frames("pretrained/st2stv2-bLVNet-TAM-50-a2-b4-f8x2.pth.tar") == 16
     assert authors_frames("my_model.pth") == 16
-

@@ -4,19 +4,24 @@ import dataclasses
 
 import pytest
 import torch
+from conftest import random_video, randomize_
 
 from blvnet_edu import BLVNetConfig, build_model, list_models
 from blvnet_edu.models import TAM, BLModule
-
-from conftest import random_video, randomize_
 
 TINY = ["blvnet_tam_tiny", "blvnet_tiny", "tsn_blresnet_tiny", "tsn_resnet_tiny"]
 
 
 def test_list_models_has_the_paper_presets_and_tiny_baselines():
     names = set(list_models())
-    assert {"blvnet_tam_50", "blvnet_tam_101", "blvnet_tam_tiny", "tsn_resnet50", "tsn_blresnet50",
-            "blvnet_50"} <= names
+    assert {
+        "blvnet_tam_50",
+        "blvnet_tam_101",
+        "blvnet_tam_tiny",
+        "tsn_resnet50",
+        "tsn_blresnet50",
+        "blvnet_50",
+    } <= names
     assert set(TINY) <= names
 
 
@@ -62,8 +67,15 @@ def test_alpha_beta_shape_the_little_branch():
 def test_tams_sit_where_the_paper_puts_them():
     model = build_model("blvnet_tam_50")
     names = list(model.tams())
-    assert names == ["layer0.tam", "layer1.tam", "layer2.tam", "layer3.tam",
-                     "layer4.0.tam", "layer4.1.tam", "layer4.2.tam"]
+    assert names == [
+        "layer0.tam",
+        "layer1.tam",
+        "layer2.tam",
+        "layer3.tam",
+        "layer4.0.tam",
+        "layer4.1.tam",
+        "layer4.2.tam",
+    ]
     assert all(t.blending_frames == 3 and not hasattr(t, "num_frames") for t in model.tams().values())
     assert not build_model("blvnet_50").tams() and not build_model("tsn_resnet50").tams()
 
@@ -72,7 +84,9 @@ def test_forward_hooks_fire_on_every_tam_with_the_papers_shapes():
     model = build_model("blvnet_tam_tiny", fast=False).eval()
     seen = {}
     for name, tam in model.tams().items():
-        tam.register_forward_hook(lambda _m, args, out, name=name: seen.__setitem__(name, (tuple(out.shape), args[1])))
+        tam.register_forward_hook(
+            lambda _m, args, out, name=name: seen.__setitem__(name, (tuple(out.shape), args[1]))
+        )
     with torch.no_grad():
         model(torch.randn(2, 8, 3, 64, 64))
     assert list(seen) == list(model.tams())  # in forward order
@@ -99,7 +113,9 @@ def test_a_model_built_once_runs_any_even_clip_length_as_models_built_for_it():
         whole, first = model.forward_features(video), model.forward_features(video[:, :8])
         assert not torch.allclose(whole[:, :4], first, rtol=1e-3, atol=1e-4)
         # without TAM (a bag of pairs) the first 8 frames' features are the same either way
-        torch.testing.assert_close(no_tam.forward_features(video)[:, :4], no_tam.forward_features(video[:, :8]))
+        torch.testing.assert_close(
+            no_tam.forward_features(video)[:, :4], no_tam.forward_features(video[:, :8])
+        )
 
 
 @pytest.mark.parametrize("name", TINY)
@@ -130,14 +146,20 @@ def test_forward_intermediates_equal_what_hooks_see_and_carry_the_gradient():
     model = randomize_(build_model("blvnet_tam_tiny", fast=False)).double().eval()
     video = random_video(1, 8, 64, dtype=torch.float64)
     hooked = {}
-    handles = [model.get_submodule(name).register_forward_hook(
-        lambda _m, _a, out, name=name: hooked.__setitem__(name, out)) for name in ("layer2.tam", "layer4.0.tam", "layer2")]
+    handles = [
+        model.get_submodule(name).register_forward_hook(
+            lambda _m, _a, out, name=name: hooked.__setitem__(name, out)
+        )
+        for name in ("layer2.tam", "layer4.0.tam", "layer2")
+    ]
     logits = model(video)
     for handle in handles:
         handle.remove()
     model.fast = True
     features, kept = model.forward_intermediates(video, ["layer2", "layer2.tam", "layer4.0.tam"])
-    torch.testing.assert_close(kept["layer2"].maps[0], hooked["layer2"])  # one fused map per pair, before merge
+    torch.testing.assert_close(
+        kept["layer2"].maps[0], hooked["layer2"]
+    )  # one fused map per pair, before merge
     torch.testing.assert_close(kept["layer2.tam"].maps[0], hooked["layer2.tam"])
     torch.testing.assert_close(kept["layer4.0.tam"].maps[0], hooked["layer4.0.tam"])
     torch.testing.assert_close(model.forward_head(features), logits)
@@ -289,7 +311,9 @@ def test_blvnet_tam_depends_on_the_order_of_pairs(seed, weights):
     weights and from the authors' initialisation. An identity TAM mixes nothing (its input
     is a ReLU's output), so from that start the network is a bag of pairs until trained."""
     torch.manual_seed(seed)
-    model = build_model("blvnet_tam_tiny", num_frames=12, tam_init="identity" if "identity" in weights else "kaiming")
+    model = build_model(
+        "blvnet_tam_tiny", num_frames=12, tam_init="identity" if "identity" in weights else "kaiming"
+    )
     if weights == "randomised":
         randomize_(model, seed)
     model = model.double().eval()

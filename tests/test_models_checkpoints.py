@@ -5,17 +5,22 @@ import pickle
 
 import pytest
 import torch
+from conftest import deterministic_tensor, official_logits, official_manifest, official_state_dict
 
 from blvnet_edu import CheckpointMismatchError, build_model, load_imagenet_backbone, load_official_checkpoint
 from blvnet_edu.models import BLVNetConfig
 
-from conftest import deterministic_tensor, official_logits, official_manifest, official_state_dict
-
 
 def reference_model(**overrides):
     ref = official_logits()
-    config = dict(num_frames=ref["num_frames"], num_classes=ref["num_classes"], dropout=ref["dropout"],
-                  blending_frames=ref["blending_frames"], alpha=ref["alpha"], beta=ref["beta"])
+    config = dict(
+        num_frames=ref["num_frames"],
+        num_classes=ref["num_classes"],
+        dropout=ref["dropout"],
+        blending_frames=ref["blending_frames"],
+        alpha=ref["alpha"],
+        beta=ref["beta"],
+    )
     config.update(overrides)
     return build_model("blvnet_tam_50", **config).double().eval()
 
@@ -37,7 +42,9 @@ def test_reproduces_the_authors_logits(reference_state_dict):
 def test_every_tensor_is_loaded(reference_state_dict):
     model = load_official_checkpoint(reference_model(), reference_state_dict)
     state = model.state_dict()
-    torch.testing.assert_close(state["layer0.b_conv0.weight"], reference_state_dict["baseline_model.b_conv0.weight"])
+    torch.testing.assert_close(
+        state["layer0.b_conv0.weight"], reference_state_dict["baseline_model.b_conv0.weight"]
+    )
     torch.testing.assert_close(state["fc.weight"], reference_state_dict["new_fc.weight"])
     tam = state["layer4.1.tam.weight"]  # rows: prev (-1), curr (0), next (+1)
     for row, part in enumerate(["prev", "curr", "next"]):
@@ -163,13 +170,16 @@ def test_imagenet_weights_also_fit_tsn_blresnet_and_refuse_unrelated_models(tmp_
         load_imagenet_backbone(build_model("blvnet_tam_tiny"), state)
 
 
-@pytest.mark.parametrize("name, overrides", [
-    ("blvnet_tam_50", {}),
-    ("blvnet_tam_101", {"num_classes": 400}),
-    ("blvnet_tam_50", {"blending_frames": 5, "num_classes": 10}),
-    ("blvnet_50", {}),
-    ("blvnet_tam_50", {"alpha": 4}),
-])
+@pytest.mark.parametrize(
+    "name, overrides",
+    [
+        ("blvnet_tam_50", {}),
+        ("blvnet_tam_101", {"num_classes": 400}),
+        ("blvnet_tam_50", {"blending_frames": 5, "num_classes": 10}),
+        ("blvnet_50", {}),
+        ("blvnet_tam_50", {"alpha": 4}),
+    ],
+)
 def test_official_config_reads_the_network_from_tensor_shapes(name, overrides):
     from blvnet_edu.models.checkpoints import official_config
 

@@ -7,10 +7,9 @@ Skipped where no GPU is present (CI has none); run them wherever one is lent.
 
 import pytest
 import torch
+from conftest import random_video, randomize_
 
 from blvnet_edu import build_model
-
-from conftest import random_video, randomize_
 
 pytestmark = [
     pytest.mark.cuda,

@@ -4,11 +4,10 @@ import copy
 
 import pytest
 import torch
+from conftest import random_video, randomize_
 
 from blvnet_edu import build_model
 from blvnet_edu.models.fast import fold_batchnorm_
-
-from conftest import random_video, randomize_
 
 
 @pytest.mark.parametrize("name", ["blvnet_tam_tiny", "blvnet_tiny", "tsn_blresnet_tiny", "tsn_resnet_tiny"])
@@ -31,8 +30,11 @@ def test_every_batchnorm_of_the_full_model_is_folded_and_channels_last_is_kept()
     assert batchnorms == convs  # every convolution of the network is followed by a BatchNorm
     fold_batchnorm_(model)
     assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in model.modules())
-    assert all(m.bias is not None and m.weight.is_contiguous(memory_format=torch.channels_last)
-               for m in model.modules() if isinstance(m, torch.nn.Conv2d) and m.kernel_size != (1, 1))
+    assert all(
+        m.bias is not None and m.weight.is_contiguous(memory_format=torch.channels_last)
+        for m in model.modules()
+        if isinstance(m, torch.nn.Conv2d) and m.kernel_size != (1, 1)
+    )
 
 
 def test_training_mode_is_refused():

@@ -13,16 +13,19 @@ import subprocess
 
 import pytest
 import torch
+from conftest import CUDA, random_video, randomize_
 
 from blvnet_edu.models import PRESETS, TAM, BLModule, build_model
 from blvnet_edu.models.fast import FastBLModule, FastTAM, PairStorage, PairTAM, is_fast, to_fast, to_paper
 from blvnet_edu.models.temporal import PAIRS, FrameRouting
 
-from conftest import CUDA, random_video, randomize_
-
 FAMILIES = sorted({name.removesuffix("_tiny") for name in PRESETS if name.endswith("_tiny")})
-SWITCHES = {"all": {}, "tam only": {"pairs": False, "channels_last": False},
-            "pairs only": {"tam": False, "channels_last": False}, "channels_last only": {"tam": False, "pairs": False}}
+SWITCHES = {
+    "all": {},
+    "tam only": {"pairs": False, "channels_last": False},
+    "pairs only": {"tam": False, "channels_last": False},
+    "channels_last only": {"tam": False, "pairs": False},
+}
 
 
 def run(model, video):
@@ -30,7 +33,9 @@ def run(model, video):
     model.zero_grad()
     torch.manual_seed(0)  # the same dropout mask on both
     logits = model(video)
-    (logits * torch.linspace(-1, 1, logits.shape[-1], dtype=logits.dtype, device=logits.device)).sum().backward()
+    (
+        logits * torch.linspace(-1, 1, logits.shape[-1], dtype=logits.dtype, device=logits.device)
+    ).sum().backward()
     grads = {name: p.grad.clone() for name, p in model.named_parameters()}
     buffers = {name: b.clone() for name, b in model.named_buffers()}
     return logits.detach(), grads, buffers
@@ -66,8 +71,9 @@ def test_the_switch_back_and_forth_keeps_the_function_and_the_parameters():
     with torch.no_grad():
         fast = model(video)
         model.fast = False
-        assert not model.fast and not any(isinstance(m, (FastTAM, PairTAM, FastBLModule, PairStorage))
-                                          for m in model.modules())
+        assert not model.fast and not any(
+            isinstance(m, (FastTAM, PairTAM, FastBLModule, PairStorage)) for m in model.modules()
+        )
         paper = model(video)
         model.fast = True
         again = model(video)
@@ -78,7 +84,9 @@ def test_the_switch_back_and_forth_keeps_the_function_and_the_parameters():
 
 def test_odd_feature_sizes_and_a_pair_of_frames():
     model = randomize_(build_model("blvnet_tam_tiny")).double().eval()
-    video = random_video(1, 2, 72, dtype=torch.float64)  # 72 px: odd maps in stage 3 (upsampling by interpolation)
+    video = random_video(
+        1, 2, 72, dtype=torch.float64
+    )  # 72 px: odd maps in stage 3 (upsampling by interpolation)
     with torch.no_grad():
         fast = model(video)
         model.fast = False
@@ -93,7 +101,12 @@ def test_build_model_is_fast_by_default_and_print_shows_what_runs():
     assert type(fast.routing) is PairStorage and fast.layer1.routing is fast.routing  # one routing per model
     assert type(paper.layer1) is BLModule and type(paper.layer1.tam) is TAM
     shown = str(fast)
-    assert "FastBLModule" in shown and "PairTAM" in shown and "PairStorage" in shown and "ChannelsLastOnCPU" in shown
+    assert (
+        "FastBLModule" in shown
+        and "PairTAM" in shown
+        and "PairStorage" in shown
+        and "ChannelsLastOnCPU" in shown
+    )
     assert "Fast" not in str(paper) and "Pair" not in str(paper)
     tsn = build_model("tsn_blresnet_tiny")  # frames are not paired: nothing to store per pair
     assert type(tsn.routing) is FrameRouting and tsn.routing.group_size == 1
@@ -132,13 +145,17 @@ def test_hooks_fire_on_the_modules_that_run_and_see_their_values():
         torch.testing.assert_close(model(video), logits)  # hooks change nothing
     with torch.enable_grad():
         stem = torch.rand(8, 16, 8, 8, requires_grad=True)
-        assert model.layer0.tam(stem, 8).data_ptr() != stem.data_ptr()  # never in place when a gradient is needed
+        assert (
+            model.layer0.tam(stem, 8).data_ptr() != stem.data_ptr()
+        )  # never in place when a gradient is needed
 
 
 def test_a_global_hook_changes_no_path():
     model = randomize_(build_model("blvnet_tam_tiny")).eval()
     calls = []
-    handle = torch.nn.modules.module.register_module_forward_hook(lambda m, *_: calls.append(type(m).__name__))
+    handle = torch.nn.modules.module.register_module_forward_hook(
+        lambda m, *_: calls.append(type(m).__name__)
+    )
     try:
         with torch.no_grad():
             model(random_video(1, 8, 64))
@@ -148,12 +165,24 @@ def test_a_global_hook_changes_no_path():
 
 
 def test_no_private_hook_registry_is_read():
-    out = subprocess.run(["git", "grep", "-n", "-E", r"_global_(forward|backward)|_forward_hooks|_backward_hooks",
-                          "--", "blvnet_edu", "app", "benchmarks"], capture_output=True, text=True)
+    out = subprocess.run(
+        [
+            "git",
+            "grep",
+            "-n",
+            "-E",
+            r"_global_(forward|backward)|_forward_hooks|_backward_hooks",
+            "--",
+            "blvnet_edu",
+            "app",
+            "benchmarks",
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert out.stdout == "", out.stdout
 
 
 def test_is_fast():
     model = build_model("blvnet_tam_tiny", fast=False)
     assert not is_fast(model) and is_fast(to_fast(model)) and not is_fast(to_paper(model))
-

@@ -35,35 +35,53 @@ STUB = 'raise NotImplementedError("your turn")'
 WRONG = {  # a typical mistake for every "your turn" function: its check must reject it
     "fold_frames": "def fold_frames(video):\n    return video.transpose(0, 1).reshape(-1, *video.shape[2:])",
     "consensus": "def consensus(s, t):\n    return s.view(t, -1, s.shape[-1]).mean(0)",
-    "to_model_input": ("def to_model_input(frames):\n    from blvnet_edu.data.transforms import IMAGENET_MEAN, IMAGENET_STD\n"
-                       "    m, s = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)\n"
-                       "    return (frames.float() - m) / s"),
-    "centre_crop": ("def centre_crop(frames, size):\n    h, w = frames.shape[-2:]\n"
-                    "    t, l = (h - size) // 2, (w - size) // 2\n    return frames[..., t:t + size, l:l + size]"),
-    "tam_conv1d": ("def tam_conv1d(x, weight, num_frames):\n    c = weight.shape[1]\n    h, w = x.shape[-2:]\n"
-                   "    s = unfold_time(x, num_frames).permute(0, 3, 4, 2, 1).reshape(-1, c, num_frames)\n"
-                   "    o = F.conv1d(s, weight.flip(0).t().unsqueeze(1), padding=weight.shape[0] // 2, groups=c)\n"
-                   "    return fold_time(F.relu(o.view(-1, h, w, c, num_frames).permute(0, 4, 3, 1, 2)))"),
+    "to_model_input": (
+        "def to_model_input(frames):\n    from blvnet_edu.data.transforms import IMAGENET_MEAN, "
+        "IMAGENET_STD\n"
+        "    m, s = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), torch.tensor(IMAGENET_STD).view(1, 3, 1, "
+        "1)\n"
+        "    return (frames.float() - m) / s"
+    ),
+    "centre_crop": (
+        "def centre_crop(frames, size):\n    h, w = frames.shape[-2:]\n"
+        "    t, l = (h - size) // 2, (w - size) // 2\n    return frames[..., t:t + size, l:l + size]"
+    ),
+    "tam_conv1d": (
+        "def tam_conv1d(x, weight, num_frames):\n    c = weight.shape[1]\n    h, w = x.shape[-2:]\n"
+        "    s = unfold_time(x, num_frames).permute(0, 3, 4, 2, 1).reshape(-1, c, num_frames)\n"
+        "    o = F.conv1d(s, weight.flip(0).t().unsqueeze(1), padding=weight.shape[0] // 2, groups=c)\n"
+        "    return fold_time(F.relu(o.view(-1, h, w, c, num_frames).permute(0, 4, 3, 1, 2)))"
+    ),
     "reversed_weights": "def reversed_weights(weight):\n    return weight",
     "split_pairs": "def split_pairs(frames):\n    return frames[0::2], frames[1::2]",
     "copy_back": "def copy_back(fused):\n    return fused.repeat(2, 1, 1, 1)",
-    "conv_macs": ("def conv_macs(conv, h, w):\n    kh, kw = conv.kernel_size\n"
-                  "    oh = (h + 2 * conv.padding[0] - kh) // conv.stride[0] + 1\n"
-                  "    ow = (w + 2 * conv.padding[1] - kw) // conv.stride[1] + 1\n"
-                  "    return oh * ow * conv.out_channels * conv.in_channels * kh * kw"),
+    "conv_macs": (
+        "def conv_macs(conv, h, w):\n    kh, kw = conv.kernel_size\n"
+        "    oh = (h + 2 * conv.padding[0] - kh) // conv.stride[0] + 1\n"
+        "    ow = (w + 2 * conv.padding[1] - kw) // conv.stride[1] + 1\n"
+        "    return oh * ow * conv.out_channels * conv.in_channels * kh * kw"
+    ),
     "clip_scores": "def clip_scores(s, t):\n    return s.view(-1, t, s.shape[-1]).mean(1)",
     "clip_name": "def clip_name(i, a, b):\n    return f'{i}_{a}_{b}'",
     "kinetics_classes": "def kinetics_classes(labels):\n    return list(dict.fromkeys(labels))",
-    "lr_factor": ("def lr_factor(step, total, warmup):\n    import math\n"
-                  "    return 0.5 * (1 + math.cos(math.pi * step / total))"),
-    "decay_groups": "def decay_groups(model, wd):\n    return [{'params': list(model.parameters()), 'weight_decay': wd}]",
-    "saliency_map": ("def saliency_map(model, video, target):\n    video = video.detach().requires_grad_()\n"
-                     "    model(video)[0, target].backward()\n    m = video.grad[0].sum(1).abs()\n    return m / m.max()"),
+    "lr_factor": (
+        "def lr_factor(step, total, warmup):\n    import math\n"
+        "    return 0.5 * (1 + math.cos(math.pi * step / total))"
+    ),
+    "decay_groups": (
+        "def decay_groups(model, wd):\n    return [{'params': list(model.parameters()), 'weight_decay': wd}]"
+    ),
+    "saliency_map": (
+        "def saliency_map(model, video, target):\n    video = video.detach().requires_grad_()\n"
+        "    model(video)[0, target].backward()\n    m = video.grad[0].sum(1).abs()\n    return m / m.max()"
+    ),
     "authors_indices": "def authors_indices(n):\n    return [x * n // 16 for x in range(16)]",
     "upright": "def upright(image, rotation):\n    return np.rot90(image, k=-round(rotation / 90) % 4)",
-    "frame_importance": ("def frame_importance(model, video, target):\n    p = model(video)[0, target]\n    out = []\n"
-                         "    for t in range(video.shape[1]):\n        v = video.clone()\n        v[:, t] = 0\n"
-                         "        out.append(p - model(v)[0, target])\n    return torch.stack(out)"),
+    "frame_importance": (
+        "def frame_importance(model, video, target):\n    p = model(video)[0, target]\n    out = []\n"
+        "    for t in range(video.shape[1]):\n        v = video.clone()\n        v[:, t] = 0\n"
+        "        out.append(p - model(v)[0, target])\n    return torch.stack(out)"
+    ),
 }
 
 
@@ -75,7 +93,9 @@ def your_turns(nb) -> list[dict]:
             continue
         name = re.search(r"^def (\w+)\(", cell.source, re.M)[1]
         check = next(j for j in range(i + 1, len(nb.cells)) if nb.cells[j].cell_type == "code")
-        solution = next(c.source for c in nb.cells[check + 1:] if c.cell_type == "markdown" and "```python" in c.source)
+        solution = next(
+            c.source for c in nb.cells[check + 1 :] if c.cell_type == "markdown" and "```python" in c.source
+        )
         code = re.search(r"```python\n(.*?)```", solution, re.S)[1]
         found.append({"stub": i, "check": check, "solution": code, "name": name})
     return found
@@ -93,8 +113,11 @@ def test_notebook_structure(path):
     nb = jupytext.read(path)
     markdown = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
     assert re.search(r"\*\*Objectives\.?\*\*", markdown), "objectives at the top"
-    assert re.search(r"\*\*Before you start\.\*\* Prerequisites: .+ Run time on 2 CPU cores: quick mode .+ about "
-                     r".+; full mode \(the default\) about ", " ".join(markdown.split())), "prerequisites and run times"
+    assert re.search(
+        r"\*\*Before you start\.\*\* Prerequisites: .+ Run time on 2 CPU cores: quick mode .+ about "
+        r".+; full mode \(the default\) about ",
+        " ".join(markdown.split()),
+    ), "prerequisites and run times"
     assert "## Read next" in nb.cells[-1].source, "ends with what to read next"
     assert "## Exercises" in markdown
     assert markdown.count("<details>") >= 2, "exercises come with solutions to reveal"
@@ -105,7 +128,9 @@ def test_notebook_structure(path):
     turns = your_turns(nb)
     assert len(turns) >= 2, "at least two 'your turn' exercises"
     for turn in turns:
-        assert re.search(rf"^check\(\"Your turn \d\", test_{turn['name']}\)$", nb.cells[turn["check"]].source, re.M)
+        assert re.search(
+            rf"^check\(\"Your turn \d\", test_{turn['name']}\)$", nb.cells[turn["check"]].source, re.M
+        )
         assert f"def {turn['name']}(" in turn["solution"] and turn["name"] in WRONG
 
 
@@ -114,31 +139,44 @@ def test_notebook_runs_in_quick_mode(path, tmp_path, monkeypatch):
     monkeypatch.setenv("BLVNET_EDU_QUICK", "1")
     monkeypatch.setenv("BLVNET_EDU_COURSE_DIR", str(tmp_path / "course"))
     monkeypatch.setenv("BLVNET_EDU_FIGURES", str(tmp_path / "figures.json"))
-    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(ROOT / "notebooks"), os.environ.get("PYTHONPATH", "")]))
+    monkeypatch.setenv(
+        "PYTHONPATH", os.pathsep.join([str(ROOT / "notebooks"), os.environ.get("PYTHONPATH", "")])
+    )
     nb = jupytext.read(path)
     turns = your_turns(nb)
     for turn in turns:  # the student's answers: the solutions
         nb.cells[turn["stub"]].source = turn["solution"]
     for turn in turns:  # then a typical wrong answer, which each check must reject
         check_source = nb.cells[turn["check"]].source
-        nb.cells.append(nbformat.v4.new_code_cell(
-            f"{WRONG[turn['name']]}\n\ntry:\n{textwrap.indent(check_source, '    ')}\nexcept AssertionError:\n"
-            f"    pass\nelse:\n    raise RuntimeError('the check of {turn['name']} accepts a wrong answer')"))
+        nb.cells.append(
+            nbformat.v4.new_code_cell(
+                f"{WRONG[turn['name']]}\n\ntry:\n{textwrap.indent(check_source, '    ')}\nexcept "
+                "AssertionError:\n"
+                f"    pass\nelse:\n    raise RuntimeError('the check of {turn['name']} accepts a wrong "
+                "answer')"
+            )
+        )
     client = NotebookClient(
         nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
     )
     start = time.perf_counter()
     client.execute()  # raises CellExecutionError naming the failing cell
     TIMES[path.stem] = time.perf_counter() - start
-    errors = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []) if o.output_type == "error"]
+    errors = [
+        o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []) if o.output_type == "error"
+    ]
     assert not errors
     said = ["".join(o.get("text", "") for o in nb.cells[t["check"]].outputs) for t in turns]
     assert all(re.search(r"Your turn \d: correct!", text) for text in said), said
     # every figure the README quotes from this notebook is still computed (in quick mode, by the same code)
-    recorded = json.loads((tmp_path / "figures.json").read_text()) if (tmp_path / "figures.json").exists() else {}
+    recorded = (
+        json.loads((tmp_path / "figures.json").read_text()) if (tmp_path / "figures.json").exists() else {}
+    )
     quoted = {k for k in FULL_RUN if k.startswith(f"{path.stem[:2]}.") and not k.endswith(".seconds")}
     assert set(recorded) == quoted, "run python benchmarks/course_figures.py"
-    for key in (k for k in quoted if k.startswith(course_figures.MODE_FREE)):  # counted at 224 px in both modes
+    for key in (
+        k for k in quoted if k.startswith(course_figures.MODE_FREE)
+    ):  # counted at 224 px in both modes
         assert math.isclose(recorded[key], FULL_RUN[key], rel_tol=1e-9), (key, recorded[key], FULL_RUN[key])
     print(f"{path.stem}: {TIMES[path.stem]:.1f} s")
 
@@ -147,19 +185,26 @@ def test_the_readme_quotes_the_last_full_run():
     """The README's course figures and run times are rendered from the full run's recorded file."""
     readme = (ROOT / "README.md").read_text()
     assert readme == course_figures.readme_with_figures(readme, FULL_RUN), (
-        "the README differs from docs/benchmarks/course_figures.json: python benchmarks/course_figures.py --render-only")
+        "the README differs from docs/benchmarks/course_figures.json: python benchmarks/course_figures.py "
+        "--render-only"
+    )
     assert set(FULL_RUN) >= {f"{p.stem[:2]}.seconds" for p in NOTEBOOKS}
     assert FULL_RUN["run"]["sources"] == course_figures.source_digests(), (
-        "the notebooks changed since the published run (docs/course/): python benchmarks/course_figures.py")
+        "the notebooks changed since the published run (docs/course/): python benchmarks/course_figures.py"
+    )
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_each_notebook_states_about_the_full_runs_time(path):
-    markdown = " ".join(" ".join(c.source for c in jupytext.read(path).cells if c.cell_type == "markdown").split())
+    markdown = " ".join(
+        " ".join(c.source for c in jupytext.read(path).cells if c.cell_type == "markdown").split()
+    )
     number, unit = re.search(r"full mode \(the default\) about ([\d.]+) (s|minutes?)\b", markdown).groups()
     stated = float(number) * (60 if unit.startswith("minute") else 1)
     measured = FULL_RUN[f"{path.stem[:2]}.seconds"]
-    assert measured / 2 <= stated <= measured * 2, f"{path.stem} says about {number} {unit}; the full run took {measured:.0f} s"
+    assert measured / 2 <= stated <= measured * 2, (
+        f"{path.stem} says about {number} {unit}; the full run took {measured:.0f} s"
+    )
 
 
 def test_a_check_says_when_an_exercise_is_not_done_yet(capsys, monkeypatch):

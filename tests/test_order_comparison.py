@@ -6,8 +6,14 @@ import torch
 
 from blvnet_edu import build_model
 from blvnet_edu.clips import ClipError, load_clip, load_clips
-from blvnet_edu.order_comparison import (OrderResult, order_comparison, order_markdown, order_sensitive,
-                                         parse_order, reorder_clip)
+from blvnet_edu.order_comparison import (
+    OrderResult,
+    order_comparison,
+    order_markdown,
+    order_sensitive,
+    parse_order,
+    reorder_clip,
+)
 
 
 def test_reorder_clip_is_reproducible_and_keeps_pairs(clip_file):
@@ -30,30 +36,37 @@ def test_reorder_clip_is_reproducible_and_keeps_pairs(clip_file):
         reorder_clip(clip, "custom", order=[0, 1, 2])
 
 
-@pytest.mark.parametrize("text,expected", [
-    ("7 6 5 4 3 2 1 0", [7, 6, 5, 4, 3, 2, 1, 0]),
-    ("4,5 | 6,7 | 0,1 | 2,3", [4, 5, 6, 7, 0, 1, 2, 3]),
-    (" 0 0 0 0 0 0 0 0 ", [0] * 8),
-])
+@pytest.mark.parametrize(
+    "text,expected",
+    [
+        ("7 6 5 4 3 2 1 0", [7, 6, 5, 4, 3, 2, 1, 0]),
+        ("4,5 | 6,7 | 0,1 | 2,3", [4, 5, 6, 7, 0, 1, 2, 3]),
+        (" 0 0 0 0 0 0 0 0 ", [0] * 8),
+    ],
+)
 def test_a_typed_order(text, expected):
     assert parse_order(text, 8) == expected
 
 
-@pytest.mark.parametrize("text,message", [
-    ("", "type a frame order: 8 positions from 0 to 7, e.g. 7 6 5"),
-    ("1 2 3", "the order has 3 positions; this clip has 8 frames"),
-    ("0 1 2 3 4 5 6 x", "'x' is not a frame position"),
-    ("0 1 2 3 4 5 6 8", "position 8 is not in the clip"),
-    ("0 1 2 3 4 5 6 -1", "position -1 is not in the clip"),
-])
+@pytest.mark.parametrize(
+    "text,message",
+    [
+        ("", "type a frame order: 8 positions from 0 to 7, e.g. 7 6 5"),
+        ("1 2 3", "the order has 3 positions; this clip has 8 frames"),
+        ("0 1 2 3 4 5 6 x", "'x' is not a frame position"),
+        ("0 1 2 3 4 5 6 8", "position 8 is not in the clip"),
+        ("0 1 2 3 4 5 6 -1", "position -1 is not in the clip"),
+    ],
+)
 def test_a_typed_order_that_does_not_fit_says_why(text, message):
     with pytest.raises(ClipError, match=message):
         parse_order(text, 8)
 
 
 def test_what_each_architecture_can_notice_follows_from_the_order():
-    tsn, blvnet, tam = (build_model(name).config
-                        for name in ("tsn_resnet_tiny", "blvnet_tiny", "blvnet_tam_tiny"))
+    tsn, blvnet, tam = (
+        build_model(name).config for name in ("tsn_resnet_tiny", "blvnet_tiny", "blvnet_tam_tiny")
+    )
     assert [order_sensitive(c, "halves_swapped") for c in (tsn, blvnet, tam)] == [False, False, True]
     assert [order_sensitive(c, "reversed") for c in (tsn, blvnet, tam)] == [False, True, True]
     within_pairs = [1, 0, 3, 2, 5, 4, 7, 6]  # each pair reversed in place: new pairs, same frames
@@ -65,8 +78,10 @@ def test_what_each_architecture_can_notice_follows_from_the_order():
 
 def test_order_comparison_shows_what_each_architecture_can_notice(three_models, clip_file):
     clips = load_clips(clip_file, three_models)
-    results = {test: {r.model: r for r in order_comparison(three_models, clips, test)}
-               for test in ("reversed", "shuffled_pairs")}
+    results = {
+        test: {r.model: r for r in order_comparison(three_models, clips, test)}
+        for test in ("reversed", "shuffled_pairs")
+    }
 
     def same(r: OrderResult) -> bool:
         before, after = torch.tensor(list(r.original.values())), torch.tensor(list(r.modified.values()))

@@ -1,9 +1,9 @@
 """pyproject.toml and environment.yml pin the same versions; the README's commands are what CI runs."""
 
 import re
-import tomllib
 from pathlib import Path
 
+import tomllib
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -38,10 +38,14 @@ def test_ci_runs_exactly_the_readme_test_command():
 
 def test_the_test_command_lints_and_runs_every_tier():
     """`scripts/test.sh` (the README's test command) runs ruff, then pytest with no marker left out."""
-    lines = [line for line in (ROOT / "scripts" / "test.sh").read_text().splitlines() if line and line[0] != "#"]
+    lines = [
+        line for line in (ROOT / "scripts" / "test.sh").read_text().splitlines() if line and line[0] != "#"
+    ]
     assert any(".venv/bin/ruff check" in line for line in lines)
     assert any(".venv/bin/ruff format --check" in line for line in lines)
-    assert lines[-1] == '.venv/bin/python -m pytest "$@"'  # everything: cuda tests skip themselves without a GPU
+    assert (
+        lines[-1] == '.venv/bin/python -m pytest "$@"'
+    )  # everything: cuda tests skip themselves without a GPU
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())
     assert any(r.startswith("ruff==") for r in project["project"]["optional-dependencies"]["dev"])
     assert any(m.startswith("slow:") for m in project["tool"]["pytest"]["ini_options"]["markers"])
@@ -70,7 +74,10 @@ def test_the_wheel_holds_the_library_and_the_app_with_its_data():
     assert {"demo/*.pt", "examples/*.mp4"} <= set(data)
     labels = setuptools["package-data"]["blvnet_edu.data"]  # the released checkpoints' class names
     assert sorted(p.name for p in (ROOT / "blvnet_edu" / "data").glob(labels[0])) == [
-        "kinetics400.txt", "something_something_v1.txt", "something_something_v2.txt"]
+        "kinetics400.txt",
+        "something_something_v1.txt",
+        "something_something_v2.txt",
+    ]
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     assert not any(r.startswith("gradio") for r in project["dependencies"])  # the app is an extra
     assert any(r.startswith("gradio==") for r in project["optional-dependencies"]["app"])

@@ -5,13 +5,12 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import flip_tensor_byte, randomize_
 
 from blvnet_edu import CheckpointMismatchError, build_model
 from blvnet_edu.engine.checkpointing import rng_state
 from blvnet_edu.models.checkpoints import load_file
 from blvnet_edu.saved_run import FORMAT, Preprocessing, SavedRun, weights_digest
-
-from conftest import flip_tensor_byte, randomize_
 
 ROOT = Path(__file__).resolve().parents[1]
 CLASSES = ["a", "b", "c"]
@@ -30,9 +29,18 @@ def training_run(model) -> SavedRun:
     optimizer.zero_grad(set_to_none=True)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)
     return SavedRun(
-        model.config, CLASSES, model.state_dict(), Preprocessing(48, 56, 2), {"size": 48, "lr": 0.1},
-        epoch=3, metrics={"top1": 0.5, "per_class": [0.1, 0.2, 0.3]}, optimizer=optimizer.state_dict(),
-        scheduler=scheduler.state_dict(), scaler={"scale": 1.0}, rng=rng_state(), best_top1=0.75,
+        model.config,
+        CLASSES,
+        model.state_dict(),
+        Preprocessing(48, 56, 2),
+        {"size": 48, "lr": 0.1},
+        epoch=3,
+        metrics={"top1": 0.5, "per_class": [0.1, 0.2, 0.3]},
+        optimizer=optimizer.state_dict(),
+        scheduler=scheduler.state_dict(),
+        scaler={"scale": 1.0},
+        rng=rng_state(),
+        best_top1=0.75,
     )
 
 
@@ -110,16 +118,27 @@ def test_files_without_a_digest_still_load(demo):
 
 def test_an_old_file_without_preprocessing_takes_the_defaults(model, tmp_path):
     path = tmp_path / "old.pt"
-    torch.save({"format": FORMAT, "model": model.state_dict(), "model_config": model.config.to_dict(),
-                "classes": CLASSES}, path)
+    torch.save(
+        {
+            "format": FORMAT,
+            "model": model.state_dict(),
+            "model_config": model.config.to_dict(),
+            "classes": CLASSES,
+        },
+        path,
+    )
     run = SavedRun.load(path)
     assert run.preprocessing == Preprocessing(224, 256, None) and run.train_config == {}
 
 
 @pytest.mark.parametrize("missing", [["model"], ["classes"], ["model_config", "classes"]])
 def test_missing_keys_are_named(model, tmp_path, missing):
-    payload = {"format": FORMAT, "model": model.state_dict(), "model_config": model.config.to_dict(),
-               "classes": CLASSES}
+    payload = {
+        "format": FORMAT,
+        "model": model.state_dict(),
+        "model_config": model.config.to_dict(),
+        "classes": CLASSES,
+    }
     for key in missing:
         del payload[key]
     torch.save(payload, tmp_path / "partial.pt")

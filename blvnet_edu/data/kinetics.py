@@ -134,8 +134,10 @@ def make_subset(
         return target
 
     ordered = {  # (split, class) -> [(clip stem, file or None)] in a seeded order of YouTube ids
-        key: [(clip_stem(r), files.get(clip_stem(r)))
-              for r in sorted(group, key=lambda r: clip_order(seed, r.youtube_id))]
+        key: [
+            (clip_stem(r), files.get(clip_stem(r)))
+            for r in sorted(group, key=lambda r: clip_order(seed, r.youtube_id))
+        ]
         for key, group in candidates.items()
     }
     splits, skipped, short = pick_checked(ordered, classes, wanted, prepare, progress)

@@ -149,8 +149,9 @@ def read_text(path: str | Path, what: str = "file") -> str:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as err:
         line = data[: err.start].count(b"\n") + 1
-        raise ValueError(f"{path}, line {line}: not UTF-8 text (byte 0x{data[err.start]:02x}); "
-                         "save the file as UTF-8") from err
+        raise ValueError(
+            f"{path}, line {line}: not UTF-8 text (byte 0x{data[err.start]:02x}); save the file as UTF-8"
+        ) from err
 
 
 def safe_component(name: str) -> str:
@@ -189,8 +190,7 @@ def folder_entries(root: str | Path) -> tuple[list[str], dict[str, list[Path]]]:
         raise FileNotFoundError(f"video folder not found: {root}")
     classes = sorted(d.name for d in root.iterdir() if d.is_dir() and not d.name.startswith("."))
     files = {
-        c: sorted(p for p in (root / c).rglob("*") if p.suffix.lower() in VIDEO_EXTENSIONS)
-        for c in classes
+        c: sorted(p for p in (root / c).rglob("*") if p.suffix.lower() in VIDEO_EXTENSIONS) for c in classes
     }
     classes = [c for c in classes if files[c]]
     if not classes:

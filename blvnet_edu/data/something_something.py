@@ -162,8 +162,9 @@ def _make_lists(
         "clips": {s: len(e) for s, e in splits.items()},
         "per_class_wanted": wanted,
         "classes_short_of_clips": short,
-        "skipped_by_reason": dict(Counter(s["reason"] if s["reason"] == "missing" else "unreadable"
-                                          for s in skipped)),
+        "skipped_by_reason": dict(
+            Counter(s["reason"] if s["reason"] == "missing" else "unreadable" for s in skipped)
+        ),
         "skipped_clips": skipped,
         "bad_annotation_rows": bad_rows,
         "seed": seed,
@@ -200,8 +201,18 @@ def ssv1_lists(
     if not frames.is_dir():
         raise FileNotFoundError(f"frame folder not found: {frames}")
     folders = {d.name: d for d in frames.iterdir() if d.is_dir()}
-    return _make_lists("something-something-v1", read_ssv1_annotations(root), folders, out,
-                       num_classes, class_list, per_class, val_per_class, seed, progress)
+    return _make_lists(
+        "something-something-v1",
+        read_ssv1_annotations(root),
+        folders,
+        out,
+        num_classes,
+        class_list,
+        per_class,
+        val_per_class,
+        seed,
+        progress,
+    )
 
 
 def ssv2_lists(
@@ -224,5 +235,15 @@ def ssv2_lists(
     """
     root = Path(root)
     files = index_videos(videos if videos is not None else root)
-    return _make_lists("something-something-v2", read_ssv2_annotations(root), files, out,
-                       num_classes, class_list, per_class, val_per_class, seed, progress)
+    return _make_lists(
+        "something-something-v2",
+        read_ssv2_annotations(root),
+        files,
+        out,
+        num_classes,
+        class_list,
+        per_class,
+        val_per_class,
+        seed,
+        progress,
+    )

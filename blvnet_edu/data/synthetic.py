@@ -52,8 +52,18 @@ import numpy as np
 from .video_io import write_video
 
 __all__ = [
-    "CLASSES", "ORDER_PAIRS", "SHORT_RANGE_PAIRS", "LONG_RANGE_PAIRS", "TIERS", "ClipParams",
-    "sample_params", "render_clip", "swap_halves", "make_synthetic", "order_pair_accuracy", "tier_accuracies",
+    "CLASSES",
+    "ORDER_PAIRS",
+    "SHORT_RANGE_PAIRS",
+    "LONG_RANGE_PAIRS",
+    "TIERS",
+    "ClipParams",
+    "sample_params",
+    "render_clip",
+    "swap_halves",
+    "make_synthetic",
+    "order_pair_accuracy",
+    "tier_accuracies",
 ]
 
 SHORT_RANGE_PAIRS = (  # (first, second = first reversed)
@@ -213,13 +223,17 @@ def make_synthetic(
         ValueError: `clips` < 1, `frames` outside 4..1024, `size` outside 32..1024, `fps` < 1
             or `val_fraction` outside [0, 1), before anything is written.
     """
-    problems = [f"{name} must be {rule}, got {value}" for name, value, ok, rule in (
-        ("clips", clips, clips >= 1, ">= 1"),
-        ("frames", frames, 4 <= frames <= 1024, "between 4 and 1024"),
-        ("size", size, 32 <= size <= 1024, "between 32 and 1024 pixels"),
-        ("fps", fps, fps >= 1, ">= 1"),
-        ("val_fraction", val_fraction, 0 <= val_fraction < 1, "in [0, 1)"),
-    ) if not ok]
+    problems = [
+        f"{name} must be {rule}, got {value}"
+        for name, value, ok, rule in (
+            ("clips", clips, clips >= 1, ">= 1"),
+            ("frames", frames, 4 <= frames <= 1024, "between 4 and 1024"),
+            ("size", size, 32 <= size <= 1024, "between 32 and 1024 pixels"),
+            ("fps", fps, fps >= 1, ">= 1"),
+            ("val_fraction", val_fraction, 0 <= val_fraction < 1, "in [0, 1)"),
+        )
+        if not ok
+    ]
     if problems:
         raise ValueError("; ".join(problems))
     out = Path(out)

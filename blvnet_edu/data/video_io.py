@@ -87,10 +87,32 @@ class VideoInfo:
 
 
 # FFmpeg demuxers of real video containers (`container.format.name` lists a demuxer's names).
-VIDEO_CONTAINERS = frozenset({
-    "mov", "mp4", "m4a", "3gp", "3g2", "mj2", "matroska", "webm", "avi", "mpeg", "mpegts", "mpegvideo",
-    "flv", "ogg", "asf", "gif", "mxf", "h264", "hevc", "m4v", "nut", "dv",
-})
+VIDEO_CONTAINERS = frozenset(
+    {
+        "mov",
+        "mp4",
+        "m4a",
+        "3gp",
+        "3g2",
+        "mj2",
+        "matroska",
+        "webm",
+        "avi",
+        "mpeg",
+        "mpegts",
+        "mpegvideo",
+        "flv",
+        "ogg",
+        "asf",
+        "gif",
+        "mxf",
+        "h264",
+        "hevc",
+        "m4v",
+        "nut",
+        "dv",
+    }
+)
 
 
 def _open(path: PathLike) -> av.container.InputContainer:
@@ -109,8 +131,10 @@ def _open(path: PathLike) -> av.container.InputContainer:
     if not formats & VIDEO_CONTAINERS:  # FFmpeg also "decodes" text (tty), images, subtitles, ...
         name = container.format.long_name or container.format.name
         container.close()
-        raise VideoDecodeError(f"{path}: not a video file (FFmpeg reads it as {name!r}); accepted: MP4/MOV, "
-                               "WebM/MKV, AVI, MPEG, FLV, OGG, WMV, GIF, or a folder of numbered frames")
+        raise VideoDecodeError(
+            f"{path}: not a video file (FFmpeg reads it as {name!r}); accepted: MP4/MOV, "
+            "WebM/MKV, AVI, MPEG, FLV, OGG, WMV, GIF, or a folder of numbered frames"
+        )
     if not container.streams.video:
         container.close()
         raise VideoDecodeError(f"{path}: the file has no video stream")
@@ -217,8 +241,15 @@ def read_frames(
     convert = functools.partial(_to_rgb, max_short_side=max_short_side)
     with _video_stream(path) as (container, stream):
         info = _stream_info(path, stream, container)
-        decoded, last_index = _decode_at(container, stream, info, sorted(set(indices)), seek_threshold,
-                                         convert, _Counter(path, max_decoded))
+        decoded, last_index = _decode_at(
+            container,
+            stream,
+            info,
+            sorted(set(indices)),
+            seek_threshold,
+            convert,
+            _Counter(path, max_decoded),
+        )
     if not decoded:
         raise VideoDecodeError(f"{path}: no frame could be decoded")
     # Frames the header promises but the stream lacks: a few are normal (headers estimate),
@@ -241,7 +272,9 @@ def _video_stream(path: PathLike):
     try:
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
-        stream.thread_count = min(4, os.cpu_count() or 1)  # each frame thread holds frames: memory grows with it
+        stream.thread_count = min(
+            4, os.cpu_count() or 1
+        )  # each frame thread holds frames: memory grows with it
         yield container, stream
     except av.FFmpegError as err:
         raise VideoDecodeError(f"{path}: cannot decode ({err})") from err
@@ -269,8 +302,9 @@ def _quarter_turns(frame: av.VideoFrame) -> int:
     return round((frame.rotation or 0) / 90) % 4
 
 
-def _to_rgb(frame: av.VideoFrame, max_short_side: int | None = None,
-            size: tuple[int, int] | None = None) -> np.ndarray:
+def _to_rgb(
+    frame: av.VideoFrame, max_short_side: int | None = None, size: tuple[int, int] | None = None
+) -> np.ndarray:
     """A decoded frame as `(H, W, 3)` uint8 RGB as a player shows it: turned by its rotation
     metadata (multiples of 90 degrees), and scaled down (area filter) where its short side is
     over `max_short_side`, or scaled to `size` `(width, height)` of the stored picture."""
@@ -295,8 +329,10 @@ class _Counter:
         for frame in frames:
             self.count += 1
             if self.limit is not None and self.count > self.limit:
-                raise VideoDecodeError(f"{self.path}: decoding stopped after {self.limit} frames (the limit); "
-                                       "the video's key frames are too far apart")
+                raise VideoDecodeError(
+                    f"{self.path}: decoding stopped after {self.limit} frames (the limit); "
+                    "the video's key frames are too far apart"
+                )
             yield frame
 
 
@@ -305,11 +341,20 @@ def _seek(container, stream, seconds: float) -> None:
     does, and what `decode_work` prices)."""
     start_pts = stream.start_time or 0
     start = float(start_pts * stream.time_base)
-    container.seek(start_pts + max(0, int((seconds - start) / stream.time_base)), stream=stream, backward=True)
+    container.seek(
+        start_pts + max(0, int((seconds - start) / stream.time_base)), stream=stream, backward=True
+    )
 
 
-def _decode_at(container, stream, info: VideoInfo, wanted: list[int], seek_threshold: float,
-               convert=_to_rgb, count=lambda frames: frames) -> tuple[dict, int]:
+def _decode_at(
+    container,
+    stream,
+    info: VideoInfo,
+    wanted: list[int],
+    seek_threshold: float,
+    convert=_to_rgb,
+    count=lambda frames: frames,
+) -> tuple[dict, int]:
     """`{index: (H, W, 3) uint8}` for the sorted, unique `wanted` indices, and the index of
     the last frame decoded (wanted indices past it get that frame)."""
     time_base = stream.time_base
@@ -359,8 +404,9 @@ def _decode_at(container, stream, info: VideoInfo, wanted: list[int], seek_thres
     return out, last_index
 
 
-def _decode_by_count(container, stream, wanted: list[int], convert=_to_rgb,
-                     count=lambda frames: frames) -> tuple[dict, int]:
+def _decode_by_count(
+    container, stream, wanted: list[int], convert=_to_rgb, count=lambda frames: frames
+) -> tuple[dict, int]:
     out, last, last_index = {}, None, -1
     wanted_set, highest = set(wanted), max(wanted)
     for last_index, frame in enumerate(count(container.decode(stream))):
@@ -412,7 +458,11 @@ def decode_work(path: PathLike, indices: Sequence[int], seek_threshold: float = 
             if position is not None and target - position <= seek_threshold:
                 work += (target - position) * info.fps
             else:
-                origin = start if position is None and target - start <= seek_threshold else key_frame_before(target)
+                origin = (
+                    start
+                    if position is None and target - start <= seek_threshold
+                    else key_frame_before(target)
+                )
                 work += (target - origin) * info.fps + 1
             position = target
     return math.ceil(work)
@@ -458,8 +508,11 @@ def _encode(
             stream = container.add_stream("libx264", rate=rate)
             stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
             if intra_only:
-                stream.options = {"qp": str(crf), "preset": "veryfast",
-                                  "x264-params": "keyint=1:min-keyint=1:scenecut=0"}
+                stream.options = {
+                    "qp": str(crf),
+                    "preset": "veryfast",
+                    "x264-params": "keyint=1:min-keyint=1:scenecut=0",
+                }
             else:
                 stream.options = {"crf": str(crf), "preset": "veryfast"}
             for image in images:

@@ -65,7 +65,8 @@ class TrainConfig:
             raise ValueError(f"eval_crops must be 1 or 3, got {self.eval_crops}")
 
     def _check_types(self) -> None:
-        """Each value of the type its field declares (YAML reads `lr=abc` as a string, `epochs=1.5` as a float)."""
+        """Each value of the type its field declares (YAML reads `lr=abc` as a string,
+        `epochs=1.5` as a float)."""
         kinds = {"int": (int,), "float": (int, float), "bool": (bool,), "str": (str,)}
         for f in dataclasses.fields(self):
             value, declared = getattr(self, f.name), str(f.type)
@@ -78,12 +79,14 @@ class TrainConfig:
             expected = kinds.get(base)
             bad_bool = isinstance(value, bool) and base in ("int", "float")
             if expected is not None and (bad_bool or not isinstance(value, expected)):
-                raise ValueError(f"{f.name} must be {base}{' or empty' if declared != base else ''}, "
-                                 f"got {value!r}")
+                raise ValueError(
+                    f"{f.name} must be {base}{' or empty' if declared != base else ''}, got {value!r}"
+                )
             if base.startswith("dict") and not isinstance(value, dict):
                 raise ValueError(f"{f.name} must be a mapping (key: value), got {value!r}")
-            if base.startswith("tuple") and not (isinstance(value, (list, tuple))
-                                                 and all(isinstance(v, (int, float)) for v in value)):
+            if base.startswith("tuple") and not (
+                isinstance(value, (list, tuple)) and all(isinstance(v, (int, float)) for v in value)
+            ):
                 raise ValueError(f"{f.name} must be a list of numbers, got {value!r}")
 
     def to_dict(self) -> dict[str, Any]:

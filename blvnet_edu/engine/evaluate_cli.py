@@ -1,4 +1,5 @@
-"""`blvnet-edu eval`: a checkpoint (ours or the authors') on a clip list, with several clips and crops per video."""
+"""`blvnet-edu eval`: a checkpoint (ours or the authors') on a clip list, with several clips
+and crops per video."""
 
 from __future__ import annotations
 
@@ -43,23 +44,30 @@ def evaluate_checkpoint(
     `model_name`); its lists must use the official class order. `num_frames`: frames per clip
     (default: the model's own)."""
     if clips < 1 or crops not in (1, 3) or batch_size < 1:
-        raise ValueError(f"--clips must be >= 1 ({clips}), --crops 1 or 3 ({crops}), --batch-size >= 1 ({batch_size})")
+        raise ValueError(
+            f"--clips must be >= 1 ({clips}), --crops 1 or 3 ({crops}), --batch-size >= 1 ({batch_size})"
+        )
     model, classes, saved = load_network(checkpoint, labels, model_name)
     frames = num_frames or model.config.num_frames
     if read_classes(Path(data) / "classes.txt") != classes:
         raise ValueError(f"{checkpoint} knows {len(classes)} classes that differ from {data}/classes.txt")
     target = resolve_device(device)
     dataset = VideoClipDataset(
-        Path(data) / f"{split}.csv", frames,
-        EvalTransform(size or saved.size, resize or saved.resize, crops), False,
-        stride=saved.stride, num_clips=clips,
+        Path(data) / f"{split}.csv",
+        frames,
+        EvalTransform(size or saved.size, resize or saved.resize, crops),
+        False,
+        stride=saved.stride,
+        num_clips=clips,
     )
     loader = DataLoader(dataset, batch_size, num_workers=workers)
     progress = lambda it: tqdm(it, desc=f"evaluating {split}", dynamic_ncols=True)  # noqa: E731
     if not order_tests:
         return evaluate(model.to(target), loader, len(classes), target, progress=progress)
     if frames % 2 or frames < 4:
-        raise ValueError(f"order tests shuffle frame pairs: they need an even number of frames >= 4, got {frames}")
+        raise ValueError(
+            f"order tests shuffle frame pairs: they need an even number of frames >= 4, got {frames}"
+        )
     scores, labels = order_scores(model.to(target), loader, target, progress=progress)
     loss = F.nll_loss(scores["original"].clamp_min(1e-12).log(), labels).item()
     return metrics_from_scores(scores["original"], labels, len(classes), loss), order_report(scores, labels)

@@ -82,12 +82,20 @@ def _freeze_batchnorm(model: nn.Module) -> None:
 def _loaders(cfg: TrainConfig, frames: int, info: DistInfo, pin: bool):
     data = Path(cfg.data)
     train_set = VideoClipDataset(
-        data / "train.csv", frames, TrainTransform(cfg.size, cfg.scales, cfg.flip), True,
-        stride=cfg.stride, seed=cfg.seed,
+        data / "train.csv",
+        frames,
+        TrainTransform(cfg.size, cfg.scales, cfg.flip),
+        True,
+        stride=cfg.stride,
+        seed=cfg.seed,
     )
     val_set = VideoClipDataset(
-        data / "val.csv", frames, EvalTransform(cfg.size, cfg.resize, cfg.eval_crops), False,
-        stride=cfg.stride, num_clips=cfg.eval_clips,
+        data / "val.csv",
+        frames,
+        EvalTransform(cfg.size, cfg.resize, cfg.eval_crops),
+        False,
+        stride=cfg.stride,
+        num_clips=cfg.eval_clips,
     )
     if len(train_set) < cfg.batch_size * info.world_size:
         raise ValueError(
@@ -145,7 +153,11 @@ def _trim_logs(out: Path, epochs_done: int) -> None:
         leftover.unlink(missing_ok=True)
     jsonl, table = out / "metrics.jsonl", out / "metrics.csv"
     if jsonl.exists():
-        rows = [line for line in jsonl.read_text(errors="replace").splitlines() if _epoch_of_json(line) <= epochs_done]
+        rows = [
+            line
+            for line in jsonl.read_text(errors="replace").splitlines()
+            if _epoch_of_json(line) <= epochs_done
+        ]
         jsonl.write_text("".join(row + "\n" for row in rows))
     if table.exists():
         header, *rows = table.read_text(errors="replace").splitlines() or [""]
@@ -184,8 +196,10 @@ def _train(cfg: TrainConfig, resume, log, info: DistInfo, device: torch.device) 
     train_set, sampler, train_loader, val_loader = _loaders(
         cfg, model.config.num_frames, info, pin=device.type == "cuda"
     )
-    steps_in_epoch = len(train_loader) if cfg.max_steps_per_epoch is None else min(
-        len(train_loader), cfg.max_steps_per_epoch
+    steps_in_epoch = (
+        len(train_loader)
+        if cfg.max_steps_per_epoch is None
+        else min(len(train_loader), cfg.max_steps_per_epoch)
     )
     updates_per_epoch = max(1, steps_in_epoch // cfg.accumulate)
     optimizer = torch.optim.SGD(_param_groups(model, cfg.weight_decay), lr=cfg.lr, momentum=cfg.momentum)
@@ -198,17 +212,21 @@ def _train(cfg: TrainConfig, resume, log, info: DistInfo, device: torch.device) 
 
     start_epoch, best_top1 = 0, -1.0
     if not resume and (out / "last.pt").exists():
-        raise ValueError(f"{out} already holds a training run (last.pt): continue it with --resume, "
-                         "or give another `out`")
+        raise ValueError(
+            f"{out} already holds a training run (last.pt): continue it with --resume, or give another `out`"
+        )
     if resume:
         path = out / "last.pt" if resume is True else Path(resume)
         saved = SavedRun.load(path)  # fields added to the model config since: defaults
         if saved.config != model.config:
-            raise ValueError(f"{path} was trained with another model ({saved.config}); "
-                             "resume with the configuration saved in its folder")
+            raise ValueError(
+                f"{path} was trained with another model ({saved.config}); "
+                "resume with the configuration saved in its folder"
+            )
         if saved.optimizer is None or saved.rng is None:
-            raise ValueError(f"{path} holds no training state (optimizer, random generators): "
-                             "resume from a run's last.pt")
+            raise ValueError(
+                f"{path} holds no training state (optimizer, random generators): resume from a run's last.pt"
+            )
         model.load_state_dict(saved.weights)
         optimizer.load_state_dict(saved.optimizer)
         scheduler.load_state_dict(saved.scheduler)
@@ -217,7 +235,11 @@ def _train(cfg: TrainConfig, resume, log, info: DistInfo, device: torch.device) 
         start_epoch, best_top1 = saved.epoch + 1, saved.best_top1
         log(f"resumed from {path} after epoch {saved.epoch}")
 
-    ddp = DistributedDataParallel(model, device_ids=[device] if device.type == "cuda" else None) if info.enabled else model
+    ddp = (
+        DistributedDataParallel(model, device_ids=[device] if device.type == "cuda" else None)
+        if info.enabled
+        else model
+    )
     run = torch.compile(ddp) if cfg.compile else ddp
     if info.is_main:
         out.mkdir(parents=True, exist_ok=True)
@@ -233,8 +255,14 @@ def _train(cfg: TrainConfig, resume, log, info: DistInfo, device: torch.device) 
             _freeze_batchnorm(model)
         started = time.perf_counter()
         loss_sum = torch.zeros(3, device=device)  # loss x n, correct, n
-        bar = tqdm(train_loader, total=steps_in_epoch, desc=f"epoch {epoch + 1}/{cfg.epochs}",
-                   disable=not info.is_main, leave=False, dynamic_ncols=True)
+        bar = tqdm(
+            train_loader,
+            total=steps_in_epoch,
+            desc=f"epoch {epoch + 1}/{cfg.epochs}",
+            disable=not info.is_main,
+            leave=False,
+            dynamic_ncols=True,
+        )
         optimizer.zero_grad(set_to_none=True)
         for step, (videos, labels) in enumerate(bar):
             if step >= steps_in_epoch:
@@ -257,31 +285,59 @@ def _train(cfg: TrainConfig, resume, log, info: DistInfo, device: torch.device) 
                 optimizer.zero_grad(set_to_none=True)
                 scheduler.step()
             n = labels.numel()
-            loss_sum += torch.stack([loss.detach() * n, (logits.argmax(1) == labels).sum(), torch.tensor(n, device=device)])
+            loss_sum += torch.stack(
+                [loss.detach() * n, (logits.argmax(1) == labels).sum(), torch.tensor(n, device=device)]
+            )
             bar.set_postfix(loss=f"{loss.item():.3f}", lr=f"{optimizer.param_groups[0]['lr']:.2e}")
         if info.enabled:
             dist.all_reduce(loss_sum)
         train_loss, train_top1 = (loss_sum[0] / loss_sum[2]).item(), (loss_sum[1] / loss_sum[2]).item()
-        record = {"epoch": epoch + 1, "lr": optimizer.param_groups[0]["lr"], "train_loss": train_loss,
-                  "train_top1": train_top1}
+        record = {
+            "epoch": epoch + 1,
+            "lr": optimizer.param_groups[0]["lr"],
+            "train_loss": train_loss,
+            "train_top1": train_top1,
+        }
         if info.is_main:
-            progress = lambda it: tqdm(it, desc="validation", leave=False, dynamic_ncols=True)
-            metrics = evaluate(unwrap(model), val_loader, len(classes), device, autocast_dtype, progress)
-            record.update(val_loss=metrics.loss, val_top1=metrics.top1, val_top5=metrics.top5,
-                          time_s=round(time.perf_counter() - started, 2),
-                          per_class={c: a for c, a in zip(classes, metrics.per_class)})
+            metrics = evaluate(
+                unwrap(model), val_loader, len(classes), device, autocast_dtype, _validation_bar
+            )
+            record.update(
+                val_loss=metrics.loss,
+                val_top1=metrics.top1,
+                val_top5=metrics.top5,
+                time_s=round(time.perf_counter() - started, 2),
+                per_class={c: a for c, a in zip(classes, metrics.per_class)},
+            )
             _log_epoch(out, record, classes, metrics.confusion)
-            saved = SavedRun(model.config, classes, unwrap(model).state_dict(),
-                             Preprocessing(cfg.size, cfg.resize, cfg.stride), cfg.to_dict(), epoch=epoch)
+            saved = SavedRun(
+                model.config,
+                classes,
+                unwrap(model).state_dict(),
+                Preprocessing(cfg.size, cfg.resize, cfg.stride),
+                cfg.to_dict(),
+                epoch=epoch,
+            )
             if metrics.top1 > best_top1:
                 best_top1 = metrics.top1
                 replace(saved, metrics=metrics.summary()).save(out / "best.pt")
-            replace(saved, optimizer=optimizer.state_dict(), scheduler=scheduler.state_dict(),
-                    scaler=scaler.state_dict(), rng=rng_state(), best_top1=best_top1).save(out / "last.pt")
-            log(f"epoch {epoch + 1}/{cfg.epochs}: train loss {train_loss:.3f} top-1 {train_top1:.3f} | "
+            replace(
+                saved,
+                optimizer=optimizer.state_dict(),
+                scheduler=scheduler.state_dict(),
+                scaler=scaler.state_dict(),
+                rng=rng_state(),
+                best_top1=best_top1,
+            ).save(out / "last.pt")
+            log(
+                f"epoch {epoch + 1}/{cfg.epochs}: train loss {train_loss:.3f} top-1 {train_top1:.3f} | "
                 f"val loss {metrics.loss:.3f} top-1 {metrics.top1:.3f} top-5 {metrics.top5:.3f} "
-                f"({record['time_s']:.1f} s)")
+                f"({record['time_s']:.1f} s)"
+            )
         if info.enabled:
             dist.barrier()
     return record
 
+
+def _validation_bar(batches):
+    return tqdm(batches, desc="validation", leave=False, dynamic_ncols=True)

@@ -48,20 +48,43 @@ from .. import budget
 from ..data.transforms import IMAGENET_MEAN, IMAGENET_STD
 from ..models.blvnet import STAGES
 
-__all__ = ["METHODS", "METHOD_NAMES", "BASELINES", "BASELINE_NAMES", "REPLACEMENTS", "REPLACEMENT_NAMES",
-           "attribute", "signed_attribution", "baseline_clip", "grad_cam", "temporal_importance",
-           "normalise_clip", "FrameRemoval", "frame_removal", "replacement_clip"]
+__all__ = [
+    "METHODS",
+    "METHOD_NAMES",
+    "BASELINES",
+    "BASELINE_NAMES",
+    "REPLACEMENTS",
+    "REPLACEMENT_NAMES",
+    "attribute",
+    "signed_attribution",
+    "baseline_clip",
+    "grad_cam",
+    "temporal_importance",
+    "normalise_clip",
+    "FrameRemoval",
+    "frame_removal",
+    "replacement_clip",
+]
 
 METHODS = ("saliency", "integrated_gradients", "occlusion", "gradcam")
-METHOD_NAMES = {"saliency": "Saliency", "integrated_gradients": "Integrated gradients",
-                "occlusion": "Occlusion", "gradcam": "Grad-CAM"}
+METHOD_NAMES = {
+    "saliency": "Saliency",
+    "integrated_gradients": "Integrated gradients",
+    "occlusion": "Occlusion",
+    "gradcam": "Grad-CAM",
+}
 BASELINES = ("black", "blurred", "frozen")
-BASELINE_NAMES = {"black": "black clip", "blurred": "blurred clip",
-                  "frozen": "middle frame, frozen (no motion)"}
+BASELINE_NAMES = {
+    "black": "black clip",
+    "blurred": "blurred clip",
+    "frozen": "middle frame, frozen (no motion)",
+}
 REPLACEMENTS = ("grey", "neighbour", "mean")
-REPLACEMENT_NAMES = {"grey": "grey (ImageNet's mean colour)",
-                     "neighbour": "the previous frame (frame 1 for frame 0)",
-                     "mean": "the clip's mean frame"}
+REPLACEMENT_NAMES = {
+    "grey": "grey (ImageNet's mean colour)",
+    "neighbour": "the previous frame (frame 1 for frame 0)",
+    "mean": "the clip's mean frame",
+}
 
 
 def normalise_clip(maps: Tensor) -> Tensor:
@@ -90,8 +113,18 @@ def baseline_clip(video: Tensor, kind: str = "black") -> Tensor:
     raise ValueError(f"unknown baseline {kind!r}; choose from {BASELINES}")
 
 
-def _attributions(model: nn.Module, video: Tensor, target: int, method: str, baseline: str, steps: int,
-                  internal_batch_size: int, layer: str, occlusion_window: int | None, signed: bool) -> Tensor:
+def _attributions(
+    model: nn.Module,
+    video: Tensor,
+    target: int,
+    method: str,
+    baseline: str,
+    steps: int,
+    internal_batch_size: int,
+    layer: str,
+    occlusion_window: int | None,
+    signed: bool,
+) -> Tensor:
     """Each method's maps `(T, H, W)` from one clip `(1, T, 3, H, W)`: signed (the channel sum of
     Captum's attributions) or as `attribute` has always drawn them (non-negative)."""
     if method not in METHODS:
@@ -106,16 +139,25 @@ def _attributions(model: nn.Module, video: Tensor, target: int, method: str, bas
         maps = maps[0].sum(1)  # (T, H, W): the gradient, or |gradient| summed over colours
     elif method == "integrated_gradients":
         ig = IntegratedGradients(model)
-        maps = ig.attribute(video, baselines=baseline_clip(video, baseline), target=target,
-                            n_steps=steps, internal_batch_size=internal_batch_size)
+        maps = ig.attribute(
+            video,
+            baselines=baseline_clip(video, baseline),
+            target=target,
+            n_steps=steps,
+            internal_batch_size=internal_batch_size,
+        )
         maps = maps[0].sum(1)  # (T, H, W)
         maps = maps if signed else maps.abs()
     elif method == "occlusion":
         window = occlusion_window or budget.occlusion_window(h, w)  # what budget.plan_explanation prices
         stride = budget.occlusion_stride(window)
         maps = Occlusion(model).attribute(
-            video, sliding_window_shapes=(1, 3, window, window), strides=(1, 3, stride, stride),
-            target=target, baselines=0.0, perturbations_per_eval=budget.occlusion_batch(t, h, w),
+            video,
+            sliding_window_shapes=(1, 3, window, window),
+            strides=(1, 3, stride, stride),
+            target=target,
+            baselines=0.0,
+            perturbations_per_eval=budget.occlusion_batch(t, h, w),
         )
         # (T, H, W): positive where hiding the patch lowers the score. A patch covers the three
         # colours, so each holds the same drop: signed maps keep one.
@@ -146,8 +188,18 @@ def signed_attribution(
     each pixel's share of score(clip) - score(baseline); occlusion: the score lost when the
     pixel's patch is hidden; Grad-CAM: the class-weighted feature map before Grad-CAM's
     ReLU). Arguments as in `attribute`. Drawing them is `overlays.display_maps`'s job."""
-    return _attributions(model, video, target, method, baseline, steps, internal_batch_size, layer,
-                         occlusion_window, signed=True)
+    return _attributions(
+        model,
+        video,
+        target,
+        method,
+        baseline,
+        steps,
+        internal_batch_size,
+        layer,
+        occlusion_window,
+        signed=True,
+    )
 
 
 def attribute(
@@ -177,13 +229,24 @@ def attribute(
         layer: the module Grad-CAM looks at (`layer1` .. `layer4`).
         occlusion_window: side of the occluding patch (default: an eighth of the frame).
     """
-    maps = _attributions(model, video, target, method, baseline, steps, internal_batch_size, layer,
-                         occlusion_window, signed=False)
+    maps = _attributions(
+        model,
+        video,
+        target,
+        method,
+        baseline,
+        steps,
+        internal_batch_size,
+        layer,
+        occlusion_window,
+        signed=False,
+    )
     return normalise_clip(maps)
 
 
-def grad_cam(model: nn.Module, video: Tensor, target: int, layer: str = "layer3",
-             relu: bool = True) -> Tensor:
+def grad_cam(
+    model: nn.Module, video: Tensor, target: int, layer: str = "layer3", relu: bool = True
+) -> Tensor:
     """Grad-CAM (Selvaraju et al., 2017) on a stage's output: `ReLU(sum_c mean_hw(dS/dA_c) A_c)`
     (without the ReLU when `relu=False`: negative where the features speak against the class).
 
@@ -254,8 +317,9 @@ class FrameRemoval:
 
 
 @torch.inference_mode()
-def frame_removal(model: Callable[[Tensor], Tensor], video: Tensor, target: int, replacement: str = "grey",
-                  batch: int = 4) -> FrameRemoval:
+def frame_removal(
+    model: Callable[[Tensor], Tensor], video: Tensor, target: int, replacement: str = "grey", batch: int = 4
+) -> FrameRemoval:
     """Each frame of one clip `(1, T, 3, H, W)` replaced in turn (`replacement_clip`): the
     class's score and probability each time, `T + 1` forward passes in batches of `batch` clips."""
     if video.ndim != 5 or video.shape[0] != 1:
@@ -273,5 +337,6 @@ def frame_removal(model: Callable[[Tensor], Tensor], video: Tensor, target: int,
         logits.append(model(clips))  # (b, K)
     logits = torch.cat(logits).float()  # (1 + T, K)
     probabilities = logits.softmax(-1)[:, target]
-    return FrameRemoval(replacement, logits[0, target].item(), probabilities[0].item(), logits[1:, target],
-                        probabilities[1:])
+    return FrameRemoval(
+        replacement, logits[0, target].item(), probabilities[0].item(), logits[1:, target], probabilities[1:]
+    )

@@ -20,8 +20,18 @@ from torch import Tensor
 
 from ..data.video_io import write_video
 
-__all__ = ["SIGNS", "SIGN_NAMES", "OUTLIER_PERC", "clip_threshold", "display_maps", "colour_table",
-           "colorize", "greyscale", "overlay", "overlay_video"]
+__all__ = [
+    "SIGNS",
+    "SIGN_NAMES",
+    "OUTLIER_PERC",
+    "clip_threshold",
+    "display_maps",
+    "colour_table",
+    "colorize",
+    "greyscale",
+    "overlay",
+    "overlay_video",
+]
 
 SIGNS = ("absolute_value", "positive", "negative", "all")  # Captum's names
 SIGN_NAMES = {
@@ -48,16 +58,21 @@ def clip_threshold(values: Tensor, outlier_perc: float = OUTLIER_PERC) -> float:
     return float(magnitudes[first])
 
 
-def display_maps(values: Tensor, sign: str = "absolute_value",
-                 outlier_perc: float = OUTLIER_PERC) -> tuple[Tensor, float]:
+def display_maps(
+    values: Tensor, sign: str = "absolute_value", outlier_perc: float = OUTLIER_PERC
+) -> tuple[Tensor, float]:
     """`(T, H, W)` signed values -> (maps, threshold): the chosen sign scaled by the clip's
     threshold and clipped, in `[0, 1]` (`[-1, 1]` for `all`), and the value that maps to 1.
 
     `negative` shows the size of the negative values (0 where the value is positive)."""
     if sign not in SIGNS:
         raise ValueError(f"unknown sign {sign!r}; choose from {SIGNS}")
-    shown = {"absolute_value": values.abs(), "positive": values.clamp_min(0),
-             "negative": (-values).clamp_min(0), "all": values}[sign].float()
+    shown = {
+        "absolute_value": values.abs(),
+        "positive": values.clamp_min(0),
+        "negative": (-values).clamp_min(0),
+        "all": values,
+    }[sign].float()
     threshold = clip_threshold(shown, outlier_perc)
     if threshold == 0:
         return torch.zeros_like(shown), 0.0
@@ -73,7 +88,8 @@ def colour_table(sign: str = "absolute_value", size: int = 256) -> Tensor:
     if sign == "absolute_value":
         return torch.tensor(
             matplotlib.colormaps["inferno"](torch.linspace(0, 1, size).numpy())[:, :3] * 255.0,
-            dtype=torch.float32)
+            dtype=torch.float32,
+        )
     if sign == "positive":
         return _RED.expand(size, 3).clone()
     if sign == "negative":
@@ -101,8 +117,9 @@ def greyscale(frames: Tensor) -> Tensor:
     return luma.to(torch.uint8).unsqueeze(1).expand_as(frames)
 
 
-def overlay(frames: Tensor, maps: Tensor, alpha: float = 0.55, sign: str = "absolute_value",
-            grey: bool = False) -> Tensor:
+def overlay(
+    frames: Tensor, maps: Tensor, alpha: float = 0.55, sign: str = "absolute_value", grey: bool = False
+) -> Tensor:
     """Blend coloured `maps` `(T, H, W)` over uint8 `frames` `(T, 3, H, W)` (in grey if `grey`).
 
     Each pixel's colour weighs `alpha * |map|`: where the map is 0 the frame shows as it is,
@@ -118,8 +135,16 @@ def overlay(frames: Tensor, maps: Tensor, alpha: float = 0.55, sign: str = "abso
     return blended.round().to(torch.uint8)
 
 
-def overlay_video(path: str | Path, frames: Tensor, maps: Tensor, fps: float = 4.0, upscale: int = 1,
-                  alpha: float = 0.55, sign: str = "absolute_value", grey: bool = False) -> Path:
+def overlay_video(
+    path: str | Path,
+    frames: Tensor,
+    maps: Tensor,
+    fps: float = 4.0,
+    upscale: int = 1,
+    alpha: float = 0.55,
+    sign: str = "absolute_value",
+    grey: bool = False,
+) -> Path:
     """Write the overlays as an H.264 mp4 (browser-playable); `upscale` enlarges small frames."""
     video = overlay(frames, maps, alpha, sign, grey)
     if upscale > 1:

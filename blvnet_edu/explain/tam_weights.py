@@ -35,11 +35,7 @@ class TAMSummary:
 
 def tam_weights(model: nn.Module) -> dict[str, Tensor]:
     """`{module name: (offsets, channels) weights}` for every TAM, in forward order."""
-    return {
-        name: m.offset_weights()
-        for name, m in model.named_modules()
-        if isinstance(m, TAM)
-    }
+    return {name: m.offset_weights() for name, m in model.named_modules() if isinstance(m, TAM)}
 
 
 def summarize_tams(model: nn.Module) -> list[TAMSummary]:
@@ -48,15 +44,17 @@ def summarize_tams(model: nn.Module) -> list[TAMSummary]:
         k = weights.shape[0] // 2
         magnitude = weights.abs().mean(dim=1)  # (offsets,)
         share = magnitude / magnitude.sum().clamp_min(torch.finfo(magnitude.dtype).tiny)
-        summaries.append(TAMSummary(
-            layer=name,
-            offsets=list(range(-k, k + 1)),
-            share=share.tolist(),
-            past=share[:k].sum().item(),
-            current=share[k].item(),
-            future=share[k + 1 :].sum().item(),
-            channels=weights.shape[1],
-        ))
+        summaries.append(
+            TAMSummary(
+                layer=name,
+                offsets=list(range(-k, k + 1)),
+                share=share.tolist(),
+                past=share[:k].sum().item(),
+                current=share[k].item(),
+                future=share[k + 1 :].sum().item(),
+                channels=weights.shape[1],
+            )
+        )
     return summaries
 
 
@@ -100,8 +98,10 @@ def group_channels(weights: Tensor, dominant: float = 0.6, near_zero: float = 0.
     for index, name in enumerate(CHANNEL_GROUPS[:3]):
         members = (~quiet & strong & (side == index)).nonzero().flatten()
         groups[name] = members[sides[index, members].argsort(descending=True)].tolist()
-    for name, members in (("mixing", (~quiet & ~strong).nonzero().flatten()),
-                          ("near zero", quiet.nonzero().flatten())):
+    for name, members in (
+        ("mixing", (~quiet & ~strong).nonzero().flatten()),
+        ("near zero", quiet.nonzero().flatten()),
+    ):
         groups[name] = members[total[members].argsort(descending=True)].tolist()
     order = [c for name in CHANNEL_GROUPS for c in groups[name]]
     return ChannelGroups(groups, order, past.tolist(), current.tolist(), future.tolist())

@@ -2,10 +2,10 @@
 
 A bL module has two branches over the same stage:
 
-    frames ─ TAM ─ split ─┬─ big:    (blocks - 1) Bottlenecks, first one stride 2 ──── upsample ─┐
-    (B*T)                 │          (deep, at half resolution, the odd frames)                 (+) ─ ReLU ─ fusion block ─ maps
-                          └─ little: max(1, blocks // beta - 1) Bottlenecks, C / alpha ─ 1x1 ──┘                     (B*T/2)
-                                     (light, at full resolution, the even frames)
+    frames ─ TAM ─ split ─┬─ big:    (blocks - 1) Bottlenecks, 1st stride 2 ─ upsample ─┐
+    (B*T)                 │          (deep, half resolution, odd frames)               (+) ─ ReLU ─ fusion
+                          └─ little: max(1, blocks // beta - 1) Bottlenecks ─ 1x1 ─────┘      = maps (B*T/2)
+                                     (C / alpha, full resolution, even frames)
 
 - `alpha` divides the little branch's channels, `beta` its depth.
 - The big output is upsampled (nearest) to the little resolution and the two are added.
@@ -117,6 +117,10 @@ class BLModule(nn.Module):
         each pair: `(N, C_out, H/stride, W/stride)`."""
         big = self.big(big)  # (N, C_out, H/2, W/2)
         little = self.little_e(self.little(little))  # (N, C_out, H, W)
-        big = F.interpolate(big, size=little.shape[-2:], mode="nearest")  # (N, C_out, H, W)
-        fused = self.relu(big + little)  # local fusion of each pair
-        return self.fusion(fused)  # (N, C_out, H/stride, W/stride)
+        return self.fusion(self.local_fusion(big, little))  # (N, C_out, H/stride, W/stride)
+
+    def local_fusion(self, big: Tensor, little: Tensor) -> Tensor:
+        """`ReLU(upsample(big) + little)`: `(N, C, H/2, W/2)` and `(N, C, H, W)` -> `(N, C, H, W)`,
+        with bLVNet's routing the fusion of the two frames of each pair."""
+        big = F.interpolate(big, size=little.shape[-2:], mode="nearest")  # (N, C, H, W)
+        return self.relu(big + little)

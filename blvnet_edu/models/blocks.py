@@ -22,7 +22,7 @@ Two shortcut styles, passed as a part (`downsample_fn`):
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from torch import Tensor, nn
 
@@ -43,7 +43,8 @@ DownsampleFn = Callable[[int, int, int], "nn.Module | None"]
 
 
 class Bottleneck(nn.Module):
-    """1x1 reduce -> 3x3 (strided) -> 1x1 expand, plus shortcut: `(N, C_in, H, W)` -> `(N, C_out, H/s, W/s)`."""
+    """1x1 reduce -> 3x3 (strided) -> 1x1 expand, plus shortcut:
+    `(N, C_in, H, W)` -> `(N, C_out, H/s, W/s)`."""
 
     expansion = 4
 

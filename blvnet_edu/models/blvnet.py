@@ -87,7 +87,9 @@ class BLVNetConfig:
         if self.backbone == "resnet" and (self.frame_routing != "frames" or self.temporal_module):
             problems.append("the plain 'resnet' backbone is TSN: frame_routing='frames', no temporal module")
         if self.num_frames < 1 or (self.frame_routing == "pairs" and self.num_frames % 2):
-            problems.append(f"pair routing needs an even number of frames >= 2, got num_frames={self.num_frames}")
+            problems.append(
+                f"pair routing needs an even number of frames >= 2, got num_frames={self.num_frames}"
+            )
         if self.tam_init not in TAM_INITS:
             problems.append(f"tam_init must be one of {TAM_INITS}, got {self.tam_init!r}")
         if self.blending_frames < 1 or self.blending_frames % 2 == 0:
@@ -171,15 +173,21 @@ class VideoNet(nn.Module):
         if c.temporal_module is not None:
             temporal = partial(TAM, blending_frames=c.blending_frames, init=c.tam_init)
 
-        self.layout = nn.Identity()  # the input frames' memory layout: as they come (fast: channels_last on CPU)
+        self.layout = (
+            nn.Identity()
+        )  # the input frames' memory layout: as they come (fast: channels_last on CPU)
         self.conv1 = nn.Conv2d(3, stem, kernel_size=7, stride=2, padding=3, bias=False)
         self.bn1 = nn.BatchNorm2d(stem)
         self.relu = nn.ReLU(inplace=True)
         if c.backbone == "blresnet":  # TAM at the input of bL layer 0 and stages 1-3
             self.layer0 = BLLayer0(stem, c.alpha, routing, temporal)
             self.layer1 = BLModule(stem, stage_out[0], c.layers[0], c.alpha, c.beta, 2, routing, temporal)
-            self.layer2 = BLModule(stage_out[0], stage_out[1], c.layers[1], c.alpha, c.beta, 2, routing, temporal)
-            self.layer3 = BLModule(stage_out[1], stage_out[2], c.layers[2], c.alpha, c.beta, 1, routing, temporal)
+            self.layer2 = BLModule(
+                stage_out[0], stage_out[1], c.layers[1], c.alpha, c.beta, 2, routing, temporal
+            )
+            self.layer3 = BLModule(
+                stage_out[1], stage_out[2], c.layers[2], c.alpha, c.beta, 1, routing, temporal
+            )
             downsample_fn = blnet_downsample
         else:  # torchvision's ResNet
             self.layer0 = FramePool()
@@ -235,7 +243,9 @@ class VideoNet(nn.Module):
             raise ValueError(f"expected {expected}; got a tensor of shape {tuple(video.shape)}")
         _, t, channels, h, w = video.shape
         if t < 1 or (pairs and t % 2):
-            raise ValueError(f"bLVNet takes frames in pairs, so T must be even; got T={t} (expected {expected})")
+            raise ValueError(
+                f"bLVNet takes frames in pairs, so T must be even; got T={t} (expected {expected})"
+            )
         if channels != 3:
             raise ValueError(f"expected 3 colour channels at dim 2, {expected}; got {channels}")
         if min(h, w) < MIN_INPUT_SIZE:
@@ -286,7 +296,9 @@ class VideoNet(nn.Module):
         wanted = set(points)
         unknown = wanted - set(STAGES) - set(self.tams())
         if unknown:
-            raise ValueError(f"unknown point(s) {sorted(unknown)}; choose from {STAGES} or a TAM: {list(self.tams())}")
+            raise ValueError(
+                f"unknown point(s) {sorted(unknown)}; choose from {STAGES} or a TAM: {list(self.tams())}"
+            )
         t, g = video.shape[1], self.routing.group_size
         t_out = self.output_frames(t)
         kept: dict[str, FeatureMaps] = {}
@@ -348,12 +360,19 @@ def _depth_presets() -> dict[str, BLVNetConfig]:
         presets[f"blvnet_tam_{depth}"] = BLVNetConfig(name=f"blvnet_tam_{depth}", layers=layers)
         presets[f"blvnet_{depth}"] = BLVNetConfig(name=f"blvnet_{depth}", layers=layers, temporal_module=None)
         presets[f"tsn_blresnet{depth}"] = BLVNetConfig(
-            name=f"tsn_blresnet{depth}", layers=layers, num_frames=8, frame_routing="frames",
+            name=f"tsn_blresnet{depth}",
+            layers=layers,
+            num_frames=8,
+            frame_routing="frames",
             temporal_module=None,
         )
         presets[f"tsn_resnet{depth}"] = BLVNetConfig(
-            name=f"tsn_resnet{depth}", layers=layers, num_frames=8, backbone="resnet",
-            frame_routing="frames", temporal_module=None,
+            name=f"tsn_resnet{depth}",
+            layers=layers,
+            num_frames=8,
+            backbone="resnet",
+            frame_routing="frames",
+            temporal_module=None,
         )
     return presets
 

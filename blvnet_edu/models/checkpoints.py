@@ -6,7 +6,8 @@ Our parameter names are the authors' with three differences, undone by `convert_
 |----------------------------------------------------|------------------------------|
 | `module.` prefix (DataParallel), `baseline_model.` | none                         |
 | `b_conv0`, `bn_b0`, `l_conv*`, `bl_init`, `tam` of the backbone | under `layer0.` |
-| `X.tam.prev/curr/next.weight` (width 3) or `X.tam.blending_layers.i.weight`, each `(C, 1, 1, 1)` | one `X.tam.weight`, `(offsets, C)` |
+| `X.tam.prev/curr/next.weight` (width 3), each `(C, 1, 1, 1)` | one `X.tam.weight`, `(offsets, C)` |
+| or `X.tam.blending_layers.i.weight`, each `(C, 1, 1, 1)` | one `X.tam.weight`, `(offsets, C)` |
 | `new_fc` (dropout > 0) or `baseline_model.fc`      | `fc`                         |
 
 Every file of this project is read by `load_file`, the one place that calls PyTorch's loader,
@@ -16,7 +17,6 @@ with `weights_only=True`: a checkpoint can hold tensors and plain containers, ne
 from __future__ import annotations
 
 import pickle
-
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -42,11 +42,22 @@ __all__ = [
 Checkpoint = str | PathLike | Mapping[str, Tensor]
 
 _LAYER0_PARTS = (
-    "b_conv0.", "bn_b0.", "l_conv0.", "bn_l0.", "l_conv1.", "bn_l1.", "l_conv2.", "bn_l2.",
-    "bl_init.", "bn_bl_init.", "tam.",
+    "b_conv0.",
+    "bn_b0.",
+    "l_conv0.",
+    "bn_l0.",
+    "l_conv1.",
+    "bn_l1.",
+    "l_conv2.",
+    "bn_l2.",
+    "bl_init.",
+    "bn_bl_init.",
+    "tam.",
 )
 _TAM_WIDTH3_ROWS = {"prev": 0, "curr": 1, "next": 2}  # offsets -1, 0, +1
-_TAM_KEY = re.compile(r"^(?P<prefix>.*?)tam\.(?:(?P<named>prev|curr|next)|blending_layers\.(?P<index>\d+))\.weight$")
+_TAM_KEY = re.compile(
+    r"^(?P<prefix>.*?)tam\.(?:(?P<named>prev|curr|next)|blending_layers\.(?P<index>\d+))\.weight$"
+)
 
 
 class CheckpointMismatchError(ValueError):
@@ -90,8 +101,11 @@ def load_file(path: str | PathLike) -> object:
         return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as err:  # torch's message is a page long: say what it means in one line
         found = re.search(r"Unsupported global: GLOBAL (\S+)", str(err))
-        kind = (f"it holds a Python object ({found[1]}), and only tensors and plain values are read"
-                if found else "not a file written by torch.save")
+        kind = (
+            f"it holds a Python object ({found[1]}), and only tensors and plain values are read"
+            if found
+            else "not a file written by torch.save"
+        )
         raise ValueError(f"could not read {path} as a PyTorch checkpoint: {kind}") from err
     except Exception as err:  # truncated zips, not a checkpoint at all, ...
         first = str(err).splitlines()[0] if str(err) else type(err).__name__
@@ -103,7 +117,9 @@ def read_checkpoint(checkpoint: Checkpoint) -> dict[str, Tensor]:
     if isinstance(checkpoint, (str, PathLike)):
         checkpoint = load_file(checkpoint)
     if not isinstance(checkpoint, Mapping):
-        raise ValueError(f"expected a state dict (a mapping of names to tensors), got {type(checkpoint).__name__}")
+        raise ValueError(
+            f"expected a state dict (a mapping of names to tensors), got {type(checkpoint).__name__}"
+        )
     for wrapper in ("state_dict", "model"):
         if wrapper in checkpoint and isinstance(checkpoint[wrapper], Mapping):
             checkpoint = checkpoint[wrapper]
@@ -184,16 +200,27 @@ def official_config(checkpoint: Checkpoint) -> dict:
     little_e = state["layer1.little_e.0.weight"]  # (C_out, C_out / alpha, 1, 1)
     alpha = little_e.shape[0] // little_e.shape[1]
     beta = next(
-        (b for b in _BETA_PREFERENCE if all(max(1, n // b - 1) == m for n, m in zip(bl_blocks, little_blocks))), None
+        (
+            b
+            for b in _BETA_PREFERENCE
+            if all(max(1, n // b - 1) == m for n, m in zip(bl_blocks, little_blocks))
+        ),
+        None,
     )
     if beta is None:
-        raise ValueError(f"little branches of {little_blocks} blocks fit no beta for stages of {bl_blocks} blocks")
+        raise ValueError(
+            f"little branches of {little_blocks} blocks fit no beta for stages of {bl_blocks} blocks"
+        )
     tam = state.get("layer0.tam.weight")
     kind = "blvnet_tam" if tam is not None else "blvnet"
     temporal = "tam" if tam is not None else None
     names = [  # the preset of that family with these stages, if any
-n for n, c in PRESETS.items() if c.frame_routing == "pairs" and c.temporal_module == temporal
-             and (c.layers, c.widths) == (layers, widths)]
+        n
+        for n, c in PRESETS.items()
+        if c.frame_routing == "pairs"
+        and c.temporal_module == temporal
+        and (c.layers, c.widths) == (layers, widths)
+    ]
     return {
         "name": names[0] if names else f"{kind}_50",
         "layers": layers,
@@ -245,7 +272,8 @@ def load_official_checkpoint(model: nn.Module, checkpoint: Checkpoint) -> nn.Mod
         raise CheckpointMismatchError(
             "the checkpoint does not fit the model"
             + (f" {hint.name} ({hint})" if hint is not None else "")
-            + ":\n  " + "\n  ".join(parts)
+            + ":\n  "
+            + "\n  ".join(parts)
         )
     model.load_state_dict(state, strict=True)
     return model

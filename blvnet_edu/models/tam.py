@@ -101,6 +101,4 @@ class TAM(nn.Module):
         return self.weight.detach().clone()
 
     def extra_repr(self) -> str:
-        return (
-            f"channels={self.channels}, blending_frames={self.blending_frames}, init={self.init!r}"
-        )
+        return f"channels={self.channels}, blending_frames={self.blending_frames}, init={self.init!r}"

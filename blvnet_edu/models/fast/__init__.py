@@ -6,27 +6,44 @@ paper module with the same parameters and a faster `forward`; `build_model(..., 
 `print(model)` shows which run. Whole-network tests prove the two equal in float64, outputs
 and every parameter gradient (tests/test_models_fast_convert.py); each trick's own gain is
 measured in docs/benchmarks/speed.md (benchmarks/speed.py switches them off one at a time);
-two earlier tricks went when measured that way (the stem output split as views with a
-one-buffer backward, an in-place upsample-and-add): no gain forward, slower forward+backward.
+measured that way, the stem output split as views with a one-buffer backward went (no gain
+forward, slower forward+backward), and the in-place upsample-and-add now runs at inference
+only (forward+backward was slower with it).
 
 | trick | module | switch |
 |---|---|---|
-| TAM accumulated in place, hand-written backward | `tam.py`: `FastTAM` | `to_fast(tam=...)` |
-| at inference, bL layer 0's TAM written over the stem output | `tam.py`: `FastTAM(inplace=True)` | `to_fast(tam=...)` |
-| one map per frame pair between stages (no copies, no selection before stage 4) | `routing.py`: `PairStorage` | `to_fast(pairs=...)` |
-| stages 1-3 on pairs: TAM read over pair storage | `tam.py`: `PairTAM`, `blnet.py`: `FastBLModule` | `to_fast(pairs=...)` |
-| channels_last input frames on a CPU | `layout.py`: `ChannelsLastOnCPU` | `to_fast(channels_last=...)` |
+| TAM accumulated in place, hand-written backward | `tam.py`: `FastTAM` | `tam` |
+| at inference, bL layer 0's TAM written over the stem output | `tam.py`: `FastTAM(inplace=True)` | `tam` |
+| one map per frame pair between stages (no copies, no selection) | `routing.py`: `PairStorage` | `pairs` |
+| stages 1-3 on pairs: TAM read over pair storage | `tam.py`: `PairTAM`; `blnet.py` | `pairs` |
+| at inference, the local fusion's upsample-and-add in place | `blnet.py`: `FastBLModule` | `pairs` |
+| channels_last input frames on a CPU | `layout.py`: `ChannelsLastOnCPU` | `channels_last` |
 | BatchNorm folded into the convolutions (inference only) | `batchnorm.py` | `prepare_for_inference` |
+
+A switch is an argument of `convert.to_fast(model, tam=, pairs=, channels_last=)`.
 """
 
 from .batchnorm import fold_batchnorm_, prepare_for_inference
-from .blnet import FastBLModule
+from .blnet import FastBLModule, upsample_add_
 from .convert import FAST_MODULES, is_fast, to_fast, to_paper
 from .layout import ChannelsLastOnCPU
 from .routing import PairStorage
 from .tam import FastTAM, PairTAM, pair_weights, tam_frames, tam_pairs
 
 __all__ = [
-    "ChannelsLastOnCPU", "FAST_MODULES", "FastBLModule", "FastTAM", "PairStorage", "PairTAM", "fold_batchnorm_", "is_fast",
-    "pair_weights", "prepare_for_inference", "tam_frames", "tam_pairs", "to_fast", "to_paper",
+    "ChannelsLastOnCPU",
+    "FAST_MODULES",
+    "FastBLModule",
+    "FastTAM",
+    "PairStorage",
+    "PairTAM",
+    "fold_batchnorm_",
+    "is_fast",
+    "pair_weights",
+    "prepare_for_inference",
+    "tam_frames",
+    "tam_pairs",
+    "to_fast",
+    "to_paper",
+    "upsample_add_",
 ]

@@ -29,8 +29,14 @@ __all__ = ["fold_batchnorm_", "prepare_for_inference"]
 # (conv1/bn1, ...) and bL layer 0 (b_conv0/bn_b0, ...). Shortcuts and `little_e` are
 # `nn.Sequential`s, where a BatchNorm right after a convolution reads its output.
 _NAMED_PAIRS = (
-    ("conv1", "bn1"), ("conv2", "bn2"), ("conv3", "bn3"), ("b_conv0", "bn_b0"), ("l_conv0", "bn_l0"),
-    ("l_conv1", "bn_l1"), ("l_conv2", "bn_l2"), ("bl_init", "bn_bl_init"),
+    ("conv1", "bn1"),
+    ("conv2", "bn2"),
+    ("conv3", "bn3"),
+    ("b_conv0", "bn_b0"),
+    ("l_conv0", "bn_l0"),
+    ("l_conv1", "bn_l1"),
+    ("l_conv2", "bn_l2"),
+    ("bl_init", "bn_bl_init"),
 )
 
 
@@ -43,7 +49,9 @@ def _conv_bn_pairs(module: nn.Module) -> Iterator[tuple[str, str]]:
                 yield a, b
         return
     for conv, bn in _NAMED_PAIRS:
-        if isinstance(getattr(module, conv, None), nn.Conv2d) and isinstance(getattr(module, bn, None), nn.BatchNorm2d):
+        if isinstance(getattr(module, conv, None), nn.Conv2d) and isinstance(
+            getattr(module, bn, None), nn.BatchNorm2d
+        ):
             yield conv, bn
 
 
@@ -66,7 +74,6 @@ def fold_batchnorm_(model: nn.Module) -> nn.Module:
             setattr(module, conv_name, fused)
             setattr(module, bn_name, nn.Identity())
     return model
-
 
 
 def prepare_for_inference(model: nn.Module) -> nn.Module:

@@ -12,7 +12,7 @@ buffers, children and hooks stay where they are, and `print(model)` shows what r
 | `FrameRouting(2)` | `PairStorage` (`fast/routing.py`) | one map per pair between stages | `pairs` |
 | `BLModule` | `FastBLModule` (`fast/blnet.py`) | reads pairs | `pairs` |
 | `TAM` of stages 1-3 | `PairTAM` (`fast/tam.py`) | TAM read over pair storage | `pairs` |
-| `layout`: `nn.Identity` | `ChannelsLastOnCPU` (`fast/layout.py`) | channels_last frames on a CPU | `channels_last` |
+| `layout` (`nn.Identity`) | `ChannelsLastOnCPU` (`fast/layout.py`) | channels_last, CPU | `channels_last` |
 
 `build_model(..., fast=True)` (the default) builds the paper's modules and calls `to_fast`;
 `model.fast = False` calls `to_paper`.

@@ -28,7 +28,13 @@ from ..tam import TAM
 from ..temporal import fold_time, unfold_time
 
 __all__ = [
-    "FastTAM", "PairTAM", "tam_frames", "tam_pairs", "pair_weights", "tam_aggregate", "tam_aggregate_",
+    "FastTAM",
+    "PairTAM",
+    "tam_frames",
+    "tam_pairs",
+    "pair_weights",
+    "tam_aggregate",
+    "tam_aggregate_",
     "tam_aggregate_relu_",
 ]
 
@@ -183,7 +189,10 @@ def _relu_tam_backward(
     perm, back, channel_dim = _memory_order(x)
     x = x.permute(perm)  # work in memory order, channels at `channel_dim`
     # through the ReLU: the saved output is its mask
-    gs = [None if g is None else torch.ops.aten.threshold_backward(g, out, 0).permute(perm) for _, out, g in terms]
+    gs = [
+        None if g is None else torch.ops.aten.threshold_backward(g, out, 0).permute(perm)
+        for _, out, g in terms
+    ]
     # The weight gradients first, through a one-frame buffer (they read g as it is) ...
     frame = torch.empty_like(x[:, 0], memory_format=torch.contiguous_format)
     grad_ws = [
@@ -242,7 +251,6 @@ class _TAMPairsFunction(torch.autograd.Function):
             x, [(w_odd, odd, g_odd), (w_even, even, g_even)], needs_x, needs_odd or needs_even
         )
         return grad_x, grad_odd, grad_even
-
 
 
 def tam_frames(x: Tensor, weight: Tensor, num_frames: int, inplace: bool = False) -> Tensor:
