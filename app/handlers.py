@@ -385,7 +385,7 @@ def _plan(
     """(steps, occlusion patch, seconds expected, note): the work limits first, then the app's
     time targets (`IG_TARGET_S`, `OCCLUSION_TARGET_S`), from this model's measured forward pass."""
     frames, size = len(clip.indices), predictor.size
-    gflop = cost(predictor.model.config, size)[1]
+    gflop = cost(predictor.model.config, size, frames)[1]
     cache.predict(predictor, clip)
     single = cache.seconds[predictor.uid, predictor.num_frames]
     try:
@@ -647,7 +647,7 @@ def frame_test(
     target = target or max(probs, key=probs.get)
     if target not in probs:
         raise gr.Error(f"unknown class {target!r}")
-    work = (len(clip.indices) + 1) * cost(predictor.model.config, predictor.size)[1]
+    work = (len(clip.indices) + 1) * cost(predictor.model.config, predictor.size, len(clip.indices))[1]
     if work > limits.max_explain_gflop:
         raise gr.Error(
             f"removing each of {len(clip.indices)} frames would take about {work:.0f} GFLOP; the "

@@ -133,7 +133,7 @@ def attribution(
             method,
             len(clip.indices),
             predictor.size,
-            cost(predictor.model.config, predictor.size)[1],
+            cost(predictor.model.config, predictor.size, len(clip.indices))[1],
             steps,
             limits,
             frame_test=False,
@@ -241,7 +241,7 @@ def explain(
             method,
             len(clip.indices),
             predictor.size,
-            cost(predictor.model.config, predictor.size)[1],
+            cost(predictor.model.config, predictor.size, len(clip.indices))[1],
             steps,
             limits,
         )

@@ -64,8 +64,7 @@ class Predictor:
         """The same model (and `uid`) sampling clips of `num_frames` frames."""
         if num_frames < 1 or (self.model.routing.group_size == 2 and num_frames % 2):
             raise ValueError(
-                f"{self.name} takes frames in pairs: the number of frames must be even "
-                f"and >= 2, got {num_frames}"
+                f"{self.name} takes frames in pairs: choose an even number of frames (>= 2), got {num_frames}"
             )
         return self if num_frames == self.num_frames else dataclasses.replace(self, num_frames=num_frames)
 

@@ -21,20 +21,21 @@ __all__ = ["cost", "model_card", "demo_notice"]
 
 
 @functools.lru_cache(maxsize=8)
-def cost(config: BLVNetConfig, size: int) -> tuple[int, float]:
-    """(parameters, GFLOPs) of a fresh network with this config, measured once per config."""
-    profile = profile_model(VideoNet(config), size=size)
+def cost(config: BLVNetConfig, size: int, num_frames: int | None = None) -> tuple[int, float]:
+    """(parameters, GFLOPs per clip of `num_frames` frames, default the config's) of a fresh
+    network with this config, measured once per config, size and clip length."""
+    profile = profile_model(VideoNet(config), size=size, num_frames=num_frames or config.num_frames)
     return profile.params, profile.gflops
 
 
 def model_card(predictor: Predictor) -> str:
     """Markdown: parameters, GFLOPs, input, classes."""
     config = predictor.model.config
-    params, gflops = cost(config, predictor.size)
+    params, gflops = cost(config, predictor.size, predictor.num_frames)
     classes = ", ".join(predictor.classes[:30]) + (" ..." if len(predictor.classes) > 30 else "")
     return (
         f"**{config.name}** — {params / 1e6:.2f}M parameters, {gflops:.2f} GFLOPs per clip "
-        f"({config.num_frames} frames at {predictor.size}x{predictor.size})  \n"
+        f"({predictor.num_frames} frames at {predictor.size}x{predictor.size})  \n"
         f"temporal module: {config.temporal_module or 'none'}; frame routing: {config.frame_routing}  \n"
         f"{len(predictor.classes)} classes: {classes}"
     )

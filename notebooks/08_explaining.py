@@ -521,25 +521,25 @@ frames_figure(panels, [f"{k} t={t}" for k in ("clip", "frame") for t in range(T)
 # %% [markdown]
 # ### 3. Grad-CAM on bLVNet has half the temporal resolution
 #
-# Grad-CAM reads a layer's feature maps. After each bL stage both frames of a pair hold the
-# pair's **one fused map** (the paper copies it back to both frames), and stage 4 sees one
-# frame per pair. So a layer-level map exists per pair, not per frame. Worse, a generic
-# Grad-CAM is misled by the copies: after `layer3` only the odd copy of each pair goes on to
-# stage 4, so the even copies get a zero gradient and Captum's `LayerGradCam` paints every
-# even frame empty. The pair's gradient is the sum over its two copies, which is what the
-# package's `grad_cam` (used by `attribute(method="gradcam")`) computes; `attribute` then
-# shows the pair's map on both frames. TSN keeps one map per frame. The maps are also coarse
-# in space: `layer3` is at 1/16 of the frame (3x3 for these 48-pixel frames).
+# Grad-CAM reads a layer's feature maps. A bL stage computes one **fused map per pair**,
+# which the network then copies back to both frames of the pair (`model.routing.merge`), and
+# stage 4 sees one frame per pair. So a layer-level map exists per pair, not per frame. The
+# stage returns the pair's map before the copies, so Captum's `LayerGradCam` on the stage
+# and the package's `grad_cam` (which reads the same tensor from `forward_intermediates`,
+# used by `attribute(method="gradcam")`) agree: one map per pair. (A Grad-CAM on the copies
+# would be misled: after `layer3` only the odd copy goes on to stage 4, so every even copy
+# would get a zero gradient and an empty map.) `attribute` shows the pair's map on both
+# frames. TSN keeps one map per frame. The maps are also coarse in space: `layer3` is at
+# 1/16 of the frame (3x3 for these 48-pixel frames).
 
 # %%
-naive = LayerGradCam(blv.model, blv.model.layer3).attribute(x, target=target, relu_attributions=True)
-print(f"Captum's LayerGradCam on bLVNet-TAM's layer3: {tuple(naive.shape)} (frames, 1, h, w); "
-      f"largest value on even frames {naive[0::2].abs().max().item():.1e}, on odd frames {naive[1::2].max().item():.2e}")
-assert naive[0::2].abs().max() == 0, "the even copies never reach stage 4"
+captum_maps = LayerGradCam(blv.model, blv.model.layer3).attribute(x, target=target, relu_attributions=True)
+print(f"Captum's LayerGradCam on bLVNet-TAM's layer3: {tuple(captum_maps.shape)} (pairs, 1, h, w)")
 pair_maps = grad_cam(blv.model, x, target, "layer3")
 print(f"grad_cam on bLVNet-TAM's layer3: {tuple(pair_maps.shape)} (pairs, 1, h, w); "
       f"TSN: {tuple(grad_cam(tsn.model, x, target, 'layer3').shape)} (frames, 1, h, w)")
 assert pair_maps.shape[0] == T // 2
+assert torch.allclose(pair_maps, captum_maps, atol=1e-6), "the same tensor, the same gradient"
 assert tuple(pair_maps.shape[-2:]) == (x.shape[-2] // 16, x.shape[-1] // 16) == (3, 3)
 cam_blv = attribute(model, x, target, method="gradcam", layer="layer3")
 cam_tsn = attribute(tsn.model, x, target, method="gradcam", layer="layer3")

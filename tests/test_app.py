@@ -17,6 +17,8 @@ from gradio_client.exceptions import AppError
 
 from blvnet_edu.data.video_io import write_video
 
+pytestmark = pytest.mark.slow  # live app servers
+
 TSN, BLVNET, BLVNET_TAM = "TSN (demo)", "bLVNet without TAM (demo)", "bLVNet-TAM (demo)"
 SLOTS = [TSN, BLVNET, BLVNET_TAM, "your checkpoint"]  # the side-by-side top-5 panels, in the app's order
 

@@ -17,9 +17,10 @@ from playwright.sync_api import expect, sync_playwright
 from blvnet_edu import build_model
 
 CHROMIUM = "/usr/bin/chromium"
-pytestmark = pytest.mark.skipif(
-    not os.path.exists(CHROMIUM), reason="needs Debian's chromium (scripts/setup.sh)"
-)
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="needs Debian's chromium (scripts/setup.sh)"),
+]
 WAIT = 60_000  # ms: a busy 2-core machine
 
 

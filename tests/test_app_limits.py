@@ -25,6 +25,8 @@ from blvnet_edu.budget import Limits
 from blvnet_edu.data.video_io import write_video
 from blvnet_edu.saved_run import SavedRun
 
+pytestmark = pytest.mark.slow  # a live app server under hostile inputs
+
 TAM = app.BLVNET_TAM
 LIMITS = Limits(
     max_frame_pixels=1280 * 720, max_decode_frames=5000, max_explain_gflop=20, max_classes=1000, timeout_s=30

@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 import torch
 
+pytestmark = pytest.mark.slow  # the benchmarks run at small scale
+
 ROOT = Path(__file__).resolve().parents[1]
 
 TINY = {

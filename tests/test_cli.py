@@ -40,6 +40,7 @@ def test_bad_arguments_exit_2_with_a_message(argv, message, capsys):
     assert message in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_console_script_is_installed():
     exe = Path(sys.executable).parent / "blvnet-edu"  # installed by `pip install -e .`
     done = subprocess.run([exe, "profile", "blvnet_tam_tiny", "--size", "64"], capture_output=True, text=True)
@@ -65,6 +66,7 @@ def test_app_without_gradio_says_in_one_line_how_to_install_it():
     ]
 
 
+@pytest.mark.slow
 def test_the_app_is_a_package_of_its_own_with_its_demo(tmp_path):
     code = "import blvnet_edu_app.app as a; print(a.__name__, len(a.EXAMPLES), sorted(a.DEMO_FILES.values()))"
     # from another folder: the installed package, not the repository's app/ folder
@@ -74,6 +76,7 @@ def test_the_app_is_a_package_of_its_own_with_its_demo(tmp_path):
     assert "blvnet_tam_tiny.pt" in done.stdout
 
 
+@pytest.mark.slow
 def test_course_notebooks_are_made_from_sources_and_keep_edits(tmp_path):
     import shutil
 
@@ -102,6 +105,7 @@ def test_course_notebooks_are_made_from_sources_and_keep_edits(tmp_path):
         course_notebooks(tmp_path / "elsewhere")
 
 
+@pytest.mark.slow
 def test_course_command_serves_the_notebooks_in_jupyterlab():
     import json
     import socket
@@ -140,6 +144,7 @@ def test_course_command_serves_the_notebooks_in_jupyterlab():
         server.wait(timeout=30)
 
 
+@pytest.mark.slow
 def test_course_export_writes_html_with_static_figures(tmp_path, capsys):
     """`blvnet-edu course --export DIR`: executed notebooks as .ipynb and .html, figures as PNGs
     (plotly + kaleido + Chromium) that show where no JavaScript runs, and an index."""

@@ -18,6 +18,8 @@ from blvnet_edu.engine.evaluate import metrics_from_scores
 from blvnet_edu.engine.train import train
 from blvnet_edu.saved_run import Preprocessing, SavedRun
 
+pytestmark = pytest.mark.slow  # training runs, DDP, resumes
+
 
 def quiet(*_args, **_kwargs):
     pass

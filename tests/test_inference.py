@@ -92,7 +92,7 @@ def test_the_package_and_building_a_model_need_only_torch():
     plotting library is imported by `import blvnet_edu` and `build_model`."""
     code = (
         "import sys, blvnet_edu; blvnet_edu.build_model('blvnet_tam_tiny'); "
-        "print(sorted(set(sys.modules) & {'av', 'gradio', 'captum', 'plotly', 'matplotlib'}))"
+        "print(sorted(set(sys.modules) & {'av', 'gradio', 'captum', 'plotly', 'matplotlib', 'torchvision'}))"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"

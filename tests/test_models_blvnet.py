@@ -80,7 +80,7 @@ def test_tams_sit_where_the_paper_puts_them():
     assert not build_model("blvnet_50").tams() and not build_model("tsn_resnet50").tams()
 
 
-def test_forward_hooks_fire_on_every_tam_with_the_papers_shapes():
+def test_a_forward_hook_on_every_tam_fires_with_the_papers_shapes():
     model = build_model("blvnet_tam_tiny", fast=False).eval()
     seen = {}
     for name, tam in model.tams().items():
@@ -369,6 +369,7 @@ def test_channels_last_gives_the_same_output():
     torch.testing.assert_close(out, expected, rtol=1e-4, atol=1e-4)
 
 
+@pytest.mark.slow  # torch.compile
 def test_compiles_without_graph_breaks():
     model = randomize_(build_model("blvnet_tam_tiny", dropout=0.0)).train()
     video = random_video(2, 8, 64)

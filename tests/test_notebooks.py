@@ -29,6 +29,8 @@ NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.py"))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 import course_figures  # noqa: E402  (benchmarks/course_figures.py)
 
+pytestmark = pytest.mark.slow  # every notebook executed
+
 FULL_RUN = json.loads(course_figures.FIGURES.read_text())  # the last full run's recorded figures and times
 TIMES: dict[str, float] = {}
 STUB = 'raise NotImplementedError("your turn")'
