@@ -721,9 +721,8 @@ def tam_layer(
     if layer not in tams:
         raise gr.Error(f"{model_name} has no TAM named {layer!r}")
     weights = tams[layer].offset_weights()
-    pairs = (
-        layer.startswith("layer4.") and model.routing.group_size == 2
-    )  # stage 4 of bLVNet: one frame per pair
+    # stage 4 of bLVNet: one frame per pair
+    pairs = layer.startswith("layer4.") and model.routing.group_size == 2
     return figures.tam_groups_figure(
         layer, weights, group_channels(weights), "frame pairs" if pairs else "frames"
     )

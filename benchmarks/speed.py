@@ -18,8 +18,7 @@ BatchNorm statistics, loaded into ours with `load_official_checkpoint`; the logi
 - paper path: the same model with `fast=False`, the paper's modules. It is our code, not the
   authors': it only says what the speed tricks buy together;
 - without <trick>: the plain call with one trick switched off (`to_fast(tam=False)`,
-  `to_fast(pairs=False)`, `to_fast(channels_last=False)`, `layer0.tam.inplace = False`,
-  `inplace_fusion = False` on the bL stages). Its
+  `to_fast(pairs=False)`, `to_fast(channels_last=False)`, `layer0.tam.inplace = False`). Its
   time over the plain call's is what the trick gains on its own;
 - floor: `blvnet_50` (the same network without TAM), plain call and inference path. The
   distance to it is what TAM costs;
@@ -66,12 +65,6 @@ def stem_tam_out_of_place(model: nn.Module) -> nn.Module:
     return model
 
 
-def fusion_out_of_place(model: nn.Module) -> nn.Module:
-    for stage in (model.layer1, model.layer2, model.layer3):
-        stage.inplace_fusion = False
-    return model
-
-
 # (row name, the module it is, the plain call without it)
 TRICKS = (
     ("TAM accumulated in place, hand-written backward", "`FastTAM`", lambda m: to_fast(m, tam=False)),
@@ -79,11 +72,6 @@ TRICKS = (
         "at inference, bL layer 0's TAM written over the stem output",
         "`FastTAM(inplace=True)`",
         stem_tam_out_of_place,
-    ),
-    (
-        "at inference, the local fusion's upsample-and-add in place",
-        "`FastBLModule.local_fusion`",
-        fusion_out_of_place,
     ),
     (
         "one map per pair between stages (pair storage; TAM read over pairs)",

@@ -213,9 +213,8 @@ def plan_explanation(
     `max_explain_gflop` and `max_explain_passes` bound it. Beyond the budget, integrated
     gradients take fewer steps (at least 4) and occlusion larger patches (at most half the
     frame); beyond that, the request is refused."""
-    budget = min(
-        limits.max_explain_gflop / gflop_per_clip, limits.max_explain_passes
-    )  # forward passes allowed
+    # forward passes allowed
+    budget = min(limits.max_explain_gflop / gflop_per_clip, limits.max_explain_passes)
     importance = frames + 1 if frame_test else 0
     over = (
         f"explaining with {method} at {frames} frames would take about {{need:.0f}} GFLOP in {{passes:.0f}} "

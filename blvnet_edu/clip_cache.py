@@ -57,9 +57,8 @@ class ClipCache:
     video: tuple[str, int, int] | None = None  # _file_identity of the file the clips come from
     clips: dict[tuple[int, int, int], Clip] = field(default_factory=dict)  # (T, size, resize) -> clip
     probs: dict[tuple[int, int], tuple[Clip, dict[str, float]]] = field(default_factory=dict)
-    seconds: dict[tuple[int, int], float] = field(
-        default_factory=dict
-    )  # (uid, frames) -> one forward, measured
+    # (uid, frames) -> one forward pass, measured
+    seconds: dict[tuple[int, int], float] = field(default_factory=dict)
     memos: dict[tuple, tuple[Clip, object]] = field(default_factory=dict)
     tickets: collections.Counter = field(default_factory=collections.Counter)  # `ticket`: the latest request
 

@@ -272,9 +272,8 @@ def _video_stream(path: PathLike):
     try:
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
-        stream.thread_count = min(
-            4, os.cpu_count() or 1
-        )  # each frame thread holds frames: memory grows with it
+        # each frame thread holds frames: memory grows with it
+        stream.thread_count = min(4, os.cpu_count() or 1)
         yield container, stream
     except av.FFmpegError as err:
         raise VideoDecodeError(f"{path}: cannot decode ({err})") from err

@@ -173,9 +173,8 @@ class VideoNet(nn.Module):
         if c.temporal_module is not None:
             temporal = partial(TAM, blending_frames=c.blending_frames, init=c.tam_init)
 
-        self.layout = (
-            nn.Identity()
-        )  # the input frames' memory layout: as they come (fast: channels_last on CPU)
+        # the input frames' memory layout: as they come (fast: channels_last on CPU)
+        self.layout = nn.Identity()
         self.conv1 = nn.Conv2d(3, stem, kernel_size=7, stride=2, padding=3, bias=False)
         self.bn1 = nn.BatchNorm2d(stem)
         self.relu = nn.ReLU(inplace=True)

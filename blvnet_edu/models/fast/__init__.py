@@ -6,9 +6,9 @@ paper module with the same parameters and a faster `forward`; `build_model(..., 
 `print(model)` shows which run. Whole-network tests prove the two equal in float64, outputs
 and every parameter gradient (tests/test_models_fast_convert.py); each trick's own gain is
 measured in docs/benchmarks/speed.md (benchmarks/speed.py switches them off one at a time);
-measured that way, the stem output split as views with a one-buffer backward went (no gain
-forward, slower forward+backward), and the in-place upsample-and-add now runs at inference
-only (forward+backward was slower with it).
+measured that way, two earlier tricks went: the stem output split as views with a one-buffer
+backward (no gain forward, slower forward+backward) and the local fusion's upsample-and-add
+in place (slower forward+backward; at inference only, 1.00x).
 
 | trick | module | switch |
 |---|---|---|
@@ -16,7 +16,6 @@ only (forward+backward was slower with it).
 | at inference, bL layer 0's TAM written over the stem output | `tam.py`: `FastTAM(inplace=True)` | `tam` |
 | one map per frame pair between stages (no copies, no selection) | `routing.py`: `PairStorage` | `pairs` |
 | stages 1-3 on pairs: TAM read over pair storage | `tam.py`: `PairTAM`; `blnet.py` | `pairs` |
-| at inference, the local fusion's upsample-and-add in place | `blnet.py`: `FastBLModule` | `pairs` |
 | channels_last input frames on a CPU | `layout.py`: `ChannelsLastOnCPU` | `channels_last` |
 | BatchNorm folded into the convolutions (inference only) | `batchnorm.py` | `prepare_for_inference` |
 
@@ -24,7 +23,7 @@ A switch is an argument of `convert.to_fast(model, tam=, pairs=, channels_last=)
 """
 
 from .batchnorm import fold_batchnorm_, prepare_for_inference
-from .blnet import FastBLModule, upsample_add_
+from .blnet import FastBLModule
 from .convert import FAST_MODULES, is_fast, to_fast, to_paper
 from .layout import ChannelsLastOnCPU
 from .routing import PairStorage
@@ -45,5 +44,4 @@ __all__ = [
     "tam_pairs",
     "to_fast",
     "to_paper",
-    "upsample_add_",
 ]
