@@ -17,7 +17,16 @@ attribution's count of forward passes), so a refused request costs milliseconds:
 | `max_explain_gflop`   | work of one explanation: forward passes x GFLOPs per clip  | `plan_explanation` |
 | `max_explain_passes`  | forward passes of one explanation (small models: Captum's  | `plan_explanation` |
 |                       | own cost per pass dominates)                               | |
-| `timeout_s`           | wall time of one request, checked between forward passes   | `Deadline` |
+| `max_frames`          | frames sampled for one clip (every surface's `--frames`)  | `check_frames` |
+| `max_input_size`      | the model's input crop (a checkpoint's `size`, `resize`)   | `checkpoint_checks` |
+| `max_aspect_ratio`    | longest / shortest side of a frame (a crop of a 30000x4    | `check_pipeline` |
+|                       | clip is a sliver, resized to 1,920,000x256)                | |
+| `max_clip_mb`         | what the pipeline makes of one clip: resized uint8 frames  | `check_pipeline` |
+|                       | plus the float input, `T x 3 x (R x R*aspect + 4 S x S)`   | |
+| `max_clip_gflop`      | one forward pass of one clip (config, frames and size,     | `checkpoint_checks` |
+|                       | by arithmetic: `models.cost`)                              | |
+| `timeout_s`           | wall time of one request, checked inside every forward     | `Deadline` |
+|                       | pass (before each block) and between passes                | |
 
 (`check_video` counts the frames to decode with `video_io.decode_work`.)
 
@@ -46,6 +55,8 @@ __all__ = [
     "ExplanationPlan",
     "check_video",
     "check_network",
+    "check_frames",
+    "check_pipeline",
     "plan_explanation",
     "occlusion_window",
     "occlusion_stride",
@@ -84,7 +95,14 @@ class Limits:
     max_params_m: float = _limit(150.0, "parameters of a checkpoint's network, in millions")
     max_explain_gflop: float = _limit(1000.0, "work of one explanation: forward passes x GFLOPs per clip")
     max_explain_passes: int = _limit(600, "forward passes of one clip in one explanation")
-    timeout_s: float = _limit(60.0, "seconds one request may run (checked between forward passes)")
+    max_frames: int = _limit(64, "frames sampled for one clip (--frames)")
+    max_input_size: int = _limit(640, "side of the model's input crop in pixels (a checkpoint's `size`)")
+    max_aspect_ratio: float = _limit(8.0, "longest to shortest side of a video frame")
+    max_clip_mb: float = _limit(
+        512.0, "memory of one preprocessed clip in MB: the resized frames (uint8) and the model input"
+    )
+    max_clip_gflop: float = _limit(600.0, "work of one forward pass of one clip, in GFLOPs")
+    timeout_s: float = _limit(60.0, "seconds one request may run (checked inside each forward pass)")
 
     def __post_init__(self):
         for f in dataclasses.fields(self):
@@ -144,6 +162,47 @@ def check_video(width: int, height: int, decode_frames: int, limits: Limits) -> 
             f"sampling this video means decoding {decode_frames} frames of {width}x{height} "
             f"({gpix:.1f} Gpixel); the limit is {limits.max_decode_gpix:g} Gpixel: downscale it "
             "or re-encode it with regular key frames"
+        )
+
+
+def check_frames(num_frames: int, limits: Limits, pairs: bool = True) -> None:
+    """Refuse a clip length that is not a positive (even, for pair models) count or is over
+    `max_frames`."""
+    if isinstance(num_frames, bool) or not isinstance(num_frames, int) or num_frames < 1:
+        raise BudgetError(f"frames must be a positive whole number, got {num_frames!r}")
+    if pairs and num_frames % 2:
+        raise BudgetError(f"bLVNet takes frames in pairs: choose an even number of frames, got {num_frames}")
+    if num_frames > limits.max_frames:
+        raise BudgetError(f"{num_frames} frames per clip is over the limit of {limits.max_frames}")
+
+
+def resized_shape(width: int, height: int, resize: int) -> tuple[int, int]:
+    """`(width, height)` of a frame whose short side is resized to `resize` (the pipeline's
+    `resize_short_side`, aspect ratio kept)."""
+    if width <= height:
+        return resize, max(1, round(height * resize / width))
+    return max(1, round(width * resize / height)), resize
+
+
+def check_pipeline(width: int, height: int, num_frames: int, size: int, resize: int, limits: Limits) -> None:
+    """Refuse a clip whose preprocessing would make too much (nothing decoded yet): a frame
+    longer than `max_aspect_ratio` to one (its crop would be a sliver, and resizing its short
+    side blows the long side up), or resized frames plus the model's float input over
+    `max_clip_mb` (`T x 3 x resized pixels` bytes, `T x 3 x size x size x 4` bytes)."""
+    aspect = max(width, height) / max(1, min(width, height))
+    if aspect > limits.max_aspect_ratio:
+        raise BudgetError(
+            f"the video is {width}x{height}, {aspect:.0f} times longer than it is wide; the limit is "
+            f"{limits.max_aspect_ratio:g} to 1 (a centre crop would hold a sliver of it): crop it first "
+            "(e.g. ffmpeg -i IN -vf crop=ih:ih OUT.mp4)"
+        )
+    resized_w, resized_h = resized_shape(width, height, resize)
+    megabytes = num_frames * 3 * (resized_w * resized_h + 4 * size * size) / 2**20
+    if megabytes > limits.max_clip_mb:
+        raise BudgetError(
+            f"{num_frames} frames of {width}x{height} resized to {resized_w}x{resized_h} and cropped to "
+            f"{size}x{size} would take {megabytes:.0f} MB; the limit is {limits.max_clip_mb:g} MB: "
+            "choose fewer frames"
         )
 
 

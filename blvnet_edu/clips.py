@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 import torch
 from torch import Tensor
 
-from .budget import Limits, check_video
+from .budget import Limits, check_frames, check_pipeline, check_video
 from .data.sampling import segment_indices
 from .data.transforms import center_crop, normalize, resize_short_side
 from .data.video_io import VideoDecodeError, VideoInfo, decode_work, probe_video, read_frames
@@ -54,15 +54,20 @@ def load_clip(
     """Sample, decode and preprocess `num_frames` frames of a file (or a `(T, 3, H, W)` uint8 tensor).
 
     Frames larger than twice the short side needed are scaled down while decoding, so a 4K
-    clip never holds 4K frames in memory. With `limits`, a clip whose decoding would cost more
-    (frame size, frames to decode from the key frames) raises `BudgetError` before anything
-    is decoded."""
+    clip never holds 4K frames in memory. With `limits`, a clip whose decoding or
+    preprocessing would cost more (frame size, frames to decode from the key frames, aspect
+    ratio, the resized frames and the model input: `budget.check_pipeline`) raises
+    `BudgetError` before anything is decoded."""
+    if limits is not None:
+        check_frames(num_frames, limits, pairs=False)
     if isinstance(video, Tensor):
         if video.ndim != 4 or video.shape[1] != 3 or video.dtype != torch.uint8 or len(video) < 2:
             raise ClipError(
                 f"expected (T >= 2, 3, H, W) uint8 frames, got {tuple(video.shape)} {video.dtype}"
             )
         info = VideoInfo("<tensor>", len(video), 0.0, 0.0, video.shape[-1], video.shape[-2])
+        if limits is not None:
+            check_pipeline(info.width, info.height, num_frames, size, resize, limits)
         indices = segment_indices(len(video), num_frames, train=False)
         frames = video[indices]
     else:
@@ -74,6 +79,7 @@ def load_clip(
                 raise ClipError(f"the video has {info.num_frames} frame(s); a clip needs at least 2")
             indices = segment_indices(info.num_frames, num_frames, train=False)
             if limits is not None:
+                check_pipeline(info.width, info.height, num_frames, size, resize, limits)
                 check_video(info.width, info.height, decode_work(video, indices), limits)
             frames = read_frames(
                 video,
