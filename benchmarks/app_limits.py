@@ -139,9 +139,9 @@ def main() -> None:
         "one key frame": encode(work / "one_key.mp4", 90_000 if not q else 3_000, 64, 48, keyint=10**7),
     }
     run = SavedRun.load(DEMO)
-    dataclasses.replace(run, config=dataclasses.replace(run.config, num_classes=300_000)).save(
-        work / "classes.pt"
-    )
+    names = [f"class {i}" for i in range(300_000)]
+    config = dataclasses.replace(run.config, num_classes=300_000)
+    dataclasses.replace(run, config=config, classes=names).save(work / "classes.pt")
     (work / "labels.txt").write_text("".join(f"class {i}\n" for i in range(300_000)))
     sizes = {k: f"{v.stat().st_size / 1e3:.0f} KB" for k, v in files.items() if v}
 

@@ -4,7 +4,7 @@ A small file can ask for a lot of work: a 100 KB clip can be 8K, a 5 MB clip can
 hours behind a single key frame (every frame up to the sampled one must be decoded), a 2 KB
 checkpoint can declare 300,000 classes, and occlusion at 32 frames runs thousands of forward
 passes. `Limits` bounds each of these, and every check runs on what is known beforehand
-(the container's header and key frames, the model config on the `meta` device, the
+(the container's header and key frames, the model config by arithmetic, the
 attribution's count of forward passes), so a refused request costs milliseconds:
 
 | limit                 | what it bounds                                             | checked by |
@@ -12,8 +12,8 @@ attribution's count of forward passes), so a refused request costs milliseconds:
 | `max_frame_pixels`    | width x height of one frame (memory of the decoder)        | `check_video` |
 | `max_decode_frames`   | frames decoded for one clip, key frame to sampled frame    | `check_video` |
 | `max_decode_gpix`     | pixels decoded for one clip (frames decoded x frame size)  | `check_video` |
-| `max_classes`         | classes a checkpoint or a label file declares              | `check_network` |
-| `max_params_m`        | parameters of the network a checkpoint describes (millions) | `check_network` |
+| `max_classes`         | classes a checkpoint or a label file declares              | `checkpoint_checks` |
+| `max_params_m`        | parameters of the network a checkpoint describes (millions) | `checkpoint_checks` |
 | `max_explain_gflop`   | work of one explanation: forward passes x GFLOPs per clip  | `plan_explanation` |
 | `max_explain_passes`  | forward passes of one explanation (small models: Captum's  | `plan_explanation` |
 |                       | own cost per pass dominates)                               | |
@@ -54,7 +54,6 @@ __all__ = [
     "Deadline",
     "ExplanationPlan",
     "check_video",
-    "check_network",
     "check_frames",
     "check_pipeline",
     "plan_explanation",
@@ -203,17 +202,6 @@ def check_pipeline(width: int, height: int, num_frames: int, size: int, resize: 
             f"{num_frames} frames of {width}x{height} resized to {resized_w}x{resized_h} and cropped to "
             f"{size}x{size} would take {megabytes:.0f} MB; the limit is {limits.max_clip_mb:g} MB: "
             "choose fewer frames"
-        )
-
-
-def check_network(num_classes: int, params: int, limits: Limits, source: str) -> None:
-    """Refuse a network (built on the `meta` device: no memory) or label list over the limits."""
-    if num_classes > limits.max_classes:
-        raise BudgetError(f"{source} declares {num_classes} classes; the limit is {limits.max_classes}")
-    if params > limits.max_params_m * 1e6:
-        raise BudgetError(
-            f"{source} describes a network of {params / 1e6:.0f}M parameters; the limit is "
-            f"{limits.max_params_m:g}M"
         )
 
 

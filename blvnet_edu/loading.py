@@ -15,14 +15,12 @@ evaluation (`blvnet-edu eval`), so that both read a file the same way:
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from pathlib import Path
 
-import torch
-
-from .budget import BudgetError, Limits, check_network
+from .budget import BudgetError, Limits
+from .checkpoint_checks import check_budget
 from .data.label_maps import label_map_for, load_labels
-from .models.blvnet import VideoNet, build_model
+from .models.blvnet import PRESETS, BLVNetConfig, VideoNet, build_model
 from .models.checkpoints import (
     convert_official,
     load_file,
@@ -54,13 +52,12 @@ def authors_frames(checkpoint: str | Path) -> int:
     return 2 * int(match[1]) if match else AUTHORS_FRAMES
 
 
-def _sized(build: Callable[[], VideoNet], limits: Limits | None, source: str) -> None:
-    """Refuse a network over `limits` before allocating it: `build` runs on the `meta` device
-    (shapes only), so a 2 KB file declaring 300,000 classes costs nothing."""
+def _sized(config: BLVNetConfig, size: int, limits: Limits | None, source: str) -> None:
+    """Refuse a network over `limits` before anything is built: classes, parameters, frames,
+    input size and GFLOPs per clip are counted by arithmetic from the config
+    (`checkpoint_checks.check_budget`), so a 2 KB file declaring a billion blocks costs nothing."""
     if limits is not None:
-        with torch.device("meta"):
-            shapes = build()
-        check_network(shapes.config.num_classes, sum(p.numel() for p in shapes.parameters()), limits, source)
+        check_budget(config, config.num_classes, size, config.num_frames, limits, source)
 
 
 def load_network(
@@ -68,6 +65,7 @@ def load_network(
     labels: str | Path | None = None,
     model_name: str | None = None,
     limits: Limits | None = None,
+    allow_unverified: bool = False,
 ) -> tuple[VideoNet, list[str], Preprocessing]:
     """`(network in eval mode, class names, preprocessing)` from a checkpoint file.
 
@@ -75,8 +73,10 @@ def load_network(
         checkpoint: a blvnet-edu checkpoint or an authors' released file.
         labels: `ssv1`, `ssv2`, `kinetics400` or a file of class names (overrides a saved run's).
         model_name: build an authors' checkpoint as this preset instead of reading its shapes.
-        limits: refuse (`budget.BudgetError`) label lists and networks over `max_classes` and
-            `max_params_m` before the network is allocated.
+        limits: refuse (`budget.BudgetError`) label lists and networks over the limits
+            (classes, parameters, frames, input size, GFLOPs per clip) before anything is built.
+        allow_unverified: read a blvnet-edu checkpoint without a digest of the whole file
+            (`saved_run.SavedRun.verify`).
 
     Raises:
         FileNotFoundError, or ValueError naming the file and the problem (not a checkpoint,
@@ -84,8 +84,8 @@ def load_network(
     """
     payload = load_file(checkpoint)
     if SavedRun.holds(payload):
-        run = SavedRun.from_payload(payload, checkpoint)
-        _sized(lambda: VideoNet(run.config), limits, str(checkpoint))
+        run = SavedRun.from_payload(payload, checkpoint, allow_unverified)
+        _sized(run.config, run.preprocessing.size, limits, str(checkpoint))
         model, classes, preprocessing = run.build_model(), run.classes, run.preprocessing
         if labels:
             classes = _labels(labels, limits)
@@ -114,8 +114,11 @@ def load_network(
             name, options = detected.pop("name"), {"num_frames": frames, **detected}
         else:
             name, options = model_name, {"num_classes": len(classes), "num_frames": frames}
-        _sized(lambda: build_model(name, **options), limits, str(checkpoint))
-        model = build_model(name, **options)
+        if name not in PRESETS:
+            build_model(name)  # raises: the unknown name and the choices
+        config = BLVNetConfig.from_dict({**PRESETS[name].to_dict(), **options})
+        _sized(config, Preprocessing().size, limits, str(checkpoint))
+        model = VideoNet(config)
         load_official_checkpoint(model, state)
         model.eval()
         preprocessing = Preprocessing()  # the authors' test defaults

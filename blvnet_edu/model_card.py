@@ -1,8 +1,9 @@
 """What a loaded model is, for the user: its cost, its card, and what a demo model can tell.
 
-The cost (parameters, GFLOPs per clip) is measured on a fresh network of the same config
-(`profiling.profile_model`) once per config and size; the app shows the card beside the TAM
-views and plans its explanations from the cost, `blvnet-edu predict` prints the demo notice.
+The cost (parameters, GFLOPs per clip) is counted from the config by arithmetic
+(`models.cost`, equal to what `profiling.profile_model` measures on a built network); the
+app shows the card beside the TAM views and plans its explanations from the cost,
+`blvnet-edu predict` prints the demo notice.
 
     params, gflops = cost(predictor.model.config, predictor.size)
     print(model_card(predictor))        # markdown: parameters, GFLOPs, input, classes
@@ -11,21 +12,17 @@ views and plans its explanations from the cost, `blvnet-edu predict` prints the 
 
 from __future__ import annotations
 
-import functools
-
 from .inference import Predictor
-from .models.blvnet import BLVNetConfig, VideoNet
-from .profiling import profile_model
+from .models.blvnet import BLVNetConfig
+from .models.cost import config_gflops, config_params
 
 __all__ = ["cost", "model_card", "demo_notice"]
 
 
-@functools.lru_cache(maxsize=8)
 def cost(config: BLVNetConfig, size: int, num_frames: int | None = None) -> tuple[int, float]:
-    """(parameters, GFLOPs per clip of `num_frames` frames, default the config's) of a fresh
-    network with this config, measured once per config, size and clip length."""
-    profile = profile_model(VideoNet(config), size=size, num_frames=num_frames or config.num_frames)
-    return profile.params, profile.gflops
+    """(parameters, GFLOPs per clip of `num_frames` frames, default the config's) of a network
+    with this config, counted by arithmetic (`models.cost`)."""
+    return config_params(config), config_gflops(config, size, num_frames or config.num_frames)
 
 
 def model_card(predictor: Predictor) -> str:

@@ -165,7 +165,10 @@ def test_decoding_a_4k_clip_holds_no_4k_frames(tmp_path):
 def test_networks_and_label_lists_over_the_limits_are_refused_before_allocation(tmp_path):
     run = SavedRun.load(DEMO)
     huge = tmp_path / "huge_classes.pt"  # the tiny weights, with a config that declares 300,000 classes
-    dataclasses.replace(run, config=dataclasses.replace(run.config, num_classes=300_000)).save(huge)
+    names = [f"class {i}" for i in range(300_000)]
+    dataclasses.replace(run, config=dataclasses.replace(run.config, num_classes=300_000), classes=names).save(
+        huge
+    )
     assert huge.stat().st_size < 10_000_000  # the weights stay the tiny ones: the file is small
     with pytest.raises(BudgetError, match="declares 300000 classes; the limit is 10000"):
         load_predictor(huge, limits=Limits())

@@ -1,5 +1,8 @@
 """blvnet_edu/saved_run.py: one owner for what a checkpoint holds, how it is written and read."""
 
+import copy
+import time
+import zipfile
 from dataclasses import replace
 from pathlib import Path
 
@@ -8,9 +11,19 @@ import torch
 from conftest import flip_tensor_byte, randomize_
 
 from blvnet_edu import CheckpointMismatchError, build_model
+from blvnet_edu.budget import BudgetError, Limits
 from blvnet_edu.engine.checkpointing import rng_state
+from blvnet_edu.inference import load_predictor
 from blvnet_edu.models.checkpoints import load_file
-from blvnet_edu.saved_run import FORMAT, Preprocessing, SavedRun, weights_digest
+from blvnet_edu.saved_run import (
+    FORMAT,
+    LEGACY_FORMAT,
+    Preprocessing,
+    SavedRun,
+    UnverifiedCheckpointError,
+    payload_digest,
+    weights_digest,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 CLASSES = ["a", "b", "c"]
@@ -22,7 +35,9 @@ def model():
 
 
 def training_run(model) -> SavedRun:
-    """A run with every field set, as `last.pt` of a training run holds it."""
+    """A run with every field set, as `last.pt` of a training run holds it (from a copy of
+    `model`: the step changes its weights)."""
+    model = copy.deepcopy(model)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
     model(torch.randn(2, 4, 3, 32, 32)).sum().backward()
     optimizer.step()
@@ -42,6 +57,12 @@ def training_run(model) -> SavedRun:
         rng=rng_state(),
         best_top1=0.75,
     )
+
+
+def sealed(payload: dict) -> dict:
+    """`payload` with the digest `SavedRun.save` would give it."""
+    payload["sha256"] = payload_digest(payload)
+    return payload
 
 
 def same(a, b) -> bool:
@@ -66,7 +87,9 @@ def test_round_trip_of_every_field(model, tmp_path):
     assert not rebuilt.training and rebuilt.config == model.config
     video = torch.randn(1, 4, 3, 32, 32)
     with torch.no_grad():
-        assert torch.equal(rebuilt(video), model(video))
+        trained = copy.deepcopy(model)
+        trained.load_state_dict(run.weights)
+        assert torch.equal(rebuilt(video), trained.eval()(video))
 
 
 def test_what_the_file_holds(model, tmp_path):
@@ -74,12 +97,34 @@ def test_what_the_file_holds(model, tmp_path):
     payload = load_file(path)
     assert payload["format"] == FORMAT and payload["classes"] == CLASSES
     assert payload["model_config"] == model.config.to_dict()
-    assert payload["weights_sha256"] == weights_digest(model.state_dict())
+    assert payload["sha256"] == payload_digest(payload)
     assert payload["preprocessing"] == {"size": 224, "resize": 256, "stride": None}  # the defaults
     assert "optimizer" not in payload and "epoch" not in payload  # no training state: no keys
 
 
-def test_the_digest_covers_names_dtypes_shapes_and_bytes():
+def test_the_digest_covers_every_value_type_and_structure():
+    payload = {
+        "model": {"a": torch.arange(6.0)},
+        "optimizer": {"state": {0: {"m": torch.ones(2)}}},
+        "x": [1, 2.0],
+    }
+    digest = payload_digest(payload)
+    assert digest == payload_digest(dict(reversed(payload.items())))  # key order does not matter
+    assert digest == payload_digest({**payload, "sha256": "anything"})  # the digest's own entry is left out
+    changed = [
+        {**payload, "model": {"a": torch.arange(6.0).double()}},  # dtype
+        {**payload, "model": {"a": torch.arange(6.0).view(2, 3)}},  # shape
+        {**payload, "model": {"a2": torch.arange(6.0)}},  # name
+        {**payload, "optimizer": {"state": {0: {"m": torch.ones(2) + 1e-7}}}},  # the optimizer's bytes
+        {**payload, "optimizer": {"state": {"0": {"m": torch.ones(2)}}}},  # an int key as a string
+        {**payload, "x": [1, 2]},  # a float as an int
+        {**payload, "x": (1, 2.0)},  # a tuple for a list
+        {**payload, "y": None},  # an added key
+    ]
+    assert len({digest, *map(payload_digest, changed)}) == len(changed) + 1
+
+
+def test_the_weights_digest_of_old_files_covers_names_dtypes_shapes_and_bytes():
     weights = {"a": torch.arange(6.0), "b": torch.ones(2, dtype=torch.long)}
     digest = weights_digest(weights)
     assert digest == weights_digest(dict(reversed(weights.items())))  # sorted names: order-free
@@ -89,44 +134,174 @@ def test_the_digest_covers_names_dtypes_shapes_and_bytes():
     assert digest != weights_digest({"a": weights["a"] + 1e-6, "b": weights["b"]})
 
 
-def test_a_flipped_byte_gives_the_digest_error_naming_the_file(model, tmp_path):
-    path = SavedRun(model.config, CLASSES, model.state_dict()).save(tmp_path / "best.pt")
-    flip_tensor_byte(path)
-    assert isinstance(load_file(path), dict)  # PyTorch itself does not notice
-    with pytest.raises(ValueError, match=r"best.pt: the weights do not match the digest stored in the file"):
+@pytest.mark.parametrize("where", ["weights", "optimizer momentum", "random state"])
+def test_a_flipped_byte_anywhere_fails_the_archive_checksum(model, tmp_path, where):
+    run = training_run(model)
+    path = run.save(tmp_path / "last.pt")
+    records = {"weights": 0, "optimizer momentum": len(run.weights), "random state": -1}
+    with zipfile.ZipFile(path) as archive:
+        count = sum("/data/" in name for name in archive.namelist())
+    flip_tensor_byte(path, records[where] % count)
+    with pytest.raises(
+        ValueError, match=r"last.pt is corrupt: the archive member .*/data/\d+ does not match"
+    ):
         SavedRun.load(path)
 
 
-def test_edited_weights_give_the_digest_error(model, tmp_path):
-    path = SavedRun(model.config, CLASSES, model.state_dict()).save(tmp_path / "edited.pt")
+def test_an_edit_anywhere_fails_the_digest(model, tmp_path):
+    """torch.save writes new checksums: the digest catches what they cannot, e.g. an edited
+    optimizer momentum, which would resume a ruined run with exit 0."""
+    path = training_run(model).save(tmp_path / "last.pt")
+    for edit in (
+        lambda p: p["optimizer"]["state"][0]["momentum_buffer"].mul_(1e32),
+        lambda p: p["model"]["fc.bias"].add_(1),
+        lambda p: p["train_config"].update(lr=10.0),
+        lambda p: p.update(epoch=0),
+    ):
+        payload = load_file(path)
+        edit(payload)
+        torch.save(payload, tmp_path / "edited.pt")
+        with pytest.raises(ValueError, match="edited.pt: the contents do not match the digest"):
+            SavedRun.load(tmp_path / "edited.pt")
+
+
+def test_a_file_of_ours_without_its_digest_loads_only_when_allowed(model, tmp_path):
+    path = SavedRun(model.config, CLASSES, model.state_dict()).save(tmp_path / "run.pt")
     payload = load_file(path)
-    payload["model"]["fc.bias"] = payload["model"]["fc.bias"] + 1
-    torch.save(payload, path)
+    payload["model"]["fc.bias"] = payload["model"]["fc.bias"] + 1  # an edit, and the digest removed
+    del payload["sha256"]
+    torch.save(payload, tmp_path / "stripped.pt")
+    with pytest.raises(UnverifiedCheckpointError, match="stripped.pt has no digest.*--allow-unverified"):
+        SavedRun.load(tmp_path / "stripped.pt")
+    with pytest.raises(UnverifiedCheckpointError):
+        load_predictor(tmp_path / "stripped.pt")
+    assert torch.equal(
+        SavedRun.load(tmp_path / "stripped.pt", allow_unverified=True).weights["fc.bias"],
+        payload["model"]["fc.bias"],
+    )
+    del payload["format"]  # nor does removing the format make it an authors' state dict
+    torch.save(payload, tmp_path / "anonymous.pt")
+    with pytest.raises(
+        ValueError, match="anonymous.pt looks like a blvnet-edu checkpoint but its format is None"
+    ):
+        load_predictor(tmp_path / "anonymous.pt")
+
+
+def test_files_of_the_first_format_load_only_when_allowed(model, tmp_path):
+    """blvnet-edu/1 files carry a digest of their weights only."""
+    weights = model.state_dict()
+    old = {
+        "format": LEGACY_FORMAT,
+        "model": weights,
+        "weights_sha256": weights_digest(weights),
+        "model_config": model.config.to_dict(),
+        "classes": CLASSES,
+    }
+    torch.save(old, tmp_path / "old.pt")
+    with pytest.raises(UnverifiedCheckpointError, match="old.pt was written by an earlier blvnet-edu"):
+        SavedRun.load(tmp_path / "old.pt")
+    run = SavedRun.load(tmp_path / "old.pt", allow_unverified=True)
+    run.save(tmp_path / "old.pt")  # the upgrade the message gives
+    assert (
+        load_file(tmp_path / "old.pt")["format"] == FORMAT
+        and SavedRun.load(tmp_path / "old.pt").classes == CLASSES
+    )
+    torch.save({**old, "model": {**weights, "fc.bias": weights["fc.bias"] + 1}}, tmp_path / "edited.pt")
     with pytest.raises(ValueError, match="edited.pt: the weights do not match the digest"):
-        SavedRun.load(path)
+        SavedRun.load(tmp_path / "edited.pt", allow_unverified=True)  # its weights digest still counts
 
 
 @pytest.mark.parametrize("demo", ["tsn_resnet_tiny", "blvnet_tiny", "blvnet_tam_tiny"])
-def test_files_without_a_digest_still_load(demo):
+def test_the_bundled_demo_files_carry_the_full_digest(demo):
     path = ROOT / "app" / "demo" / f"{demo}.pt"
-    assert "weights_sha256" not in load_file(path)  # written before the digest existed
+    payload = load_file(path)
+    assert payload["format"] == FORMAT and payload["sha256"] == payload_digest(payload)
     run = SavedRun.load(path)
     assert run.config.name == demo and len(run.classes) == 14 and run.epoch is not None
     assert run.preprocessing == Preprocessing(48, 48, None)  # from the training config
     assert not run.build_model().training
 
 
+def base(model) -> dict:
+    return {
+        "format": FORMAT,
+        "model": model.state_dict(),
+        "model_config": model.config.to_dict(),
+        "classes": CLASSES,
+    }
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (lambda p: p.update(classes=3), "`classes` must be a list of class names, got int"),
+        (lambda p: p.update(classes=["a", "b", "a"]), "the class name 'a' appears twice"),
+        (lambda p: p.update(classes=["a", "", "c"]), "class names must be non-empty strings; entry 1"),
+        (lambda p: p.update(classes=["a", "b"]), "2 class names for a model of 3 classes"),
+        (lambda p: p["model_config"].update(num_frames="x"), "num_frames must be a whole number, got 'x'"),
+        (lambda p: p["model_config"].update(widths=None), "widths must be 4 whole numbers, got None"),
+        (lambda p: p["model_config"].update(layers=[2, 2, 2, 1.5]), "layers must be 4 whole numbers"),
+        (lambda p: p["model"]["fc.weight"].fill_(float("nan")), r"NaN or infinite values \(fc.weight\)"),
+        (
+            lambda p: p.update(preprocessing={"size": 0}),
+            "preprocessing size must be a whole number >= 32, got 0",
+        ),
+        (
+            lambda p: p.update(preprocessing={"resize": -5}),
+            "preprocessing resize must be a whole number >= 32",
+        ),
+        (lambda p: p.update(preprocessing={"size": "48"}), "preprocessing size must be a whole number"),
+        (
+            lambda p: p.update(preprocessing={"size": 64, "resize": 48}),
+            r"resize \(48\) is smaller than the crop",
+        ),
+        (lambda p: p.update(epoch="3"), "`epoch` must be a whole number >= 0"),
+        (lambda p: p.update(train_config=[1]), "`train_config` must be a mapping"),
+    ],
+)
+def test_every_field_is_checked_before_anything_is_built(model, tmp_path, change, message):
+    payload = base(model)
+    payload["model"] = {k: v.clone() for k, v in payload["model"].items()}
+    change(payload)
+    torch.save(sealed(payload), tmp_path / "bad.pt")
+    with pytest.raises(ValueError, match=message):
+        SavedRun.load(tmp_path / "bad.pt")
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (
+            lambda p: p["model_config"].update(layers=[2, 2, 2, 100_000]),
+            "network of 28,160M parameters",
+        ),
+        (lambda p: p["model_config"].update(layers=[2, 2, 2, 10**12]), "M parameters; the limit is 150M"),
+        (lambda p: p.update(preprocessing={"size": 100_000, "resize": 100_000}), "takes 100000x100000 input"),
+        (lambda p: p["model_config"].update(num_frames=100_000), "100000 frames per clip is over the limit"),
+        (
+            lambda p: (
+                p.update(preprocessing={"size": 600, "resize": 600})
+                or p["model_config"].update(num_frames=64, widths=[64, 128, 256, 512], layers=[3, 4, 6, 3])
+            ),
+            "GFLOPs per clip",
+        ),
+    ],
+)
+def test_a_network_over_the_limits_is_refused_by_arithmetic(model, tmp_path, change, message):
+    """The sweep's 2.8 MB file with 100,000 blocks in stage 4 tied a server up for 16 minutes:
+    now it is refused from its config, in milliseconds, before anything is built."""
+    payload = base(model)
+    change(payload)
+    torch.save(sealed(payload), tmp_path / "huge.pt")
+    start = time.perf_counter()
+    with pytest.raises(BudgetError, match=message):
+        load_predictor(tmp_path / "huge.pt", limits=Limits())
+    assert time.perf_counter() - start < 5  # a generous bound: the old path took minutes
+
+
 def test_an_old_file_without_preprocessing_takes_the_defaults(model, tmp_path):
     path = tmp_path / "old.pt"
-    torch.save(
-        {
-            "format": FORMAT,
-            "model": model.state_dict(),
-            "model_config": model.config.to_dict(),
-            "classes": CLASSES,
-        },
-        path,
-    )
+    torch.save(sealed(base(model)), path)
     run = SavedRun.load(path)
     assert run.preprocessing == Preprocessing(224, 256, None) and run.train_config == {}
 
@@ -159,7 +334,7 @@ def test_foreign_and_broken_files_give_clear_errors(model, tmp_path):
         SavedRun.load(tmp_path / "plain.pt")
     config = {**model.config.to_dict(), "colour": "blue"}
     odd = {"format": FORMAT, "model": {}, "model_config": config, "classes": CLASSES}
-    torch.save(odd, tmp_path / "odd.pt")
+    torch.save(sealed(odd), tmp_path / "odd.pt")
     with pytest.raises(ValueError, match=r"odd.pt: unknown model config field\(s\) \['colour'\]"):
         SavedRun.load(tmp_path / "odd.pt")
 

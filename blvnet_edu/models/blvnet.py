@@ -77,6 +77,7 @@ class BLVNetConfig:
     tam_init: Literal["kaiming", "identity"] = "kaiming"  # the authors' N(0, 2/C); see TAM
 
     def __post_init__(self) -> None:
+        self._check_types()
         problems = []
         if self.backbone not in ("blresnet", "resnet"):
             problems.append(f"backbone must be 'blresnet' or 'resnet', got {self.backbone!r}")
@@ -109,6 +110,28 @@ class BLVNetConfig:
         if problems:
             raise ValueError("invalid model config: " + "; ".join(problems))
 
+    def _check_types(self) -> None:
+        """Each field's type, before any range check (a config may come from a file or a
+        command line: `num_frames="x"` or `widths=None` is refused here, not as a Python error)."""
+
+        def whole(value: Any) -> bool:
+            return isinstance(value, int) and not isinstance(value, bool)
+
+        problems = []
+        for name in ("alpha", "beta", "num_frames", "blending_frames", "num_classes"):
+            if not whole(getattr(self, name)):
+                problems.append(f"{name} must be a whole number, got {getattr(self, name)!r}")
+        for name in ("layers", "widths"):
+            value = getattr(self, name)
+            if not isinstance(value, tuple) or not all(whole(v) for v in value):
+                problems.append(f"{name} must be 4 whole numbers, got {value!r}")
+        if not isinstance(self.dropout, (int, float)) or isinstance(self.dropout, bool):
+            problems.append(f"dropout must be a number, got {self.dropout!r}")
+        if not isinstance(self.name, str):
+            problems.append(f"name must be a string, got {self.name!r}")
+        if problems:
+            raise ValueError("invalid model config: " + "; ".join(problems))
+
     def to_dict(self) -> dict[str, Any]:
         """Plain values (tuples as lists), for checkpoints and result folders."""
         d = dataclasses.asdict(self)
@@ -128,7 +151,7 @@ class BLVNetConfig:
             raise ValueError(f"unknown model config field(s) {unknown}; known: {sorted(known)}")
         values = dict(d)
         for key in ("layers", "widths"):
-            if key in values:
+            if isinstance(values.get(key), (list, tuple)):
                 values[key] = tuple(values[key])
         return cls(**values)
 
@@ -416,5 +439,7 @@ def build_model(name: str, fast: bool = True, **overrides) -> VideoNet:
     if unknown:
         raise ValueError(f"unknown option(s) {unknown} for {name}; available: {sorted(fields)}")
     if "layers" in overrides or "widths" in overrides:
-        overrides = {k: tuple(v) if k in ("layers", "widths") else v for k, v in overrides.items()}
+        for key in ("layers", "widths"):
+            if isinstance(overrides.get(key), list):
+                overrides[key] = tuple(overrides[key])
     return VideoNet(dataclasses.replace(PRESETS[name], **overrides), fast=fast)
