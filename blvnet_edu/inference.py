@@ -29,6 +29,7 @@ import torch
 from torch import Tensor
 
 from .budget import Limits
+from .checkpoint_checks import check_budget, check_preprocessing
 from .clips import Clip, load_clip
 from .loading import load_network
 from .models.blvnet import VideoNet
@@ -60,12 +61,18 @@ class Predictor:
         if self.num_frames is None:
             self.num_frames = self.model.config.num_frames
 
-    def at_frames(self, num_frames: int) -> Predictor:
-        """The same model (and `uid`) sampling clips of `num_frames` frames."""
+    def at_frames(self, num_frames: int, limits: Limits | None = None) -> Predictor:
+        """The same model (and `uid`) sampling clips of `num_frames` frames; with `limits`, a
+        clip length over `max_frames` or a clip over `max_clip_gflop` raises `BudgetError`."""
+        if isinstance(num_frames, bool) or not isinstance(num_frames, int):
+            raise ValueError(f"frames must be a whole number, got {num_frames!r}")
         if num_frames < 1 or (self.model.routing.group_size == 2 and num_frames % 2):
             raise ValueError(
                 f"{self.name} takes frames in pairs: choose an even number of frames (>= 2), got {num_frames}"
             )
+        if limits is not None:
+            config = self.model.config
+            check_budget(config, config.num_classes, self.size, num_frames, limits, self.name)
         return self if num_frames == self.num_frames else dataclasses.replace(self, num_frames=num_frames)
 
 
@@ -77,6 +84,7 @@ def load_predictor(
     resize: int | None = None,
     num_frames: int | None = None,
     limits: Limits | None = None,
+    allow_unverified: bool = False,
 ) -> Predictor:
     """A model from a blvnet-edu checkpoint or from one of the authors' released files.
 
@@ -93,18 +101,29 @@ def load_predictor(
             `--disable_scaleup` setting).
         num_frames: frames per clip; default: the checkpoint's own (the authors' released
             models: 16, 8x2, or what their file name says).
-        limits: refuse networks and label lists over the limits before allocating them
-            (`BudgetError`; what the app passes for uploaded checkpoints).
+        limits: refuse networks, label lists, input sizes and clip lengths over the limits
+            before anything is built (`BudgetError`; what the app and the CLI pass).
+        allow_unverified: read a blvnet-edu checkpoint that lacks a digest of the whole file
+            (`saved_run.SavedRun.verify`; files from before the digest).
 
     Raises `FileNotFoundError`, or `ValueError` (a `CheckpointMismatchError` for weights
     that do not fit the model) naming the problem. Files are read with weights_only=True.
     """
-    model, classes, saved = load_network(checkpoint, labels, model_name, limits)
-    size, resize = size or saved.size, resize or saved.resize
+    given = check_preprocessing({"size": size, "resize": resize}, "the options")  # None: the checkpoint's
+    model, classes, saved = load_network(checkpoint, labels, model_name, limits, allow_unverified)
+    size = given.get("size", saved.size)
+    resize = given.get("resize", max(saved.resize, size))  # a larger crop than the file's: resized to it
+    if resize < size:
+        raise ValueError(f"resize ({resize}) must be at least the crop size ({size})")
+    if limits is not None:
+        config = model.config
+        check_budget(
+            config, config.num_classes, size, num_frames or config.num_frames, limits, str(checkpoint)
+        )
     # BatchNorm folded, channels_last: faster on CPU (docs/benchmarks/speed.md)
     model = prepare_for_inference(model)
     predictor = Predictor(model.config.name, model, classes, size, resize)
-    return predictor.at_frames(num_frames) if num_frames else predictor
+    return predictor.at_frames(num_frames) if num_frames is not None else predictor
 
 
 @torch.inference_mode()

@@ -127,7 +127,8 @@ def flip_tensor_byte(path, record: int = 0) -> None:
     """Flip one byte in the middle of tensor storage `record` of a `torch.save` file, in place.
 
     PyTorch's zip records hold the raw bytes of each storage (`<archive>/data/<record>`, numbered
-    in the order they were saved) and are not checked on load: the file still loads."""
+    in the order they were saved) and torch does not check them on load: the file still loads
+    with `torch.load`, and only its CRC-32s (`models.checkpoints.check_archive`) tell."""
     import struct
     import zipfile
 

@@ -14,6 +14,7 @@ import torch
 from conftest import h264_clip, index_frames, ramp_frames
 from PIL import Image
 
+import blvnet_edu.clips as clips_module
 import blvnet_edu.inference as inference
 from blvnet_edu.budget import (
     BudgetError,
@@ -261,3 +262,62 @@ def test_time_estimates_from_a_measured_forward_pass():
     assert fit_occlusion_window(16, 224, timing, 1.0) == 95
     with pytest.raises(ValueError, match="unknown method"):
         explanation_seconds("magic", 8, 48, small)
+
+
+@pytest.mark.parametrize("width, height", [(4000, 8), (8, 4000)])
+def test_a_sliver_of_a_frame_is_refused_before_decoding(tmp_path, width, height, monkeypatch):
+    """The sweep's 30000x4 clip passed the frame-pixel limit (120,000 pixels) and resizing its
+    short side to the model's made 1,920,000x256 frames: 5 GB for 32 frames. The aspect ratio
+    and what the pipeline would make are checked on the header, before decoding."""
+    path = h264_clip(tmp_path / "sliver.mp4", ramp_frames(16, height, width))
+    monkeypatch.setattr(clips_module, "read_frames", lambda *a, **k: pytest.fail("decoded"))
+    with pytest.raises(
+        BudgetError, match=rf"the video is {width}x{height}, 500 times longer .* limit is 8 to 1"
+    ):
+        load_clip(path, 8, 48, 48, limits=Limits())
+    frames = torch.zeros(16, 3, height, width, dtype=torch.uint8)  # frames in memory: the same check
+    with pytest.raises(BudgetError, match="500 times longer"):
+        load_clip(frames, 8, 48, 48, limits=Limits())
+    monkeypatch.undo()
+    assert load_clip(path, 8, 48, 48).frames.shape == (8, 3, 48, 48)  # without limits: the library's choice
+
+
+def test_what_the_pipeline_makes_is_bounded(tmp_path):
+    """Resized frames plus the model input, per clip: T x 3 x (resized pixels + 4 x crop pixels)."""
+    frames = torch.zeros(16, 3, 64, 256, dtype=torch.uint8)  # 4:1, within the aspect limit
+    limits = Limits(max_clip_mb=1.0)
+    # 8 frames resized to 448x112 and cropped to 112: 8 x 3 x (448 x 112 + 4 x 112 x 112) bytes = 2.3 MB
+    with pytest.raises(
+        BudgetError, match=r"resized to 448x112 and cropped to 112x112 would take 2 MB; the limit"
+    ):
+        load_clip(frames, 8, 112, 112, limits=limits)
+    assert load_clip(frames, 2, 48, 48, limits=limits).input.shape == (1, 2, 3, 48, 48)
+
+
+@pytest.mark.parametrize("frames", [0, -2, 100_000, 2.0])
+def test_a_clip_length_out_of_range_is_refused(frames):
+    clip = torch.zeros(16, 3, 48, 48, dtype=torch.uint8)
+    with pytest.raises(BudgetError, match="frames"):
+        load_clip(clip, frames, 48, 48, limits=Limits())
+    predictor = load_predictor(DEMO)
+    with pytest.raises((BudgetError, ValueError), match="frames"):
+        predictor.at_frames(frames, limits=Limits())
+
+
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        ({"size": 0}, "size must be a whole number >= 32, got 0"),
+        ({"resize": -5}, "resize must be a whole number >= 32, got -5"),
+        ({"size": 100_000, "resize": 100_000}, "takes 100000x100000 input; the limit is 640"),
+        ({"num_frames": 100_000}, "100000 frames per clip is over the limit of 64"),
+        (
+            {"num_frames": 64, "size": 640},
+            r"costs \d+ GFLOPs per clip of 64 frames at 640 px; the limit is 1",
+        ),
+    ],
+)
+def test_options_of_load_predictor_are_checked(options, message):
+    limits = Limits(max_clip_gflop=1.0)
+    with pytest.raises(ValueError, match=message):
+        load_predictor(DEMO, limits=limits, **options)

@@ -119,10 +119,18 @@ def test_resume_refuses_another_model(dataset, tmp_path):
 
 
 def test_resume_refuses_a_corrupt_checkpoint(dataset, tmp_path):
+    """A byte flipped in the weights or in the optimizer's momentum (the sweep's case: it used
+    to resume with exit 0 and ruin the run) is caught by the archive's checksums."""
     train(config(dataset, tmp_path / "r", epochs=1), log=quiet)
-    flip_tensor_byte(tmp_path / "r" / "last.pt")  # a bit flipped on disk: the file still unpickles
-    with pytest.raises(ValueError, match=r"last.pt: the weights do not match the digest stored in the file"):
-        train(config(dataset, tmp_path / "r", epochs=2), resume=True, log=quiet)
+    weights = len(SavedRun.load(tmp_path / "r" / "last.pt").weights)
+    original = (tmp_path / "r" / "last.pt").read_bytes()
+    for record in (0, weights):  # the first weight, the first optimizer state tensor
+        (tmp_path / "r" / "last.pt").write_bytes(original)
+        flip_tensor_byte(
+            tmp_path / "r" / "last.pt", record
+        )  # a bit flipped on disk: the file still unpickles
+        with pytest.raises(ValueError, match=r"last.pt is corrupt: the archive member .* does not match"):
+            train(config(dataset, tmp_path / "r", epochs=2), resume=True, log=quiet)
 
 
 def test_a_fresh_run_never_overwrites_a_run_and_a_resumed_one_logs_each_epoch_once(dataset, tmp_path):
