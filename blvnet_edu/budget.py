@@ -192,8 +192,8 @@ def check_pipeline(width: int, height: int, num_frames: int, size: int, resize: 
     if aspect > limits.max_aspect_ratio:
         raise BudgetError(
             f"the video is {width}x{height}: its long side is {aspect:.0f} times its short side; "
-            f"the limit is {limits.max_aspect_ratio:g} to 1 (a centre crop would hold a sliver of it): crop it first "
-            "(e.g. ffmpeg -i IN -vf crop=ih:ih OUT.mp4)"
+            f"the limit is {limits.max_aspect_ratio:g} to 1 (a centre crop would hold a sliver of it): "
+            "crop it first (e.g. ffmpeg -i IN -vf crop=ih:ih OUT.mp4)"
         )
     resized_w, resized_h = resized_shape(width, height, resize)
     megabytes = num_frames * 3 * (resized_w * resized_h + 4 * size * size) / 2**20
