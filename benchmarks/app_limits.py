@@ -77,14 +77,63 @@ def memory_mb(pid: int) -> dict[str, float]:
     return fields
 
 
+def encode_vp9(path: Path, frames: int, width: int, height: int) -> Path:
+    """Flat frames as VP9 (libx264 stops at 16384 pixels a side; the sweep's slivers were wider)."""
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libvpx-vp9", rate=Fraction(25))
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        for t in range(frames):
+            image = np.full((height, width, 3), 4 * t, np.uint8)
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")))
+        container.mux(stream.encode())
+    return path
+
+
+def hostile_checkpoints(work: Path) -> dict[str, Path]:
+    """The demo checkpoint changed as the hardening sweep changed it (issue 22)."""
+    import torch
+
+    from blvnet_edu.models.checkpoints import load_file
+    from blvnet_edu.saved_run import SavedRun, payload_digest
+
+    run = SavedRun.load(DEMO)
+    paths = {}
+
+    def sealed(name: str, change) -> None:
+        payload = load_file(DEMO)
+        change(payload)
+        payload["sha256"] = payload_digest(payload)
+        torch.save(payload, work / f"{name}.pt")
+        paths[name] = work / f"{name}.pt"
+
+    sealed("100,000 blocks in stage 4", lambda p: p["model_config"].update(layers=[2, 2, 2, 100_000]))
+    sealed("a 100,000-pixel crop", lambda p: p.update(preprocessing={"size": 100_000, "resize": 100_000}))
+    sealed("NaN weights", lambda p: p["model"]["fc.weight"].fill_(float("nan")))
+    sealed("a class name twice", lambda p: p["classes"].__setitem__(1, p["classes"][0]))
+    payload = load_file(DEMO)
+    payload["model"]["fc.bias"] += 1
+    del payload["sha256"]
+    torch.save(payload, work / "stripped.pt")
+    paths["an edited bias, its digest removed"] = work / "stripped.pt"
+    data = bytearray(DEMO.read_bytes())
+    for i in range(4096):  # 4096 flipped bytes, spread over the weights
+        data[len(data) // 4 + 97 * i] ^= 0xFF
+    (work / "flipped.pt").write_bytes(data)
+    paths["4096 flipped bytes"] = work / "flipped.pt"
+    assert run.classes  # the demo itself loads
+    return paths
+
+
 @dataclasses.dataclass
 class Case:
     name: str
     request: object  # client -> result
     parallel: int = 1  # copies sent at once
+    beside: object = None  # the other visitor's request (default: `/predict` on an example)
 
 
 def run_case(client_factory, case: Case, normal) -> dict:
+    normal = case.beside or normal
     clients = [client_factory() for _ in range(case.parallel)]
     normal_client = client_factory()
 
@@ -137,7 +186,11 @@ def main() -> None:
         "4000x3000": encode(work / "4000x3000.mp4", 4, 4000, 3000) if not q else None,
         "4k": encode(work / "4k.mp4", 16 if not q else 8, 3840, 2160, keyint=8),
         "one key frame": encode(work / "one_key.mp4", 90_000 if not q else 3_000, 64, 48, keyint=10**7),
+        "30000x4": encode_vp9(work / "wide.mp4", 32, 30_000, 4),
+        "4x30000": encode_vp9(work / "tall.mp4", 32, 4, 30_000),
+        "60000x4": encode_vp9(work / "wider.mp4", 8, 60_000, 4),
     }
+    checkpoints = hostile_checkpoints(work)
     run = SavedRun.load(DEMO)
     names = [f"class {i}" for i in range(300_000)]
     config = dataclasses.replace(run.config, num_classes=300_000)
@@ -223,6 +276,17 @@ def main() -> None:
             ),
             Case("checkpoint declaring 300,000 classes", load(work / "classes.pt")),
             Case("label file of 300,000 lines", load(DEMO, work / "labels.txt")),
+            *(Case(f"checkpoint with {name}", load(path)) for name, path in checkpoints.items()),
+            Case(f"30000x4 clip ({sizes['30000x4']}), 32 frames", predict(files["30000x4"], 32)),
+            Case(f"4x30000 clip ({sizes['4x30000']}), 32 frames", predict(files["4x30000"], 32)),
+            Case(f"60000x4 clip ({sizes['60000x4']}), 8 frames", predict(files["60000x4"], 8)),
+            Case("100,000 frames asked for", predict(EXAMPLE, 100_000)),
+            Case(
+                "two occlusions at 32 frames, a saliency beside",
+                explain("occlusion", 32),
+                parallel=2,
+                beside=explain("saliency", 8),
+            ),
         ]
         rows = []
         for case in cases:
@@ -231,7 +295,11 @@ def main() -> None:
             if outcome["error"]:
                 answer = "refused: " + outcome["error"].replace("|", "/")
             else:
-                note = outcome["result"][4] if case.name.startswith(("occlusion", "integrated")) else ""
+                note = (
+                    outcome["result"][4]
+                    if case.name.startswith(("occlusion", "integrated", "two occ"))
+                    else ""
+                )
                 within = (
                     note.split("*Within the limits:* ")[1].rstrip(".")
                     if "*Within the limits:*" in note
@@ -264,7 +332,7 @@ def main() -> None:
         f"Server after start-up and warm-up: VmRSS {started['VmRSS']:.0f} MB. Normal `/predict` alone: "
         f"{alone_s:.2f} s (median of 5).",
         "",
-        "| case | answer | case time (s) | normal request beside it (s) | VmRSS (MB) | VmHWM (MB) |",
+        "| case | answer | case time (s) | the other visitor's request beside it (s) | VmRSS (MB) | VmHWM (MB) |",
         "|---|---|---|---|---|---|",
         *rows,
         "",
