@@ -22,8 +22,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from .budget import Limits
-from .models.blvnet import build_model, list_models
+from .budget import BudgetError, Limits, check_frames, check_network
+from .models.blvnet import MIN_INPUT_SIZE, build_model, list_models
 from .profiling import format_profile, profile_model
 
 
@@ -32,10 +32,50 @@ def _cmd_models(args: argparse.Namespace) -> int:
     return 0
 
 
+def _in_range(option: str, value: int | None, low: int, high: int) -> None:
+    """Refuse an option's value outside `[low, high]` (`None`: not given)."""
+    if value is not None and not low <= value <= high:
+        raise ValueError(f"{option} must be between {low} and {high}, got {value}")
+
+
+def _check_frames_option(frames: int | None, limits: Limits) -> None:
+    """`--frames`: at least 1 (0 is not "the default") and at most `limits.max_frames`; the
+    model says later whether it takes them in pairs."""
+    if frames is not None:
+        if frames < 1:
+            raise ValueError(f"--frames must be >= 1, got {frames}")
+        check_frames(frames, limits, pairs=False)
+
+
+def _check_cost(name: str, overrides: dict, size: int, limits: Limits) -> None:
+    """Refuse a network (parameters) or a forward pass (GFLOPs per clip) over `limits`,
+    measured on the `meta` device: shapes only, nothing allocated."""
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with torch.device("meta"):
+        model = build_model(name, **overrides).eval()
+        check_network(model.config.num_classes, sum(p.numel() for p in model.parameters()), limits, name)
+        clip = torch.zeros(1, model.config.num_frames, 3, size, size)
+        with torch.no_grad(), FlopCounterMode(display=False) as counter:
+            model(clip)
+    gflop = counter.get_total_flops() / 2 / 1e9  # multiply-adds, as the paper counts them
+    if gflop > limits.max_clip_gflop:
+        raise BudgetError(
+            f"{name} at {model.config.num_frames} frames of {size}x{size} takes {gflop:.0f} GFLOPs per clip; "
+            f"the limit is {limits.max_clip_gflop:g}: choose fewer --frames or a smaller --size"
+        )
+
+
 def _cmd_profile(args: argparse.Namespace) -> int:
+    limits = Limits()
+    _in_range("--size", args.size, MIN_INPUT_SIZE, limits.max_input_size)
+    _in_range("--classes", args.classes, 1, limits.max_classes)
+    _check_frames_option(args.frames, limits)
     overrides = {"num_classes": args.classes}
     if args.frames is not None:
         overrides["num_frames"] = args.frames
+    _check_cost(args.model, overrides, args.size, limits)
     model = build_model(args.model, **overrides)
     print(format_profile(profile_model(model, size=args.size)))
     return 0
@@ -236,14 +276,22 @@ def _cmd_predict(args: argparse.Namespace) -> int:
         raise ValueError("--explain writes one overlay video: give one clip")
     if args.top < 1:
         raise ValueError(f"--top must be at least 1, got {args.top}")
+    limits = Limits()  # the app's per-request budgets apply here too
+    _check_frames_option(args.frames, limits)
+    _in_range("--resize", args.resize, MIN_INPUT_SIZE, limits.max_input_size)
     checkpoint = args.checkpoint or demo_checkpoint()
     predictor = load_predictor(
-        checkpoint, args.labels, args.model, resize=args.resize, num_frames=args.frames
+        checkpoint, args.labels, args.model, resize=args.resize, num_frames=args.frames, limits=limits
     )
+    if predictor.resize < predictor.size:
+        raise ValueError(
+            f"--resize {predictor.resize} is smaller than the model's crop ({predictor.size}): "
+            f"choose at least {predictor.size}"
+        )
     notice = None if args.checkpoint else demo_notice(predictor)
     results = []
     for path in args.clips:
-        clip = load_clip(path, predictor.num_frames, predictor.size, predictor.resize)
+        clip = load_clip(path, predictor.num_frames, predictor.size, predictor.resize, limits=limits)
         probs = predict_clip(predictor, clip)
         top = sorted(probs.items(), key=lambda kv: kv[1], reverse=True)[: args.top]
         results.append({"clip": str(path), "top": [{"class": c, "probability": p} for c, p in top]})
@@ -281,9 +329,42 @@ def _cmd_predict(args: argparse.Namespace) -> int:
 
 
 APP_EXTRA = "the app needs Gradio: pip install 'blvnet-edu[app]' (in a clone: pip install -e '.[app]')"
+COURSE_EXTRA = "the course needs the course extra: pip install -e '.[course]'"
+COURSE_MODULES = ("jupyterlab", "jupytext")  # what `course` imports or runs
+COURSE_EXPORT_MODULES = ("jupytext", "nbformat", "nbclient", "nbconvert", "ipykernel")  # `course --export`
+
+
+def check_host(host: str) -> None:
+    """Refuse a `--host` that is neither an IP address nor a name this machine resolves
+    (before anything binds to it: a bind on `300.1.1.1` fails as if the port were taken)."""
+    import ipaddress
+    import socket
+
+    problem = None
+    if not host or host.strip() != host:
+        problem = "empty or padded with spaces"
+    elif all(part.isdigit() for part in host.split(".")):  # numbers only: an IPv4 address or nothing
+        try:
+            ipaddress.IPv4Address(host)
+        except ValueError:
+            problem = "not an IPv4 address"
+    else:
+        try:
+            socket.getaddrinfo(host, None)
+        except (OSError, ValueError):  # socket.gaierror: an unknown name; ValueError: a NUL, bad IDNA
+            problem = "not an IP address or a name this machine resolves"
+    if problem:
+        raise ValueError(f"invalid --host {host!r}: {problem} (e.g. 127.0.0.1, 0.0.0.0, localhost)")
+
+
+def _missing_modules(names) -> list[str]:
+    import importlib.util
+
+    return [name for name in names if importlib.util.find_spec(name) is None]
 
 
 def _cmd_app(args: argparse.Namespace) -> int:
+    check_host(args.host)
     try:
         from blvnet_edu_app import app
     except ModuleNotFoundError as err:
@@ -334,12 +415,16 @@ def _cmd_course(args: argparse.Namespace) -> int:
     import os
     import subprocess
 
+    missing = _missing_modules(COURSE_EXPORT_MODULES if args.export else COURSE_MODULES)
+    if missing:  # checked first: not a "No module named ..." from JupyterLab's process
+        raise ValueError(f"{COURSE_EXTRA} ({', '.join(missing)} not installed)")
     if args.export:
         from .course_export import export_course
 
         written = export_course(args.export, course_sources(only=args.only), quick=args.quick)
         print(f"wrote {written[0]} and {len(written) - 1} files beside it")
         return 0
+    check_host(args.host)
     notebooks = course_notebooks()
     root = notebooks[0].parents[1]
     command = [
@@ -577,16 +662,32 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def one_line(err: BaseException) -> str:
+    """An error's message on one line. An error raised in a DataLoader worker arrives with
+    the worker's traceback in its message ("Caught X in DataLoader worker process 0. Original
+    Traceback ..."): its last line holds the original message."""
+    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+    if len(lines) > 1 and lines[0].startswith("Caught ") and "Original Traceback" in lines[1]:
+        kind = type(err)
+        for prefix in (f"{kind.__module__}.{kind.__qualname__}: ", f"{kind.__qualname__}: "):
+            if lines[-1].startswith(prefix):
+                return lines[-1][len(prefix) :]
+        return lines[-1]
+    return " ".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Run a command; a user error (`ValueError`, which `BudgetError` is, or `OSError`: a
+    missing file, a full disk, a port in use) ends with one line on stderr and exit status 2."""
     args = build_parser().parse_args(argv)
     try:
         return args.run(args)
     except (ValueError, FileNotFoundError) as err:
-        print(f"blvnet-edu {args.command}: error: {err}", file=sys.stderr)
+        print(f"blvnet-edu {args.command}: error: {one_line(err)}", file=sys.stderr)
         return 2
     except OSError as err:  # a full or read-only disk, a port in use, a folder where a file should be
         where = f": {err.filename}" if err.filename else ""
-        print(f"blvnet-edu {args.command}: error: {err.strerror or err}{where}", file=sys.stderr)
+        print(f"blvnet-edu {args.command}: error: {err.strerror or one_line(err)}{where}", file=sys.stderr)
         return 2
 
 

@@ -12,6 +12,7 @@ from conftest import save_in_authors_format
 
 from blvnet_edu import build_model
 from blvnet_edu.cli import build_parser, main
+from blvnet_edu.saved_run import SavedRun
 
 
 def test_profile_prints_the_paper_numbers(capsys):
@@ -32,7 +33,7 @@ def test_models_lists_presets(capsys):
     [
         (["profile", "nonexistent"], "unknown model 'nonexistent'"),
         (["profile", "blvnet_tam_tiny", "--frames", "5"], "even number of frames"),
-        (["profile", "blvnet_tam_tiny", "--size", "16"], "too small"),
+        (["profile", "blvnet_tam_tiny", "--size", "16"], "--size must be between 32 and 640, got 16"),
     ],
 )
 def test_bad_arguments_exit_2_with_a_message(argv, message, capsys):
@@ -246,6 +247,60 @@ BAD_INPUTS = {  # command line (with {tmp} for the test's folder) -> what the on
     "app --max-classes 0": "max_classes must be > 0",
     "app --max-upload-mb 0": "--max-upload-mb and --max-cache-mb must be > 0, --max-checkpoints >= 1",
     "profile blvnet_tam_tinyy": "unknown model 'blvnet_tam_tinyy'",
+    # the hostile-input sweep: each refused before anything is allocated, read or bound
+    "profile blvnet_tam_50 --size 100000": "--size must be between 32 and 640, got 100000",
+    "profile blvnet_tam_50 --classes 300000000": "--classes must be between 1 and 10000, got 300000000",
+    "profile blvnet_tam_50 --classes 0": "--classes must be between 1 and 10000, got 0",
+    "profile blvnet_tam_50 --frames 100000": "100000 frames per clip is over the limit of 64",
+    "profile blvnet_tam_50 --frames 0": "--frames must be >= 1, got 0",
+    "profile blvnet_tam_101 --frames 64 --size 640": "GFLOPs per clip; the limit is 600",
+    "train --config {tmp}/huge.yaml": (
+        "size must be between 32 and 640 pixels (Limits.max_input_size), got 1000000"
+    ),
+    "train --config {tmp}/ok.yaml model_options.num_frames=x": (
+        "model_options.num_frames must be a whole number >= 1, got 'x'"
+    ),
+    "train --config {tmp}/ok.yaml model_options.num_frames=100000": (
+        "model_options.num_frames: 100000 frames per clip is over the limit of 64"
+    ),
+    "train --config {tmp}/ok.yaml model_options.num_classes=3": "model_options.num_classes cannot be set",
+    "train --config {tmp}/ok.yaml lr=0": "lr must be > 0, got 0",
+    "train --config {tmp}/ok.yaml resize=16": "resize must be between size (224) and 640 pixels",
+    "train --config {tmp}/ok.yaml model=nope": "model must be one of blvnet_101, ",
+    "train --config {tmp}/ok.yaml epochs.x=1": "override 'epochs.x=1': epochs is not a mapping",
+    "train --config {tmp}/ok.yaml out={tmp}/half --resume": (
+        "holds no last.pt although metrics.jsonl lists epoch 1: the run stopped before it saved its first "
+        "checkpoint"
+    ),
+    "train --config {tmp}/ok.yaml out={tmp}/none --resume": "nothing to resume in ",
+    "eval --checkpoint {demo} --data {tmp}/passwd": (
+        "passwd/val.csv, line 2: /etc/passwd is not a video file (.mp4, .webm, .mkv, .avi, .mov, .m4v) or a "
+        "frame folder"
+    ),
+    "eval --checkpoint {demo} --data {tmp}/missing": "missing/val.csv, line 3: clip not found: ",
+    "eval --checkpoint {demo} --data {tmp}/escape": (
+        "escape/val.csv, line 2: ../notes.txt leaves the dataset folder"
+    ),
+    "eval --checkpoint {demo} --data {tmp}/label": (
+        "label/val.csv, line 2: label 14 is not a class (the dataset has 14"
+    ),
+    "eval --checkpoint {demo} --data {tmp}/corrupt --workers 1": "corrupt/val.csv, line 2: ",
+    "eval --checkpoint {demo} --data {tmp} --frames 0": "--frames must be >= 1, got 0",
+    "eval --checkpoint {demo} --data {tmp} --resize 100000": (
+        "--resize must be between 32 and 640, got 100000"
+    ),
+    "predict {clip} --frames 100000": "100000 frames per clip is over the limit of 64",
+    "predict {clip} --frames 0": "--frames must be >= 1, got 0",
+    "predict {clip} --resize 0": "--resize must be between 32 and 640, got 0",
+    "predict {clip} --checkpoint {demo} --resize 32": "--resize 32 is smaller than the model's crop (48)",
+    "kinetics-subset --csv {tmp}/k.csv --videos {tmp} --classes 0 --per-class 1 --out {tmp}/k": (
+        "the number of classes (--classes) must be >= 1, got 0"
+    ),
+    "kinetics-subset --csv {tmp}/k.csv --videos {tmp} --classes 1 --per-class 1 --out {tmp}/k": (
+        "no usable clips for the train split (2 clip(s) skipped, 0 bad annotation row(s)"
+    ),
+    "app --host 300.1.1.1": "invalid --host '300.1.1.1': not an IPv4 address",
+    "course --host 300.1.1.1": "invalid --host '300.1.1.1': not an IPv4 address",
 }
 
 
@@ -257,6 +312,25 @@ def test_a_user_error_is_one_clear_line_and_exit_code_2(command, tmp_path, capsy
     (tmp_path / "stray.csv").write_bytes(b"label,youtube_id,time_start,time_end,split\nab\xffc,x,0,1,train\n")
     root = Path(__file__).resolve().parents[1]
     demo, clip = root / "app" / "demo" / "blvnet_tam_tiny.pt", root / "app" / "examples" / "moving_left.mp4"
+    (tmp_path / "huge.yaml").write_text("size: 1000000\n")
+    (tmp_path / "half").mkdir()  # a run killed before its first checkpoint: logged, no last.pt
+    (tmp_path / "half" / "metrics.jsonl").write_text('{"epoch": 1, "val_top1": 0.5}\n')
+    (tmp_path / "k.csv").write_text(  # annotations whose clips were never downloaded
+        "label,youtube_id,time_start,time_end,split\nwaving,abc,0,10,train\nwaving,def,0,10,validate\n"
+    )
+    (tmp_path / "corrupt.mp4").write_text("not a video\n")
+    lists = {  # eval lists, one bad line each
+        "passwd": "/etc/passwd,0,16",
+        "missing": f"{clip},0,16\nnone.mp4,0,16",
+        "escape": "../notes.txt,0,16",
+        "label": f"{clip},14,16",
+        "corrupt": f"{tmp_path / 'corrupt.mp4'},0,16",
+    }
+    classes = "".join(name + "\n" for name in SavedRun.load(demo).classes)
+    for name, rows in lists.items():
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "classes.txt").write_text(classes)
+        (tmp_path / name / "val.csv").write_text(f"path,label,num_frames\n{rows}\n")
     argv = command.format(tmp=tmp_path, demo=demo, clip=clip).split()
     assert main(argv) == 2
     err = capsys.readouterr().err.strip().splitlines()
@@ -314,3 +388,71 @@ def test_a_full_disk_is_one_line_and_leaves_no_partial_file(tmp_path):
         and "Traceback" not in done.stderr
     )
     assert not [p for p in (tmp_path / "s").rglob("*") if p.is_file() and ".tmp" in p.name]
+
+
+@pytest.mark.parametrize(
+    "argv,missing",
+    [(["course", "--no-browser"], "jupyterlab"), (["course", "--export", "out", "--quick"], "nbclient")],
+)
+def test_course_without_the_course_extra_says_how_to_install_it(argv, missing, monkeypatch, capsys):
+    import importlib.util
+
+    import blvnet_edu.cli as cli
+
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == missing else find_spec(name, *a)
+    )
+    # what would follow without the check: JupyterLab fails to start, the export to import
+    monkeypatch.setattr(cli, "course_notebooks", lambda root=None: [Path("/r/notebooks/01_welcome.ipynb")])
+    monkeypatch.setattr(
+        subprocess, "call", lambda *a, **k: print(f"No module named {missing}", file=sys.stderr) or 1
+    )
+    monkeypatch.setitem(
+        sys.modules, "blvnet_edu.course_export", None
+    )  # importing it fails, as without nbclient
+    assert main(argv) == 2
+    assert capsys.readouterr().err.strip().splitlines() == [
+        f"blvnet-edu course: error: the course needs the course extra: pip install -e '.[course]' "
+        f"({missing} not installed)"
+    ]
+
+
+class Killed(Exception):
+    pass
+
+
+@pytest.mark.slow
+def test_a_kill_while_best_pt_is_written_leaves_a_run_that_resumes(dataset, tmp_path, monkeypatch, capsys):
+    """The first epoch's best.pt is never written (as a kill in the middle of its save): last.pt,
+    written first, holds the epoch; `--resume` rewrites best.pt from it and finishes the run."""
+    import yaml
+    from conftest import tiny_config
+
+    from blvnet_edu.engine.train import train
+
+    cfg = tiny_config(dataset, tmp_path / "run", epochs=2)
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(cfg.to_dict()))
+    save = SavedRun.save
+
+    def killed_while_saving_best(run, path):
+        if Path(path).name == "best.pt":
+            raise Killed
+        return save(run, path)
+
+    monkeypatch.setattr(SavedRun, "save", killed_while_saving_best)
+    with pytest.raises(Killed):
+        train(cfg, log=lambda *_: None)
+    monkeypatch.setattr(SavedRun, "save", save)
+    logged = [
+        json.loads(line)["epoch"] for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()
+    ]
+    assert logged == [1] and not (tmp_path / "run" / "best.pt").exists()
+    assert main(["train", "--config", str(tmp_path / "c.yaml"), "--resume"]) == 0
+    assert "best.pt rewritten from" in capsys.readouterr().out
+    logged = [
+        json.loads(line)["epoch"] for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()
+    ]
+    last, best = SavedRun.load(tmp_path / "run" / "last.pt"), SavedRun.load(tmp_path / "run" / "best.pt")
+    assert logged == [1, 2] and last.epoch == 1
+    assert best.metrics["top1"] == last.best_top1 and best.optimizer is None

@@ -20,7 +20,7 @@ from torch.utils.data import Dataset
 
 from .lists import ClipEntry, read_list
 from .sampling import dense_indices, multi_clip_indices, segment_indices
-from .video_io import read_frames
+from .video_io import VideoDecodeError, read_frames
 
 __all__ = ["VideoClipDataset", "item_seed"]
 
@@ -42,18 +42,24 @@ class VideoClipDataset(Dataset):
         stride: int | None = None,
         num_clips: int = 1,
         seed: int = 0,
+        num_classes: int | None = None,
     ) -> None:
         """
         Args:
-            entries: clip entries, or a `path,label,num_frames` list file.
+            entries: clip entries, or a `path,label,num_frames` list file (each line checked
+                first: `lists.read_list` with `check_files`).
             clip_frames: frames per clip (T).
             transform: `(T, 3, H, W)` uint8 -> float, e.g. `TrainTransform` / `EvalTransform`.
             train: random sampling and augmentation, one clip per item.
             stride: dense sampling with this stride; `None` = TSN segment sampling.
             num_clips: clips per video in evaluation.
             seed: base seed of the sampling and augmentation.
+            num_classes: labels of a list file must be below it.
         """
-        self.entries = read_list(entries) if isinstance(entries, (str, Path)) else list(entries)
+        if isinstance(entries, (str, Path)):
+            self.entries = read_list(entries, num_classes, check_files=True)
+        else:
+            self.entries = list(entries)
         self.clip_frames = clip_frames
         self.transform = transform
         self.train = train
@@ -73,6 +79,14 @@ class VideoClipDataset(Dataset):
 
     def __getitem__(self, index: int) -> tuple[Tensor, int]:
         entry = self.entries[index]
+        try:
+            return self._item(index, entry)
+        except (VideoDecodeError, FileNotFoundError) as err:
+            if not entry.where:
+                raise
+            raise type(err)(f"{entry.where}: {err}") from err  # the list and line of the clip
+
+    def _item(self, index: int, entry: ClipEntry) -> tuple[Tensor, int]:
         if self.train:
             generator = torch.Generator().manual_seed(item_seed(self.seed, self.epoch, index))
             if self.stride is None:

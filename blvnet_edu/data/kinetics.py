@@ -75,6 +75,9 @@ def index_videos(videos: str | Path) -> dict[str, Path]:
     return {p.stem: p for p in sorted(videos.rglob("*")) if p.suffix.lower() in VIDEO_EXTENSIONS}
 
 
+MIN_SHORT_SIDE, MAX_SHORT_SIDE = 16, 2160  # re-encoding: a few pixels of detail, 4K's short side
+
+
 def make_subset(
     csv_paths: Sequence[str | Path],
     videos: str | Path,
@@ -103,8 +106,19 @@ def make_subset(
     """
     if (num_classes is None) == (class_list is None):
         raise ValueError("give either num_classes or class_list")
+    if num_classes is not None and num_classes < 1:
+        raise ValueError(f"the number of classes (--classes) must be >= 1, got {num_classes}")
+    if class_list is not None and not class_list:
+        raise ValueError("the class list is empty")
     if per_class < 1:
         raise ValueError(f"per_class must be >= 1, got {per_class}")
+    if val_per_class is not None and val_per_class < 1:
+        raise ValueError(f"val_per_class must be >= 1 (or left out), got {val_per_class}")
+    if short_side is not None and not MIN_SHORT_SIDE <= short_side <= MAX_SHORT_SIDE:
+        raise ValueError(
+            f"short_side must be between {MIN_SHORT_SIDE} and {MAX_SHORT_SIDE} pixels (or left out), "
+            f"got {short_side}"
+        )
     rows, bad_rows = read_annotations(csv_paths)
     known = sorted({r.label for r in rows})
     if class_list is not None:

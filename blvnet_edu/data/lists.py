@@ -15,8 +15,9 @@ import csv
 import hashlib
 import io
 import json
+import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from .video_io import VideoDecodeError, probe_video, read_frames
@@ -44,6 +45,7 @@ class ClipEntry:
     path: str
     label: int
     num_frames: int
+    where: str = field(default="", compare=False, repr=False)  # "LIST, line N" for entries read from a list
 
 
 def check_clip(path: str | Path) -> int:
@@ -112,10 +114,23 @@ def write_dataset(
     classes: list[str],
     splits: dict[str, Iterable[ClipEntry]],
     report: dict,
+    required: Sequence[str] = ("train",),
 ) -> Path:
-    """Write `<split>.csv` for each split, `classes.txt` and `report.json` under `out`."""
+    """Write `<split>.csv` for each split, `classes.txt` and `report.json` under `out`.
+
+    A `required` split without clips is an error (`ValueError`): only `report.json`, which
+    says what was skipped and why, is written then."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
+    splits = {split: list(entries) for split, entries in splits.items()}
+    empty = [split for split in required if not splits.get(split)]
+    if empty:
+        (out / "report.json").write_text(json.dumps(report, indent=2) + "\n")
+        skipped, bad = len(report.get("skipped_clips", [])), len(report.get("bad_annotation_rows", []))
+        raise ValueError(
+            f"no usable clips for the {' and '.join(empty)} split ({skipped} clip(s) skipped, {bad} bad "
+            f"annotation row(s); {out / 'report.json'} says why): no lists written"
+        )
     for split, entries in splits.items():
         tmp = out / f".{split}.csv.tmp"
         with open(tmp, "w", newline="") as f:
@@ -167,20 +182,61 @@ def read_classes(path: str | Path) -> list[str]:
     return [line for line in lines if line and not line.startswith("#")]
 
 
-def read_list(path: str | Path) -> list[ClipEntry]:
-    """Entries of a `path,label,num_frames` list, paths made absolute."""
+def read_list(path: str | Path, num_classes: int | None = None, check_files: bool = False) -> list[ClipEntry]:
+    """Entries of a `path,label,num_frames` list, paths made absolute.
+
+    Each line is checked before any clip is read, and a bad one raises `ValueError` naming
+    the list and the line: not three fields, a label below 0 (or not below `num_classes`), a
+    frame count below 1, a relative path that leaves the list's folder with `..`. With
+    `check_files`, also a clip that does not exist or is neither a video file
+    (`VIDEO_EXTENSIONS`) nor a frame folder. Absolute paths are accepted: `write_dataset`
+    writes them for clips outside the dataset folder (`kinetics-subset --videos DIR`)."""
     path = Path(path)
     text = read_text(path, "clip list")
+    root = path.parent
     entries = []
     with io.StringIO(text, newline="") as f:
-        for line, row in enumerate(csv.DictReader(f), start=2):
+        reader = csv.DictReader(f)
+        for row in reader:
+            line = reader.line_num
+            where = f"{path}, line {line}"
             try:
-                clip = Path(row["path"])
-                clip = clip if clip.is_absolute() else path.parent / clip
-                entries.append(ClipEntry(str(clip), int(row["label"]), int(row["num_frames"])))
+                name = row["path"]
+                entry = ClipEntry(name, int(row["label"]), int(row["num_frames"]), where)
             except (KeyError, TypeError, ValueError) as err:
-                raise ValueError(f"{path}, line {line}: expected path,label,num_frames ({err})") from err
+                raise ValueError(f"{where}: expected path,label,num_frames ({err})") from err
+            problem = _entry_problem(entry, root, num_classes, check_files)
+            if problem:
+                raise ValueError(f"{where}: {problem}")
+            clip = Path(name) if Path(name).is_absolute() else root / name
+            entries.append(replace(entry, path=str(clip)))
     return entries
+
+
+def _entry_problem(entry: ClipEntry, root: Path, num_classes: int | None, check_files: bool) -> str:
+    """What is wrong with a list entry (`root`: the list's folder), or ""."""
+    if not entry.path:
+        return "no clip path"
+    if entry.label < 0 or (num_classes is not None and entry.label >= num_classes):
+        known = f" (the dataset has {num_classes} classes: 0 to {num_classes - 1})" if num_classes else ""
+        return f"label {entry.label} is not a class{known}"
+    if entry.num_frames < 1:
+        return f"num_frames must be >= 1, got {entry.num_frames}"
+    clip = Path(entry.path)
+    if not clip.is_absolute():
+        if Path(os.path.normpath(clip)).parts[:1] == ("..",):  # by name: a symlinked folder inside is fine
+            return (
+                f"{entry.path} leaves the dataset folder {root}: clip paths are relative to it (or absolute)"
+            )
+        clip = root / clip
+    if check_files:
+        if not clip.exists():
+            return f"clip not found: {clip}"
+        if not clip.is_dir() and not (clip.is_file() and clip.suffix.lower() in VIDEO_EXTENSIONS):
+            return f"{clip} is not a video file ({', '.join(VIDEO_EXTENSIONS)}) or a frame folder"
+        if not os.access(clip, os.R_OK):
+            return f"cannot read {clip} (permission denied)"
+    return ""
 
 
 def folder_entries(root: str | Path) -> tuple[list[str], dict[str, list[Path]]]:

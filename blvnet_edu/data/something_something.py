@@ -147,8 +147,12 @@ def _make_lists(
     """Pick, check and write the lists of either version; `files`: `{video id: frame folder or file}`."""
     official, items, bad_rows = annotations
     classes = _choose_classes(official, num_classes, class_list)
+    if not classes:
+        raise ValueError("the class list is empty")
     if per_class is not None and per_class < 1:
         raise ValueError(f"per_class must be >= 1, got {per_class}")
+    if val_per_class is not None and val_per_class < 1:
+        raise ValueError(f"val_per_class must be >= 1 (or left out), got {val_per_class}")
     wanted = {"train": per_class, "val": val_per_class or (per_class and max(1, per_class // 4))}
     candidates: dict[tuple[str, str], list[tuple[str, Path | None]]] = defaultdict(list)
     for split, pairs in items.items():

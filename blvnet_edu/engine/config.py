@@ -7,12 +7,16 @@ checkpoint, so any run can be repeated from its folder.
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
+
+from ..budget import Limits, check_frames
+from ..models.blvnet import MIN_INPUT_SIZE, PRESETS, list_models
 
 __all__ = ["TrainConfig", "load_config"]
 
@@ -56,13 +60,90 @@ class TrainConfig:
     def __post_init__(self) -> None:
         self._check_types()
         self.scales = tuple(self.scales)
+        self._check_ranges()
+        self._check_model()
+
+    def _check_ranges(self) -> None:
+        """Each value in its range (sizes within `budget.Limits().max_input_size`): a run that
+        cannot work is refused before anything is built or read."""
+        largest = Limits().max_input_size
+
+        def refuse(name: str, expected: str) -> None:
+            raise ValueError(f"{name} must be {expected}, got {getattr(self, name)!r}")
+
         if self.precision not in ("fp32", "bf16", "fp16"):
-            raise ValueError(f"precision must be fp32, bf16 or fp16, got {self.precision!r}")
-        for name in ("epochs", "batch_size", "accumulate", "size", "resize", "eval_clips"):
+            refuse("precision", "fp32, bf16 or fp16")
+        for name in ("epochs", "batch_size", "accumulate", "eval_clips"):
             if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+                refuse(name, ">= 1")
+        for name in ("stride", "threads", "max_steps_per_epoch"):
+            if getattr(self, name) is not None and getattr(self, name) < 1:
+                refuse(name, ">= 1 or empty")
         if self.eval_crops not in (1, 3):
-            raise ValueError(f"eval_crops must be 1 or 3, got {self.eval_crops}")
+            refuse("eval_crops", "1 or 3")
+        if not MIN_INPUT_SIZE <= self.size <= largest:
+            refuse("size", f"between {MIN_INPUT_SIZE} and {largest} pixels (Limits.max_input_size)")
+        if not self.size <= self.resize <= largest:
+            refuse(
+                "resize", f"between size ({self.size}) and {largest} pixels (the short side before the crop)"
+            )
+        if not self.scales or not all(0 < s <= 1 for s in self.scales):
+            refuse("scales", "a list of crop scales in (0, 1]")
+        finite = {name: getattr(self, name) for name in ("lr", "momentum", "weight_decay", "warmup_epochs")}
+        for name, value in [*finite.items(), ("clip_grad_norm", self.clip_grad_norm or 0.0)]:
+            if not math.isfinite(value):
+                refuse(name, "a finite number")
+        if not self.lr > 0:
+            refuse("lr", "> 0")
+        if not 0 <= self.momentum < 1:
+            refuse("momentum", "in [0, 1)")
+        for name in ("weight_decay", "warmup_epochs", "workers"):
+            if getattr(self, name) < 0:
+                refuse(name, ">= 0")
+        if self.clip_grad_norm is not None and not self.clip_grad_norm > 0:
+            refuse("clip_grad_norm", "> 0 or empty (no clipping)")
+
+    def _check_model(self) -> None:
+        """`model` a preset and `model_options` fields of its config, each of the field's
+        type (`model_options.num_frames=x` names the key, not a `TypeError` inside the model),
+        the frames within `budget.check_frames`."""
+        if self.model not in PRESETS:
+            raise ValueError(f"model must be one of {', '.join(list_models())}, got {self.model!r}")
+        preset = PRESETS[self.model]
+        fields = {f.name for f in dataclasses.fields(preset)} - {"name", "num_classes"}
+        if "num_classes" in self.model_options:
+            raise ValueError(
+                "model_options.num_classes cannot be set: the classes come from the data's classes.txt"
+            )
+        unknown = sorted(set(self.model_options) - fields)
+        if unknown:
+            raise ValueError(f"unknown model_options {unknown} for {self.model}; known: {sorted(fields)}")
+        options = dict(self.model_options)
+        for key, value in options.items():
+            default, name = getattr(preset, key), f"model_options.{key}"
+            if default is None or isinstance(default, str):
+                ok, expected = value is None or isinstance(value, str), "text"
+            elif isinstance(default, int):
+                ok = isinstance(value, int) and not isinstance(value, bool) and value >= 1
+                expected = "a whole number >= 1"
+            elif isinstance(default, float):
+                ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+                expected = "a number"
+            else:  # layers, widths
+                ok = isinstance(value, (list, tuple)) and all(
+                    isinstance(v, int) and not isinstance(v, bool) for v in value
+                )
+                expected, options[key] = "a list of whole numbers", tuple(value) if ok else value
+            if not ok:
+                raise ValueError(f"{name} must be {expected}, got {value!r}")
+        try:
+            config = dataclasses.replace(preset, **options)
+        except ValueError as err:
+            raise ValueError(f"model_options: {err}") from err
+        try:
+            check_frames(config.num_frames, Limits(), pairs=config.frame_routing == "pairs")
+        except ValueError as err:
+            raise ValueError(f"model_options.num_frames: {err}") from err
 
     def _check_types(self) -> None:
         """Each value of the type its field declares (YAML reads `lr=abc` as a string,
@@ -128,8 +209,11 @@ def load_config(path: str | Path | None = None, overrides: list[str] = ()) -> Tr
     for item in overrides:
         keys, value = _parse_override(item)
         target = values
-        for key in keys[:-1]:
+        for depth, key in enumerate(keys[:-1]):
             target = target.setdefault(key, {})
+            if not isinstance(target, dict):
+                where = ".".join(keys[: depth + 1])
+                raise ValueError(f"override {item!r}: {where} is not a mapping (it is {target!r})")
         target[keys[-1]] = value
     known = {f.name for f in dataclasses.fields(TrainConfig)}
     unknown = sorted(set(values) - known)

@@ -9,10 +9,12 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
+from ..budget import Limits, check_frames
 from ..data.datasets import VideoClipDataset
 from ..data.lists import read_classes
 from ..data.transforms import EvalTransform
 from ..loading import load_network
+from ..models.blvnet import MIN_INPUT_SIZE
 from .distributed import resolve_device
 from .evaluate import Metrics, evaluate, metrics_from_scores
 from .order_tests import order_report, order_scores
@@ -47,6 +49,18 @@ def evaluate_checkpoint(
         raise ValueError(
             f"--clips must be >= 1 ({clips}), --crops 1 or 3 ({crops}), --batch-size >= 1 ({batch_size})"
         )
+    limits = Limits()
+    if num_frames is not None:
+        if num_frames < 1:
+            raise ValueError(f"--frames must be >= 1, got {num_frames}")
+        check_frames(num_frames, limits, pairs=False)  # pairs: the model says, once loaded
+    for option, value in (("--size", size), ("--resize", resize)):
+        if value is not None and not MIN_INPUT_SIZE <= value <= limits.max_input_size:
+            raise ValueError(
+                f"{option} must be between {MIN_INPUT_SIZE} and {limits.max_input_size}, got {value}"
+            )
+    if workers < 0:
+        raise ValueError(f"--workers must be >= 0, got {workers}")
     model, classes, saved = load_network(checkpoint, labels, model_name)
     frames = num_frames or model.config.num_frames
     if read_classes(Path(data) / "classes.txt") != classes:
@@ -59,7 +73,10 @@ def evaluate_checkpoint(
         False,
         stride=saved.stride,
         num_clips=clips,
+        num_classes=len(classes),
     )
+    if not len(dataset):
+        raise ValueError(f"{Path(data) / f'{split}.csv'} lists no clips")
     loader = DataLoader(dataset, batch_size, num_workers=workers)
     progress = lambda it: tqdm(it, desc=f"evaluating {split}", dynamic_ncols=True)  # noqa: E731
     if not order_tests:

@@ -11,6 +11,11 @@ configuration. With `resume=True` training restarts after the last finished epoc
 model, optimizer, scheduler, scaler and random generators as they were: the result equals an
 uninterrupted run.
 
+Each epoch ends with three writes, in this order, so that a kill at any point resumes: the
+logs (a logged epoch whose checkpoint was not saved is trimmed and trained again), `last.pt`
+(with the epoch's metrics), then `best.pt` (a resume rewrites it from `last.pt` where the
+best epoch was the last one and `best.pt` does not hold it).
+
 Precision is decided here and only here: autocast in bf16 or fp16 (fp16 with a gradient
 scaler), optional channels_last and `torch.compile`.
 """
@@ -79,7 +84,7 @@ def _freeze_batchnorm(model: nn.Module) -> None:
                 p.requires_grad_(False)
 
 
-def _loaders(cfg: TrainConfig, frames: int, info: DistInfo, pin: bool):
+def _loaders(cfg: TrainConfig, frames: int, num_classes: int, info: DistInfo, pin: bool):
     data = Path(cfg.data)
     train_set = VideoClipDataset(
         data / "train.csv",
@@ -88,6 +93,7 @@ def _loaders(cfg: TrainConfig, frames: int, info: DistInfo, pin: bool):
         True,
         stride=cfg.stride,
         seed=cfg.seed,
+        num_classes=num_classes,
     )
     val_set = VideoClipDataset(
         data / "val.csv",
@@ -96,6 +102,7 @@ def _loaders(cfg: TrainConfig, frames: int, info: DistInfo, pin: bool):
         False,
         stride=cfg.stride,
         num_clips=cfg.eval_clips,
+        num_classes=num_classes,
     )
     if len(train_set) < cfg.batch_size * info.world_size:
         raise ValueError(
@@ -168,6 +175,40 @@ def _trim_logs(out: Path, epochs_done: int) -> None:
             table.unlink()  # the next epoch writes the header again
 
 
+def _check_resumable(out: Path) -> None:
+    """Refuse `resume=True` where `out` holds no `last.pt`, saying what happened."""
+    if (out / "last.pt").is_file():
+        return
+    jsonl = out / "metrics.jsonl"
+    logged = jsonl.read_text(errors="replace").splitlines() if jsonl.is_file() else []
+    epochs = [e for e in map(_epoch_of_json, logged) if e != float("inf")]
+    if epochs:
+        raise FileNotFoundError(
+            f"{out} holds no last.pt although metrics.jsonl lists epoch {max(epochs)}: the run stopped "
+            "before it saved its first checkpoint (or last.pt was removed), so there is nothing to resume "
+            "from; start the run again without --resume (its logs are rewritten)"
+        )
+    raise FileNotFoundError(
+        f"nothing to resume in {out}: no last.pt (no epoch of this run has finished); "
+        "start the run without --resume"
+    )
+
+
+def _repair_best(last: SavedRun, best_path: Path) -> bool:
+    """Rewrite `best.pt` from `last.pt` where the last saved epoch was the best and `best.pt`
+    does not hold it (a kill between the two writes); whether it did."""
+    if last.metrics is None or last.metrics.get("top1") != last.best_top1:
+        return False  # the best epoch is an earlier one, saved before last.pt
+    try:
+        best = SavedRun.load(best_path)
+        if best.metrics is not None and best.metrics.get("top1") == last.best_top1:
+            return False
+    except (FileNotFoundError, ValueError):
+        pass  # none (the first epoch) or unreadable: write it
+    replace(last, optimizer=None, scheduler=None, scaler=None, rng=None, best_top1=None).save(best_path)
+    return True
+
+
 def train(cfg: TrainConfig, resume: bool | str = False, log=print) -> dict:
     """Train as `cfg` says; returns the last epoch's record. `resume`: True (from
     `out/last.pt`) or a checkpoint path."""
@@ -183,6 +224,8 @@ def _train(cfg: TrainConfig, resume, log, info: DistInfo, device: torch.device) 
         torch.set_num_threads(cfg.threads)
     log = log if info.is_main else (lambda *_a, **_k: None)
     out = Path(cfg.out)
+    if resume is True:
+        _check_resumable(out)
     classes = read_classes(Path(cfg.data) / "classes.txt")
     torch.manual_seed(cfg.seed)  # the same initial weights in every process
     model = build_model(cfg.model, num_classes=len(classes), **cfg.model_options)
@@ -194,7 +237,7 @@ def _train(cfg: TrainConfig, resume, log, info: DistInfo, device: torch.device) 
     if cfg.channels_last:
         model.to(memory_format=torch.channels_last)
     train_set, sampler, train_loader, val_loader = _loaders(
-        cfg, model.config.num_frames, info, pin=device.type == "cuda"
+        cfg, model.config.num_frames, len(classes), info, pin=device.type == "cuda"
     )
     steps_in_epoch = (
         len(train_loader)
@@ -234,6 +277,8 @@ def _train(cfg: TrainConfig, resume, log, info: DistInfo, device: torch.device) 
         set_rng_state(saved.rng)
         start_epoch, best_top1 = saved.epoch + 1, saved.best_top1
         log(f"resumed from {path} after epoch {saved.epoch}")
+        if info.is_main and _repair_best(saved, out / "best.pt"):
+            log(f"{out / 'best.pt'} rewritten from {path}: the run stopped while saving it")
 
     ddp = (
         DistributedDataParallel(model, device_ids=[device] if device.type == "cuda" else None)
@@ -318,9 +363,10 @@ def _train(cfg: TrainConfig, resume, log, info: DistInfo, device: torch.device) 
                 cfg.to_dict(),
                 epoch=epoch,
             )
-            if metrics.top1 > best_top1:
-                best_top1 = metrics.top1
-                replace(saved, metrics=metrics.summary()).save(out / "best.pt")
+            improved = metrics.top1 > best_top1
+            best_top1 = max(best_top1, metrics.top1)
+            saved = replace(saved, metrics=metrics.summary())
+            # last.pt first: what a resume needs; best.pt after it (a resume repairs it: `_repair_best`)
             replace(
                 saved,
                 optimizer=optimizer.state_dict(),
@@ -329,6 +375,8 @@ def _train(cfg: TrainConfig, resume, log, info: DistInfo, device: torch.device) 
                 rng=rng_state(),
                 best_top1=best_top1,
             ).save(out / "last.pt")
+            if improved:
+                saved.save(out / "best.pt")
             log(
                 f"epoch {epoch + 1}/{cfg.epochs}: train loss {train_loss:.3f} top-1 {train_top1:.3f} | "
                 f"val loss {metrics.loss:.3f} top-1 {metrics.top1:.3f} top-5 {metrics.top5:.3f} "
