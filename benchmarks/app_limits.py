@@ -332,7 +332,8 @@ def main() -> None:
         f"Server after start-up and warm-up: VmRSS {started['VmRSS']:.0f} MB. Normal `/predict` alone: "
         f"{alone_s:.2f} s (median of 5).",
         "",
-        "| case | answer | case time (s) | the other visitor's request beside it (s) | VmRSS (MB) | VmHWM (MB) |",
+        "| case | answer | case time (s) | the other visitor's request beside it (s) | VmRSS (MB) "
+        "| VmHWM (MB) |",
         "|---|---|---|---|---|---|",
         *rows,
         "",

@@ -22,8 +22,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from .budget import BudgetError, Limits, check_frames, check_network
-from .models.blvnet import MIN_INPUT_SIZE, build_model, list_models
+from .budget import Limits, check_frames
+from .models.blvnet import MIN_INPUT_SIZE, PRESETS, BLVNetConfig, build_model, list_models
 from .profiling import format_profile, profile_model
 
 
@@ -47,24 +47,21 @@ def _check_frames_option(frames: int | None, limits: Limits) -> None:
         check_frames(frames, limits, pairs=False)
 
 
+UNVERIFIED_HELP = (
+    "read a blvnet-edu checkpoint that has no digest of the whole file (written by an earlier "
+    "version, or edited): only for a file you trust"
+)
+
+
 def _check_cost(name: str, overrides: dict, size: int, limits: Limits) -> None:
     """Refuse a network (parameters) or a forward pass (GFLOPs per clip) over `limits`,
-    measured on the `meta` device: shapes only, nothing allocated."""
-    import torch
-    from torch.utils.flop_counter import FlopCounterMode
+    counted by arithmetic from the config (`checkpoint_checks.check_budget`): nothing built."""
+    from .checkpoint_checks import check_budget
 
-    with torch.device("meta"):
-        model = build_model(name, **overrides).eval()
-        check_network(model.config.num_classes, sum(p.numel() for p in model.parameters()), limits, name)
-        clip = torch.zeros(1, model.config.num_frames, 3, size, size)
-        with torch.no_grad(), FlopCounterMode(display=False) as counter:
-            model(clip)
-    gflop = counter.get_total_flops() / 2 / 1e9  # multiply-adds, as the paper counts them
-    if gflop > limits.max_clip_gflop:
-        raise BudgetError(
-            f"{name} at {model.config.num_frames} frames of {size}x{size} takes {gflop:.0f} GFLOPs per clip; "
-            f"the limit is {limits.max_clip_gflop:g}: choose fewer --frames or a smaller --size"
-        )
+    if name not in PRESETS:
+        build_model(name)  # raises: the unknown name and the choices
+    config = BLVNetConfig.from_dict({**PRESETS[name].to_dict(), **overrides})
+    check_budget(config, config.num_classes, size, config.num_frames, limits, name)
 
 
 def _cmd_profile(args: argparse.Namespace) -> int:
@@ -225,7 +222,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     if isinstance(args.resume, str) and not Path(args.resume).is_file():
         raise FileNotFoundError(f"checkpoint to resume from not found: {args.resume}")
     config = load_config(args.config, args.overrides)
-    train(config, resume=args.resume or False)
+    train(config, resume=args.resume or False, allow_unverified=args.allow_unverified)
     return 0
 
 
@@ -249,6 +246,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         labels=args.labels,
         model_name=args.model,
         num_frames=args.frames,
+        allow_unverified=args.allow_unverified,
     )
     if args.order_tests:
         metrics, report = result
@@ -281,13 +279,14 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     _in_range("--resize", args.resize, MIN_INPUT_SIZE, limits.max_input_size)
     checkpoint = args.checkpoint or demo_checkpoint()
     predictor = load_predictor(
-        checkpoint, args.labels, args.model, resize=args.resize, num_frames=args.frames, limits=limits
+        checkpoint,
+        args.labels,
+        args.model,
+        resize=args.resize,
+        num_frames=args.frames,
+        limits=limits,
+        allow_unverified=args.allow_unverified,
     )
-    if predictor.resize < predictor.size:
-        raise ValueError(
-            f"--resize {predictor.resize} is smaller than the model's crop ({predictor.size}): "
-            f"choose at least {predictor.size}"
-        )
     notice = None if args.checkpoint else demo_notice(predictor)
     results = []
     for path in args.clips:
@@ -550,6 +549,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="continue from out/last.pt, or from the checkpoint given",
     )
+    tr.add_argument("--allow-unverified", action="store_true", help=UNVERIFIED_HELP)
     tr.add_argument("overrides", nargs="*", help="key=value, e.g. epochs=5 model_options.num_frames=16")
     tr.set_defaults(run=_cmd_train)
 
@@ -588,6 +588,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="also evaluate on reversed clips, clips with shuffled frame pairs and clips with "
         "swapped halves (how much the model depends on frame order)",
     )
+    ev.add_argument("--allow-unverified", action="store_true", help=UNVERIFIED_HELP)
     ev.set_defaults(run=_cmd_eval)
 
     pr = commands.add_parser("predict", help="top-k classes of clips (the demo model unless --checkpoint)")
@@ -615,6 +616,7 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument(
         "--explain", default=None, metavar="OUT.mp4", help="write a saliency overlay video of the top-1"
     )
+    pr.add_argument("--allow-unverified", action="store_true", help=UNVERIFIED_HELP)
     pr.set_defaults(run=_cmd_predict)
 
     app = commands.add_parser("app", help="the explainer app (Gradio), on the demo models by default")

@@ -114,7 +114,7 @@ def load_predictor(
     size = given.get("size", saved.size)
     resize = given.get("resize", max(saved.resize, size))  # a larger crop than the file's: resized to it
     if resize < size:
-        raise ValueError(f"resize ({resize}) must be at least the crop size ({size})")
+        raise ValueError(f"resize {resize} is smaller than the model's crop ({size}): choose at least {size}")
     if limits is not None:
         config = model.config
         check_budget(

@@ -13,7 +13,7 @@ notebooks and `--resume` read them through `SavedRun.load`. A file is a `torch.s
 | `preprocessing`       | `{size, resize, stride}`; older files: from `train_config`   | new files   |
 | `train_config`        | the run's resolved `TrainConfig.to_dict()`                   | runs        |
 | `epoch`               | the last finished epoch (0-based)                            | runs        |
-| `metrics`             | that epoch's validation metrics                              | `best.pt`   |
+| `metrics`             | that epoch's validation metrics                              | runs        |
 | `optimizer`, `scheduler`, `scaler` | their state dicts                               | `last.pt`   |
 | `rng`                 | every random generator's state (`engine.checkpointing`)      | `last.pt`   |
 | `best_top1`           | the best validation top-1 so far                             | `last.pt`   |

@@ -253,7 +253,7 @@ BAD_INPUTS = {  # command line (with {tmp} for the test's folder) -> what the on
     "profile blvnet_tam_50 --classes 0": "--classes must be between 1 and 10000, got 0",
     "profile blvnet_tam_50 --frames 100000": "100000 frames per clip is over the limit of 64",
     "profile blvnet_tam_50 --frames 0": "--frames must be >= 1, got 0",
-    "profile blvnet_tam_101 --frames 64 --size 640": "GFLOPs per clip; the limit is 600",
+    "profile blvnet_tam_101 --frames 64 --size 640": "GFLOPs per clip of 64 frames at 640 px; the limit",
     "train --config {tmp}/huge.yaml": (
         "size must be between 32 and 640 pixels (Limits.max_input_size), got 1000000"
     ),
@@ -292,7 +292,7 @@ BAD_INPUTS = {  # command line (with {tmp} for the test's folder) -> what the on
     "predict {clip} --frames 100000": "100000 frames per clip is over the limit of 64",
     "predict {clip} --frames 0": "--frames must be >= 1, got 0",
     "predict {clip} --resize 0": "--resize must be between 32 and 640, got 0",
-    "predict {clip} --checkpoint {demo} --resize 32": "--resize 32 is smaller than the model's crop (48)",
+    "predict {clip} --checkpoint {demo} --resize 32": "resize 32 is smaller than the model's crop (48)",
     "kinetics-subset --csv {tmp}/k.csv --videos {tmp} --classes 0 --per-class 1 --out {tmp}/k": (
         "the number of classes (--classes) must be >= 1, got 0"
     ),

@@ -37,6 +37,7 @@ def evaluate_checkpoint(
     labels: str | Path | None = None,
     model_name: str | None = None,
     num_frames: int | None = None,
+    allow_unverified: bool = False,
 ) -> Metrics | tuple[Metrics, dict]:
     """Metrics of a checkpoint on `data/<split>.csv`; with `order_tests`, also the order
     diagnostics of `order_tests.py` (reversed clips, shuffled frame pairs, swapped halves), from the same
@@ -61,7 +62,7 @@ def evaluate_checkpoint(
             )
     if workers < 0:
         raise ValueError(f"--workers must be >= 0, got {workers}")
-    model, classes, saved = load_network(checkpoint, labels, model_name)
+    model, classes, saved = load_network(checkpoint, labels, model_name, allow_unverified=allow_unverified)
     frames = num_frames or model.config.num_frames
     if read_classes(Path(data) / "classes.txt") != classes:
         raise ValueError(f"{checkpoint} knows {len(classes)} classes that differ from {data}/classes.txt")

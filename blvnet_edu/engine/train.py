@@ -209,17 +209,20 @@ def _repair_best(last: SavedRun, best_path: Path) -> bool:
     return True
 
 
-def train(cfg: TrainConfig, resume: bool | str = False, log=print) -> dict:
+def train(cfg: TrainConfig, resume: bool | str = False, log=print, allow_unverified: bool = False) -> dict:
     """Train as `cfg` says; returns the last epoch's record. `resume`: True (from
-    `out/last.pt`) or a checkpoint path."""
+    `out/last.pt`) or a checkpoint path; `allow_unverified`: resume from a checkpoint without
+    a digest of the whole file (`saved_run.SavedRun.verify`)."""
     info, device = setup(cfg.device)
     try:
-        return _train(cfg, resume, log, info, device)
+        return _train(cfg, resume, log, info, device, allow_unverified)
     finally:
         teardown()
 
 
-def _train(cfg: TrainConfig, resume, log, info: DistInfo, device: torch.device) -> dict:
+def _train(
+    cfg: TrainConfig, resume, log, info: DistInfo, device: torch.device, allow_unverified: bool = False
+) -> dict:
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     log = log if info.is_main else (lambda *_a, **_k: None)
@@ -260,7 +263,7 @@ def _train(cfg: TrainConfig, resume, log, info: DistInfo, device: torch.device) 
         )
     if resume:
         path = out / "last.pt" if resume is True else Path(resume)
-        saved = SavedRun.load(path)  # fields added to the model config since: defaults
+        saved = SavedRun.load(path, allow_unverified)  # fields added to the model config since: defaults
         if saved.config != model.config:
             raise ValueError(
                 f"{path} was trained with another model ({saved.config}); "
