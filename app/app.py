@@ -22,8 +22,15 @@ control redoes only what it changes. The 14 example clips come with their result
 at start-up (Gradio's cached examples) and a line on what to notice.
 
 What one request may cost is bounded by `budget.Limits` (`--max-...` options), checked before
-the work starts. Uploads are limited in size (`--max-upload-mb`), and Gradio's cache of uploads
-and outputs is kept under `--max-cache-mb` and emptied hourly of files older than an hour.
+the work starts, and by its deadline (`--timeout-s`), checked inside every forward pass. Heavy
+explanations (expected to take over `handlers.HEAVY_S`, 5 s, here) run one at a time in the
+server's heavy lane, two more wait for their turn and say so, and further ones are refused; the
+explanation events have a concurrency group large enough for those and two light explanations,
+so a prediction or a cheap explanation never waits behind a heavy one. Uploads are limited in
+size (`--max-upload-mb`); this server's part of Gradio's cache (uploads and outputs, in
+<gradio>/blvnet-edu-<pid>-...) is kept under `--max-cache-mb`, emptied hourly of files older
+than an hour and removed with the overlay videos at `close()` and at exit; a start removes
+those of earlier servers that are gone (never the cached examples, which persist).
 
 Named API endpoints (for `gradio_client`): `predict`, `order_test`, `explain`, `frame_test`,
 `tam_view`, `tam_weights`, `tam_layer`, `load_checkpoint`.
@@ -36,8 +43,10 @@ import ctypes
 import functools
 import hashlib
 import os
+import signal
 import socket
 import tempfile
+import threading
 from pathlib import Path
 
 import gradio as gr
@@ -309,9 +318,20 @@ def build_ui(
         order_inputs = [video, model_name, frames, order, seed, typed, custom, cache]
         private = {"api_visibility": "private"}
 
+        # Explanations and frame removals have concurrency groups of their own, large enough for the
+        # server's heavy lane (`handlers.HeavyLane`: its heavy ones running or queued) and light ones
+        # besides, so a heavy one never holds up a light one; predictions and the rest keep theirs.
+        heavy_lane = {"concurrency_limit": server.heavy.concurrency}
+        explaining = {"concurrency_id": "explain", **heavy_lane}
+        removing = {"concurrency_id": "frame_test", **heavy_lane}
+
         def then_explain(event, forced: bool, api: dict):
             explained = event.success(
-                bind(handlers.explain, limits=limits, forced=forced), explain_inputs, explain_outputs, **api
+                bind(handlers.explain, limits=limits, forced=forced),
+                explain_inputs,
+                explain_outputs,
+                **api,
+                **explaining,
             )
             explained.success(
                 lambda: gr.update(value=None, visible=False), None, [frame_plot], **private
@@ -321,6 +341,7 @@ def build_ui(
                 frame_inputs,
                 [removal, cache],
                 **({"api_name": "frame_test"} if api.get("api_name") else private),
+                **removing,
             ).success(
                 bind(handlers.tam_view, limits=limits),
                 field_inputs,
@@ -353,7 +374,12 @@ def build_ui(
                 control.input(lambda: None, None, None, **private, **last), forced=False, api=private
             )
         replacement.input(
-            bind(handlers.frame_test, limits=limits), frame_inputs, [removal, cache], **private, **last
+            bind(handlers.frame_test, limits=limits),
+            frame_inputs,
+            [removal, cache],
+            **private,
+            **last,
+            **removing,
         )
         order.input(
             bind(handlers.order_test, limits=limits),
@@ -456,7 +482,24 @@ def build_ui(
             )
             then_explain(shown_example, forced=False, api=private)
     demo.queue(default_concurrency_limit=2, max_size=32)
+    _clean_on_close(demo, server)
     return demo
+
+
+def _clean_on_close(demo: gr.Blocks, server: handlers.Server) -> None:
+    """`demo.close()` also removes what `server` made on disk (`handlers.Server.close`: its
+    overlay videos, its part of Gradio's cache); a server stopped by Ctrl-C or SIGTERM leaves
+    that to the exit handlers (`handlers` registers them)."""
+    close = demo.close
+
+    @functools.wraps(close)
+    def close_and_clean(*args, **kwargs):
+        try:
+            return close(*args, **kwargs)
+        finally:
+            server.close()
+
+    demo.close = close_and_clean
 
 
 def _blank(cache: handlers.Cache) -> tuple:
@@ -509,6 +552,21 @@ def limit_malloc_arenas(arenas: int = 2) -> bool:
         return False
 
 
+def _stop_on_sigterm() -> None:
+    """`kill PID` (SIGTERM) stops a blocking server as Ctrl-C does, so that the exit handlers run
+    (they remove its overlay videos and its part of Gradio's cache); left alone where a handler
+    is set already or off the main thread."""
+    if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGTERM) in (
+        signal.SIG_DFL,
+        None,
+    ):
+        signal.signal(signal.SIGTERM, _interrupt)
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
 def port_free(host: str, port: int) -> bool:
     with socket.socket() as s:
         try:
@@ -543,16 +601,23 @@ def launch(
         raise OSError(f"port {port} on {host} is already in use: choose another with --port")
     if max_upload_mb <= 0 or max_cache_mb <= 0 or max_checkpoints < 1:
         raise ValueError("--max-upload-mb and --max-cache-mb must be > 0, --max-checkpoints >= 1")
+    handlers.remove_leftovers()  # what earlier servers that are gone left: overlay videos, cache parts
+    models = load_models(checkpoint, labels, model_name, demo_dir)
     server = handlers.Server(handlers.OwnCheckpoints(max_checkpoints), max_cache_mb)
-    demo = build_ui(load_models(checkpoint, labels, model_name, demo_dir), limits, cache_examples, server)
-    demo.launch(
-        server_name=host,
-        server_port=port,
-        prevent_thread_lock=not block,
-        show_error=True,
-        css=CSS,
-        max_file_size=f"{max_upload_mb}mb",
-    )
+    # This server's uploads and outputs go to its own folder in Gradio's cache (GRADIO_TEMP_DIR while the
+    # page and its app are made: Gradio reads it then), removed at close and at exit.
+    with _environment("GRADIO_TEMP_DIR", str(server.make_cache_folder())):
+        demo = build_ui(models, limits, cache_examples, server)
+        if block:
+            _stop_on_sigterm()
+        demo.launch(
+            server_name=host,
+            server_port=port,
+            prevent_thread_lock=not block,
+            show_error=True,
+            css=CSS,
+            max_file_size=f"{max_upload_mb}mb",
+        )
     return demo
 
 

@@ -21,20 +21,44 @@ Importing this module loads nothing and creates nothing. A new sign or opacity o
 the method's kept values. A change of a control
 (`forced=False`) runs an explanation only when it is expected to take
 at most `AUTO_S`; otherwise the note says what it would cost and the Explain button runs it.
+
+Heavy work apart from light work: an explanation (or a frame removal) expected to take over
+`HEAVY_S` here (planned from the model's measured forward pass, as `AUTO_S` is) takes a turn in
+the server's `HeavyLane`: `HEAVY_AT_ONCE` run at once, `HEAVY_WAITING` more wait for their turn
+and say so (a `gr.Info`, the progress bar, then a line of the note), any further one is refused
+with a message. `app.py` gives the explanation events a concurrency group of their own, large
+enough for the lane and `LIGHT_AT_ONCE` light explanations, so that a prediction or a cheap
+explanation never waits behind a heavy one. A turn's wait does not count against the deadline.
+
+Deadlines: every handler that runs a model (`predict`, `order_test`, `explain`, `frame_test`,
+`tam_view`) checks `Limits.timeout_s` inside each forward pass, before every block
+(`budget.Deadline.watching`, for the request's own thread: other visitors' passes through the
+same shared model are not stopped), and between passes.
+
+On disk: a `Server`'s overlay videos go to <tmp>/blvnet-overlays-<pid>-..., its uploads and
+outputs to its own part of Gradio's cache, <gradio>/blvnet-edu-<pid>-... (`make_cache_folder`);
+both are removed by `Server.close` (the page's `close()`) and at exit, and `remove_leftovers`
+(at the start of `app.launch`) deletes those of earlier servers whose process is gone.
+Uploaded file names are shown as the user gave them (`_for_user` decodes Gradio's encoding).
 """
 
 from __future__ import annotations
 
+import atexit
 import collections
+import contextlib
 import dataclasses
 import os
 import re
+import shutil
 import tempfile
 import threading
 import time
 import weakref
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import gradio as gr
 
@@ -97,6 +121,14 @@ OWN_FRAMES = 0  # the frames control's "each model's own"
 FRAME_CHOICES = list(range(2, 65, 2))
 # a control change runs an explanation expected to take at most this; longer ones wait for Explain
 AUTO_S = 10.0
+# Heavy work runs apart from light work: an explanation (or a frame removal) expected to take longer
+# than this here, from the model's measured forward pass (`_plan`), is heavy and runs in the server's
+# `HeavyLane`, one at a time; predictions and lighter explanations never wait behind it. 5 s: the
+# demo models' saliency and Grad-CAM take under 0.2 s and their occlusion at 32 frames about 12 s
+# (estimated; 4 s measured alone on 2 cores); bLVNet-TAM-50's saliency at 16 frames about 6 s.
+HEAVY_S = 5.0
+HEAVY_AT_ONCE, HEAVY_WAITING = 1, 2  # heavy explanations running at once, and queued for their turn
+LIGHT_AT_ONCE = 2  # explanations that are not heavy, running at once (Gradio's concurrency group)
 IG_STEPS, IG_TARGET_S = 32, 7.0  # integrated gradients: at most 32 steps, as many as fit about 7 s (+ about
 # 2 s for measuring the forward pass and checking completeness: under 10 s for bLVNet-TAM-50 on 2 cores)
 OCCLUSION_TARGET_S = 1.5  # occlusion's patches grow until it fits about this
@@ -164,25 +196,98 @@ class OwnCheckpoints:
 
 
 KEEP_OVERLAYS = 64  # the most recent overlay videos; Gradio serves its own copy of each
+OVERLAYS_PREFIX = "blvnet-overlays-"  # + the server's pid: <tmp>/blvnet-overlays-<pid>-<random>
+CACHE_PREFIX = (
+    "blvnet-edu-"  # + the server's pid: its part of Gradio's cache, <gradio>/blvnet-edu-<pid>-<random>
+)
 
 
 class OverlayVideos:
-    """A server's overlay videos, in a temporary folder made at the first one; older ones
-    beyond `keep` are deleted, so explanations never fill the disk."""
+    """A server's overlay videos, in a temporary folder made at the first one (named with the
+    server's pid, removed at exit or by `remove`); older ones beyond `keep` are deleted, so
+    explanations never fill the disk. A `folder` given is used as it is and never removed."""
 
     def __init__(self, keep: int = KEEP_OVERLAYS, folder: Path | None = None):
         self.keep, self.folder = keep, folder
+        self._made: Path | None = None  # the folder made here, removed at exit
+        self._lock = threading.Lock()
 
     def new_path(self) -> Path:
         """A new file for an overlay video."""
-        if self.folder is None:
-            self.folder = Path(tempfile.mkdtemp(prefix="blvnet-overlays-"))
-        videos = sorted(self.folder.glob("*.mp4"), key=lambda p: p.stat().st_mtime)
-        for old in videos[: max(0, len(videos) - self.keep + 1)]:
-            old.unlink(missing_ok=True)
-        handle, path = tempfile.mkstemp(suffix=".mp4", dir=self.folder)
+        with self._lock:
+            if self.folder is None:
+                self.folder = self._made = Path(tempfile.mkdtemp(prefix=f"{OVERLAYS_PREFIX}{os.getpid()}-"))
+                atexit.register(shutil.rmtree, self._made, ignore_errors=True)
+            videos = sorted(self.folder.glob("*.mp4"), key=lambda p: p.stat().st_mtime)
+            for old in videos[: max(0, len(videos) - self.keep + 1)]:
+                old.unlink(missing_ok=True)
+            handle, path = tempfile.mkstemp(suffix=".mp4", dir=self.folder)
         os.close(handle)  # the name is reserved; overlay_video writes the file by its path
         return Path(path)
+
+    def remove(self) -> None:
+        """Delete the folder made for the videos (the next video makes a new one)."""
+        with self._lock:
+            if self._made is not None:
+                shutil.rmtree(self._made, ignore_errors=True)
+                self.folder = self._made = None
+
+
+class ServerBusy(Exception):
+    """A heavy request refused: as many heavy ones as the server queues are running or waiting."""
+
+
+class HeavyLane:
+    """Where a server's heavy explanations run, apart from everything else: at most `at_once`
+    at a time (what bounds their memory and keeps the CPU for the others), at most `waiting`
+    more queued for their turn, and any further one refused (`ServerBusy`) at once.
+
+    `with lane.slot(on_queue, max_wait_s) as waited:` waits for a turn; `on_queue(ahead)` is
+    called first when the request must wait (to tell the visitor), `waited` is the seconds it
+    waited. A request that waited longer than `max_wait_s` is refused."""
+
+    def __init__(self, at_once: int = HEAVY_AT_ONCE, waiting: int = HEAVY_WAITING):
+        if at_once < 1 or waiting < 0:
+            raise ValueError("a heavy lane runs at least one request at once and queues none or more")
+        self.at_once, self.waiting = at_once, waiting
+        self._turns = threading.Semaphore(at_once)
+        self._lock = threading.Lock()
+        self.inside = 0  # running or queued
+
+    @contextlib.contextmanager
+    def slot(
+        self, on_queue: Callable[[int], None] | None = None, max_wait_s: float | None = None
+    ) -> Iterator[float]:
+        with self._lock:
+            if self.inside >= self.at_once + self.waiting:
+                raise ServerBusy(
+                    f"the server is busy with {self.inside} heavy explanations (running or queued)"
+                )
+            ahead = self.inside
+            self.inside += 1
+        try:
+            waited = 0.0
+            if not self._turns.acquire(blocking=False):
+                start = time.perf_counter()
+                if on_queue is not None:
+                    on_queue(max(1, ahead))  # running or queued before this one
+                if not self._turns.acquire(timeout=max_wait_s):
+                    raise ServerBusy(f"no heavy explanation ended within {max_wait_s:.0f} s")
+                waited = time.perf_counter() - start
+            try:
+                yield waited
+            finally:
+                self._turns.release()
+        finally:
+            with self._lock:
+                self.inside -= 1
+
+    @property
+    def concurrency(self) -> int:
+        """Explanations the server lets run at once (Gradio's `concurrency_limit` of the
+        explanation events): the lane's heavy ones, running or queued, and `LIGHT_AT_ONCE`
+        light ones, which never wait behind the heavy ones."""
+        return LIGHT_AT_ONCE + self.at_once + self.waiting
 
 
 MAX_CACHE_MB = 2000  # Gradio's cache (uploads, served outputs) is kept under this by default
@@ -191,14 +296,81 @@ MAX_CACHE_MB = 2000  # Gradio's cache (uploads, served outputs) is kept under th
 @dataclasses.dataclass
 class Server:
     """What one server keeps besides its models, shared by its visitors: their own checkpoints
-    (`own`), the bound on Gradio's cache (`max_cache_mb`, `prune_cache`) and the overlay videos.
+    (`own`), the bound on Gradio's cache (`max_cache_mb`, `prune_cache`), the overlay videos,
+    the lane of its heavy explanations (`heavy`) and its own folder in Gradio's cache
+    (`cache_folder`, made by `make_cache_folder`).
 
     `app.launch` makes one from its options and `app.build_ui` binds it to every handler;
-    handlers called without one (tests, benchmarks) share `SERVER`."""
+    handlers called without one (tests, benchmarks) share `SERVER`. `close` (at the page's
+    `close()`, and at exit) removes what it made on disk."""
 
     own: OwnCheckpoints = dataclasses.field(default_factory=OwnCheckpoints)
     max_cache_mb: float = MAX_CACHE_MB
     overlays: OverlayVideos = dataclasses.field(default_factory=OverlayVideos)
+    heavy: HeavyLane = dataclasses.field(default_factory=HeavyLane)
+    cache_folder: Path | None = None  # None: Gradio's whole cache folder (`prune_cache`)
+
+    def make_cache_folder(self) -> Path:
+        """This server's folder inside Gradio's (`GRADIO_TEMP_DIR`, default <tmp>/gradio), named
+        with its pid: what `app.launch` points Gradio to for the uploads and outputs of this
+        server, so that they can be told apart from other apps' and removed at exit."""
+        if self.cache_folder is None:
+            root = Path(gr.utils.get_upload_folder())
+            root.mkdir(parents=True, exist_ok=True)
+            self.cache_folder = Path(tempfile.mkdtemp(prefix=f"{CACHE_PREFIX}{os.getpid()}-", dir=root))
+            atexit.register(shutil.rmtree, self.cache_folder, ignore_errors=True)
+        return self.cache_folder
+
+    def close(self) -> None:
+        """Delete the overlay videos' folder and this server's part of Gradio's cache."""
+        self.overlays.remove()
+        if self.cache_folder is not None and self.cache_folder.name.startswith(CACHE_PREFIX):
+            shutil.rmtree(self.cache_folder, ignore_errors=True)
+
+
+def _running(pid: int) -> bool:
+    """Whether process `pid` exists (one of another user's counts)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # PermissionError: it exists
+        return True
+    return True
+
+
+def leftovers(folder: str | Path, prefix: str) -> list[Path]:
+    """Folders `<prefix><pid>-...` in `folder` that this user's servers made and whose process
+    is no longer running (a server killed before its exit handlers ran). Another user's
+    folders, a running process's, links and anything named otherwise are never listed."""
+    uid = os.getuid() if hasattr(os, "getuid") else None
+    found = []
+    for path in Path(folder).glob(f"{prefix}*") if Path(folder).is_dir() else ():
+        named = re.fullmatch(re.escape(prefix) + r"(\d+)-[^/]+", path.name)
+        try:
+            stat = path.lstat()
+        except OSError:
+            continue
+        if not named or path.is_symlink() or not path.is_dir() or (uid is not None and stat.st_uid != uid):
+            continue
+        pid = int(named[1])
+        if pid != os.getpid() and not _running(pid):
+            found.append(path)
+    return found
+
+
+def remove_leftovers(temp: str | Path | None = None, gradio_cache: str | Path | None = None) -> list[Path]:
+    """Delete what earlier servers that are no longer running left behind (what `app.launch`
+    does first): their overlay folders in `temp` (default the system's temporary folder) and
+    their parts of Gradio's cache in `gradio_cache` (default `GRADIO_TEMP_DIR` or <tmp>/gradio).
+    Nothing else there is touched: other apps' files, running servers' folders, the cached
+    examples (<tmp>/blvnet-edu-examples). Returns the folders deleted."""
+    temp = Path(temp or tempfile.gettempdir())
+    gradio_cache = Path(gradio_cache or gr.utils.get_upload_folder())
+    found = leftovers(temp, OVERLAYS_PREFIX) + leftovers(gradio_cache, CACHE_PREFIX)
+    for path in found:
+        shutil.rmtree(path, ignore_errors=True)
+    return found
 
 
 SERVER = Server()  # for handlers called without a server; nothing is loaded or created until used
@@ -230,10 +402,16 @@ def _pick(models: Models, name: str, frames: int | None, server: Server) -> Pred
 
 def _for_user(message: str, *uploads: str | None) -> str:
     """`message` without the uploads' temporary folders and the decoder's error numbers, which
-    mean nothing to the user."""
+    mean nothing to the user, and with the uploads' names as the user gave them (Gradio keeps
+    an upload under its name URL-encoded: `my "clip".mp4` as `my %22clip%22.mp4`)."""
     for upload in uploads:
-        if upload and Path(upload).parent != Path("."):
-            message = message.replace(str(Path(upload).parent) + "/", "")
+        if not upload:
+            continue
+        path = Path(upload)
+        if path.parent != Path("."):
+            message = message.replace(str(path.parent) + "/", "")
+        if unquote(path.name) != path.name:
+            message = message.replace(path.name, unquote(path.name))
     return re.sub(r"\[Errno -?\d+\] ", "", message)
 
 
@@ -251,6 +429,18 @@ def _checked(deadline: Deadline, what: str) -> None:
         deadline.check(what)
     except BudgetError as err:
         raise gr.Error(str(err)) from err
+
+
+@contextlib.contextmanager
+def _watched(deadline: Deadline, predictors: list[Predictor], what: str) -> Iterator[None]:
+    """The request's deadline checked inside the predictors' forward passes too, before each
+    block (`Deadline.watching`: for this request's thread only, the models being shared);
+    a request over it, or over another limit, gets its message as a `gr.Error`."""
+    try:
+        with deadline.watching(*(p.model for p in predictors), what=what):
+            yield
+    except BudgetError as err:
+        raise gr.Error(_for_user(str(err))) from err
 
 
 def _used(predictor: Predictor) -> str:
@@ -289,16 +479,17 @@ def predict(
     otherwise: one panel and one line (frames, size, what a demo model knows) per slot, the
     explained model's classes, and the visitor's cache."""
     deadline = Deadline(limits.timeout_s)
-    prune_cache(keep=video, max_mb=server.max_cache_mb)
+    prune_cache(keep=video, folder=server.cache_folder, max_mb=server.max_cache_mb)
     cache = ClipCache() if cache is None else cache
     everyone = _everyone(models, custom, server)
     classes = _pick(everyone, model_name, None, server).classes
     predictors = {name: _pick(everyone, name, frames, server) for name in everyone}
     clips = _clips(video, predictors, cache, limits)
     probs = {}
-    for name, predictor in predictors.items():
-        _checked(deadline, "the prediction")
-        probs[name] = cache.predict(predictor, clips[name])
+    with _watched(deadline, list(predictors.values()), "the prediction"):
+        for name, predictor in predictors.items():
+            _checked(deadline, "the prediction")
+            probs[name] = cache.predict(predictor, clips[name])
     lines = [_panel_line(slot, predictors[slot]) if slot in predictors else "" for slot in SLOTS]
     keep = target if target in classes else None  # None: explain the top-1 class
     return (*(probs.get(slot) for slot in SLOTS), *lines, gr.update(choices=classes, value=keep), cache)
@@ -347,6 +538,7 @@ def order_test(
     if not 0 <= float(seed or 0) < 2**63 or float(seed or 0) != int(seed or 0):
         raise gr.Error(f"the seed is a whole number from 0 to {2**63 - 1}, got {seed}")
     seed = int(seed or 0)
+    deadline = Deadline(limits.timeout_s)
     cache = ClipCache() if cache is None else cache
     everyone = _everyone(models, custom, server)
     predictors = {
@@ -360,7 +552,8 @@ def order_test(
     )
     try:
         positions = parse_order(typed or "", len(clips[shown].indices)) if test == "custom" else None
-        results = order_comparison(predictors, clips, test, seed=seed, cache=cache, order=positions)
+        with _watched(deadline, list(predictors.values()), "the order test"):
+            results = order_comparison(predictors, clips, test, seed=seed, cache=cache, order=positions)
     except ClipError as err:
         if quiet:
             return f"*Frame order ({order}):* {err}.", None, cache
@@ -418,6 +611,45 @@ def _plan(
     return steps, window, seconds, "; ".join(notes)
 
 
+def _at_a_time(server: Server) -> str:
+    return "one runs at a time" if server.heavy.at_once == 1 else f"{server.heavy.at_once} run at a time"
+
+
+@contextlib.contextmanager
+def _heavy_turn(
+    server: Server,
+    limits: Limits,
+    seconds: float,
+    what: str,
+    progress: gr.Progress | None = None,
+    instead: str = "choose Saliency or Grad-CAM, or fewer frames",
+) -> Iterator[float]:
+    """A turn in the server's `HeavyLane` for work expected to take `seconds` here, if that is
+    over `HEAVY_S` (lighter work needs none: it starts at once, whatever heavy work runs); the
+    seconds waited. A request that must wait says so (a `gr.Info` and the progress bar); one
+    that finds the lane full is refused with a `gr.Error`."""
+    if seconds <= HEAVY_S:
+        yield 0.0
+        return
+
+    def queued(ahead: int) -> None:
+        others = "another heavy explanation" if ahead == 1 else f"{ahead} other heavy explanations"
+        gr.Info(
+            f"{what} would take about {seconds:.0f} s: it is queued behind {others} ({_at_a_time(server)}) "
+            "and starts as soon as it can; predictions and quick explanations are served meanwhile."
+        )
+        if progress is not None:
+            progress(0.2, desc=f"queued behind {others}")
+
+    try:
+        with server.heavy.slot(queued, max_wait_s=(server.heavy.waiting + 1) * limits.timeout_s) as waited:
+            yield waited
+    except ServerBusy as err:
+        raise gr.Error(
+            f"{what} would take about {seconds:.0f} s here, and {err}: try again in a minute, or {instead}"
+        ) from err
+
+
 def _attribution_note(
     found,
     predictor: Predictor,
@@ -426,6 +658,8 @@ def _attribution_note(
     seconds: float,
     sign: str,
     opacity: float,
+    waited: float = 0.0,
+    at_a_time: str = "",
 ) -> str:
     method = METHOD_NAMES[found.method]
     top1 = max(probs, key=probs.get)
@@ -453,6 +687,8 @@ def _attribution_note(
         )
     if found.note:
         lines.append(f"*Within the limits:* {found.note}.")
+    if waited >= 0.05:
+        lines.append(f"*Queued:* it waited {waited:.1f} s for a heavy explanation to end ({at_a_time}).")
     return "  \n".join(lines)
 
 
@@ -497,7 +733,8 @@ def explain(
     predictor = _pick(_everyone(models, custom, server), model_name, frames, server)
     progress(0.1, desc="decoding")
     clip = _clips(video, {model_name: predictor}, cache, limits)[model_name]
-    probs = cache.predict(predictor, clip)
+    with _watched(deadline, [predictor], "the explanation"):
+        probs = cache.predict(predictor, clip)
     if target and target not in probs and not forced:
         target = None  # a class of the model explained before (the dropdown is being reset): the top-1
     target = target or max(probs, key=probs.get)
@@ -505,9 +742,10 @@ def explain(
         raise gr.Error(f"unknown class {target!r}")
     key = ("attribution", method, baseline if method == "integrated_gradients" else "", target)
     found = cache.recall(predictor, clip, key)
-    seconds = 0.0
+    seconds = waited = 0.0
     if found is None:
-        steps, window, seconds, note = _plan(predictor, clip, method, cache, limits)
+        with _watched(deadline, [predictor], "the explanation"):
+            steps, window, seconds, note = _plan(predictor, clip, method, cache, limits)
         if not forced and seconds > AUTO_S:
             return (
                 *skip,
@@ -517,15 +755,28 @@ def explain(
                 ),
                 cache,
             )
-        progress(0.3, desc=f"{METHOD_NAMES[method]} on the whole clip (about {seconds:.0f} s)")
-        start = time.perf_counter()
-        try:
-            found = attribution(
-                predictor, clip, target, method, baseline, steps, deadline=deadline, occlusion_window=window
-            )
-        except (ClipError, BudgetError) as err:
-            raise gr.Error(str(err)) from err
-        seconds = time.perf_counter() - start
+        with _heavy_turn(server, limits, seconds, METHOD_NAMES[method], progress) as waited:
+            if waited:  # its turn came: the wait does not count, unless a later request overtook it
+                if cache.tickets["explain"] != ticket:
+                    return *skip, gr.skip(), cache
+                deadline = Deadline(limits.timeout_s)
+            progress(0.3, desc=f"{METHOD_NAMES[method]} on the whole clip (about {seconds:.0f} s)")
+            start = time.perf_counter()
+            try:
+                with _watched(deadline, [predictor], "the explanation"):
+                    found = attribution(
+                        predictor,
+                        clip,
+                        target,
+                        method,
+                        baseline,
+                        steps,
+                        deadline=deadline,
+                        occlusion_window=window,
+                    )
+            except (ClipError, BudgetError) as err:
+                raise gr.Error(str(err)) from err
+            seconds = time.perf_counter() - start
         found.note = note
         cache.remember(predictor, clip, key, found)
     cache.remember(predictor, clip, ("shown",), found)  # what `frame_view` draws
@@ -557,7 +808,9 @@ def explain(
         sign=sign,
         grey=True,
     )
-    note = _attribution_note(found, predictor, model_name, probs, seconds, sign, float(opacity))
+    note = _attribution_note(
+        found, predictor, model_name, probs, seconds, sign, float(opacity), waited, _at_a_time(server)
+    )
     return gallery, scale, per_frame, str(path), note, cache
 
 
@@ -643,25 +896,33 @@ def frame_test(
     cache = ClipCache() if cache is None else cache
     predictor = _pick(_everyone(models, custom, server), model_name, frames, server)
     clip = _clips(video, {model_name: predictor}, cache, limits)[model_name]
-    probs = cache.predict(predictor, clip)
+    with _watched(deadline, [predictor], "the frame removal"):
+        probs = cache.predict(predictor, clip)
     target = target or max(probs, key=probs.get)
     if target not in probs:
         raise gr.Error(f"unknown class {target!r}")
-    work = (len(clip.indices) + 1) * cost(predictor.model.config, predictor.size, len(clip.indices))[1]
+    passes = len(clip.indices) + 1
+    work = passes * cost(predictor.model.config, predictor.size, len(clip.indices))[1]
     if work > limits.max_explain_gflop:
         raise gr.Error(
             f"removing each of {len(clip.indices)} frames would take about {work:.0f} GFLOP; the "
             f"limit is {limits.max_explain_gflop:g}: choose fewer frames"
         )
-    try:
-        removal = cache.memo(
-            predictor,
-            clip,
-            ("removal", target, replacement),
-            lambda: remove_frames(predictor, clip, target, replacement, deadline),
-        )
-    except BudgetError as err:
-        raise gr.Error(str(err)) from err
+    key = ("removal", target, replacement)
+    removal = cache.recall(predictor, clip, key)
+    if removal is None:
+        single = cache.seconds.get((predictor.uid, predictor.num_frames), 0.0)  # measured by cache.predict
+        with _heavy_turn(
+            server, limits, passes * single, "Removing each frame", instead="choose fewer frames"
+        ) as waited:
+            if waited:
+                deadline = Deadline(limits.timeout_s)  # the wait for a turn does not count
+            try:
+                with _watched(deadline, [predictor], "the frame removal"):
+                    removal = remove_frames(predictor, clip, target, replacement, deadline)
+            except BudgetError as err:
+                raise gr.Error(str(err)) from err
+        cache.remember(predictor, clip, key, removal)
     labels = [f"frame {i}" for i in clip.indices]
     return figures.frame_removal_figure(removal, labels, target), cache
 
@@ -753,7 +1014,7 @@ def tam_view(
     deadline = Deadline(limits.timeout_s)
     cache = ClipCache() if cache is None else cache
     clip = _clips(video, {model_name: predictor}, cache, limits)[model_name]
-    try:
+    with _watched(deadline, [predictor], "the TAM view"):
         field = cache.memo(
             predictor,
             clip,
@@ -762,8 +1023,6 @@ def tam_view(
                 predictor.model, clip.input, layer, check=lambda: deadline.check("the TAM view")
             ),
         )
-    except BudgetError as err:
-        raise gr.Error(str(err)) from err
     inputs = [f"frame {i}" for i in clip.indices]
     if len(field) == len(inputs):
         outputs = inputs
@@ -814,7 +1073,7 @@ def load_custom(
     checkpoint uses its own classes and an authors' one the list its class count implies."""
     if not checkpoint:
         raise gr.Error("Choose a checkpoint file first.")
-    prune_cache(keep=checkpoint, max_mb=server.max_cache_mb)
+    prune_cache(keep=checkpoint, folder=server.cache_folder, max_mb=server.max_cache_mb)
     labels = labels or (None if label_map in (None, "", LABEL_AUTO) else label_map)
     try:
         predictor = load_predictor(checkpoint, labels, None if preset == OURS else preset, limits=limits)
@@ -907,7 +1166,8 @@ def example_controls(models: Models, *, server: Server = SERVER) -> tuple[Any, .
 def prune_cache(
     keep: str | None = None, folder: str | Path | None = None, max_mb: float | None = None
 ) -> int:
-    """Delete the oldest files of Gradio's cache until it holds at most `max_mb` (default
+    """Delete the oldest files of Gradio's cache (`folder`: a server passes its own part of it,
+    `Server.cache_folder`; default the whole of it) until it holds at most `max_mb` (default
     `MAX_CACHE_MB`; a server passes its `Server.max_cache_mb`), never the file `keep` (the
     request's own upload); the bytes deleted.
 
@@ -939,8 +1199,12 @@ __all__ = [
     "load_models",
     "OwnCheckpoints",
     "OverlayVideos",
+    "HeavyLane",
+    "ServerBusy",
     "Server",
     "SERVER",
+    "leftovers",
+    "remove_leftovers",
     "predict",
     "order_test",
     "explain",

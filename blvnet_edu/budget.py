@@ -125,7 +125,13 @@ class Limits:
 
 
 class Deadline:
-    """`timeout_s` from now; `check(what)` raises `RequestTimeout` once it has passed."""
+    """`timeout_s` from now; `check(what)` raises `RequestTimeout` once it has passed, and
+    `watching(model)` checks it inside the model's forward passes too:
+
+        deadline = Deadline(limits.timeout_s)
+        with deadline.watching(predictor.model):
+            logits = predictor.model(clip.input)  # stops at the next block once the deadline is past
+    """
 
     def __init__(self, timeout_s: float):
         self.timeout_s = timeout_s
@@ -137,6 +143,44 @@ class Deadline:
                 f"{what} took longer than the limit of {self.timeout_s:g} s; "
                 "choose fewer frames or a cheaper method (Saliency, Grad-CAM)"
             )
+
+    def watching(self, *models, what: str = "the request"):
+        """A context manager: within it, a forward pass of one of `models` run by this thread
+        checks the deadline before each residual block (`models.blocks.Bottleneck`) and each bL
+        stage (`BLLayer0`, `BLModule`, the fast ones included), so a long pass stops at the next
+        block with `RequestTimeout` rather than at its end (a backward pass is not watched: the
+        next forward pass stops).
+
+        Forward pre-hooks are registered on entry and removed on exit, whatever happens. The
+        models are shared between requests (the app's visitors, each served in its own thread):
+        a hook acts only in the thread that registered it, so another thread's pass through the
+        same model, with its own deadline or none, is never stopped by this one."""
+        import contextlib
+        import threading
+
+        from .models.blnet import BLLayer0, BLModule  # torch, imported when first used
+        from .models.blocks import Bottleneck
+
+        owner = threading.get_ident()
+
+        def before_block(module, args) -> None:
+            if threading.get_ident() == owner:
+                self.check(what)
+
+        @contextlib.contextmanager
+        def watch():
+            handles = []
+            try:
+                for model in {id(m): m for m in models}.values():
+                    for module in model.modules():
+                        if isinstance(module, (Bottleneck, BLLayer0, BLModule)):
+                            handles.append(module.register_forward_pre_hook(before_block))
+                yield self
+            finally:
+                for handle in handles:
+                    handle.remove()
+
+        return watch()
 
 
 def check_video(width: int, height: int, decode_frames: int, limits: Limits) -> None:

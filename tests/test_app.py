@@ -3,9 +3,12 @@ importing it does nothing, and the page binds its server's state to every handle
 
 import functools
 import os
+import signal
 import subprocess
 import sys
+import tempfile
 import textwrap
+import time
 
 import av
 import numpy as np
@@ -240,3 +243,106 @@ def test_the_page_binds_its_server_state_to_every_handler(tmp_path, monkeypatch)
     assert all(fn.keywords["server"] is server for fn in bound)
     defaults = handlers.SERVER.own.capacity, handlers.SERVER.max_cache_mb, handlers.MAX_CACHE_MB
     assert defaults == (4, 2000, 2000)
+
+
+def test_an_upload_named_with_quotes_is_named_as_the_user_gave_it(client, tmp_path):
+    """Gradio keeps `my "clip".mp4` as `my %22clip%22.mp4`; the message names it as given."""
+    bad = tmp_path / 'my "clip".mp4'
+    bad.write_text("not a video\n" * 50)
+    with pytest.raises(AppError, match="cannot read this video") as err:
+        top5(client, str(bad))
+    assert 'my "clip".mp4: not a readable video' in str(err.value) and "%2" not in str(err.value)
+
+
+def test_a_server_removes_its_folders_at_close_and_those_of_earlier_servers_at_start(
+    app_module, example, tmp_path, monkeypatch
+):
+    """At start: the overlay folders and Gradio cache parts of earlier servers that are gone are
+    deleted, nothing else (other apps' files in Gradio's cache, the cached examples, a running
+    server's folders). At `close()`: this server's own (its overlay videos, its uploads and
+    outputs in Gradio's cache)."""
+    temp, gradio = tmp_path / "tmp", tmp_path / "gradio"
+    temp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temp))
+    monkeypatch.setenv("GRADIO_TEMP_DIR", str(gradio))
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()  # its pid is no longer running
+    earlier = [temp / f"blvnet-overlays-{gone.pid}-abcd", gradio / f"blvnet-edu-{gone.pid}-abcd"]
+    running = os.getppid()
+    others = [
+        gradio / "0123abcd",
+        temp / "blvnet-edu-examples" / "0123abcd",
+        gradio / f"blvnet-edu-{running}-abcd",
+        temp / f"blvnet-overlays-{running}-abcd",
+    ]
+    for folder in earlier + others:
+        folder.mkdir(parents=True)
+        (folder / "file.mp4").write_bytes(b"x")
+    port = free_port()
+    demo = app_module.launch(host="127.0.0.1", port=port, block=False, cache_examples=False)
+    try:
+        assert not any(folder.exists() for folder in earlier)
+        assert all((folder / "file.mp4").exists() for folder in others)
+        explained = Client(f"http://127.0.0.1:{port}/", verbose=False).predict(
+            handle_file(example),
+            BLVNET_TAM,
+            0,
+            "saliency",
+            "black",
+            None,
+            "positive",
+            0.7,
+            api_name="/explain",
+        )
+        assert "Saliency" in explained[4]
+        ours = [*temp.glob(f"blvnet-overlays-{os.getpid()}-*"), *gradio.glob(f"blvnet-edu-{os.getpid()}-*")]
+        assert len(ours) == 2 and all(any(folder.rglob("*.mp4")) for folder in ours)
+        assert any(ours[1].rglob("moving_left.mp4"))  # the upload, in this server's part of the cache
+    finally:
+        demo.close()
+    assert not any(folder.exists() for folder in ours)
+    assert all((folder / "file.mp4").exists() for folder in others)
+
+
+SERVE = """
+import sys
+from blvnet_edu_app import app
+app.launch(host="127.0.0.1", port=int(sys.argv[1]), cache_examples=False)  # blocks, as `blvnet-edu app`
+"""
+
+
+def test_a_server_stopped_with_sigterm_removes_its_folders(example, tmp_path):
+    """`blvnet-edu app` stopped by `kill PID` (SIGTERM, as a service manager does): the exit
+    handlers run and remove its overlay videos and its part of Gradio's cache."""
+    temp, gradio = tmp_path / "tmp", tmp_path / "gradio"
+    temp.mkdir()
+    port = free_port()
+    env = {**os.environ, "TMPDIR": str(temp), "GRADIO_TEMP_DIR": str(gradio)}
+    server = subprocess.Popen(
+        [sys.executable, "-c", SERVE, str(port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    try:
+        for _ in range(600):
+            if not app.port_free("127.0.0.1", port) or server.poll() is not None:
+                break
+            time.sleep(0.1)
+        client = Client(f"http://127.0.0.1:{port}/", verbose=False)
+        client.predict(
+            handle_file(example),
+            BLVNET_TAM,
+            0,
+            "saliency",
+            "black",
+            None,
+            "positive",
+            0.7,
+            api_name="/explain",
+        )
+        made = [*temp.glob(f"blvnet-overlays-{server.pid}-*"), *gradio.glob(f"blvnet-edu-{server.pid}-*")]
+        assert len(made) == 2 and all(any(folder.rglob("*.mp4")) for folder in made)
+        server.send_signal(signal.SIGTERM)
+        assert server.wait(60) == 0, server.stderr.read()
+    finally:
+        server.kill()
+        server.wait()
+    assert not any(folder.exists() for folder in made)

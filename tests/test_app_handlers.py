@@ -2,8 +2,13 @@
 own frames, per-method attributions, the order tests on every example, nothing recomputed that a
 control does not change."""
 
+import concurrent.futures
 import os
+import subprocess
+import sys
+import time
 from dataclasses import replace
+from pathlib import Path
 
 import av
 import gradio as gr
@@ -303,11 +308,17 @@ def test_a_control_change_does_not_start_a_long_explanation(models, example, mon
 
 
 def test_an_explanation_that_cannot_fit_says_what_it_would_cost(models, example, monkeypatch):
+    """Refused once its cost is planned, before any of the method's passes (the prediction and
+    the measured forward pass, well within 5 s, run under the deadline too)."""
     monkeypatch.setattr(handlers, "OCCLUSION_TARGET_S", 1000.0)  # no shrinking for time
+    estimate = handlers.explanation_seconds  # about 0.7 s for the demo model: as if 100 times slower
+    monkeypatch.setattr(
+        handlers, "explanation_seconds", lambda *args, **kwargs: 100 * estimate(*args, **kwargs)
+    )
     with pytest.raises(
         gr.Error,
         match=r"Occlusion on blvnet_tam_tiny at 8 frames would take about \d+ s "
-        r"here, over the limit of 0.01 s per request",
+        r"here, over the limit of 5 s per request",
     ):
         handlers.explain(
             models,
@@ -319,7 +330,7 @@ def test_an_explanation_that_cannot_fit_says_what_it_would_cost(models, example,
             None,
             "absolute_value",
             0.8,
-            limits=handlers.Limits(timeout_s=0.01),
+            limits=handlers.Limits(timeout_s=5),
         )
 
 
@@ -631,3 +642,209 @@ def test_the_server_holds_a_bounded_number_of_visitors_checkpoints(models, examp
             )
         )
         assert panels[CUSTOM] == pytest.approx(panels[TSN])
+
+
+def test_an_uploaded_file_name_is_shown_as_the_user_gave_it(models, tmp_path):
+    """Gradio keeps an upload named `my "clip".mp4` as `my %22clip%22.mp4` (a browser's, also
+    with `%20` for the space): messages name it as the user did, without the upload folder."""
+    for stored in ("my %22clip%22.mp4", "my%20%22clip%22.mp4"):
+        upload = tmp_path / "0123abcd" / stored
+        upload.parent.mkdir(exist_ok=True)
+        upload.write_text("not a video\n" * 50)
+        with pytest.raises(gr.Error, match="cannot read this video") as err:
+            handlers.predict(models, str(upload), BLVNET_TAM, 8, None)
+        assert 'my "clip".mp4: not a readable video' in err.value.message, err.value.message
+        assert "%2" not in err.value.message and str(upload.parent) not in err.value.message
+    assert handlers._for_user("x 100%25.mp4: empty", "/tmp/gradio/1/100%25.mp4") == "x 100%.mp4: empty"
+
+
+def _first_block_sleeps(models, seconds: float) -> tuple[dict, list]:
+    """Every Bottleneck of the models: the first one to start (in any model) sleeps `seconds`,
+    the later ones are counted (registered before the handler's own hooks, so they run first)."""
+    from blvnet_edu.models.blocks import Bottleneck
+
+    state = {"slept": False, "after": 0}
+
+    def spy(module, args):
+        if state["slept"]:
+            state["after"] += 1
+        else:
+            time.sleep(seconds)
+            state["slept"] = True
+
+    handles = [
+        m.register_forward_pre_hook(spy)
+        for p in models.values()
+        for m in p.model.modules()
+        if isinstance(m, Bottleneck)
+    ]
+    return state, handles
+
+
+@pytest.mark.parametrize(
+    "handler,what",
+    [
+        ("predict", "the prediction"),
+        ("order_test", "the order test"),
+        ("explain", "the explanation"),
+        ("frame_test", "the frame removal"),
+        ("tam_view", "the TAM view"),
+    ],
+)
+def test_every_handler_stops_a_forward_pass_at_its_deadline(models, example, handler, what):
+    """A forward pass that runs past the request's deadline (its first block sleeps past it)
+    stops before the next block (`Deadline.watching`), not at the end of the pass; the shared
+    models are left without hooks."""
+    limits = handlers.Limits(timeout_s=1.5)  # a saliency planned at over 1.5 s would be refused first
+    cache = handlers.predict(models, example, BLVNET_TAM, OWN, None)[-1]  # decoded and predicted
+    calls = {
+        "predict": lambda: handlers.predict(models, example, BLVNET_TAM, OWN, None, None, None, limits),
+        "order_test": lambda: handlers.order_test(
+            models, example, BLVNET_TAM, OWN, "reversed", 0, "", None, cache, limits
+        ),
+        "explain": lambda: handlers.explain(
+            models, example, BLVNET_TAM, OWN, "saliency", "black", None, cache=cache, limits=limits
+        ),
+        "frame_test": lambda: handlers.frame_test(
+            models, example, BLVNET_TAM, OWN, None, "grey", None, cache, limits
+        ),
+        "tam_view": lambda: handlers.tam_view(models, example, BLVNET_TAM, OWN, None, None, cache, limits),
+    }
+    state, handles = _first_block_sleeps(models, 2.0)
+    try:
+        with pytest.raises(gr.Error, match=f"{what} took longer than the limit of 1.5 s"):
+            calls[handler]()
+    finally:
+        for handle in handles:
+            handle.remove()
+    assert state["slept"] and state["after"] == 0  # no block started after the deadline
+    assert not [m for p in models.values() for m in p.model.modules() if m._forward_pre_hooks]
+
+
+def test_a_heavy_explanation_waits_its_turn_says_so_and_a_light_one_does_not_wait(
+    models, example, monkeypatch
+):
+    """The server's heavy lane, one at a time and one more queued: the queued one tells the
+    visitor (gr.Info) and its note says how long it waited; one more is refused at once; an
+    explanation that is not heavy runs meanwhile."""
+    told = []
+    monkeypatch.setattr(handlers.gr, "Info", lambda message, *args, **kwargs: told.append(message))
+    monkeypatch.setattr(handlers, "HEAVY_S", 0.0)  # every explanation is heavy
+    server = handlers.Server(heavy=handlers.HeavyLane(at_once=1, waiting=1))
+    assert server.heavy.concurrency == handlers.LIGHT_AT_ONCE + 2
+
+    def visitor():
+        return handlers.predict(models, example, BLVNET_TAM, OWN, None, server=server)[-1]
+
+    def explain(method, cache):
+        return handlers.explain(
+            models, example, BLVNET_TAM, OWN, method, "black", None, cache=cache, server=server
+        )
+
+    queued_cache, refused_cache, light_cache = visitor(), visitor(), visitor()
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        with server.heavy.slot():  # another visitor's heavy explanation runs
+            queued = pool.submit(explain, "saliency", queued_cache)
+            for _ in range(200):
+                if server.heavy.inside == 2:
+                    break
+                time.sleep(0.05)
+            assert server.heavy.inside == 2 and not queued.done()
+            with pytest.raises(gr.Error, match="busy with 2 heavy explanations .* try again in a minute"):
+                explain("gradcam", refused_cache)
+            monkeypatch.setattr(handlers, "HEAVY_S", 1000.0)  # not heavy: served at once
+            start = time.perf_counter()
+            assert len(explain("gradcam", light_cache)[0]) == 8
+            assert time.perf_counter() - start < 5 and not queued.done()
+            time.sleep(0.3)
+        note = queued.result(timeout=60)[4]
+    assert "*Queued:* it waited" in note and server.heavy.inside == 0
+    assert len(told) == 1 and "queued behind another heavy explanation" in told[0]
+
+
+def test_heavy_lane_bounds():
+    lane = handlers.HeavyLane(at_once=1, waiting=0)
+    with lane.slot() as waited:
+        assert waited < 0.1 and lane.inside == 1
+        with pytest.raises(handlers.ServerBusy, match="busy with 1 heavy"):
+            with lane.slot():
+                pass
+    lane = handlers.HeavyLane(at_once=1, waiting=1)
+    with lane.slot():
+        with pytest.raises(handlers.ServerBusy, match="within 0 s"):
+            with lane.slot(max_wait_s=0.1):
+                pass
+    assert lane.inside == 0
+    with pytest.raises(ValueError):
+        handlers.HeavyLane(at_once=0)
+
+
+SERVER_FOLDERS = """
+import os, sys
+from blvnet_edu_app import handlers
+server = handlers.Server()
+overlays, cache = server.overlays.new_path().parent, server.make_cache_folder()
+(cache / "upload.mp4").write_bytes(b"x")
+print(overlays, cache, flush=True)
+if sys.argv[1] == "killed":
+    os._exit(0)  # no exit handlers run
+"""
+
+
+def test_a_server_removes_its_folders_on_close_at_exit_and_those_of_servers_gone(tmp_path, monkeypatch):
+    """Its overlay folder (<tmp>/blvnet-overlays-<pid>-...) and its part of Gradio's cache
+    (<gradio>/blvnet-edu-<pid>-...) go at `close()` and at exit; a server killed leaves them,
+    and `remove_leftovers` (what a start does) removes them, nothing else."""
+    temp, gradio = tmp_path / "tmp", tmp_path / "gradio"
+    temp.mkdir()
+    monkeypatch.setattr(handlers.tempfile, "tempdir", str(temp))
+    monkeypatch.setenv("GRADIO_TEMP_DIR", str(gradio))
+    server = handlers.Server()
+    overlays, cache = server.overlays.new_path().parent, server.make_cache_folder()
+    assert overlays.parent == temp and overlays.name.startswith(f"blvnet-overlays-{os.getpid()}-")
+    assert cache.parent == gradio and cache.name.startswith(f"blvnet-edu-{os.getpid()}-")
+    server.close()
+    assert list(temp.iterdir()) == [] and list(gradio.iterdir()) == []
+
+    env = {**os.environ, "TMPDIR": str(temp), "GRADIO_TEMP_DIR": str(gradio)}
+
+    def server_process(how: str) -> list[Path]:
+        done = subprocess.run(
+            [sys.executable, "-c", SERVER_FOLDERS, how], env=env, capture_output=True, text=True, check=True
+        )
+        return [Path(p) for p in done.stdout.split()]
+
+    assert not any(p.exists() for p in server_process("exits"))  # removed at exit
+    killed = server_process("killed")
+    assert all(p.is_dir() for p in killed)
+    # what must stay: a running server's folders (this test's parent process), other apps' files in
+    # Gradio's cache, the cached examples, a folder without a pid, a link
+    alive = os.getppid()
+    keep = [
+        temp / f"blvnet-overlays-{alive}-abcd",
+        gradio / f"blvnet-edu-{alive}-abcd",
+        gradio / "0123abcd",
+        temp / "blvnet-edu-examples" / "0123abcd",
+        temp / "blvnet-overlays-abcd1234",
+    ]
+    for folder in keep:
+        folder.mkdir(parents=True)
+        (folder / "file.mp4").write_bytes(b"x")
+    (gradio / "blvnet-edu-999999999-link").symlink_to(gradio / "0123abcd")
+    removed = handlers.remove_leftovers()
+    assert sorted(removed) == sorted(killed) and not any(p.exists() for p in killed)
+    assert all((folder / "file.mp4").exists() for folder in keep)
+    assert (gradio / "blvnet-edu-999999999-link").is_symlink()
+
+
+def test_a_heavy_frame_removal_takes_a_turn_too(models, example, monkeypatch):
+    monkeypatch.setattr(handlers, "HEAVY_S", 0.0)  # every frame removal is heavy
+    server = handlers.Server(heavy=handlers.HeavyLane(at_once=1, waiting=0))
+    cache = handlers.predict(models, example, BLVNET_TAM, OWN, None, server=server)[-1]
+    with server.heavy.slot():  # the lane is full
+        with pytest.raises(gr.Error, match="Removing each frame would take about .* choose fewer frames"):
+            handlers.frame_test(models, example, BLVNET_TAM, OWN, None, "grey", None, cache, server=server)
+    removal, cache = handlers.frame_test(
+        models, example, BLVNET_TAM, OWN, None, "grey", None, cache, server=server
+    )
+    assert "grey" in removal.layout.title.text and server.heavy.inside == 0  # its turn: the lane is free

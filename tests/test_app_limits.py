@@ -213,3 +213,34 @@ def test_the_cache_is_kept_under_its_bound(tmp_path):
     left = sorted(p.parent.name for p in tmp_path.rglob("*.mp4"))
     assert deleted == 7 * 300_000 and left == ["upload0", "upload8", "upload9"] and newest.exists()
     assert sum(p.stat().st_size for p in tmp_path.rglob("*.mp4")) <= 1024 * 1024
+
+
+def test_a_light_request_is_served_while_heavy_explanations_run(example):
+    """Two visitors ask for occlusion at 64 frames (heavy: expected to take over `HEAVY_S` here);
+    a third one's saliency and prediction, sent while they run, answer within a few seconds
+    (they never wait behind them); both heavy ones answer, the second after its turn came, and
+    its note says it waited. Default limits (the server of this module refuses such work)."""
+    port = free_port()
+    demo = app.launch(host="127.0.0.1", port=port, block=False, cache_examples=False)
+    try:
+        url = f"http://127.0.0.1:{port}/"
+        heavy_clients, light = [Client(url, verbose=False) for _ in range(2)], Client(url, verbose=False)
+        predict(example)(light)  # the light visitor's first call: models warm
+        light_alone = timed(explain(example, "saliency"), light)[2]
+        with concurrent.futures.ThreadPoolExecutor(2) as pool:
+            heavy = [pool.submit(timed, explain(example, "occlusion", frames=64), c) for c in heavy_clients]
+            time.sleep(3.0)  # planned (decoding, the measured forward pass): one runs, one is queued
+            assert not any(h.done() for h in heavy)
+            beside = [timed(explain(example, "saliency"), light), timed(predict(example), light)]
+            served = [h.done() for h in heavy]
+            answers = [h.result() for h in heavy]
+    finally:
+        demo.close()
+    assert all(err is None for _, err, _ in beside), beside
+    seconds = [round(s, 2) for _, _, s in beside]
+    print(f"saliency alone {light_alone:.2f} s; beside two heavy: saliency, predict {seconds} s")
+    assert all(s < 4.0 for s in seconds) and not all(served), (light_alone, seconds)
+    assert all(err is None for _, err, _ in answers), answers
+    notes = [out[4] for out, _, _ in answers]
+    assert sum("*Queued:* it waited" in note for note in notes) == 1, notes
+    assert all("24-pixel patches" in note for note in notes)
