@@ -592,6 +592,7 @@ def launch(
     max_cache_mb: float = handlers.MAX_CACHE_MB,
     max_checkpoints: int = 4,
     cache_examples: bool = True,
+    allow_unverified: bool = False,
 ) -> gr.Blocks:
     """Load the models (demo ones from `demo_dir`, default `$BLVNET_DEMO_DIR` or app/demo) and serve.
 
@@ -602,7 +603,7 @@ def launch(
     if max_upload_mb <= 0 or max_cache_mb <= 0 or max_checkpoints < 1:
         raise ValueError("--max-upload-mb and --max-cache-mb must be > 0, --max-checkpoints >= 1")
     handlers.remove_leftovers()  # what earlier servers that are gone left: overlay videos, cache parts
-    models = load_models(checkpoint, labels, model_name, demo_dir)
+    models = load_models(checkpoint, labels, model_name, demo_dir, allow_unverified)
     server = handlers.Server(handlers.OwnCheckpoints(max_checkpoints), max_cache_mb)
     # This server's uploads and outputs go to its own folder in Gradio's cache (GRADIO_TEMP_DIR while the
     # page and its app are made: Gradio reads it then), removed at close and at exit.

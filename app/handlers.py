@@ -149,8 +149,11 @@ def load_models(
     labels: str | None = None,
     model_name: str | None = None,
     demo_dir: str | Path | None = None,
+    allow_unverified: bool = False,
 ) -> Models:
-    """The demo models found in `demo_dir` and the `--checkpoint`, loaded once for every visitor."""
+    """The demo models found in `demo_dir` and the `--checkpoint`, loaded once for every visitor
+    (`allow_unverified`: the server's own `--checkpoint` may lack a whole-file digest; a
+    visitor's upload never may)."""
     demo_dir = Path(demo_dir or DEMO)
     models = {
         name: load_predictor(demo_dir / file)
@@ -158,7 +161,7 @@ def load_models(
         if (demo_dir / file).exists()
     }
     if checkpoint:
-        models[CUSTOM] = load_predictor(checkpoint, labels, model_name)
+        models[CUSTOM] = load_predictor(checkpoint, labels, model_name, allow_unverified=allow_unverified)
     if not models:
         raise FileNotFoundError(f"no demo models in {demo_dir} and no --checkpoint given")
     return models
@@ -384,8 +387,11 @@ def _everyone(models: Models, custom: Custom, server: Server) -> Models:
     return {**models, CUSTOM: custom} if custom else models
 
 
-def _pick(models: Models, name: str, frames: int | None, server: Server) -> Predictor:
-    """The model `name` at `frames` frames (None or `OWN_FRAMES`: its own)."""
+def _pick(
+    models: Models, name: str, frames: int | None, server: Server, limits: Limits | None = None
+) -> Predictor:
+    """The model `name` at `frames` frames (None or `OWN_FRAMES`: its own), within `limits`
+    (`max_frames`, and `max_clip_gflop` at that clip length)."""
     if name == CUSTOM and CUSTOM not in models:
         raise gr.Error(
             f"Your checkpoint is not loaded: the server holds the {server.own.capacity} most "
@@ -395,9 +401,17 @@ def _pick(models: Models, name: str, frames: int | None, server: Server) -> Pred
     if name not in models:
         raise gr.Error(f"unknown model {name!r}")
     predictor = models[name]
-    if frames and predictor.model.config.frame_routing == "pairs" and int(frames) % 2:
-        raise gr.Error("bLVNet takes frames in pairs: choose an even number of frames")
-    return predictor.at_frames(int(frames)) if frames else predictor
+    if not frames:
+        return predictor
+    try:
+        count = int(frames)
+        if predictor.model.config.frame_routing == "pairs" and count % 2:
+            raise ValueError("bLVNet takes frames in pairs: choose an even number of frames")
+        return predictor.at_frames(count, limits)
+    except (TypeError, ValueError) as err:  # BudgetError included
+        raise gr.Error(
+            str(err) if not str(err).startswith("invalid literal") else f"frames: {frames!r}"
+        ) from None
 
 
 def _for_user(message: str, *uploads: str | None) -> str:
@@ -483,7 +497,7 @@ def predict(
     cache = ClipCache() if cache is None else cache
     everyone = _everyone(models, custom, server)
     classes = _pick(everyone, model_name, None, server).classes
-    predictors = {name: _pick(everyone, name, frames, server) for name in everyone}
+    predictors = {name: _pick(everyone, name, frames, server, limits) for name in everyone}
     clips = _clips(video, predictors, cache, limits)
     probs = {}
     with _watched(deadline, list(predictors.values()), "the prediction"):
@@ -542,7 +556,7 @@ def order_test(
     cache = ClipCache() if cache is None else cache
     everyone = _everyone(models, custom, server)
     predictors = {
-        name.removesuffix(" (demo)"): _pick(everyone, name, frames, server) for name in everyone
+        name.removesuffix(" (demo)"): _pick(everyone, name, frames, server, limits) for name in everyone
     }  # table rows
     clips = _clips(video, predictors, cache, limits)
     shown = (
@@ -730,7 +744,7 @@ def explain(
     deadline = Deadline(limits.timeout_s)
     cache = ClipCache() if cache is None else cache
     ticket = cache.ticket("explain")  # a later request (a quicker control change, a new clip) wins
-    predictor = _pick(_everyone(models, custom, server), model_name, frames, server)
+    predictor = _pick(_everyone(models, custom, server), model_name, frames, server, limits)
     progress(0.1, desc="decoding")
     clip = _clips(video, {model_name: predictor}, cache, limits)[model_name]
     with _watched(deadline, [predictor], "the explanation"):
@@ -834,7 +848,7 @@ def frame_view(
 
     if cache is None or selected is None or not video or sign not in SIGNS:
         return gr.update(value=None, visible=False)
-    predictor = _pick(_everyone(models, custom, server), model_name, frames, server)
+    predictor = _pick(_everyone(models, custom, server), model_name, frames, server, limits)
     clip = _clips(video, {model_name: predictor}, cache, limits)[model_name]
     found = cache.recall(predictor, clip, ("shown",))
     if found is None or not 0 <= int(selected) < len(found.values):
@@ -894,7 +908,7 @@ def frame_test(
         return gr.skip(), cache
     deadline = Deadline(limits.timeout_s)
     cache = ClipCache() if cache is None else cache
-    predictor = _pick(_everyone(models, custom, server), model_name, frames, server)
+    predictor = _pick(_everyone(models, custom, server), model_name, frames, server, limits)
     clip = _clips(video, {model_name: predictor}, cache, limits)[model_name]
     with _watched(deadline, [predictor], "the frame removal"):
         probs = cache.predict(predictor, clip)
@@ -1003,7 +1017,7 @@ def tam_view(
 ) -> tuple[Update, str, Cache]:
     """What the TAMs do to this clip: for each output frame of TAM `layer` (default: the last),
     the share of each input frame (`receptive_field.temporal_receptive_field`); a sentence; the cache."""
-    predictor = _pick(_everyone(models, custom, server), model_name, frames, server)
+    predictor = _pick(_everyone(models, custom, server), model_name, frames, server, limits)
     tams = predictor.model.tams()
     hidden = gr.update(value=None, visible=False)
     if not tams:

@@ -381,6 +381,7 @@ def _cmd_app(args: argparse.Namespace) -> int:
         limits=Limits.from_args(args),
         max_cache_mb=args.max_cache_mb,
         max_checkpoints=args.max_checkpoints,
+        allow_unverified=args.allow_unverified,
     )
     return 0
 
@@ -644,6 +645,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=4,
         help="visitors' own checkpoints held in memory at once (least recently used unloaded)",
     )
+    app.add_argument("--allow-unverified", action="store_true", help=UNVERIFIED_HELP + " (--checkpoint only)")
     limits = app.add_argument_group("per-request limits (checked before the work starts; README)")
     Limits.add_arguments(limits)
     app.set_defaults(run=_cmd_app)

@@ -848,3 +848,31 @@ def test_a_heavy_frame_removal_takes_a_turn_too(models, example, monkeypatch):
         models, example, BLVNET_TAM, OWN, None, "grey", None, cache, server=server
     )
     assert "grey" in removal.layout.title.text and server.heavy.inside == 0  # its turn: the lane is free
+
+
+@pytest.mark.parametrize(
+    "frames, message", [(100_000, "100000 frames per clip is over the limit of 64"), ("x", "frames: 'x'")]
+)
+def test_frames_over_the_limits_are_refused_before_any_work(models, example, frames, message):
+    """The frames control is a dropdown, but the API takes any value (the sweep sent 100,000)."""
+    with pytest.raises(gr.Error, match=message):
+        handlers.predict(models, example, BLVNET_TAM, frames, None, None, None)
+
+
+def test_a_clip_length_over_the_work_limit_is_refused(models, example):
+    with pytest.raises(gr.Error, match=r"GFLOPs per clip of 64 frames at 48 px; the limit is 0.01"):
+        handlers.predict(
+            models, example, BLVNET_TAM, 64, None, None, None, handlers.Limits(max_clip_gflop=0.01)
+        )
+
+
+def test_the_servers_own_checkpoint_without_a_digest_loads_only_when_allowed(tmp_path):
+    from blvnet_edu.models.checkpoints import load_file
+    from blvnet_edu.saved_run import UnverifiedCheckpointError
+
+    payload = load_file(handlers.DEMO / "blvnet_tam_tiny.pt")
+    del payload["sha256"]
+    torch.save(payload, tmp_path / "old.pt")
+    with pytest.raises(UnverifiedCheckpointError, match="--allow-unverified"):
+        handlers.load_models(str(tmp_path / "old.pt"))
+    assert CUSTOM in handlers.load_models(str(tmp_path / "old.pt"), allow_unverified=True)
