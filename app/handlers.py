@@ -93,6 +93,7 @@ from blvnet_edu.explanation import UNITS, attribution, draw, remove_frames
 from blvnet_edu.inference import Predictor, load_predictor
 from blvnet_edu.model_card import cost, model_card
 from blvnet_edu.order_comparison import ORDER_NAMES, order_comparison, order_markdown, parse_order
+from blvnet_edu.saved_run import UnverifiedCheckpointError
 
 HERE = Path(__file__).resolve().parent
 DEMO = Path(os.environ.get("BLVNET_DEMO_DIR") or HERE / "demo")
@@ -1091,6 +1092,13 @@ def load_custom(
     labels = labels or (None if label_map in (None, "", LABEL_AUTO) else label_map)
     try:
         predictor = load_predictor(checkpoint, labels, None if preset == OURS else preset, limits=limits)
+    except UnverifiedCheckpointError as err:  # the CLI's way round (--allow-unverified) is not the visitor's
+        name = _for_user(str(checkpoint), checkpoint)
+        raise gr.Error(
+            f"Could not load this checkpoint: {name} has no digest of the whole file (it was edited, "
+            "or written by an earlier blvnet-edu), and the app loads only verified files. If you "
+            "trust it, give it a digest first: SavedRun.load(path, allow_unverified=True).save(path)"
+        ) from err
     except (ValueError, FileNotFoundError) as err:
         raise gr.Error(f"Could not load this checkpoint: {_for_user(str(err), checkpoint, labels)}") from err
     ref = server.own.hold(predictor)

@@ -876,3 +876,15 @@ def test_the_servers_own_checkpoint_without_a_digest_loads_only_when_allowed(tmp
     with pytest.raises(UnverifiedCheckpointError, match="--allow-unverified"):
         handlers.load_models(str(tmp_path / "old.pt"))
     assert CUSTOM in handlers.load_models(str(tmp_path / "old.pt"), allow_unverified=True)
+
+
+def test_a_visitors_checkpoint_without_a_digest_is_refused_with_the_way_round(models, tmp_path):
+    from blvnet_edu.models.checkpoints import load_file
+
+    payload = load_file(handlers.DEMO / "blvnet_tam_tiny.pt")
+    payload["model"]["fc.bias"] += 1  # edited, and the digest removed
+    del payload["sha256"]
+    torch.save(payload, tmp_path / "edited.pt")
+    with pytest.raises(gr.Error, match="edited.pt has no digest .* the app loads only verified files") as err:
+        handlers.load_custom(models, str(tmp_path / "edited.pt"), None, handlers.OURS)
+    assert "--allow-unverified" not in str(err.value) and str(tmp_path) not in str(err.value)
