@@ -200,11 +200,14 @@ def main() -> None:
 
     port = free_port()
     env = {**os.environ, "GRADIO_TEMP_DIR": str(work / "gradio"), "GRADIO_ANALYTICS_ENABLED": "False"}
+    log = (work / "server.log").open(
+        "w"
+    )  # a file, not a pipe: a full pipe nobody reads would block the server
     server = subprocess.Popen(
         [sys.executable, "-c", f"from blvnet_edu.cli import main; main(['app', '--port', '{port}'])"],
         env=env,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stderr=log,
         text=True,
     )
     url = f"http://127.0.0.1:{port}/"
@@ -215,7 +218,9 @@ def main() -> None:
                 break
             except OSError:
                 if server.poll() is not None:
-                    raise RuntimeError(f"the server stopped: {server.stderr.read()[-2000:]}") from None
+                    raise RuntimeError(
+                        f"the server stopped: {(work / 'server.log').read_text()[-2000:]}"
+                    ) from None
                 time.sleep(0.5)
         started = memory_mb(server.pid)
         client = lambda: Client(url, verbose=False)  # noqa: E731
@@ -314,12 +319,15 @@ def main() -> None:
         first_peak = memory_mb(server.pid)["VmHWM"]
         for _ in range(args.rounds - 1):  # the same again: memory a leak adds shows as a higher peak
             for case in cases:
+                start = time.perf_counter()
                 run_case(client, case, normal)
+                print(f"  again: {case.name}: {time.perf_counter() - start:.1f} s", flush=True)
         peak = memory_mb(server.pid)["VmHWM"]
         cache_mb = sum(p.stat().st_size for p in (work / "gradio").rglob("*") if p.is_file()) / 1e6
     finally:
         server.terminate()
         server.wait(timeout=30)
+        log.close()
     lines = [
         "# App limits: the server under large inputs",
         "",
