@@ -254,6 +254,13 @@ def test_an_upload_named_with_quotes_is_named_as_the_user_gave_it(client, tmp_pa
     assert 'my "clip".mp4: not a readable video' in str(err.value) and "%2" not in str(err.value)
 
 
+def saliency(port: int, example: str):
+    """One saliency explanation of `example` by bLVNet-TAM through the server's `/explain`."""
+    return Client(f"http://127.0.0.1:{port}/", verbose=False).predict(
+        handle_file(example), BLVNET_TAM, 0, "saliency", "black", None, "positive", 0.7, api_name="/explain"
+    )
+
+
 def test_a_server_removes_its_folders_at_close_and_those_of_earlier_servers_at_start(
     app_module, example, tmp_path, monkeypatch
 ):
@@ -283,17 +290,7 @@ def test_a_server_removes_its_folders_at_close_and_those_of_earlier_servers_at_s
     try:
         assert not any(folder.exists() for folder in earlier)
         assert all((folder / "file.mp4").exists() for folder in others)
-        explained = Client(f"http://127.0.0.1:{port}/", verbose=False).predict(
-            handle_file(example),
-            BLVNET_TAM,
-            0,
-            "saliency",
-            "black",
-            None,
-            "positive",
-            0.7,
-            api_name="/explain",
-        )
+        explained = saliency(port, example)
         assert "Saliency" in explained[4]
         ours = [*temp.glob(f"blvnet-overlays-{os.getpid()}-*"), *gradio.glob(f"blvnet-edu-{os.getpid()}-*")]
         assert len(ours) == 2 and all(any(folder.rglob("*.mp4")) for folder in ours)
@@ -326,18 +323,7 @@ def test_a_server_stopped_with_sigterm_removes_its_folders(example, tmp_path):
             if not app.port_free("127.0.0.1", port) or server.poll() is not None:
                 break
             time.sleep(0.1)
-        client = Client(f"http://127.0.0.1:{port}/", verbose=False)
-        client.predict(
-            handle_file(example),
-            BLVNET_TAM,
-            0,
-            "saliency",
-            "black",
-            None,
-            "positive",
-            0.7,
-            api_name="/explain",
-        )
+        saliency(port, example)
         made = [*temp.glob(f"blvnet-overlays-{server.pid}-*"), *gradio.glob(f"blvnet-edu-{server.pid}-*")]
         assert len(made) == 2 and all(any(folder.rglob("*.mp4")) for folder in made)
         server.send_signal(signal.SIGTERM)
