@@ -3,7 +3,8 @@
 Each notebook of `notebooks/` is run top to bottom in a Jupyter kernel (nbclient), in full
 mode or, with `quick=True`, in the tests' quick mode, and written as the executed `.ipynb`
 and as an `.html` page (nbconvert; the template's styles shared in `course.css`), with an
-`index.html` linking them in order.
+`index.html` linking them in order. Outputs name no path of the machine that ran them
+(`portable`): the pages are published.
 
 Figures: plotly draws in the browser, so a saved notebook shows nothing where no JavaScript
 runs (GitHub's viewer, an HTML export). With `BLVNET_EDU_STATIC_FIGURES=1`, which the
@@ -22,7 +23,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-__all__ = ["static_figures_available", "export_course"]
+__all__ = ["static_figures_available", "export_course", "portable"]
 
 
 def static_figures_available() -> str | None:
@@ -52,6 +53,31 @@ def _shared_styles(page: str, stylesheet: Path) -> str:
         return page
     link = f'<link rel="stylesheet" href="{stylesheet.name}">'
     return page[: first.start()] + link + _STYLE.sub("", page[first.end() :])
+
+
+def portable(text: str, root: Path, work: Path | None = None) -> str:
+    """`text` without this machine's paths: the course's work folder (`work/`) shown as
+    `<work>/`, the repository's root (`root/`) dropped, so paths read from the repository
+    (`runs/synthetic/...`), and the installed packages' folder shown as `<site-packages>/`
+    (where a library's warning names its file)."""
+    import sysconfig
+
+    folders = [(str(work), "<work>")] if work is not None else []
+    folders += [(sysconfig.get_paths()["purelib"], "<site-packages>"), (str(root), ".")]
+    for folder, shown in folders:
+        text = text.replace(folder + os.sep, "" if shown == "." else shown + "/").replace(folder, shown)
+    return text
+
+
+def _portable_outputs(nb, root: Path, work: Path | None) -> None:
+    """Every output of `nb` passed through `portable`, in place."""
+    for cell in nb.cells:
+        for output in cell.get("outputs", []):
+            if "text" in output:
+                output["text"] = portable(output["text"], root, work)
+            for kind, value in output.get("data", {}).items():
+                if kind.startswith("text/") and isinstance(value, str):
+                    output["data"][kind] = portable(value, root, work)
 
 
 def export_course(
@@ -112,6 +138,8 @@ def export_course(
                     json.dumps({**recorded, f"{source.stem[:2]}.seconds": seconds}, indent=1, sort_keys=True)
                     + "\n"
                 )
+            # no path of this machine in what is published
+            _portable_outputs(nb, folder.resolve().parent, Path(work).resolve() if work is not None else None)
             executed = out / f"{source.stem}.ipynb"
             nbformat.write(nb, executed)
             body, _ = HTMLExporter(embed_images=True).from_notebook_node(nb)
