@@ -753,9 +753,9 @@ def test_a_heavy_explanation_waits_its_turn_says_so_and_a_light_one_does_not_wai
             with pytest.raises(gr.Error, match="busy with 2 heavy explanations .* try again in a minute"):
                 explain("gradcam", refused_cache)
             monkeypatch.setattr(handlers, "HEAVY_S", 1000.0)  # not heavy: served at once
-            start = time.perf_counter()
+            # served while the heavy slot is still held here: it never waited for it
             assert len(explain("gradcam", light_cache)[0]) == 8
-            assert time.perf_counter() - start < 5 and not queued.done()
+            assert not queued.done()
             time.sleep(0.3)
         note = queued.result(timeout=60)[4]
     assert "*Queued:* it waited" in note and server.heavy.inside == 0
@@ -765,7 +765,7 @@ def test_a_heavy_explanation_waits_its_turn_says_so_and_a_light_one_does_not_wai
 def test_heavy_lane_bounds():
     lane = handlers.HeavyLane(at_once=1, waiting=0)
     with lane.slot() as waited:
-        assert waited < 0.1 and lane.inside == 1
+        assert waited == 0.0 and lane.inside == 1
         with pytest.raises(handlers.ServerBusy, match="busy with 1 heavy"):
             with lane.slot():
                 pass

@@ -18,34 +18,29 @@ def hooked(model: torch.nn.Module) -> list[str]:
     return [name for name, m in model.named_modules() if m._forward_pre_hooks]
 
 
-def count_blocks(model: torch.nn.Module) -> tuple[list[int], list]:
-    """A counter of the Bottlenecks that start, in any thread, and the hooks' handles."""
+def test_a_deadline_stops_a_forward_pass_at_the_next_block():
+    """The deadline passes while the third residual block is about to run (a hook moves the
+    clock past it there): the pass stops at that block, not at its end, and the model is left
+    without hooks. No timing: the same on any machine."""
+    model = build_model("blvnet_tam_50", num_frames=16).eval()
+    blocks = sum(isinstance(m, Bottleneck) for m in model.modules())
+    assert blocks == 19 and any(isinstance(m, BLModule) for m in model.modules())
+    deadline = Deadline(3600)
     ran = [0]
 
     def count(module, args):
         ran[0] += 1
+        if ran[0] == 3:
+            deadline.end = time.monotonic() - 1  # the deadline is past from here on
 
-    return ran, [m.register_forward_pre_hook(count) for m in model.modules() if isinstance(m, Bottleneck)]
-
-
-def test_a_deadline_stops_a_long_forward_pass_at_the_next_block():
-    """bLVNet-TAM-50 at 16 frames of 160 px: about 4 s a pass on 2 cores; a deadline of 0.3 s
-    stops it within a block or two, and the model is left without hooks."""
-    model = build_model("blvnet_tam_50", num_frames=16).eval()
-    blocks = sum(isinstance(m, Bottleneck) for m in model.modules())
-    assert blocks == 19 and any(isinstance(m, BLModule) for m in model.modules())
-    ran, counting = count_blocks(model)
-    video = torch.randn(1, 16, 3, 160, 160)
-    deadline = Deadline(0.3)
-    start = time.perf_counter()
-    with pytest.raises(RequestTimeout, match="the prediction took longer than the limit of 0.3 s"):
+    counting = [m.register_forward_pre_hook(count) for m in model.modules() if isinstance(m, Bottleneck)]
+    video = torch.randn(1, 16, 3, 64, 64)
+    with pytest.raises(RequestTimeout, match="the prediction took longer than the limit of 3600 s"):
         with torch.inference_mode(), deadline.watching(model, what="the prediction"):
             model(video)
-    seconds = time.perf_counter() - start
     for handle in counting:
         handle.remove()
-    assert seconds < 1.5, seconds  # the whole pass: about 4 s here
-    assert ran[0] < blocks // 2, ran  # most blocks never started
+    assert ran[0] == 3  # stopped at the block where the deadline passed: 16 of 19 never started
     assert hooked(model) == []
 
 
