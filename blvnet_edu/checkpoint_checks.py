@@ -7,6 +7,8 @@ this order, and nothing is allocated until they pass:
 
 | check                 | refuses                                                       |
 |-----------------------|---------------------------------------------------------------|
+| `structure_bytes`     | (with `Limits`) a pickled structure larger than any checkpoint |
+|                       | within the limits needs, before it is unpickled               |
 | `BLVNetConfig`        | a field of the wrong type or out of range (`num_frames="x"`) |
 | `check_classes`       | classes that are not a list of distinct, non-empty names      |
 | `check_preprocessing` | `size`/`resize`/`stride` that are not whole numbers in range  |
@@ -33,7 +35,7 @@ from .budget import BudgetError, Limits, check_frames
 from .models.blvnet import MIN_INPUT_SIZE, BLVNetConfig
 from .models.cost import config_gflops, config_params
 
-__all__ = ["check_classes", "check_preprocessing", "check_weights", "check_budget"]
+__all__ = ["check_classes", "check_preprocessing", "check_weights", "check_budget", "structure_bytes"]
 
 
 def _whole(value: Any) -> bool:
@@ -100,6 +102,13 @@ def check_weights(weights: Any, source: str) -> dict[str, Tensor]:
         shown = ", ".join(bad[:5]) + (f" and {len(bad) - 5} more" if len(bad) > 5 else "")
         raise ValueError(f"{source}: the weights hold NaN or infinite values ({shown})")
     return dict(weights)
+
+
+def structure_bytes(limits: Limits) -> int:
+    """The most a checkpoint's pickled structure (`data.pkl`) may take within `limits`: 1 MB
+    for keys, config and training state, and 300 bytes per class (its name and its per-class
+    metrics). A bLVNet-TAM-101 `last.pt` of 174 classes (optimizer and all) holds 0.15 MB."""
+    return 1_000_000 + 300 * limits.max_classes
 
 
 def check_budget(

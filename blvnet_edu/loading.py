@@ -18,7 +18,7 @@ import re
 from pathlib import Path
 
 from .budget import BudgetError, Limits
-from .checkpoint_checks import check_budget
+from .checkpoint_checks import check_budget, structure_bytes
 from .data.label_maps import label_map_for, load_labels
 from .models.blvnet import PRESETS, BLVNetConfig, VideoNet, build_model
 from .models.checkpoints import (
@@ -82,7 +82,7 @@ def load_network(
         FileNotFoundError, or ValueError naming the file and the problem (not a checkpoint,
         labels that do not fit, 174 classes without saying V1 or V2, weights that do not fit).
     """
-    payload = load_file(checkpoint)
+    payload = load_file(checkpoint, structure_bytes(limits) if limits is not None else None)
     if SavedRun.holds(payload):
         run = SavedRun.from_payload(payload, checkpoint, allow_unverified)
         _sized(run.config, run.preprocessing.size, limits, str(checkpoint))

@@ -171,8 +171,18 @@ def test_networks_and_label_lists_over_the_limits_are_refused_before_allocation(
         huge
     )
     assert huge.stat().st_size < 10_000_000  # the weights stay the tiny ones: the file is small
-    with pytest.raises(BudgetError, match="declares 300000 classes; the limit is 10000"):
-        load_predictor(huge, limits=Limits())
+    with pytest.raises(
+        ValueError,
+        match=r"its structure .* is 6\.5 MB, more than a checkpoint within the limits needs \(4\.0 MB\)",
+    ):
+        load_predictor(huge, limits=Limits())  # refused before its 300,000 names are unpickled
+    many = tmp_path / "many_classes.pt"  # small enough to read: its class count is refused
+    names = [f"class {i}" for i in range(20_000)]
+    dataclasses.replace(run, config=dataclasses.replace(run.config, num_classes=20_000), classes=names).save(
+        many
+    )
+    with pytest.raises(BudgetError, match="declares 20000 classes; the limit is 10000"):
+        load_predictor(many, limits=Limits())
     labels = tmp_path / "labels.txt"
     labels.write_text("".join(f"class {i}\n" for i in range(300_000)))
     with pytest.raises(BudgetError, match="list 300000 classes; the limit is 10000"):

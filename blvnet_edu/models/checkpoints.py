@@ -87,12 +87,15 @@ def _short_list(items: list[str], limit: int = 20) -> str:
     return shown + (f", ... and {len(items) - limit} more" if len(items) > limit else "")
 
 
-def check_archive(path: Path) -> None:
+def check_archive(path: Path, max_structure_bytes: int | None = None) -> None:
     """Test every member of a zip-format torch file (torch >= 1.6 writes zips, the authors'
     2019 files may be the older pickle format, which has no checksums) against its CRC-32, so
     that a flipped byte anywhere in the file, even in a tensor nothing else checks, is caught.
     torch writes members uncompressed; a compressed one is refused (a small file could
-    otherwise unpack to gigabytes)."""
+    otherwise unpack to gigabytes). `max_structure_bytes` bounds the pickled structure
+    (`data.pkl`: keys, config, class names, metadata; the tensors are stored apart), which is
+    unpickled in Python before anything can be checked: 300,000 class names take 6.5 MB and
+    over a second, a real checkpoint's a few hundred KB."""
     if not zipfile.is_zipfile(path):
         return
     try:
@@ -103,6 +106,12 @@ def check_archive(path: Path) -> None:
                 raise ValueError(
                     f"could not read {path} as a PyTorch checkpoint: it holds compressed members "
                     f"({packed[0]}), which torch.save never writes"
+                )
+            structure = sum(m.file_size for m in members if m.filename.endswith("/data.pkl"))
+            if max_structure_bytes is not None and structure > max_structure_bytes:
+                raise ValueError(
+                    f"{path}: its structure (names, config, metadata: data.pkl) is {structure / 1e6:.1f} MB, "
+                    f"more than a checkpoint within the limits needs ({max_structure_bytes / 1e6:.1f} MB)"
                 )
             bad = archive.testzip()
     except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError) as err:
@@ -116,9 +125,10 @@ def check_archive(path: Path) -> None:
         )
 
 
-def load_file(path: str | PathLike) -> object:
+def load_file(path: str | PathLike, max_structure_bytes: int | None = None) -> object:
     """What a file written by `torch.save` holds, on the CPU, without running any code; a
-    zip-format file's checksums are tested first (`check_archive`).
+    zip-format file's checksums (and, if given, the size of its pickled structure) are tested
+    first (`check_archive`).
 
     Raises:
         FileNotFoundError: no file at `path`.
@@ -128,7 +138,7 @@ def load_file(path: str | PathLike) -> object:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint not found: {path}")
-    check_archive(path)
+    check_archive(path, max_structure_bytes)
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as err:  # torch's message is a page long: say what it means in one line
