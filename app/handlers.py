@@ -406,13 +406,12 @@ def _pick(
         return predictor
     try:
         count = int(frames)
-        if predictor.model.config.frame_routing == "pairs" and count % 2:
-            raise ValueError("bLVNet takes frames in pairs: choose an even number of frames")
-        return predictor.at_frames(count, limits)
-    except (TypeError, ValueError) as err:  # BudgetError included
-        raise gr.Error(
-            str(err) if not str(err).startswith("invalid literal") else f"frames: {frames!r}"
-        ) from None
+    except (TypeError, ValueError):
+        raise gr.Error(f"frames: {frames!r}") from None
+    try:
+        return predictor.at_frames(count, limits)  # pairs, max_frames, max_clip_gflop
+    except ValueError as err:  # BudgetError included
+        raise gr.Error(str(err)) from None
 
 
 def _for_user(message: str, *uploads: str | None) -> str:

@@ -23,7 +23,7 @@ import sys
 from pathlib import Path
 
 from .budget import Limits, check_frames
-from .models.blvnet import MIN_INPUT_SIZE, PRESETS, BLVNetConfig, build_model, list_models
+from .models.blvnet import MIN_INPUT_SIZE, build_model, list_models, preset_config
 from .profiling import format_profile, profile_model
 
 
@@ -58,9 +58,7 @@ def _check_cost(name: str, overrides: dict, size: int, limits: Limits) -> None:
     counted by arithmetic from the config (`checkpoint_checks.check_budget`): nothing built."""
     from .checkpoint_checks import check_budget
 
-    if name not in PRESETS:
-        build_model(name)  # raises: the unknown name and the choices
-    config = BLVNetConfig.from_dict({**PRESETS[name].to_dict(), **overrides})
+    config = preset_config(name, **overrides)
     check_budget(config, config.num_classes, size, config.num_frames, limits, name)
 
 

@@ -20,7 +20,7 @@ from pathlib import Path
 from .budget import BudgetError, Limits
 from .checkpoint_checks import check_budget, structure_bytes
 from .data.label_maps import label_map_for, load_labels
-from .models.blvnet import PRESETS, BLVNetConfig, VideoNet, build_model
+from .models.blvnet import BLVNetConfig, VideoNet, preset_config
 from .models.checkpoints import (
     convert_official,
     load_file,
@@ -114,9 +114,7 @@ def load_network(
             name, options = detected.pop("name"), {"num_frames": frames, **detected}
         else:
             name, options = model_name, {"num_classes": len(classes), "num_frames": frames}
-        if name not in PRESETS:
-            build_model(name)  # raises: the unknown name and the choices
-        config = BLVNetConfig.from_dict({**PRESETS[name].to_dict(), **options})
+        config = preset_config(name, **options)
         _sized(config, Preprocessing().size, limits, str(checkpoint))
         model = VideoNet(config)
         load_official_checkpoint(model, state)

@@ -52,7 +52,16 @@ from .fast.convert import is_fast, to_fast, to_paper
 from .tam import TAM, TAM_INITS
 from .temporal import FrameRouting, fold_time, unfold_time
 
-__all__ = ["BLVNetConfig", "VideoNet", "FeatureMaps", "STAGES", "PRESETS", "build_model", "list_models"]
+__all__ = [
+    "BLVNetConfig",
+    "VideoNet",
+    "FeatureMaps",
+    "STAGES",
+    "PRESETS",
+    "preset_config",
+    "build_model",
+    "list_models",
+]
 
 MIN_INPUT_SIZE = 32  # the network's total stride: stage 4 needs at least one pixel
 STAGES = ("stem", "layer0", "layer1", "layer2", "layer3", "layer4")  # `forward_intermediates` points
@@ -422,6 +431,24 @@ def list_models() -> list[str]:
     return sorted(PRESETS)
 
 
+def preset_config(name: str, **overrides) -> BLVNetConfig:
+    """The config of a preset with overrides (lists for `layers`/`widths` accepted), checked
+    as every config is, without building anything: what `build_model` builds, and what the
+    CLI and the loaders size by arithmetic (`models.cost`) before building.
+
+    Raises `ValueError` naming an unknown preset or option, or an invalid value."""
+    if name not in PRESETS:
+        raise ValueError(f"unknown model {name!r}; available: {', '.join(list_models())}")
+    fields = {f.name for f in dataclasses.fields(BLVNetConfig)} - {"name"}
+    unknown = sorted(set(overrides) - fields)
+    if unknown:
+        raise ValueError(f"unknown option(s) {unknown} for {name}; available: {sorted(fields)}")
+    for key in ("layers", "widths"):
+        if isinstance(overrides.get(key), list):
+            overrides[key] = tuple(overrides[key])
+    return dataclasses.replace(PRESETS[name], **overrides)
+
+
 def build_model(name: str, fast: bool = True, **overrides) -> VideoNet:
     """Build a preset with overrides, e.g. `build_model("blvnet_tam_50", num_frames=32)`.
 
@@ -429,17 +456,8 @@ def build_model(name: str, fast: bool = True, **overrides) -> VideoNet:
     faster); `fast=False` keeps the paper's modules.
 
     Any `BLVNetConfig` field can be overridden (`num_classes`, `num_frames`,
-    `blending_frames`, `dropout`, `alpha`, `beta`, `layers`, ...). The weights are freshly
-    initialised; load a checkpoint with `load_official_checkpoint` or `load_imagenet_backbone`.
+    `blending_frames`, `dropout`, `alpha`, `beta`, `layers`, ...; `preset_config`). The
+    weights are freshly initialised; load a checkpoint with `load_official_checkpoint` or
+    `load_imagenet_backbone`.
     """
-    if name not in PRESETS:
-        raise ValueError(f"unknown model {name!r}; available: {', '.join(list_models())}")
-    fields = {f.name for f in dataclasses.fields(BLVNetConfig)} - {"name"}
-    unknown = sorted(set(overrides) - fields)
-    if unknown:
-        raise ValueError(f"unknown option(s) {unknown} for {name}; available: {sorted(fields)}")
-    if "layers" in overrides or "widths" in overrides:
-        for key in ("layers", "widths"):
-            if isinstance(overrides.get(key), list):
-                overrides[key] = tuple(overrides[key])
-    return VideoNet(dataclasses.replace(PRESETS[name], **overrides), fast=fast)
+    return VideoNet(preset_config(name, **overrides), fast=fast)
