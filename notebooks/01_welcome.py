@@ -51,12 +51,13 @@
 # %%
 import numpy as np
 import torch
-from IPython.display import Markdown, display
+from IPython.display import HTML, Markdown, display
 
 import blvnet_edu
 from blvnet_edu.data.sampling import segment_indices
-from blvnet_edu.data.synthetic import TIERS, render_clip, sample_params
+from blvnet_edu.data.synthetic import CLASSES, TIERS, render_clip, sample_params
 from blvnet_edu.data.order import reverse_frames, shuffle_pairs
+from blvnet_edu.explain.animation import clips_html
 from blvnet_edu.explain.figures import frames_figure
 from blvnet_edu.clips import load_clips
 from blvnet_edu.inference import load_predictor
@@ -192,6 +193,16 @@ assert change["bLVNet-TAM", "reversed"] > changes
 # - **long range** (3 pairs): the partner is the clip with its two halves swapped ("moving
 #   left then right" / "moving right then left", "growing then shrinking" / "shrinking then
 #   growing", "turning on" / "turning off").
+#
+# All fourteen, playing: one clip per class, drawn with the same background, object and
+# speed, so that only the motion differs. The two classes of a pair sit side by side, two
+# pairs per row, short range first: watch how each partner is the same clip backwards, or
+# with its halves swapped.
+
+# %%
+preview_params = sample_params(np.random.default_rng(7), size=64, frames=32)
+preview = {name: torch.from_numpy(render_clip(name, preview_params)) for name in CLASSES}  # (32, 3, 64, 64) each
+display(HTML(clips_html(preview, fps=12, scale=2, columns=4)))
 
 # %%
 for tier, pairs in TIERS.items():
@@ -382,5 +393,7 @@ check("Your turn 2", test_consensus)
 #
 # - the paper's introduction and Fig. 1 (TSN against bLVNet-TAM on the same clips)
 # - `blvnet_edu/models/blvnet.py`: `VideoNet` and the presets (`tsn_resnet50`, `blvnet_tam_50`, ...)
-# - `blvnet_edu/inference.py`: what the app and `blvnet-edu predict` call
+# - `blvnet_edu/inference.py`: a checkpoint ready to predict a clip, what `blvnet-edu predict`
+#   and the app's predictions call (the app's other views call `clips.py`,
+#   `order_comparison.py` and `explanation.py`)
 # - next: notebook 2, video as tensors

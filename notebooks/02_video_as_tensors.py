@@ -270,8 +270,8 @@ timing.show()
 # ## Which frames? TSN segment sampling
 #
 # A model sees a fixed number `T` of frames, but videos have any number `N` of frames. TSN
-# (Wang et al., 2016; the sampling bLVNet-TAM uses) splits the video into `T` segments of
-# equal length $\ell = N / T$ and takes one frame from each:
+# (Wang et al., 2016) splits the video into `T` segments of equal length $\ell = N / T$ and
+# takes one frame from each:
 #
 # $$ i_k = \min\!\big(N - 1,\ \lfloor \ell\,(k + o_k) \rfloor\big), \qquad k = 0, \dots, T-1, $$
 #
@@ -280,7 +280,14 @@ timing.show()
 # frame of each segment every epoch, a form of augmentation). Since
 # $\ell k \le \ell(k + o_k) < \ell(k + 1)$, frame $i_k$ always lies in segment $k$. The clip
 # spans the whole video whatever its length, and the frames stay in order. When $N < T$,
-# $\ell < 1$ and frames repeat.
+# $\ell < 1$ and frames repeat. This is what `blvnet_edu.data.sampling.segment_indices`
+# does, and what our engine trains with.
+#
+# The authors' bLVNet-TAM code samples its training clips differently
+# (`core/video_dataset.py`, `_sample_indices`, with one frame per segment): it draws **one**
+# offset $o \in \{0, \dots, \lfloor N/T \rfloor - 1\}$ and reuses it for every segment,
+# $i_k = k \lfloor N/T \rfloor + o$. Its frames are evenly spaced, at a random phase; ours are
+# jittered independently inside their segments. We compare both after the package's check.
 
 
 # %%
@@ -312,6 +319,42 @@ for seed in range(200):
     assert ours == theirs
     assert all(math.floor(n / t * k) <= i < n / t * (k + 1) for k, i in enumerate(theirs)), "one frame per segment"
 print("tsn_segments == segment_indices (eval and train); training frames stay inside their segments")
+
+
+# %% [markdown]
+# The authors' variant, written from their description above, next to ours: the gaps between
+# consecutive training frames. One shared offset keeps every gap equal to $\lfloor N/T \rfloor$;
+# independent offsets make the gaps vary from draw to draw (between 1 and about $2\ell$).
+
+
+# %%
+def authors_segments(num_frames, clip_frames, generator=None):
+    """One offset for every segment (the authors' training sampling, when N >= T)."""
+    step = num_frames // clip_frames  # ⌊N / T⌋
+    offset = int(torch.randint(step, (1,), generator=generator))  # o, shared by all segments
+    return [k * step + offset for k in range(clip_frames)]
+
+
+def gaps(indices):
+    return sorted({b - a for a, b in zip(indices, indices[1:])})
+
+
+generator = torch.Generator().manual_seed(0)
+ours_gaps, theirs_gaps = set(), set()
+for _ in range(200):
+    ours_gaps.update(gaps(segment_indices(300, 8, True, generator)))
+    theirs_gaps.update(gaps(authors_segments(300, 8, generator)))
+print("N=300, T=8, 200 training draws: gaps between frames, ours:", f"{min(ours_gaps)}..{max(ours_gaps)}",
+      "| the authors':", sorted(theirs_gaps))
+assert theirs_gaps == {300 // 8}, "one shared offset: every gap is ⌊N/T⌋"
+assert min(ours_gaps) < 300 // 8 < max(ours_gaps), "independent offsets: the gaps vary"
+
+# %% [markdown]
+# Both keep one frame per segment and span the video. Independent offsets show the model more
+# different frame combinations (more augmentation, uneven spacing, so uneven apparent speed);
+# the shared offset keeps the spacing, and so the apparent speed of a motion, fixed, as at
+# evaluation. We keep TSN's independent offsets as our default; no measurement here says
+# which trains better on the synthetic set.
 
 # %% [markdown]
 # On the counter video each sampled frame shows its own number. Evaluation takes the centre

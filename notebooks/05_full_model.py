@@ -43,7 +43,8 @@ import torch
 from plotly.subplots import make_subplots
 
 from blvnet_edu import CheckpointMismatchError, build_model, load_imagenet_backbone, load_official_checkpoint
-from blvnet_edu.models.blvnet import PRESETS, BLVNetConfig, VideoNet
+from blvnet_edu.explain.architecture import network_diagram
+from blvnet_edu.models.blvnet import PRESETS, BLVNetConfig, VideoNet, preset_config
 from blvnet_edu.models.checkpoints import convert_official
 from blvnet_edu.profiling import PAPER_COST, format_profile, profile_model
 from course import ROOT, WORK, check, pick, record, setup
@@ -150,6 +151,26 @@ assert torch.allclose(ours, theirs, rtol=1e-5, atol=1e-5) and torch.allclose(fas
 
 # %% [markdown]
 # ## Where every TAM sits
+#
+# The whole network first, as one diagram: `network_diagram` runs the network the config
+# builds on the meta device and draws what each part outputs, as frames (maps per clip),
+# channels and resolution. Big branches on the top lane, little ones below; each bL stage
+# ends in a merge of `T/2` fused maps, and the orange diamonds are the TAMs, with the number
+# of frames each mixes.
+
+# %%
+diagram = network_diagram(preset_config("blvnet_tam_50", num_frames=16, num_classes=174))
+diagram.show()
+texts = [a.text for a in diagram.layout.annotations]
+assert "<b>layer1 big</b><br>odd frames: 8<br>256 x 28²" in texts  # the big branch: half the resolution
+assert "<b>layer1 little</b><br>even frames: 8<br>256 x 56²" in texts  # the little one: full resolution
+
+# %% [markdown]
+# Read it left to right: 16 frames at 224 px; the stem keeps all 16 (112 px); from layer 0 on,
+# the odd frames go to the big branch at half the little branch's resolution and the even
+# ones to the little branch, and each stage merges the pair into one map; stage 4 runs on
+# the 8 merged maps and the 8 per-frame logits are averaged. The frames each TAM mixes are
+# counted below from a forward pass.
 #
 # `model.tams()` lists the temporal modules in forward order. For bLVNet-TAM-50 at 16 frames:
 #

@@ -17,7 +17,7 @@
 # # 7. Training: TSN, bLVNet and bLVNet-TAM, tier by tier
 #
 # **Objectives.** After this notebook you can
-# - state the paper's training recipe and what each part of it is for,
+# - state the authors' training recipe, where our engine's default departs from it and why,
 # - write one training step by hand and prove it is exactly what the package's engine does,
 # - train the three networks of the paper's Figure 1 (TSN, bLVNet without TAM, bLVNet-TAM)
 #   on a CPU, read their learning curves, and measure what each part adds on the two tiers
@@ -64,7 +64,7 @@ from blvnet_edu.engine.order_tests import order_report, order_scores
 from blvnet_edu.engine.train import train
 from blvnet_edu.profiling import profile_model
 from blvnet_edu.saved_run import SavedRun
-from course import DEMO, QUICK, ROOT, WORK, check, record, setup
+from course import DEMO, QUICK, ROOT, WORK, check, pick, record, setup
 
 setup()
 
@@ -97,27 +97,45 @@ for tier, pairs in TIERS.items():
 # %% [markdown]
 # ## The recipe
 #
-# The paper trains every network the same way, and so does `blvnet_edu.engine.train`:
+# What our engine (`blvnet_edu.engine.train`) shares with the authors' training code
+# (`train.py`, `opts.py` and `core/` of github.com/IBM/bLVNet-TAM):
 #
 # - **loss**: cross-entropy on the clip's logits, which are the per-frame logits averaged
 #   (TSN's consensus; bLVNet averages its `T/2` stage-4 frames);
-# - **optimiser**: SGD with momentum 0.9, weight decay $5\cdot10^{-4}$ on weights (not on
-#   biases and BatchNorm parameters), gradients clipped to norm 20;
-# - **learning rate**: a linear warm-up, then a cosine decay to zero over all steps,
-#   $\eta_s = \eta_0 \cdot \tfrac12\left(1 + \cos \pi \tfrac{s - s_w}{S - s_w}\right)$;
-# - **regularisation**: dropout 0.5 before the classifier; multi-scale random crops; **no
-#   horizontal flip** (it would turn "moving left" into "moving right" without changing the
-#   label);
-# - **sampling**: TSN segment sampling, one random frame in each of `T` equal segments.
+# - **optimiser**: SGD with momentum 0.9 and weight decay $5\cdot10^{-4}$;
+# - **learning rate**: a cosine decay to zero,
+#   $\eta = \eta_0 \cdot \tfrac12\left(1 + \cos \pi \tfrac{s - s_w}{S - s_w}\right)$;
+# - **regularisation**: dropout 0.5 before the classifier; multi-scale random crops (scales
+#   1, 0.875, 0.75, 0.66);
+# - **sampling**: one frame in each of `T` equal segments (notebook 2).
+#
+# Our default recipe (`recipe: ours`) departs from their code in five settings, and
+# `recipe: authors` in the YAML (or `recipe=authors` on the command line) gives theirs:
+#
+# | setting | ours (default) | the authors' code |
+# |---|---|---|
+# | horizontal flip in training | off | on, for every dataset (`core/video_utils.py`, `get_augmentor`) |
+# | momentum | plain | Nesterov (`train.py`, `nesterov=True`) |
+# | weight decay | weights only, not biases and BatchNorm | every parameter (`model.parameters()`) |
+# | schedule | per optimizer step, optional linear warm-up ($s_w$ steps) | per epoch (`CosineAnnealingLR(T_max=epochs)`), no warm-up |
+# | gradient clipping | to norm 20 | none |
+#
+# Why ours differs: the flip turns "moving left" into "moving right" without changing the
+# label, and this course's classes (like Something-Something's "pushing something from left
+# to right") are exactly such direction labels, so we leave it off; keeping biases and
+# BatchNorm out of weight decay, warm-up and clipping are common practice for small batches
+# and noisy early steps, our choices and not measured wins here. The sampling differs too,
+# and no recipe setting changes it: the authors draw one offset for all segments, we draw
+# one per segment (notebook 2).
 #
 # A run is described by a YAML file; any key can be overridden with `key=value`.
 
 # %%
 config_file = ROOT / "configs" / "synthetic_tiny.yaml"
-quick = ["epochs=2", "max_steps_per_epoch=3", "batch_size=4", "workers=0"] if QUICK else []
+quick = ["epochs=1", "max_steps_per_epoch=2", "batch_size=4", "workers=0"] if QUICK else []
 cfg = load_config(config_file, [f"data={lists}", f"out={runs / 'blvnet_tam_tiny'}", *quick])
 print(yaml.safe_dump({k: v for k, v in cfg.to_dict().items() if k in (
-    "model", "model_options", "size", "scales", "flip", "epochs", "batch_size", "lr", "momentum",
+    "model", "model_options", "recipe", "size", "scales", "flip", "epochs", "batch_size", "lr", "momentum",
     "weight_decay", "warmup_epochs", "clip_grad_norm")}, sort_keys=False))
 
 # %% [markdown]
@@ -190,10 +208,15 @@ for name in names:
 # %% [markdown]
 # ### Learning curves
 #
-# Training loss and validation top-1 per epoch. Two reference levels: a model that finds
-# the pair but guesses the order within it reaches 50% (TSN's ceiling); one that solves the
-# 8 short-range classes and guesses within the 3 long-range pairs reaches
-# $(8 + 6 \cdot \tfrac12)/14 = 11/14 \approx 79\%$ (a bag of pairs' ceiling).
+# Training loss and validation top-1 per epoch, against two ceilings. The fourteen classes
+# form four **families** whose classes hold the same frames in another order: motion
+# (moving left, right, left then right, right then left), size (growing, shrinking and the
+# two halves-swapped classes), visibility (appearing, disappearing, turning on, turning off)
+# and rotation (clockwise, anticlockwise). A bag of frames (TSN) can at best find the family
+# and guess within it: $1/4$ in the three families of four, $1/2$ in rotation, a ceiling of
+# $(12 \cdot \tfrac14 + 2 \cdot \tfrac12)/14 = 4/14 \approx 29\%$. A bag of pairs (bLVNet
+# without TAM) also solves the 8 short-range classes and guesses within the 3 long-range
+# pairs: $(8 + 6 \cdot \tfrac12)/14 = 11/14 \approx 79\%$.
 
 # %%
 curves = go.Figure()
@@ -202,7 +225,7 @@ for name, label in names.items():
     curves.add_scatter(x=epochs, y=[r["val_top1"] for r in history[name]], name=f"{label}: validation top-1")
     curves.add_scatter(x=epochs, y=[r["train_loss"] for r in history[name]], name=f"{label}: training loss",
                        line=dict(dash="dot"), yaxis="y2")
-curves.add_hline(y=0.5, line=dict(color="grey", dash="dash"), annotation_text="right pair, order guessed")
+curves.add_hline(y=4 / 14, line=dict(color="grey", dash="dash"), annotation_text="family found, order guessed")
 curves.add_hline(y=11 / 14, line=dict(color="grey", dash="dot"), annotation_text="short range solved, long range guessed")
 curves.update_layout(title="Tiny TSN, bLVNet and bLVNet-TAM on the synthetic set", xaxis_title="epoch",
                      yaxis=dict(title="validation top-1", range=[0, 1.02]),
@@ -226,6 +249,22 @@ curves.show()
 # architecture decides what may change (notebook 1), the data what needs to.
 
 # %%
+FAMILIES = {
+    "motion": ("moving left", "moving right", "moving left then right", "moving right then left"),
+    "size": ("growing", "shrinking", "growing then shrinking", "shrinking then growing"),
+    "visibility": ("appearing", "disappearing", "turning on", "turning off"),
+    "rotation": ("rotating clockwise", "rotating anticlockwise"),
+}
+family_of = torch.tensor([next(i for i, f in enumerate(FAMILIES.values()) if c in f) for c in classes])
+assert sorted(c for f in FAMILIES.values() for c in f) == sorted(classes)
+bag_of_frames_ceiling = sum(1 / len(f) for f in FAMILIES.values() for _ in f) / len(classes)  # 4/14
+
+
+def family_accuracy(clip_scores, targets):
+    """How often the predicted class is in the family of the true class."""
+    return (family_of[clip_scores.argmax(1)] == family_of[targets]).double().mean().item()
+
+
 results, scores = {}, {}
 for name, label in names.items():
     best = SavedRun.load(runs / name / "best.pt")
@@ -236,16 +275,23 @@ for name, label in names.items():
     report = order_report(scores[label], targets)
     results[label] = {"top-1": (scores[label]["original"].argmax(1) == targets).double().mean().item(),
                       **tiers, "top-1 reversed": report["reversed"]["top1"],
-                      "top-1 pairs shuffled": report["shuffled_pairs"]["top1"]}
+                      "top-1 pairs shuffled": report["shuffled_pairs"]["top1"],
+                      "family": family_accuracy(scores[label]["original"], targets),
+                      "family, pairs shuffled": family_accuracy(scores[label]["shuffled_pairs"], targets),
+                      **{f"{tier}, pairs shuffled": value for tier, value in
+                         tier_accuracies(scores[label]["shuffled_pairs"], targets, classes).items()}}
     summary = runs / name / "summary.json"  # written by the benchmark's run_summary: the same numbers
     if summary.exists() and "long_range" in (known := json.loads(summary.read_text())):
         assert abs(known["long_range"] - tiers["long-range"]) < 1e-9, f"{label} differs from {summary}"
 
-columns = ["top-1", "short-range", "long-range", "top-1 reversed", "top-1 pairs shuffled"]
-display(Markdown("\n".join([
-    "| model | " + " | ".join(columns) + " |", "|---" * (len(columns) + 1) + "|",
-    *(f"| {label} | " + " | ".join(f"{r[c]:.1%}" for c in columns) + " |" for label, r in results.items()),
-])))
+def table(columns):
+    display(Markdown("\n".join([
+        "| model | " + " | ".join(columns) + " |", "|---" * (len(columns) + 1) + "|",
+        *(f"| {label} | " + " | ".join(f"{r[c]:.1%}" for c in columns) + " |" for label, r in results.items()),
+    ])))
+
+
+table(["top-1", "family", "short-range", "long-range", "top-1 reversed", "top-1 pairs shuffled"])
 
 # %% [markdown]
 # What the architectures guarantee holds whatever was learned, in both modes: TSN's
@@ -264,6 +310,8 @@ if not QUICK:  # the benchmark's targets (benchmarks/synthetic_comparison.py)
     assert results["bLVNet without TAM"]["short-range"] >= 0.95
     assert 0.45 <= results["bLVNet without TAM"]["long-range"] <= 0.55
     assert results["bLVNet-TAM"]["short-range"] >= 0.95 and results["bLVNet-TAM"]["long-range"] >= 0.95
+    # TSN: the family found, the order guessed (the prose below)
+    assert results["TSN"]["family"] >= 0.8 and results["TSN"]["top-1"] <= bag_of_frames_ceiling + 0.05
 
 bundled = {label: DEMO / f"{name}_summary.json" for name, label in names.items()}
 bundled = {label: json.loads(path.read_text()) for label, path in bundled.items() if path.exists()}
@@ -310,13 +358,36 @@ for name, label in names.items():  # for the README (benchmarks/course_figures.p
 # In full mode this is the paper's Figure 1, measured: TSN (a bag of frames) is at chance on
 # the order within each pair, in both tiers; bLVNet without TAM (a bag of pairs) solves the
 # short-range tier with its pairs and stays at chance on the long-range tier, exactly as its
-# symmetry predicts; only bLVNet-TAM, whose TAMs relate distant pairs, solves both. The
-# order tests say the same from the other side: shuffling the pairs costs bLVNet-TAM its
-# long-range classes, and costs the other two nothing. (That TAM learns long-range order at
-# all depends on how it is initialised: notebook 3.)
+# symmetry predicts; only bLVNet-TAM, whose TAMs relate distant pairs, solves both. (That
+# TAM learns long-range order at all depends on how it is initialised: notebook 3.)
 #
-# The confusion matrices show where the errors go: mostly into the order-only partner of the
-# true class, on both tiers for TSN and on the long-range tier only for bLVNet without TAM.
+# TSN's top-1 sits below 50% for the reason given with the learning curves: order decides
+# between the classes of a family, not only between the two of a pair. It finds the family
+# of most clips (the "family" column) and guesses among up to four classes, so its top-1
+# stays near the bag-of-frames ceiling of $4/14 \approx 29\%$.
+#
+# The order tests say the same from the other side, with a surprise. Shuffling the pairs
+# changes nothing for TSN and bLVNet without TAM, as their symmetries promise. bLVNet-TAM
+# loses far more than its long-range classes:
+# %%
+table(["top-1", "top-1 pairs shuffled", "short-range, pairs shuffled", "long-range, pairs shuffled",
+       "family, pairs shuffled"])
+if not QUICK:  # the prose below
+    shuffled = results["bLVNet-TAM"]
+    assert shuffled["top-1 pairs shuffled"] < 0.45 and shuffled["short-range, pairs shuffled"] < 0.8
+    assert shuffled["family, pairs shuffled"] >= 0.6
+
+# %% [markdown]
+# With its pairs shuffled, bLVNet-TAM falls to about TSN's level: it still finds the family of
+# most clips, but its short-range pair accuracy falls far below 100% too, although every pair
+# still shows the direction. It had learned to read a motion across the whole sequence of
+# pairs, through its TAMs, rather than within each pair only; a shuffled sequence, where the
+# object jumps back and forth, is a clip it never saw in training. A network uses whatever
+# its architecture lets it use: shuffling measures what it relies on, not only what it needs.
+#
+# The confusion matrices show where the errors go: for TSN into the other classes of the true
+# class's family (blocks of four, and of two for rotation); for bLVNet without TAM only into
+# the order-only partner of a long-range class.
 
 # %%
 fig = make_subplots(rows=1, cols=2, subplot_titles=["TSN", "bLVNet without TAM"], horizontal_spacing=0.2)
@@ -356,9 +427,9 @@ assert abs(report["shuffled_pairs"]["top1"] - results["bLVNet-TAM"]["top-1 pairs
 # ## Scaling up: bLVNet-TAM-50 on a Kinetics subset, one GPU or many
 #
 # Nothing in the model or the engine changes; the configuration does.
-# `configs/kinetics_blvnet_tam_50.yaml` follows the paper: 16 frames (8x2) at 224 px,
-# multi-scale crops, SGD with a cosine schedule over 50 epochs, bf16 autocast and
-# channels_last on a GPU.
+# `configs/kinetics_blvnet_tam_50.yaml` takes the paper's setting, 16 frames (8x2) at 224 px,
+# and the authors' 50 epochs, with our default recipe (add `recipe=authors` for theirs), and
+# two choices of ours for speed on a GPU: bf16 autocast and channels_last.
 
 # %%
 kinetics_cfg = load_config(ROOT / "configs" / "kinetics_blvnet_tam_50.yaml")
@@ -392,12 +463,13 @@ print({k: getattr(kinetics_cfg, k) for k in ("model", "model_options", "size", "
 # stay per GPU, as in the paper's code.
 #
 # The same engine runs the real network on a CPU too, just slowly: two steps of
-# bLVNet-TAM-50 with 16 frames, on our small synthetic clips.
+# bLVNet-TAM-50 with 16 frames, on our small synthetic clips (quick mode: one step with 8).
 
 # %%
-big = load_config(config_file, ["model=blvnet_tam_50", "model_options.num_frames=16", f"data={lists}",
-                                f"out={WORK / 'runs' / 'blvnet_tam_50_smoke'}", "epochs=1", "max_steps_per_epoch=2",
-                                "batch_size=2", "workers=0"])
+smoke_size = pick(["model_options.num_frames=8", "max_steps_per_epoch=1", "batch_size=1"],  # quick: 1 step
+                  ["model_options.num_frames=16", "max_steps_per_epoch=2", "batch_size=2"])
+big = load_config(config_file, ["model=blvnet_tam_50", f"data={lists}", f"out={WORK / 'runs' / 'blvnet_tam_50_smoke'}",
+                                "epochs=1", "workers=0", *smoke_size])
 shutil.rmtree(big.out, ignore_errors=True)
 smoke = train(big, log=print)
 print({k: round(v, 3) for k, v in smoke.items() if isinstance(v, float)})

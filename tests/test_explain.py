@@ -181,6 +181,20 @@ def test_frames_figure_shows_every_frame_with_its_caption():
         frames_figure(torch.zeros(3, 24, 32, dtype=torch.uint8))
 
 
+def test_frames_figure_wraps_captions_that_would_overlap():
+    """Eight attribution captions side by side ran into each other: long ones take two lines."""
+    frames = torch.zeros(8, 3, 24, 32, dtype=torch.uint8)
+    captions = [f"frame {2 + 4 * t}: +{t}.{t}e-03 ({t}%)" for t in range(8)]
+    fig = frames_figure(frames, captions=captions)
+    shown = sorted(a.text for a in fig.layout.annotations)
+    assert shown == sorted(c.replace(": ", ":<br>", 1) for c in captions)
+    assert fig.layout.height > frames_figure(frames).layout.height  # room for the second line
+    # short captions, or few columns, stay on one line
+    assert sorted(
+        a.text for a in frames_figure(frames[:2], captions=captions[:2]).layout.annotations
+    ) == sorted(captions[:2])
+
+
 def test_signed_saliency_is_the_gradient_and_attribute_its_normalised_magnitude():
     video = random_video(1, 6, 32) + 1.0
     # d mean(frame 2) / d pixel = 1 / (3 H W)
@@ -422,3 +436,49 @@ def test_explanation_figures_name_what_they_show():
 def test_the_tam_summary_has_one_fixed_scale():
     heat = tam_summary_figure(summarize_tams(build_model("blvnet_tam_tiny"))).data[0]
     assert (heat.zmin, heat.zmax) == (0.0, 1.0)
+
+
+def test_network_diagram_draws_the_network_the_config_builds():
+    """Frames, resolutions and TAMs come from the built network, so the diagram follows the config."""
+    from blvnet_edu.explain.architecture import network_diagram, network_shapes
+    from blvnet_edu.models.blvnet import preset_config
+
+    config = preset_config("blvnet_tam_50", num_frames=16, num_classes=174)
+    shapes = network_shapes(config, 224)
+    assert shapes["conv1"] == (16, 64, 112, 112) and shapes["layer4"] == (8, 2048, 7, 7)
+    assert shapes["layer1.big"] == (8, 256, 28, 28) and shapes["layer1.little_e"] == (8, 256, 56, 56)
+    fig = network_diagram(config)
+    texts = [a.text for a in fig.layout.annotations]
+    assert "<b>layer1 big</b><br>odd frames: 8<br>256 x 28²" in texts
+    assert "<b>layer1 little</b><br>even frames: 8<br>256 x 56²" in texts
+    tams = fig.data[0]
+    assert list(tams.text) == ["TAM<br>16"] * 4 + [
+        "TAM in each block<br>8"
+    ]  # stem output, stages 1-3, stage 4
+    # another config, another diagram: 8 frames, a thinner little branch, no TAM
+    other = network_diagram(preset_config("blvnet_50", num_frames=8, alpha=4, num_classes=10), size=160)
+    other_texts = [a.text for a in other.layout.annotations]
+    assert "<b>layer1 little</b><br>even frames: 4<br>256 x 40²" in other_texts
+    assert not other.data and "(no TAM)" in other.layout.title.text
+    with pytest.raises(ValueError, match="pair routing"):
+        network_diagram(preset_config("tsn_resnet50", num_classes=10))
+
+
+def test_clip_gif_plays_the_clip_frame_by_frame():
+    """The animated preview holds every frame, in order, with the synthetic clip's exact colours."""
+    from blvnet_edu.data.synthetic import render_clip, sample_params
+    from blvnet_edu.explain.animation import clip_gif, clips_html
+
+    clip = torch.from_numpy(
+        render_clip("moving left", sample_params(np.random.default_rng(0), size=32, frames=8))
+    )
+    gif = Image.open(io.BytesIO(clip_gif(clip, fps=10, scale=2)))
+    assert gif.n_frames == 8 and gif.size == (64, 64) and gif.info["duration"] == 100
+    for t in range(8):
+        gif.seek(t)
+        shown = torch.from_numpy(np.array(gif.convert("RGB"))[::2, ::2]).permute(2, 0, 1)
+        assert (shown.int() - clip[t].int()).abs().float().mean() < 2.0, t  # a shared 256-colour palette
+    page = clips_html({"moving left": clip, "a <b>": clip[:2]}, columns=2)
+    assert page.count("<img src='data:image/gif;base64,") == 2 and "a &lt;b&gt;" in page
+    with pytest.raises(ValueError, match="T, 3, H, W"):
+        clip_gif(clip[0])

@@ -48,12 +48,33 @@ def frames_figure(
         facet_col_spacing=0.01,
         facet_row_spacing=0.06,
     )
+    width = _CAPTION_CHARS // min(columns, len(images))  # characters a caption may take on one line
+    wrapped = [_wrap_caption(c, width) for c in captions]
     for annotation in fig.layout.annotations:  # facet titles "facet_col=i" -> captions
-        annotation.text = captions[int(annotation.text.split("=")[1])]
+        annotation.text = wrapped[int(annotation.text.split("=")[1])]
     fig.update_xaxes(showticklabels=False).update_yaxes(showticklabels=False)
     rows = -(-len(images) // columns)
-    fig.update_layout(title=title, height=60 + 150 * rows, margin=dict(l=10, r=10, t=60, b=10))
+    extra = 14 * max(c.count("<br>") for c in wrapped)  # room for two-line captions
+    fig.update_layout(
+        title=title, height=60 + (150 + extra) * rows, margin=dict(l=10, r=10, t=60 + extra, b=10)
+    )
     return fig
+
+
+_CAPTION_CHARS = 128  # characters of caption that fit across a figure of the notebook's width
+
+
+def _wrap_caption(caption: str, width: int) -> str:
+    """`caption` on two lines (plotly's `<br>`) where it would not fit under its frame:
+    after its first ": " if it has one, else at the space nearest its middle."""
+    if len(caption) <= width or " " not in caption:
+        return caption
+    if ": " in caption:
+        head, tail = caption.split(": ", 1)
+        return f"{head}:<br>{tail}"
+    middle = len(caption) // 2
+    cut = min((i for i, ch in enumerate(caption) if ch == " "), key=lambda i: abs(i - middle))
+    return f"{caption[:cut]}<br>{caption[cut + 1 :]}"
 
 
 def tam_layer_heatmap(layer: str, weights: Tensor, max_channels: int = 256) -> go.Figure:
