@@ -549,7 +549,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="continue from out/last.pt, or from the checkpoint given",
     )
     tr.add_argument("--allow-unverified", action="store_true", help=UNVERIFIED_HELP)
-    tr.add_argument("overrides", nargs="*", help="key=value, e.g. epochs=5 model_options.num_frames=16")
+    tr.add_argument(
+        "overrides",
+        nargs="*",
+        help="key=value, e.g. epochs=5 model_options.num_frames=16; recipe=authors trains as the authors' "
+        "code does (flip, Nesterov, decay on every parameter, cosine per epoch, no clipping)",
+    )
     tr.set_defaults(run=_cmd_train)
 
     ev = commands.add_parser("eval", help="evaluate a checkpoint on a clip list")

@@ -2,6 +2,11 @@
 
 The resolved configuration is written next to the results (`config.yaml`) and inside every
 checkpoint, so any run can be repeated from its folder.
+
+Two training recipes (`recipe`), which differ in five settings, each a key of its own
+(`RECIPES`): `ours` (the default) and `authors`, what the authors' code (github
+IBM/bLVNet-TAM, `train.py`, `opts.py`, `core/video_utils.py`) does. A key given explicitly
+wins over the recipe; the resolved values are what `config.yaml` and the checkpoints hold.
 """
 
 from __future__ import annotations
@@ -18,11 +23,68 @@ import yaml
 from ..budget import Limits, check_frames
 from ..models.blvnet import MIN_INPUT_SIZE, PRESETS, list_models
 
-__all__ = ["TrainConfig", "load_config"]
+__all__ = ["TrainConfig", "load_config", "RECIPES"]
+
+# The settings a recipe decides, per recipe. The authors' values, from github IBM/bLVNet-TAM
+# (commit feadcd3): horizontal flip in training (core/video_utils.py:82-86, for every dataset,
+# Something-Something included), SGD(model.parameters(), ..., nesterov=True) with one weight
+# decay for every parameter (train.py:142-145), CosineAnnealingLR(optimizer, args.epochs,
+# eta_min=0) stepped once per epoch, before it (train.py:152, 188-192), no warm-up, and no
+# gradient clipping (none in the repository). Their lr 0.01, momentum 0.9, weight decay 5e-4
+# and 50 epochs (opts.py:20-29) are our defaults in both recipes.
+RECIPES: dict[str, dict[str, Any]] = {
+    "ours": {
+        "flip": False,
+        "nesterov": False,
+        "decay_norm_and_bias": False,
+        "schedule_per": "step",
+        "clip_grad_norm": 20.0,
+    },
+    "authors": {
+        "flip": True,
+        "nesterov": True,
+        "decay_norm_and_bias": True,
+        "schedule_per": "epoch",
+        "clip_grad_norm": None,
+    },
+}
+
+
+class _FromRecipe:
+    """The default of a setting the recipe decides (resolved in `TrainConfig.__post_init__`)."""
+
+    def __repr__(self) -> str:
+        return "<from recipe>"
+
+
+FROM_RECIPE: Any = _FromRecipe()
 
 
 @dataclass
 class TrainConfig:
+    """Everything a training run needs; `load_config` reads it from YAML and overrides.
+
+    `recipe` chooses the values of five settings that are left unset (`RECIPES`):
+
+    | setting               | `ours` (default)              | `authors` (IBM/bLVNet-TAM)          |
+    |-----------------------|-------------------------------|-------------------------------------|
+    | `flip`                | False: no horizontal flip     | True: flip half the training clips  |
+    | `nesterov`            | False: plain momentum         | True: Nesterov momentum             |
+    | `decay_norm_and_bias` | False: no decay on 1-D params | True: decay on every parameter      |
+    | `schedule_per`        | "step": cosine per update     | "epoch": cosine per epoch           |
+    | `clip_grad_norm`      | 20.0                          | None (no clipping)                  |
+
+    These are our choices, not the paper's: flip is off because direction-sensitive labels
+    ("moving left", "pushing something from left to right") change under it; no decay on
+    BatchNorm and biases, a per-step schedule (with optional `warmup_epochs`) and clipping are
+    common practice for small batches and stability, not measured here. A setting given
+    explicitly wins over the recipe (`recipe: authors` with `flip: false`). Once built, every
+    setting holds its resolved value (`to_dict`, `config.yaml`, checkpoints), so
+    `TrainConfig(**cfg.to_dict()) == cfg`; `dataclasses.replace(cfg, recipe=...)` keeps the
+    resolved settings, build a new config to change recipe. `warmup_epochs` is 0 in both
+    recipes; with `schedule_per: epoch` it must be a whole number of epochs.
+    """
+
     # model
     model: str = "blvnet_tam_tiny"
     model_options: dict[str, Any] = field(default_factory=dict)  # build_model overrides
@@ -32,19 +94,23 @@ class TrainConfig:
     size: int = 224  # crop size
     resize: int = 256  # evaluation: short side before the centre crop
     scales: tuple[float, ...] = (1.0, 0.875, 0.75, 0.66)  # training multi-scale crop
-    flip: bool = False  # off: it changes direction-sensitive labels
+    flip: bool = FROM_RECIPE  # ours: off, it changes direction-sensitive labels; authors: on
     stride: int | None = None  # dense sampling stride; None = TSN segment sampling
     eval_clips: int = 1
     eval_crops: int = 1
-    # optimisation (the paper: SGD, momentum 0.9, cosine schedule, weight decay 5e-4)
+    # optimisation: SGD, cosine schedule to zero; `recipe` decides the settings marked FROM_RECIPE
+    recipe: str = "ours"  # ours or authors (RECIPES)
     epochs: int = 50
     batch_size: int = 8  # per process
     accumulate: int = 1  # gradient accumulation steps
     lr: float = 0.01  # for the global batch (batch_size x processes x accumulate)
     momentum: float = 0.9
+    nesterov: bool = FROM_RECIPE  # Nesterov momentum
     weight_decay: float = 5e-4
-    warmup_epochs: float = 0.0
-    clip_grad_norm: float | None = 20.0
+    decay_norm_and_bias: bool = FROM_RECIPE  # weight decay on 1-D parameters (BatchNorm, biases) too
+    schedule_per: str = FROM_RECIPE  # step: cosine per optimizer update; epoch: once per epoch
+    warmup_epochs: float = 0.0  # linear warm-up (whole epochs with schedule_per: epoch)
+    clip_grad_norm: float | None = FROM_RECIPE  # None: no clipping
     freeze_bn: bool = False  # keep BatchNorm statistics and affine fixed (small batches)
     # execution
     device: str = "auto"  # auto, cpu, cuda, cuda:1, ...
@@ -58,10 +124,19 @@ class TrainConfig:
     out: str = "runs/default"
 
     def __post_init__(self) -> None:
+        self._resolve_recipe()
         self._check_types()
         self.scales = tuple(self.scales)
         self._check_ranges()
         self._check_model()
+
+    def _resolve_recipe(self) -> None:
+        """Each setting left unset takes the recipe's value."""
+        if not isinstance(self.recipe, str) or self.recipe not in RECIPES:
+            raise ValueError(f"recipe must be one of {', '.join(RECIPES)}, got {self.recipe!r}")
+        for name, value in RECIPES[self.recipe].items():
+            if getattr(self, name) is FROM_RECIPE:
+                setattr(self, name, value)
 
     def _check_ranges(self) -> None:
         """Each value in its range (sizes within `budget.Limits().max_input_size`): a run that
@@ -102,6 +177,12 @@ class TrainConfig:
                 refuse(name, ">= 0")
         if self.clip_grad_norm is not None and not self.clip_grad_norm > 0:
             refuse("clip_grad_norm", "> 0 or empty (no clipping)")
+        if self.nesterov and not self.momentum > 0:
+            refuse("momentum", "> 0 with nesterov: true (Nesterov momentum needs a momentum)")
+        if self.schedule_per not in ("step", "epoch"):
+            refuse("schedule_per", "step or epoch")
+        if self.schedule_per == "epoch" and self.warmup_epochs != int(self.warmup_epochs):
+            refuse("warmup_epochs", "a whole number of epochs with schedule_per: epoch")
 
     def _check_model(self) -> None:
         """`model` a preset and `model_options` fields of its config, each of the field's

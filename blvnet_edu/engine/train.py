@@ -16,6 +16,12 @@ logs (a logged epoch whose checkpoint was not saved is trimmed and trained again
 (with the epoch's metrics), then `best.pt` (a resume rewrites it from `last.pt` where the
 best epoch was the last one and `best.pt` does not hold it).
 
+The recipe's settings (`config.TrainConfig`, `recipe: ours | authors`) act here: the flip in
+`TrainTransform`, Nesterov momentum and the weight decay's parameter groups in the optimizer,
+the cosine schedule stepped after every optimizer update (`schedule_per: step`) or once per
+epoch (`schedule_per: epoch`, the authors' `CosineAnnealingLR(T_max=epochs)`), and gradient
+clipping.
+
 Precision is decided here and only here: autocast in bf16 or fp16 (fp16 with a gradient
 scaler), optional channels_last and `torch.compile`.
 """
@@ -46,7 +52,7 @@ from ..models.blvnet import build_model
 from ..models.checkpoints import load_imagenet_backbone
 from ..saved_run import Preprocessing, SavedRun
 from .checkpointing import rng_state, set_rng_state, unwrap
-from .config import TrainConfig
+from .config import RECIPES, TrainConfig
 from .distributed import DistInfo, setup, teardown
 from .evaluate import evaluate
 
@@ -55,12 +61,15 @@ __all__ = ["train", "AUTOCAST_DTYPES"]
 AUTOCAST_DTYPES = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 
-def _param_groups(model: nn.Module, weight_decay: float) -> list[dict]:
-    """No weight decay on biases and BatchNorm parameters (1-D tensors)."""
+def _param_groups(model: nn.Module, weight_decay: float, decay_norm_and_bias: bool = False) -> list[dict]:
+    """No weight decay on biases and BatchNorm parameters (1-D tensors); with
+    `decay_norm_and_bias`, one group: the same decay on every parameter (the authors')."""
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    if decay_norm_and_bias:
+        return [{"params": trainable, "weight_decay": weight_decay}]
     decay, no_decay = [], []
-    for p in model.parameters():
-        if p.requires_grad:
-            (no_decay if p.ndim <= 1 else decay).append(p)
+    for p in trainable:
+        (no_decay if p.ndim <= 1 else decay).append(p)
     return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
 
 
@@ -74,6 +83,38 @@ def _lr_factor(total_steps: int, warmup_steps: int):
         return 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
 
     return factor
+
+
+def _epoch_lr_factor(epochs: int, warmup_epochs: int):
+    """Per epoch: linear warm-up, then cosine decay to zero. Without warm-up, epoch `e` (from 0)
+    gets 0.5 (1 + cos(pi e / epochs)), the closed form of the authors' `CosineAnnealingLR(optimizer,
+    epochs, eta_min=0)` stepped with `scheduler.step(epoch)` before each epoch, in its order of
+    operations (the same floats)."""
+
+    decay_epochs = max(1, epochs - warmup_epochs)
+
+    def factor(epoch: int) -> float:
+        if epoch < warmup_epochs:
+            return (epoch + 1) / warmup_epochs
+        return 0.5 * (1.0 + math.cos(math.pi * min(epoch - warmup_epochs, decay_epochs) / decay_epochs))
+
+    return factor
+
+
+def _check_same_recipe(cfg: TrainConfig, saved: SavedRun, path: Path) -> None:
+    """Refuse to resume with settings that change the optimizer's or the schedule's structure
+    (parameter groups, Nesterov, the schedule's unit): the saved state would not mean the same.
+    Checkpoints written before these settings existed were trained with `ours`."""
+    changed = [
+        f"{name}: {saved.train_config.get(name, RECIPES['ours'][name])!r} -> {getattr(cfg, name)!r}"
+        for name in ("nesterov", "decay_norm_and_bias", "schedule_per")
+        if saved.train_config.get(name, RECIPES["ours"][name]) != getattr(cfg, name)
+    ]
+    if changed:
+        raise ValueError(
+            f"{path} was trained with other optimizer settings ({', '.join(changed)}); "
+            "resume with the configuration saved in its folder"
+        )
 
 
 def _freeze_batchnorm(model: nn.Module) -> None:
@@ -248,11 +289,13 @@ def _train(
         else min(len(train_loader), cfg.max_steps_per_epoch)
     )
     updates_per_epoch = max(1, steps_in_epoch // cfg.accumulate)
-    optimizer = torch.optim.SGD(_param_groups(model, cfg.weight_decay), lr=cfg.lr, momentum=cfg.momentum)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer,
-        _lr_factor(cfg.epochs * updates_per_epoch, round(cfg.warmup_epochs * updates_per_epoch)),
-    )
+    groups = _param_groups(model, cfg.weight_decay, cfg.decay_norm_and_bias)
+    optimizer = torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.nesterov)
+    if cfg.schedule_per == "epoch":  # stepped after each epoch: epoch e trains at factor(e)
+        lr_factor = _epoch_lr_factor(cfg.epochs, int(cfg.warmup_epochs))
+    else:  # stepped after each optimizer update
+        lr_factor = _lr_factor(cfg.epochs * updates_per_epoch, round(cfg.warmup_epochs * updates_per_epoch))
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_factor)
     autocast_dtype = AUTOCAST_DTYPES[cfg.precision]
     scaler = torch.amp.GradScaler(device.type, enabled=cfg.precision == "fp16")
 
@@ -273,6 +316,7 @@ def _train(
             raise ValueError(
                 f"{path} holds no training state (optimizer, random generators): resume from a run's last.pt"
             )
+        _check_same_recipe(cfg, saved, path)
         model.load_state_dict(saved.weights)
         optimizer.load_state_dict(saved.optimizer)
         scheduler.load_state_dict(saved.scheduler)
@@ -331,7 +375,8 @@ def _train(
                 scaler.step(optimizer)
                 scaler.update()
                 optimizer.zero_grad(set_to_none=True)
-                scheduler.step()
+                if cfg.schedule_per == "step":
+                    scheduler.step()
             n = labels.numel()
             loss_sum += torch.stack(
                 [loss.detach() * n, (logits.argmax(1) == labels).sum(), torch.tensor(n, device=device)]
@@ -346,6 +391,8 @@ def _train(
             "train_loss": train_loss,
             "train_top1": train_top1,
         }
+        if cfg.schedule_per == "epoch":  # after the record's lr (this epoch's); before last.pt
+            scheduler.step()
         if info.is_main:
             metrics = evaluate(
                 unwrap(model), val_loader, len(classes), device, autocast_dtype, _validation_bar
