@@ -11,11 +11,17 @@ as a student's first run, through `blvnet-edu course --export`'s code, and write
 - the README's course figures (the block between the `course figures` markers) and the run
   times in its table of notebooks, rendered from that file by `readme_with_figures`.
 
+Then it runs the course once more in quick mode (`BLVNET_EDU_QUICK=1`, what the tests run), into
+a temporary folder, and keeps each notebook's quick-mode time (`"quick.NN.seconds"`) and the
+total: the README's table and each notebook's stated quick-mode time come from it
+(`--quick-only` reruns just this part).
+
 `tests/test_notebooks.py` checks that the README equals what `readme_with_figures` renders
 from `course_figures.json`, and that the notebooks in quick mode still record every figure of the
 file: the README and the notebooks cannot drift apart.
 
     python benchmarks/course_figures.py                     # about 15 min on 2 cores
+    python benchmarks/course_figures.py --quick-only        # only the quick-mode times (about 3 min)
     python benchmarks/course_figures.py --render-only       # the README from the existing course_figures.json
 
 Notebook 7 loads the synthetic comparison's trained models (`runs/synthetic/`, written by
@@ -34,6 +40,7 @@ import platform
 import re
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import torch
@@ -103,11 +110,20 @@ def render_figures(f: dict) -> str:
         + ("exactly" if step == 0 else f"to {step:.1e}")
         + "; order-pair accuracy per tier on the validation "
         f"set (short range / long range, chance 50%): {tiers} (asserted: bLVNet without "
-        "TAM at least 95% / 45-55%, TSN 45-55% on both, bLVNet-TAM at least 95% on both);",
+        "TAM at least 95% / 45-55%, TSN 45-55% on both, bLVNet-TAM at least 95% on both); TSN finds the "
+        f"family of {f['07.tsn_resnet_tiny.family']:.1%} of the clips (motion, size, visibility, rotation), "
+        "and its top-1 stays near a bag of frames' ceiling of 4/14 = 28.6%; with its frame pairs shuffled, "
+        f"bLVNet-TAM falls to {f['07.blvnet_tam_tiny.top-1 pairs shuffled']:.1%} top-1 and "
+        f"{f['07.blvnet_tam_tiny.short-range, pairs shuffled']:.1%} on the short-range pairs (it still "
+        f"finds the family of {f['07.blvnet_tam_tiny.family, pairs shuffled']:.1%});",
         f"notebook 8: integrated gradients written from scratch equal Captum's to "
         f"{f['08.ig_captum_relative_difference']:.1e} (relative); completeness with {f['08.ig_steps']} steps "
         f"holds to {f['08.completeness.midpoint']:.2%} with the midpoint rule and "
-        f"{f['08.completeness.gauss_legendre']:.2%} with Gauss-Legendre (asserted: under 1% and 10%).",
+        f"{f['08.completeness.gauss_legendre']:.2%} with Gauss-Legendre (asserted: under 1% and 10%); "
+        "removing one frame of an example clip drops the true class's probability by more than 0.5 for "
+        f"{f['08.large_drops.grey']} of {f['08.large_drops.frames']} frames when a grey frame replaces it, "
+        f"{f['08.large_drops.mean']} with the clip's mean frame and {f['08.large_drops.neighbour']} with the "
+        "previous frame.",
     ]
     meta = f["run"]
     head = (
@@ -138,9 +154,16 @@ def readme_with_figures(readme: str, figures: dict) -> str:
     def run_time(match: re.Match) -> str:
         number = match["name"][:2]
         note = TIME_NOTES[figures["run"]["reused_trained_runs"]].get(number, "")
-        return f"{match['row']}{duration(figures[f'{number}.seconds'])}{note} |"
+        quick, full = figures[f"quick.{number}.seconds"], figures[f"{number}.seconds"]
+        return f"{match['row']}{duration(quick)} | {duration(full)}{note} |"
 
-    return re.sub(r"^(?P<row>\| `(?P<name>\d\d_\w+)` \|.*\| )[^|]*\|$", run_time, readme, flags=re.M)
+    readme = re.sub(
+        r"^(?P<row>\| `(?P<name>\d\d_\w+)` \|[^|]*\| )[^|]*\|[^|]*\|$", run_time, readme, flags=re.M
+    )
+    total = sum(v for k, v in figures.items() if k.startswith("quick.") and k.endswith(".seconds"))
+    return re.sub(
+        r"(<!-- quick total -->).*?(<!-- end -->)", rf"\g<1>{duration(total)}\g<2>", readme, flags=re.S
+    )
 
 
 def report_lines(figures: dict) -> list[str]:
@@ -160,14 +183,16 @@ def report_lines(figures: dict) -> list[str]:
         "those the notebooks pass to `record`; the README's course figures are rendered from "
         "`course_figures.json`.",
         "",
-        "| notebook | run time |",
-        "|---|---|",
+        "| notebook | quick mode | full mode |",
+        "|---|---|---|",
     ]
     lines += [
-        f"| {key[:2]} | {duration(value)} |"
+        f"| {key[:2]} | {duration(figures[f'quick.{key}'])} | {duration(value)} |"
         for key, value in sorted(figures.items())
-        if key.endswith(".seconds")
+        if key.endswith(".seconds") and not key.startswith("quick.")
     ]
+    quick = [v for k, v in figures.items() if k.startswith("quick.") and k.endswith(".seconds")]
+    lines += [f"| all | {duration(sum(quick))} | |"]
     lines += ["", "| figure | value |", "|---|---|"]
     lines += [
         f"| `{key}` | {value:.6g} |"
@@ -177,6 +202,46 @@ def report_lines(figures: dict) -> list[str]:
     return lines
 
 
+def quick_times() -> dict[str, float]:
+    """Each notebook in quick mode, as the tests run it (a Jupyter kernel, `BLVNET_EDU_QUICK=1`, a
+    fresh results folder, interactive figures only), one after the other: `{"quick.NN.seconds": s}`,
+    the kernel's start included."""
+    import jupytext
+    from nbclient import NotebookClient
+
+    from blvnet_edu.cli import course_sources
+
+    times = {}
+    saved = {k: os.environ.get(k) for k in ("BLVNET_EDU_QUICK", "BLVNET_EDU_COURSE_DIR", "PYTHONPATH")}
+    with tempfile.TemporaryDirectory() as tmp:
+        os.environ.update(
+            BLVNET_EDU_QUICK="1",
+            BLVNET_EDU_COURSE_DIR=str(Path(tmp) / "work"),
+            PYTHONPATH=os.pathsep.join([str(ROOT / "notebooks"), os.environ.get("PYTHONPATH", "")]),
+        )
+        try:
+            for source in course_sources():
+                start = time.perf_counter()
+                nb = jupytext.read(source)
+                NotebookClient(
+                    nb,
+                    timeout=900,
+                    kernel_name="python3",
+                    resources={"metadata": {"path": str(source.parent)}},
+                ).execute()
+                times[f"quick.{source.stem[:2]}.seconds"] = time.perf_counter() - start
+                print(
+                    f"quick mode {source.stem}: {times[f'quick.{source.stem[:2]}.seconds']:.0f} s", flush=True
+                )
+        finally:
+            for key, value in saved.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
+    return times
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -184,12 +249,17 @@ def main() -> None:
     parser.add_argument(
         "--render-only", action="store_true", help="only rewrite the README from course_figures.json"
     )
+    parser.add_argument(
+        "--quick-only",
+        action="store_true",
+        help="only rerun quick mode and keep its times in course_figures.json",
+    )
     parser.add_argument("--export", type=Path, default=ROOT / "docs" / "course", help="the executed copy")
     parser.add_argument(
         "--work", type=Path, help="the notebooks' results folder (default: a fresh temporary one)"
     )
     args = parser.parse_args()
-    if not args.render_only:
+    if not args.render_only and not args.quick_only:
         reused = all(path.is_file() for path in TRAINED_RUNS)
         if not reused:
             print(
@@ -213,8 +283,13 @@ def main() -> None:
             "sources": source_digests(),
         }
         FIGURES.write_text(json.dumps(figures, indent=1, sort_keys=True) + "\n")
+        print(f"wrote {args.export} and {FIGURES}")
+    if not args.render_only:
+        figures = json.loads(FIGURES.read_text())
+        figures.update(quick_times())
+        FIGURES.write_text(json.dumps(figures, indent=1, sort_keys=True) + "\n")
         write_report(FIGURES.with_suffix(".md"), report_lines(figures), echo=False)
-        print(f"wrote {args.export}, {FIGURES} and {FIGURES.with_suffix('.md')}")
+        print(f"wrote the quick-mode times to {FIGURES} and {FIGURES.with_suffix('.md')}")
     readme = ROOT / "README.md"
     readme.write_text(readme_with_figures(readme.read_text(), json.loads(FIGURES.read_text())))
     print(f"wrote the course figures and run times of {readme} from {FIGURES}")

@@ -196,17 +196,37 @@ def test_the_readme_quotes_the_last_full_run():
     )
 
 
+def _stated_seconds(markdown: str, mode: str) -> tuple[float, str]:
+    """The run time a notebook's "Before you start" states for `mode`: seconds and the words."""
+    pattern = {
+        "quick": r"quick mode \(`BLVNET_EDU_QUICK=1`[^)]*\) about ([\d.]+) (s|minutes?)\b",
+        "full": r"full mode \(the default\) about ([\d.]+) (s|minutes?)\b",
+    }[mode]
+    number, unit = re.search(pattern, markdown).groups()
+    return float(number) * (60 if unit.startswith("minute") else 1), f"{number} {unit}"
+
+
+@pytest.mark.parametrize("mode", ["quick", "full"])
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
-def test_each_notebook_states_about_the_full_runs_time(path):
+def test_each_notebook_states_about_the_measured_run_time(path, mode):
+    """The stated times come from the last course run (benchmarks/course_figures.py): within a factor 2."""
     markdown = " ".join(
         " ".join(c.source for c in jupytext.read(path).cells if c.cell_type == "markdown").split()
     )
-    number, unit = re.search(r"full mode \(the default\) about ([\d.]+) (s|minutes?)\b", markdown).groups()
-    stated = float(number) * (60 if unit.startswith("minute") else 1)
-    measured = FULL_RUN[f"{path.stem[:2]}.seconds"]
+    stated, words = _stated_seconds(markdown, mode)
+    key = f"{path.stem[:2]}.seconds" if mode == "full" else f"quick.{path.stem[:2]}.seconds"
+    measured = FULL_RUN[key]
     assert measured / 2 <= stated <= measured * 2, (
-        f"{path.stem} says about {number} {unit}; the full run took {measured:.0f} s"
+        f"{path.stem} says {mode} mode takes about {words}; the course run took {measured:.0f} s"
     )
+
+
+def test_the_quick_course_fits_in_three_minutes():
+    """Quick mode is for a first look and for the tests: all nine notebooks, as the last course
+    run measured them on 2 cores (kernel starts included), in at most 3 minutes."""
+    quick = {k: v for k, v in FULL_RUN.items() if k.startswith("quick.") and k.endswith(".seconds")}
+    assert len(quick) == len(NOTEBOOKS), "python benchmarks/course_figures.py --quick-only"
+    assert sum(quick.values()) <= 180, {k: round(v) for k, v in quick.items()}
 
 
 def test_a_check_says_when_an_exercise_is_not_done_yet(capsys, monkeypatch):
