@@ -23,6 +23,7 @@ file: the README and the notebooks cannot drift apart.
     python benchmarks/course_figures.py                     # about 15 min on 2 cores
     python benchmarks/course_figures.py --quick-only        # only the quick-mode times (about 3 min)
     python benchmarks/course_figures.py --render-only       # the README from the existing course_figures.json
+                                                            # and docs/course's pages from its .ipynb
 
 Notebook 7 loads the synthetic comparison's trained models (`runs/synthetic/`, written by
 `python benchmarks/synthetic_comparison.py`) when they exist, and trains them (about 30 min)
@@ -242,12 +243,32 @@ def quick_times() -> dict[str, float]:
     return times
 
 
+def render_pages_again(export: Path, figures: dict) -> None:
+    """The pages and index of `export` made again from its executed `.ipynb` (out of git: there
+    after a full run on this machine), with the run times and machine of `figures`."""
+    from blvnet_edu.course_export import render_pages
+
+    executed = sorted(export.glob("[0-9][0-9]_*.ipynb"))
+    if not executed:
+        print(f"{export} holds no executed notebooks: its pages stay as they are")
+        return
+    seconds = {
+        key[:2]: value for key, value in figures.items() if key.endswith(".seconds") and key[:2].isdigit()
+    }
+    cores = int(figures["run"]["machine"].split()[0])  # "2 x86_64 CPU cores"
+    render_pages(executed, export, seconds=seconds, quick=False, cores=cores, log=lambda *_: None)
+    print(f"wrote the pages of {export} from its {len(executed)} executed notebooks")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument(
-        "--render-only", action="store_true", help="only rewrite the README from course_figures.json"
+        "--render-only",
+        action="store_true",
+        help="only rewrite the README from course_figures.json, and the pages of --export from its executed "
+        ".ipynb where they are there (nothing runs)",
     )
     parser.add_argument(
         "--quick-only",
@@ -290,6 +311,8 @@ def main() -> None:
         FIGURES.write_text(json.dumps(figures, indent=1, sort_keys=True) + "\n")
         write_report(FIGURES.with_suffix(".md"), report_lines(figures), echo=False)
         print(f"wrote the quick-mode times to {FIGURES} and {FIGURES.with_suffix('.md')}")
+    else:
+        render_pages_again(args.export, json.loads(FIGURES.read_text()))
     readme = ROOT / "README.md"
     readme.write_text(readme_with_figures(readme.read_text(), json.loads(FIGURES.read_text())))
     print(f"wrote the course figures and run times of {readme} from {FIGURES}")

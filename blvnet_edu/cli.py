@@ -328,7 +328,14 @@ def _cmd_predict(args: argparse.Namespace) -> int:
 APP_EXTRA = "the app needs Gradio: pip install 'blvnet-edu[app]' (in a clone: pip install -e '.[app]')"
 COURSE_EXTRA = "the course needs the course extra: pip install -e '.[course]'"
 COURSE_MODULES = ("jupyterlab", "jupytext")  # what `course` imports or runs
-COURSE_EXPORT_MODULES = ("jupytext", "nbformat", "nbclient", "nbconvert", "ipykernel")  # `course --export`
+COURSE_EXPORT_MODULES = (
+    "jupytext",
+    "nbformat",
+    "nbclient",
+    "nbconvert",
+    "ipykernel",
+    "latex2mathml",
+)  # --export
 
 
 def check_host(host: str) -> None:
@@ -416,10 +423,22 @@ def _cmd_course(args: argparse.Namespace) -> int:
     missing = _missing_modules(COURSE_EXPORT_MODULES if args.export else COURSE_MODULES)
     if missing:  # checked first: not a "No module named ..." from JupyterLab's process
         raise ValueError(f"{COURSE_EXTRA} ({', '.join(missing)} not installed)")
+    if args.render_only and not args.export:
+        raise ValueError("--render-only goes with --export DIR (the folder of an earlier export)")
     if args.export:
-        from .course_export import export_course
+        from .course_export import export_course, render_pages
 
-        written = export_course(args.export, course_sources(only=args.only), quick=args.quick)
+        if args.render_only:  # the pages again from the executed notebooks, nothing run
+            executed = sorted(
+                p
+                for p in Path(args.export).glob("[0-9][0-9]_*.ipynb")
+                if not args.only or p.name[:2] in args.only
+            )
+            if not executed:
+                raise FileNotFoundError(f"no executed course notebooks (NN_name.ipynb) in {args.export}")
+            written = render_pages(executed, args.export)
+        else:
+            written = export_course(args.export, course_sources(only=args.only), quick=args.quick)
         print(f"wrote {written[0]} and {len(written) - 1} files beside it")
         return 0
     check_host(args.host)
@@ -665,6 +684,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     course.add_argument("--quick", action="store_true", help="with --export: quick mode (as the tests)")
     course.add_argument("--only", nargs="+", metavar="NN", help="with --export: these notebooks (01 ... 09)")
+    course.add_argument(
+        "--render-only",
+        action="store_true",
+        help="with --export: only make DIR's pages and index again from its executed .ipynb (nothing runs)",
+    )
     course.set_defaults(run=_cmd_course)
     return parser
 

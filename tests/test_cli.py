@@ -301,6 +301,7 @@ BAD_INPUTS = {  # command line (with {tmp} for the test's folder) -> what the on
     ),
     "app --host 300.1.1.1": "invalid --host '300.1.1.1': not an IPv4 address",
     "course --host 300.1.1.1": "invalid --host '300.1.1.1': not an IPv4 address",
+    "course --render-only": "--render-only goes with --export DIR",
 }
 
 
