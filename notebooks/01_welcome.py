@@ -295,16 +295,8 @@ def fold_frames(video):
 
 
 # %%
-def test_fold_frames():
-    from blvnet_edu.models import fold_time
-
-    video = torch.randn(3, 4, 2, 5, 5)
-    out = fold_frames(video)
-    assert tuple(out.shape) == (12, 2, 5, 5), f"expected shape (12, 2, 5, 5), got {tuple(out.shape)}"
-    assert torch.equal(out, fold_time(video)), "right shape, wrong order: row b*T + t must hold frame t of clip b"
-
-
-check("Your turn 1", test_fold_frames)
+import checks
+check("Your turn 1", checks.fold_frames(fold_frames))
 
 # %% [markdown]
 # <details><summary>Solution</summary>
@@ -329,16 +321,8 @@ def consensus(frame_scores, num_frames):
 
 
 # %%
-def test_consensus():
-    from blvnet_edu.models import unfold_time
-
-    scores = torch.randn(3 * 4, 5)
-    out = consensus(scores, 4)
-    assert tuple(out.shape) == (3, 5), f"expected (3, 5), got {tuple(out.shape)}"
-    assert torch.allclose(out, unfold_time(scores, 4).mean(1)), "each clip's rows are b*T ... b*T + T-1"
-
-
-check("Your turn 2", test_consensus)
+import checks
+check("Your turn 2", checks.consensus(consensus))
 
 # %% [markdown]
 # <details><summary>Solution</summary>

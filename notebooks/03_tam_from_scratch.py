@@ -623,23 +623,8 @@ def tam_conv1d(x, weight, num_frames):
 
 
 # %%
-def test_tam_conv1d():
-    from blvnet_edu.models import TAM
-
-    frames, channels = 6, 4
-    x, weight = torch.randn(2 * frames, channels, 3, 2), torch.randn(5, channels)
-    tam = TAM(channels, blending_frames=5)
-    with torch.no_grad():
-        tam.weight.copy_(weight)
-        expected = tam(x, frames)
-    out = tam_conv1d(x, weight, frames)
-    assert tuple(out.shape) == tuple(x.shape), f"expected {tuple(x.shape)}, got {tuple(out.shape)}"
-    assert torch.allclose(out, expected, atol=1e-5), (
-        "not the package's TAM: check that tap i of the kernel reads offset i - k (conv1d does not flip "
-        "its kernel), the zero padding of k frames, and the ReLU")
-
-
-check("Your turn 1", test_tam_conv1d)
+import checks
+check("Your turn 1", checks.tam_conv1d(tam_conv1d))
 
 # %% [markdown]
 # <details><summary>Solution</summary>
@@ -673,16 +658,8 @@ def reversed_weights(weight):
 
 
 # %%
-def test_reversed_weights():
-    frames, channels = 6, 4
-    x, weight = torch.randn(2 * frames, channels, 3, 2), torch.randn(3, channels)
-    reverse = lambda y: fold_time(unfold_time(y, frames).flip(1))  # noqa: E731
-    out = tam_from_scratch(reverse(x), reversed_weights(weight), frames)
-    assert torch.allclose(out, reverse(tam_from_scratch(x, weight, frames)), atol=1e-5), (
-        "TAM(reverse(x), w') must equal reverse(TAM(x, w)): what does a reversal do to offset o?")
-
-
-check("Your turn 2", test_reversed_weights)
+import checks
+check("Your turn 2", checks.reversed_weights(reversed_weights))
 
 # %% [markdown]
 # <details><summary>Solution</summary>

@@ -628,19 +628,8 @@ def conv_macs(conv, h, w):
 
 
 # %%
-def test_conv_macs():
-    from torch.utils.flop_counter import FlopCounterMode
-
-    convs = [torch.nn.Conv2d(3, 64, 7, stride=2, padding=3), torch.nn.Conv2d(64, 64, 3, padding=1),
-             torch.nn.Conv2d(64, 256, 1), torch.nn.Conv2d(128, 128, 3, stride=2, padding=1), torch.nn.Conv2d(32, 32, 3, groups=32)]
-    for conv in convs:
-        with FlopCounterMode(display=False) as counter:
-            conv(torch.zeros(1, conv.in_channels, 56, 40))
-        expected = counter.get_total_flops() // 2  # the counter counts a multiply-add as 2 FLOPs
-        assert conv_macs(conv, 56, 40) == expected, f"{conv}: expected {expected}, got {conv_macs(conv, 56, 40)}"
-
-
-check("Your turn 1", test_conv_macs)
+import checks
+check("Your turn 1", checks.conv_macs(conv_macs))
 
 # %% [markdown]
 # <details><summary>Solution</summary>
@@ -668,19 +657,8 @@ def clip_scores(pair_scores, num_frames):
 
 
 # %%
-def test_clip_scores():
-    model = build_model("blvnet_tam_tiny", num_frames=8, num_classes=5).eval()
-    with torch.no_grad():
-        video = torch.randn(4, 8, 3, 64, 64)
-        features = model.forward_features(video)  # (B, T/2, C): one row per pair after stage 4
-        pair_scores = model.fc(features.flatten(0, 1))  # (B*T/2, K), clip-major
-        expected = model(video)
-    out = clip_scores(pair_scores, 8)
-    assert tuple(out.shape) == (4, 5), f"expected (4, 5), got {tuple(out.shape)}: how many rows per clip?"
-    assert torch.allclose(out, expected, atol=1e-5), "not the model's output: clip b's rows come together"
-
-
-check("Your turn 2", test_clip_scores)
+import checks
+check("Your turn 2", checks.clip_scores(clip_scores))
 
 # %% [markdown]
 # <details><summary>Solution</summary>

@@ -504,18 +504,8 @@ def lr_factor(step, total, warmup):
 
 
 # %%
-def test_lr_factor():
-    from blvnet_edu.engine.train import _lr_factor
-
-    for total, warmup in ((100, 10), (50, 0), (7, 3)):
-        reference = _lr_factor(total, warmup)
-        for step in range(total):
-            assert abs(lr_factor(step, total, warmup) - reference(step)) < 1e-9, (
-                f"total {total}, warm-up {warmup}, step {step}: expected {reference(step):.4f}, "
-                f"got {lr_factor(step, total, warmup):.4f}")
-
-
-check("Your turn 1", test_lr_factor)
+import checks
+check("Your turn 1", checks.lr_factor(lr_factor))
 
 # %% [markdown]
 # <details><summary>Solution</summary>
@@ -547,18 +537,8 @@ def decay_groups(model, weight_decay):
 
 
 # %%
-def test_decay_groups():
-    from blvnet_edu.engine.train import _param_groups
-
-    model = build_model("blvnet_tam_tiny", num_classes=5)
-    rate = {id(p): g["weight_decay"] for g in decay_groups(model, 1e-4) for p in g["params"]}
-    expected = {id(p): g["weight_decay"] for g in _param_groups(model, 1e-4) for p in g["params"]}
-    assert set(rate) == set(expected), "every parameter must be in exactly one group"
-    wrong = [n for n, p in model.named_parameters() if rate[id(p)] != expected[id(p)]]
-    assert not wrong, f"wrong weight decay for {wrong[:3]}{' ...' if len(wrong) > 3 else ''}"
-
-
-check("Your turn 2", test_decay_groups)
+import checks
+check("Your turn 2", checks.decay_groups(decay_groups))
 
 # %% [markdown]
 # <details><summary>Solution</summary>

@@ -729,18 +729,8 @@ def saliency_map(model, video, target):
 
 
 # %%
-def test_saliency_map():
-    predictor = load_predictor(DEMO / "blvnet_tam_tiny.pt")
-    clip = load_clip(EXAMPLES / "moving_left.mp4", 8, predictor.size, predictor.resize)
-    expected = attribute(predictor.model, clip.input, 3, method="saliency")
-    out = saliency_map(predictor.model, clip.input.clone(), 3)
-    assert tuple(out.shape) == tuple(expected.shape), f"expected {tuple(expected.shape)}, got {tuple(out.shape)}"
-    assert torch.allclose(out, expected, atol=1e-5), (
-        "not the package's saliency: the absolute value of each colour's gradient, then the sum "
-        "(a sum first lets gradients of opposite sign cancel), then one scale for the clip")
-
-
-check("Your turn 1", test_saliency_map)
+import checks
+check("Your turn 1", checks.saliency_map(saliency_map))
 
 # %% [markdown]
 # <details><summary>Solution</summary>
@@ -769,19 +759,8 @@ def frame_importance(model, video, target):
 
 
 # %%
-def test_frame_importance():
-    predictor = load_predictor(DEMO / "blvnet_tam_tiny.pt")
-    clip = load_clip(EXAMPLES / "moving_left.mp4", 8, predictor.size, predictor.resize)
-    expected = temporal_importance(predictor.model, clip.input, 3)
-    with torch.no_grad():
-        out = torch.as_tensor(frame_importance(predictor.model, clip.input.clone(), 3)).float()
-    assert tuple(out.shape) == (8,), f"expected one value per frame (8,), got {tuple(out.shape)}"
-    assert torch.allclose(out, expected, atol=1e-5), (
-        "not the package's importance: a drop of the softmax probability (not of the logit), "
-        "with the frame set to zero in the normalised clip")
-
-
-check("Your turn 2", test_frame_importance)
+import checks
+check("Your turn 2", checks.frame_importance(frame_importance))
 
 # %% [markdown]
 # <details><summary>Solution</summary>

@@ -7,9 +7,13 @@ notebooks do that, and the package (`blvnet_edu`) implements.
   all notebooks run top to bottom in a few minutes on 2 CPU cores. Full mode (the default)
   reproduces the figures quoted in the README.
 - "Your turn" exercises: the student completes a function (its stub raises
-  `NotImplementedError`) and runs the check cell after it, `check(name, test)`, which says
-  "correct", raises an `AssertionError` with a hint, or says the exercise is not done yet
-  (so "Run all" goes on past exercises left for later).
+  `NotImplementedError`) and runs the check cell after it,
+  `check("Your turn 1", checks.fold_frames(fold_frames))`. The test lives in
+  `notebooks/checks.py`, out of sight, so that the cell neither shows the package's answer
+  nor invites calling it. `check` says "correct", or says the exercise is not done yet (so
+  "Run all" goes on past exercises left for later), or raises an `AssertionError` whose
+  message gives a hint (one for each typical mistake the test recognises, else the idea to
+  revisit) and the first element where the answer differs, expected and got.
 - Figures the README quotes are passed to `record(key, value)`, which keeps them in the JSON
   file `BLVNET_EDU_FIGURES` names (`benchmarks/course_figures.py` sets it) and does nothing
   otherwise: the README's course figures are written from the full run's file.
@@ -60,12 +64,15 @@ def setup(seed: int = 0) -> None:
 
 
 def check(exercise: str, test) -> None:
-    """Run a "your turn" check: `test()` asserts the student's function against the package."""
+    """Run a "your turn" check: `test()` (from `checks`) compares the student's function with
+    the package and raises an `AssertionError` with a hint where they differ."""
     try:
         test()
     except NotImplementedError:
         print(f"{exercise}: not done yet. Complete the function above, run its cell, then this one again.")
         return
+    except AssertionError as wrong:  # raised again from here: the traceback shows no line of the test
+        raise AssertionError(f"{exercise}: not yet. {wrong}") from None
     print(f"{exercise}: correct!")
 
 

@@ -7,7 +7,9 @@ with hidden solutions, no outputs in git) is checked on the sources.
 
 "Your turn" exercises: the notebooks run with each stub replaced by the solution hidden
 below its check (every check must then say "correct!"), and at the end each check runs
-again on a typical wrong answer (`WRONG`), which it must reject with an AssertionError.
+again on every typical wrong answer of `course_exercises.MISTAKES`, which it must reject with
+an AssertionError that gives that mistake's hint (`test_course_checks.py` tests the checks
+themselves in seconds, without a notebook).
 """
 
 import json
@@ -17,15 +19,13 @@ import re
 import sys
 import textwrap
 import time
-from pathlib import Path
 
 import jupytext
 import nbformat
 import pytest
+from course_exercises import CHECK_CELL, MISTAKES, NOTEBOOKS, ROOT, your_turns
 from nbclient import NotebookClient
 
-ROOT = Path(__file__).resolve().parents[1]
-NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.py"))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 import course_figures  # noqa: E402  (benchmarks/course_figures.py)
 
@@ -33,74 +33,6 @@ pytestmark = pytest.mark.slow  # every notebook executed
 
 FULL_RUN = json.loads(course_figures.FIGURES.read_text())  # the last full run's recorded figures and times
 TIMES: dict[str, float] = {}
-STUB = 'raise NotImplementedError("your turn")'
-WRONG = {  # a typical mistake for every "your turn" function: its check must reject it
-    "fold_frames": "def fold_frames(video):\n    return video.transpose(0, 1).reshape(-1, *video.shape[2:])",
-    "consensus": "def consensus(s, t):\n    return s.view(t, -1, s.shape[-1]).mean(0)",
-    "to_model_input": (
-        "def to_model_input(frames):\n    from blvnet_edu.data.transforms import IMAGENET_MEAN, "
-        "IMAGENET_STD\n"
-        "    m, s = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), torch.tensor(IMAGENET_STD).view(1, 3, 1, "
-        "1)\n"
-        "    return (frames.float() - m) / s"
-    ),
-    "centre_crop": (
-        "def centre_crop(frames, size):\n    h, w = frames.shape[-2:]\n"
-        "    t, l = (h - size) // 2, (w - size) // 2\n    return frames[..., t:t + size, l:l + size]"
-    ),
-    "tam_conv1d": (
-        "def tam_conv1d(x, weight, num_frames):\n    c = weight.shape[1]\n    h, w = x.shape[-2:]\n"
-        "    s = unfold_time(x, num_frames).permute(0, 3, 4, 2, 1).reshape(-1, c, num_frames)\n"
-        "    o = F.conv1d(s, weight.flip(0).t().unsqueeze(1), padding=weight.shape[0] // 2, groups=c)\n"
-        "    return fold_time(F.relu(o.view(-1, h, w, c, num_frames).permute(0, 4, 3, 1, 2)))"
-    ),
-    "reversed_weights": "def reversed_weights(weight):\n    return weight",
-    "split_pairs": "def split_pairs(frames):\n    return frames[0::2], frames[1::2]",
-    "copy_back": "def copy_back(fused):\n    return fused.repeat(2, 1, 1, 1)",
-    "conv_macs": (
-        "def conv_macs(conv, h, w):\n    kh, kw = conv.kernel_size\n"
-        "    oh = (h + 2 * conv.padding[0] - kh) // conv.stride[0] + 1\n"
-        "    ow = (w + 2 * conv.padding[1] - kw) // conv.stride[1] + 1\n"
-        "    return oh * ow * conv.out_channels * conv.in_channels * kh * kw"
-    ),
-    "clip_scores": "def clip_scores(s, t):\n    return s.view(-1, t, s.shape[-1]).mean(1)",
-    "clip_name": "def clip_name(i, a, b):\n    return f'{i}_{a}_{b}'",
-    "kinetics_classes": "def kinetics_classes(labels):\n    return list(dict.fromkeys(labels))",
-    "lr_factor": (
-        "def lr_factor(step, total, warmup):\n    import math\n"
-        "    return 0.5 * (1 + math.cos(math.pi * step / total))"
-    ),
-    "decay_groups": (
-        "def decay_groups(model, wd):\n    return [{'params': list(model.parameters()), 'weight_decay': wd}]"
-    ),
-    "saliency_map": (
-        "def saliency_map(model, video, target):\n    video = video.detach().requires_grad_()\n"
-        "    model(video)[0, target].backward()\n    m = video.grad[0].sum(1).abs()\n    return m / m.max()"
-    ),
-    "authors_indices": "def authors_indices(n):\n    return [x * n // 16 for x in range(16)]",
-    "upright": "def upright(image, rotation):\n    return np.rot90(image, k=-round(rotation / 90) % 4)",
-    "frame_importance": (
-        "def frame_importance(model, video, target):\n    p = model(video)[0, target]\n    out = []\n"
-        "    for t in range(video.shape[1]):\n        v = video.clone()\n        v[:, t] = 0\n"
-        "        out.append(p - model(v)[0, target])\n    return torch.stack(out)"
-    ),
-}
-
-
-def your_turns(nb) -> list[dict]:
-    """Each "your turn" exercise: its stub cell, its check cell, the solution's code, the function."""
-    found = []
-    for i, cell in enumerate(nb.cells):
-        if cell.cell_type != "code" or STUB not in cell.source:
-            continue
-        name = re.search(r"^def (\w+)\(", cell.source, re.M)[1]
-        check = next(j for j in range(i + 1, len(nb.cells)) if nb.cells[j].cell_type == "code")
-        solution = next(
-            c.source for c in nb.cells[check + 1 :] if c.cell_type == "markdown" and "```python" in c.source
-        )
-        code = re.search(r"```python\n(.*?)```", solution, re.S)[1]
-        found.append({"stub": i, "check": check, "solution": code, "name": name})
-    return found
 
 
 def test_the_course_has_nine_notebooks_in_order():
@@ -129,11 +61,14 @@ def test_notebook_structure(path):
     assert "setup()" in code
     turns = your_turns(nb)
     assert len(turns) >= 2, "at least two 'your turn' exercises"
-    for turn in turns:
-        assert re.search(
-            rf"^check\(\"Your turn \d\", test_{turn['name']}\)$", nb.cells[turn["check"]].source, re.M
+    for number, turn in enumerate(turns, 1):
+        # the check cell shows no reference: the test is in notebooks/checks.py
+        assert re.fullmatch(CHECK_CELL, nb.cells[turn["check"]].source).groups() == (
+            str(number),
+            turn["name"],
+            turn["name"],
         )
-        assert f"def {turn['name']}(" in turn["solution"] and turn["name"] in WRONG
+        assert f"def {turn['name']}(" in turn["solution"] and turn["name"] in MISTAKES
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
@@ -148,16 +83,17 @@ def test_notebook_runs_in_quick_mode(path, tmp_path, monkeypatch):
     turns = your_turns(nb)
     for turn in turns:  # the student's answers: the solutions
         nb.cells[turn["stub"]].source = turn["solution"]
-    for turn in turns:  # then a typical wrong answer, which each check must reject
-        check_source = nb.cells[turn["check"]].source
-        nb.cells.append(
-            nbformat.v4.new_code_cell(
-                f"{WRONG[turn['name']]}\n\ntry:\n{textwrap.indent(check_source, '    ')}\nexcept "
-                "AssertionError:\n"
-                f"    pass\nelse:\n    raise RuntimeError('the check of {turn['name']} accepts a wrong "
-                "answer')"
+    for turn in turns:  # then the typical wrong answers, which each check must reject with their hints
+        check_source = textwrap.indent(nb.cells[turn["check"]].source, "    ")
+        for wrong, hint in MISTAKES[turn["name"]]:
+            nb.cells.append(
+                nbformat.v4.new_code_cell(
+                    f"import math\nimport re\n\n{wrong}\n\ntry:\n{check_source}\n"
+                    "except AssertionError as rejected:\n"
+                    f"    assert re.search({hint!r}, str(rejected)), rejected\n"
+                    f"else:\n    raise RuntimeError('the check of {turn['name']} accepts a wrong answer')"
+                )
             )
-        )
     client = NotebookClient(
         nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
     )
