@@ -62,6 +62,7 @@ from blvnet_edu.engine.config import load_config
 from blvnet_edu.engine.evaluate_cli import evaluate_checkpoint
 from blvnet_edu.engine.order_tests import order_report, order_scores
 from blvnet_edu.engine.train import train
+from blvnet_edu.inference import load_predictor
 from blvnet_edu.profiling import profile_model
 from blvnet_edu.saved_run import SavedRun
 from course import DEMO, QUICK, ROOT, WORK, check, pick, record, setup
@@ -610,6 +611,67 @@ check("Your turn 2", checks.decay_groups(decay_groups))
 # Keep the global batch of 64 clips: `accumulate=2` (4 GPUs x 8 clips x 2 steps). The
 # learning rate is defined for the global batch, so it stays 0.01. Alternatively halve the
 # global batch and the learning rate together (the linear scaling rule).
+#
+# </details>
+
+# %% [markdown]
+# ## Capstone: which TAMs carry the long range?
+#
+# bLVNet-TAM solves the long-range tier and bLVNet without TAM cannot, so the TAMs carry it.
+# But the network has several: on the stem output, at the input of each bL stage and in
+# stage 4. Are they all needed? A TAM "stops mixing" when its past and future weights are
+# zero: it then only rescales the current frame, and the network is otherwise unchanged
+# (notebook 8 does this for one TAM at a time).
+#
+# **The task.** Find the **fewest** TAMs of the trained demo bLVNet-TAM (`app/demo`) that,
+# left mixing on their own, keep its long-range order-pair accuracy at 90% or more. The
+# tool: `long_range_pair_accuracy(keep)` evaluates the demo model, with only the TAMs named
+# in `keep` mixing, on 48 freshly generated clips of the six long-range classes. Plan your
+# search before you run it: all subsets of five TAMs are only 32 evaluations, but a smarter
+# order tells you more. Then set `KEEP` and run the check, which tests that your set is
+# enough and that none of its TAMs could go.
+
+# %%
+from checks import CAPSTONE_TARGET, long_range_pair_accuracy  # the tool: evaluates, does not answer
+
+tam_names = list(load_predictor(DEMO / "blvnet_tam_tiny.pt").model.tams())
+print("the demo bLVNet-TAM's TAMs:", tam_names)
+print(f"all mixing: {long_range_pair_accuracy(set(tam_names)):.1%}; none mixing: "
+      f"{long_range_pair_accuracy(set()):.1%}; the target: {CAPSTONE_TARGET:.0%}")
+
+# %%
+KEEP = None  # your answer: a set of TAM names, e.g. {"layer0.tam", "layer4.0.tam"}
+
+# %%
+import checks
+check("Capstone", checks.where_tams_sit(KEEP))
+
+# %% [markdown]
+# <details><summary>Solution</summary>
+#
+# Leave each TAM out alone first: what that costs ranks them. Then drop, one at a time, the
+# TAMs whose absence costs nothing, checking the accuracy after each drop.
+#
+# ```python
+# for name in tam_names:
+#     print(f"all but {name}: {long_range_pair_accuracy(set(tam_names) - {name}):.1%}")
+# keep = set(tam_names)
+# for name in sorted(tam_names, key=lambda n: -long_range_pair_accuracy(set(tam_names) - {n})):
+#     if long_range_pair_accuracy(keep - {name}) >= CAPSTONE_TARGET:
+#         keep -= {name}
+# print(sorted(keep), f"{long_range_pair_accuracy(keep):.1%}")
+# ```
+#
+# ```python
+# KEEP = {"layer2.tam", "layer3.tam", "layer4.0.tam"}
+# ```
+#
+# Left out alone, stage 4's TAM costs everything (50%, chance), layer 2's most of it (69%),
+# layer 3's a little (85%), and the stem's and layer 1's nothing (100%). Kept alone, no TAM
+# is enough (at most 52%): the order of the two halves is built up over several TAMs, from
+# the middle of the network to stage 4, where one map per pair meets its neighbours. This
+# is one trained model: another seed may spread the work differently, which is why the
+# check measures your set rather than comparing it with a list.
 #
 # </details>
 

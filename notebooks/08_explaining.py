@@ -45,7 +45,6 @@
 import numpy as np
 import plotly.graph_objects as go
 import torch
-from captum.attr import IntegratedGradients, LayerGradCam
 from plotly.subplots import make_subplots
 
 from blvnet_edu.explain.attributions import (BASELINES, REPLACEMENT_NAMES, attribute, baseline_clip,
@@ -58,6 +57,7 @@ from blvnet_edu.clips import load_clip
 from blvnet_edu.inference import explain, load_predictor, predict_clip
 from blvnet_edu.models.checkpoints import load_file
 from course import DEMO, EXAMPLES, WORK, check, pick, record, setup
+from captum.attr import IntegratedGradients, LayerGradCam  # after the package, which quiets tqdm's notebook warning
 
 setup()
 

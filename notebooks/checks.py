@@ -1120,3 +1120,83 @@ def upright(answer):
         ],
         otherwise="Not the upright image: turn it counter-clockwise by `rotation` degrees.",
     )
+
+
+# --- notebook 7: the capstone -------------------------------------------------------------
+
+CAPSTONE_TARGET = 0.9  # the long-range pair accuracy the kept TAMs must reach on their own
+
+
+@functools.cache
+def _long_range_clips(per_class: int = 8):
+    """The demo bLVNet-TAM's classes and `per_class` fresh clips of each long-range class,
+    rendered (no codec) and sampled as evaluation does: `(N, 8, 3, S, S)`, targets, partners."""
+    from blvnet_edu.data.sampling import segment_indices
+    from blvnet_edu.data.synthetic import LONG_RANGE_PAIRS, render_clip, sample_params
+    from blvnet_edu.data.transforms import EvalTransform
+    from blvnet_edu.inference import load_predictor
+
+    predictor = load_predictor(DEMO / "blvnet_tam_tiny.pt")
+    rng, frames = np.random.default_rng(2019), segment_indices(32, 8, train=False)
+    transform = EvalTransform(predictor.size, predictor.resize)
+    clips, targets, partners = [], [], []
+    for first, second in LONG_RANGE_PAIRS:
+        for label, partner in ((first, second), (second, first)):
+            for _ in range(per_class):
+                clip = torch.from_numpy(render_clip(label, sample_params(rng, size=80, frames=32)))[frames]
+                clips.append(transform(clip))
+                targets.append(predictor.classes.index(label))
+                partners.append(predictor.classes.index(partner))
+    return predictor.model, torch.stack(clips), torch.tensor(targets), torch.tensor(partners)
+
+
+def long_range_pair_accuracy(keep) -> float:
+    """The demo bLVNet-TAM's long-range order-pair accuracy when only the TAMs in `keep` mix
+    frames (the others keep their current-frame weight, their past and future set to zero)."""
+    model, clips, targets, partners = _long_range_clips()
+    tams = model.tams()
+    saved = {name: tam.weight.detach().clone() for name, tam in tams.items()}
+    try:
+        with torch.no_grad():
+            for name, tam in tams.items():
+                if name not in keep:
+                    tam.weight[: tam.weight.shape[0] // 2] = 0.0  # the past
+                    tam.weight[tam.weight.shape[0] // 2 + 1 :] = 0.0  # the future
+            scores = model.eval()(clips)
+    finally:
+        with torch.no_grad():
+            for name, tam in tams.items():
+                tam.weight.copy_(saved[name])
+    rows = torch.arange(len(targets))
+    return (scores[rows, targets] > scores[rows, partners]).double().mean().item()
+
+
+def where_tams_sit(keep):
+    """The capstone's check: `keep`, a set of TAM names, is enough for the long-range tier on its
+    own (pair accuracy at least `CAPSTONE_TARGET`) and has no TAM it could do without."""
+
+    def run():
+        if keep is None:
+            raise NotImplementedError("your turn")
+        names = list(_long_range_clips()[0].tams())
+        if not isinstance(keep, (set, frozenset, list, tuple)) or not all(isinstance(n, str) for n in keep):
+            _fail("The answer is a set of TAM names, as model.tams() names them.", f"got {keep!r}")
+        unknown = sorted(set(keep) - set(names))
+        if unknown:
+            _fail(f"Not TAMs of this network: {unknown}.", f"its TAMs are {names}")
+        accuracy = long_range_pair_accuracy(set(keep))
+        if accuracy < CAPSTONE_TARGET:
+            _fail(
+                "These TAMs alone do not carry the long-range tier: keep more of them mixing frames. "
+                "Which one costs the most when it is the only one removed?",
+                f"with only {sorted(keep)} mixing: {accuracy:.1%}, below {CAPSTONE_TARGET:.0%}",
+            )
+        for name in sorted(keep):
+            without = long_range_pair_accuracy(set(keep) - {name})
+            if without >= CAPSTONE_TARGET:
+                _fail(
+                    "Enough, but not the fewest: one of these TAMs can go too.",
+                    f"without {name}: still {without:.1%}",
+                )
+
+    return run

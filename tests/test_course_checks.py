@@ -123,3 +123,50 @@ def test_the_checks_leave_the_notebooks_random_state_alone():
     before = torch.get_rng_state()
     checks.fold_frames(answer("fold_frames", TURNS["fold_frames"]["solution"]))()
     assert torch.equal(torch.get_rng_state(), before)
+
+
+def _capstone_cells():
+    """Notebook 7's capstone: the answer cell, the check cell and the hidden solution's `KEEP`."""
+    nb = jupytext.read(next(p for p in NOTEBOOKS if p.name.startswith("07_")))
+    code = [c.source for c in nb.cells if c.cell_type == "code"]
+    answer_cell = next(s for s in code if s.startswith("KEEP = None"))
+    check_cell = next(s for s in code if "checks.where_tams_sit(KEEP)" in s)
+    solution = next(c.source for c in nb.cells if c.cell_type == "markdown" and "KEEP = {" in c.source)
+    return answer_cell, check_cell, re.search(r"^KEEP = \{.*\}$", solution, re.M)[0], solution
+
+
+def test_the_capstone_accepts_its_hidden_solution_and_rejects_what_is_not_enough_or_not_the_fewest(capsys):
+    answer_cell, check_cell, keep_line, _ = _capstone_cells()
+    assert check_cell == 'import checks\ncheck("Capstone", checks.where_tams_sit(KEEP))'
+    unanswered = {}
+    exec(answer_cell, unanswered)
+    check("Capstone", checks.where_tams_sit(unanswered["KEEP"]))
+    assert "Capstone: not done yet" in capsys.readouterr().out
+    solved = {}
+    exec(keep_line, solved)
+    check("Capstone", checks.where_tams_sit(solved["KEEP"]))
+    assert "Capstone: correct!" in capsys.readouterr().out
+    everything = {"layer0.tam", "layer1.tam", "layer2.tam", "layer3.tam", "layer4.0.tam"}
+    for keep, hint in (
+        ({"layer2.tam", "layer4.0.tam"}, r"do not carry the long-range tier[\s\S]*below 90%"),
+        ({"layer4.0.tam"}, r"do not carry the long-range tier"),
+        (everything, r"not the fewest[\s\S]*without layer0\.tam: still 100\.0%"),
+        (solved["KEEP"] | {"layer1.tam"}, r"not the fewest[\s\S]*without layer1\.tam"),
+        ({"layer9.tam"}, r"Not TAMs of this network"),
+        ("layer2.tam", r"a set of TAM names"),
+    ):
+        with pytest.raises(AssertionError, match=hint):
+            check("Capstone", checks.where_tams_sit(keep))
+
+
+def test_the_capstone_solution_quotes_what_it_measures():
+    """The hidden solution's figures: what leaving each TAM out alone costs, and keeping one alone."""
+    *_, solution = _capstone_cells()
+    everything = {"layer0.tam", "layer1.tam", "layer2.tam", "layer3.tam", "layer4.0.tam"}
+    without = {name: checks.long_range_pair_accuracy(everything - {name}) for name in everything}
+    quoted = {"layer4.0.tam": "50%", "layer2.tam": "69%", "layer3.tam": "85%"}
+    for name, text in quoted.items():
+        assert f"{without[name]:.0%}" == text and f"({text}" in " ".join(solution.split()), name
+    assert without["layer0.tam"] == without["layer1.tam"] == 1.0
+    best_alone = max(checks.long_range_pair_accuracy({name}) for name in everything)
+    assert f"{best_alone:.0%}" == "52%" and "(at most 52%)" in " ".join(solution.split())

@@ -35,18 +35,24 @@ question in Captum's terms (`FeatureAblation`, grey), as a probability drop.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
-from captum.attr import FeatureAblation, IntegratedGradients, LayerAttribution, Occlusion, Saliency
 from torch import Tensor, nn
 from torchvision.transforms.v2 import functional as TF
 
 from .. import budget
 from ..data.transforms import IMAGENET_MEAN, IMAGENET_STD
 from ..models.blvnet import STAGES
+
+with warnings.catch_warnings():
+    # Captum imports tqdm.auto, which in a Jupyter kernel without ipywidgets warns (naming its
+    # file's path) and falls back to text progress bars: the fallback is what we want.
+    warnings.filterwarnings("ignore", message="IProgress not found")
+    from captum.attr import FeatureAblation, IntegratedGradients, LayerAttribution, Occlusion, Saliency
 
 __all__ = [
     "METHODS",
