@@ -426,8 +426,9 @@ bars.show()
 
 # %%
 alphas, betas = (1, 2, 4), (1, 2, 4)
-gflops = [[profile_on_meta("blvnet_tam_50", num_frames=16, alpha=a, beta=b).gflops for b in betas] for a in alphas]
-params = [[profile_on_meta("blvnet_tam_50", num_frames=16, alpha=a, beta=b).params / 1e6 for b in betas] for a in alphas]
+profiles = [[profile_on_meta("blvnet_tam_50", num_frames=16, alpha=a, beta=b) for b in betas] for a in alphas]
+gflops = [[p.gflops for p in row] for row in profiles]
+params = [[p.params / 1e6 for p in row] for row in profiles]
 for a, row_g, row_p in zip(alphas, gflops, params):
     print(f"alpha={a}: " + "   ".join(f"beta={b}: {g:5.2f} GFLOPs {p:5.2f}M" for b, g, p in zip(betas, row_g, row_p)))
 print("little blocks per stage (3, 4, 6):",

@@ -23,8 +23,10 @@
 #   on a CPU, read their learning curves, and measure what each part adds on the two tiers
 #   of the synthetic dataset: short-range order (solved by bLVNet's pairs) and long-range
 #   order (solved only by TAM),
-# - run the order tests (reversed clips, shuffled frame pairs) on any trained model,
-# - train bLVNet-TAM-50 on a real Kinetics subset on one GPU or many.
+# - run the order tests (reversed clips, shuffled frame pairs) on any trained model, and
+#   read what they say about what a model relies on,
+# - train bLVNet-TAM-50 on a real Kinetics subset on one GPU or many,
+# - (capstone) find by ablation which TAMs a trained bLVNet-TAM needs for the long range.
 #
 # Full mode uses the data and the runs of `benchmarks/synthetic_comparison.py`
 # (`data/synthetic`, `runs/synthetic/<model>`, the recipe `configs/synthetic_tiny.yaml`):
