@@ -113,7 +113,8 @@ def render_figures(f: dict) -> str:
         f"set (short range / long range, chance 50%): {tiers} (asserted: bLVNet without "
         "TAM at least 95% / 45-55%, TSN 45-55% on both, bLVNet-TAM at least 95% on both); TSN finds the "
         f"family of {f['07.tsn_resnet_tiny.family']:.1%} of the clips (motion, size, visibility, rotation), "
-        "and its top-1 stays near a bag of frames' ceiling of 4/14 = 28.6%; with its frame pairs shuffled, "
+        "and its top-1 stays near 4/14 = 28.6%, the level of finding the family and guessing within it; "
+        "with its frame pairs shuffled, "
         f"bLVNet-TAM falls to {f['07.blvnet_tam_tiny.top-1 pairs shuffled']:.1%} top-1 and "
         f"{f['07.blvnet_tam_tiny.short-range, pairs shuffled']:.1%} on the short-range pairs (it still "
         f"finds the family of {f['07.blvnet_tam_tiny.family, pairs shuffled']:.1%});",

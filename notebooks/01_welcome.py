@@ -194,8 +194,8 @@ assert change["bLVNet-TAM", "reversed"] > changes
 #   left then right" / "moving right then left", "growing then shrinking" / "shrinking then
 #   growing", "turning on" / "turning off").
 #
-# All fourteen, playing: one clip per class, drawn with the same background, object and
-# speed, so that only the motion differs. The two classes of a pair sit side by side, two
+# All fourteen, playing: one clip per class, drawn with the same background, colours, size
+# and speed (the rotations turn a hand, so that the angle shows). The two classes of a pair sit side by side, two
 # pairs per row, short range first: watch how each partner is the same clip backwards, or
 # with its halves swapped.
 

@@ -278,8 +278,10 @@ timing.show()
 # with $o_k = \tfrac12$ for evaluation (the centre of each segment; `position` moves it) and
 # $o_k \sim \mathcal{U}[0, 1)$ drawn independently per segment for training (a different
 # frame of each segment every epoch, a form of augmentation). Since
-# $\ell k \le \ell(k + o_k) < \ell(k + 1)$, frame $i_k$ always lies in segment $k$. The clip
-# spans the whole video whatever its length, and the frames stay in order. When $N < T$,
+# $\ell k \le \ell(k + o_k) < \ell(k + 1)$, frame $i_k$ lies in
+# $[\lfloor \ell k \rfloor, \ell(k + 1))$: in segment $k$, up to the rounding down at its
+# start, so two neighbouring segments can pick the same frame when $\ell$ is not a whole
+# number. The clip spans the whole video whatever its length, and the frames stay in order. When $N < T$,
 # $\ell < 1$ and frames repeat. This is what `blvnet_edu.data.sampling.segment_indices`
 # does, and what our engine trains with.
 #
@@ -318,13 +320,15 @@ for seed in range(200):
     theirs = segment_indices(n, t, True, torch.Generator().manual_seed(seed))
     assert ours == theirs
     assert all(math.floor(n / t * k) <= i < n / t * (k + 1) for k, i in enumerate(theirs)), "one frame per segment"
-print("tsn_segments == segment_indices (eval and train); training frames stay inside their segments")
+print("tsn_segments == segment_indices (eval and train); training frames stay inside their segments "
+      "(up to rounding down)")
 
 
 # %% [markdown]
 # The authors' variant, written from their description above, next to ours: the gaps between
 # consecutive training frames. One shared offset keeps every gap equal to $\lfloor N/T \rfloor$;
-# independent offsets make the gaps vary from draw to draw (between 1 and about $2\ell$).
+# independent offsets make the gaps vary from draw to draw (between 0, the same frame twice,
+# and about $2\ell$).
 
 
 # %%
@@ -348,9 +352,13 @@ print("N=300, T=8, 200 training draws: gaps between frames, ours:", f"{min(ours_
       "| the authors':", sorted(theirs_gaps))
 assert theirs_gaps == {300 // 8}, "one shared offset: every gap is ⌊N/T⌋"
 assert min(ours_gaps) < 300 // 8 < max(ours_gaps), "independent offsets: the gaps vary"
+theirs_last = max(max(authors_segments(300, 8, generator)) for _ in range(200))
+assert theirs_last <= 8 * (300 // 8) - 1 == 295, "the authors' frames end at 295: 296..299 never drawn"
 
 # %% [markdown]
-# Both keep one frame per segment and span the video. Independent offsets show the model more
+# Both keep one frame per segment. Ours spans the whole video; the authors' segments are
+# $\lfloor N/T \rfloor$ frames long, so their training clips never reach the last
+# $N - T \lfloor N/T \rfloor$ frames (for $N = 300$, $T = 8$: frames 296 to 299). Independent offsets show the model more
 # different frame combinations (more augmentation, uneven spacing, so uneven apparent speed);
 # the shared offset keeps the spacing, and so the apparent speed of a motion, fixed, as at
 # evaluation. We keep TSN's independent offsets as our default; no measurement here says

@@ -43,7 +43,7 @@ import torch
 from plotly.subplots import make_subplots
 
 from blvnet_edu import CheckpointMismatchError, build_model, load_imagenet_backbone, load_official_checkpoint
-from blvnet_edu.explain.architecture import network_diagram
+from blvnet_edu.explain.architecture import network_diagram, network_shapes
 from blvnet_edu.models.blvnet import PRESETS, BLVNetConfig, VideoNet, preset_config
 from blvnet_edu.models.checkpoints import convert_official
 from blvnet_edu.profiling import PAPER_COST, format_profile, profile_model
@@ -159,18 +159,21 @@ assert torch.allclose(ours, theirs, rtol=1e-5, atol=1e-5) and torch.allclose(fas
 # of frames each mixes.
 
 # %%
-diagram = network_diagram(preset_config("blvnet_tam_50", num_frames=16, num_classes=174))
-diagram.show()
-texts = [a.text for a in diagram.layout.annotations]
-assert "<b>layer1 big</b><br>odd frames: 8<br>256 x 28²" in texts  # the big branch: half the resolution
-assert "<b>layer1 little</b><br>even frames: 8<br>256 x 56²" in texts  # the little one: full resolution
+config_50 = preset_config("blvnet_tam_50", num_frames=16, num_classes=174)
+network_diagram(config_50).show()
+shapes = network_shapes(config_50)  # what the diagram shows: (maps per clip, C, h, w) of each part
+for stage in ("layer1", "layer2", "layer3"):  # the big branch at half the little branch's resolution
+    assert shapes[f"{stage}.big"][-1] * 2 == shapes[f"{stage}.little_e"][-1], stage
+assert shapes["layer0.b_conv0"][-1] == shapes["layer0.bn_l2"][-1] == 56  # layer 0: both branches end at 56 px
 
 # %% [markdown]
-# Read it left to right: 16 frames at 224 px; the stem keeps all 16 (112 px); from layer 0 on,
-# the odd frames go to the big branch at half the little branch's resolution and the even
-# ones to the little branch, and each stage merges the pair into one map; stage 4 runs on
-# the 8 merged maps and the 8 per-frame logits are averaged. The frames each TAM mixes are
-# counted below from a forward pass.
+# Read it left to right: 16 frames at 224 px; the stem keeps all 16 (112 px); from layer 0
+# on, the odd frames go to the big branch and the even ones to the little branch, and each
+# stage merges the pair into one map. In layer 0 both branches end at 56 px; from layer 1 on
+# the big branch works at half the little branch's resolution. Each merged map is copied
+# back to both frames of its pair, which is why the next TAM mixes 16 frames though a stage
+# outputs 8 maps. Stage 4 runs on the 8 merged maps and the 8 per-frame logits are averaged.
+# The frames each TAM mixes are counted below from a forward pass.
 #
 # `model.tams()` lists the temporal modules in forward order. For bLVNet-TAM-50 at 16 frames:
 #

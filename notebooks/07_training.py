@@ -110,7 +110,8 @@ for tier, pairs in TIERS.items():
 #   $\eta = \eta_0 \cdot \tfrac12\left(1 + \cos \pi \tfrac{s - s_w}{S - s_w}\right)$;
 # - **regularisation**: dropout 0.5 before the classifier; multi-scale random crops (scales
 #   1, 0.875, 0.75, 0.66);
-# - **sampling**: one frame in each of `T` equal segments (notebook 2).
+# - **sampling**: one frame in each of `T` equal segments (notebook 2; how the offsets are
+#   drawn differs, below).
 #
 # Our default recipe (`recipe: ours`) departs from their code in five settings, and
 # `recipe: authors` in the YAML (or `recipe=authors` on the command line) gives theirs; a
@@ -222,15 +223,17 @@ for name in names:
 # %% [markdown]
 # ### Learning curves
 #
-# Training loss and validation top-1 per epoch, against two ceilings. The fourteen classes
-# form four **families** whose classes hold the same frames in another order: motion
-# (moving left, right, left then right, right then left), size (growing, shrinking and the
-# two halves-swapped classes), visibility (appearing, disappearing, turning on, turning off)
-# and rotation (clockwise, anticlockwise). A bag of frames (TSN) can at best find the family
-# and guess within it: $1/4$ in the three families of four, $1/2$ in rotation, a ceiling of
-# $(12 \cdot \tfrac14 + 2 \cdot \tfrac12)/14 = 4/14 \approx 29\%$. A bag of pairs (bLVNet
-# without TAM) also solves the 8 short-range classes and guesses within the 3 long-range
-# pairs: $(8 + 6 \cdot \tfrac12)/14 = 11/14 \approx 79\%$.
+# Training loss and validation top-1 per epoch, against two reference levels. The fourteen
+# classes form four **families** that look alike frame by frame: motion (moving left, right,
+# left then right, right then left), size (growing, shrinking and the two halves-swapped
+# classes) and rotation (clockwise, anticlockwise), whose classes hold the same frames in
+# another order, and visibility (appearing, disappearing, turning on, turning off), whose
+# frames differ only in how bright the object is (a fade against a switch). A model that
+# finds the family and guesses within it scores $1/4$ in the three families of four and $1/2$
+# in rotation: $(12 \cdot \tfrac14 + 2 \cdot \tfrac12)/14 = 4/14 \approx 29\%$, the level
+# of a bag of frames (TSN) that does not use the brightness. A bag of pairs (bLVNet without
+# TAM) also solves the 8 short-range classes and guesses within the 3 long-range pairs:
+# $(8 + 6 \cdot \tfrac12)/14 = 11/14 \approx 79\%$.
 
 # %%
 curves = go.Figure()
@@ -271,7 +274,7 @@ FAMILIES = {
 }
 family_of = torch.tensor([next(i for i, f in enumerate(FAMILIES.values()) if c in f) for c in classes])
 assert sorted(c for f in FAMILIES.values() for c in f) == sorted(classes)
-bag_of_frames_ceiling = sum(1 / len(f) for f in FAMILIES.values() for _ in f) / len(classes)  # 4/14
+family_level = sum(1 / len(f) for f in FAMILIES.values() for _ in f) / len(classes)  # 4/14: family found, order guessed
 
 
 def family_accuracy(clip_scores, targets):
@@ -325,7 +328,7 @@ if not QUICK:  # the benchmark's targets (benchmarks/synthetic_comparison.py)
     assert 0.45 <= results["bLVNet without TAM"]["long-range"] <= 0.55
     assert results["bLVNet-TAM"]["short-range"] >= 0.95 and results["bLVNet-TAM"]["long-range"] >= 0.95
     # TSN: the family found, the order guessed (the prose below)
-    assert results["TSN"]["family"] >= 0.8 and results["TSN"]["top-1"] <= bag_of_frames_ceiling + 0.05
+    assert results["TSN"]["family"] >= 0.8 and abs(results["TSN"]["top-1"] - family_level) <= 0.05
 
 bundled = {label: DEMO / f"{name}_summary.json" for name, label in names.items()}
 bundled = {label: json.loads(path.read_text()) for label, path in bundled.items() if path.exists()}
@@ -378,7 +381,7 @@ for name, label in names.items():  # for the README (benchmarks/course_figures.p
 # TSN's top-1 sits below 50% for the reason given with the learning curves: order decides
 # between the classes of a family, not only between the two of a pair. It finds the family
 # of most clips (the "family" column) and guesses among up to four classes, so its top-1
-# stays near the bag-of-frames ceiling of $4/14 \approx 29\%$.
+# stays near the level of $4/14 \approx 29\%$.
 #
 # The order tests say the same from the other side, with a surprise. Shuffling the pairs
 # changes nothing for TSN and bLVNet without TAM, as their symmetries promise. bLVNet-TAM
@@ -388,7 +391,7 @@ table(["top-1", "top-1 pairs shuffled", "short-range, pairs shuffled", "long-ran
        "family, pairs shuffled"])
 if not QUICK:  # the prose below
     shuffled = results["bLVNet-TAM"]
-    assert shuffled["top-1 pairs shuffled"] < 0.45 and shuffled["short-range, pairs shuffled"] < 0.8
+    assert shuffled["top-1 pairs shuffled"] < 0.45 and shuffled["short-range, pairs shuffled"] < 0.65
     assert shuffled["family, pairs shuffled"] >= 0.6
 record("07.tsn_resnet_tiny.family", results["TSN"]["family"])  # for the README (benchmarks/course_figures.py)
 for column in ("top-1 pairs shuffled", "short-range, pairs shuffled", "family, pairs shuffled"):
@@ -396,23 +399,28 @@ for column in ("top-1 pairs shuffled", "short-range, pairs shuffled", "family, p
 
 # %% [markdown]
 # With its pairs shuffled, bLVNet-TAM falls to about TSN's level: it still finds the family of
-# most clips, but its short-range pair accuracy falls far below 100% too, although every pair
-# still shows the direction. It had learned to read a motion across the whole sequence of
+# most clips, but its short-range pair accuracy falls to about chance too, although every
+# pair still shows the direction. It had learned to read a motion across the whole sequence of
 # pairs, through its TAMs, rather than within each pair only; a shuffled sequence, where the
 # object jumps back and forth, is a clip it never saw in training. A network uses whatever
 # its architecture lets it use: shuffling measures what it relies on, not only what it needs.
 #
-# The confusion matrices show where the errors go: for TSN into the other classes of the true
-# class's family (blocks of four, and of two for rotation); for bLVNet without TAM only into
-# the order-only partner of a long-range class.
+# The confusion matrices, classes in their families, show where the errors go: for TSN mostly
+# into the other classes of the true class's family (the blocks of four along the diagonal,
+# two for rotation); for bLVNet without TAM almost only into the order-only partner of a
+# long-range class.
 
 # %%
 fig = make_subplots(rows=1, cols=2, subplot_titles=["TSN", "bLVNet without TAM"], horizontal_spacing=0.2)
 for col, label in enumerate(("TSN", "bLVNet without TAM"), start=1):
+    by_family = [classes.index(c) for f in FAMILIES.values() for c in f]  # rows and columns, family by family
     confusion = torch.zeros(len(classes), len(classes))
     for y, p in zip(targets.tolist(), scores[label]["original"].argmax(1).tolist()):
         confusion[y, p] += 1
-    fig.add_trace(go.Heatmap(z=confusion.tolist(), x=classes, y=classes, colorscale="Blues", showscale=False,
+    confusion = confusion[by_family][:, by_family]
+    names_in_order = [classes[i] for i in by_family]
+    fig.add_trace(go.Heatmap(z=confusion.tolist(), x=names_in_order, y=names_in_order, colorscale="Blues",
+                             showscale=False,
                              text=confusion.int().tolist(), texttemplate="%{text}"), row=1, col=col)
 fig.update_yaxes(autorange="reversed")
 fig.update_layout(title="True class (rows) against predicted class (columns)", template="plotly_white", height=620)
@@ -631,7 +639,7 @@ check("Your turn 2", checks.decay_groups(decay_groups))
 # in `keep` mixing, on 48 freshly generated clips of the six long-range classes. Plan your
 # search before you run it: all subsets of five TAMs are only 32 evaluations, but a smarter
 # order tells you more. Then set `KEEP` and run the check, which tests that your set is
-# enough and that none of its TAMs could go.
+# enough and that none of its TAMs could go (here that is also the smallest such set).
 
 # %%
 from checks import CAPSTONE_TARGET, long_range_pair_accuracy  # the tool: evaluates, does not answer
@@ -669,7 +677,8 @@ check("Capstone", checks.where_tams_sit(KEEP))
 # ```
 #
 # Left out alone, stage 4's TAM costs everything (50%, chance), layer 2's most of it (69%),
-# layer 3's a little (85%), and the stem's and layer 1's nothing (100%). Kept alone, no TAM
+# layer 3's enough to fall below the target (85%), and the stem's and layer 1's nothing
+# (100%). Kept alone, no TAM
 # is enough (at most 52%): the order of the two halves is built up over several TAMs, from
 # the middle of the network to stage 4, where one map per pair meets its neighbours. This
 # is one trained model: another seed may spread the work differently, which is why the

@@ -272,7 +272,8 @@ def consensus(answer):
                 lambda got: tuple(got.shape) in ((k,), (1, k)),
             ),
         ],
-        otherwise="Not each clip's mean over its frames: clip b's frames are rows b*T ... b*T + T-1.",
+        otherwise="Not each clip's plain mean of its frames' scores: check the reduction (a mean of the raw "
+        "scores, nothing before it) and the grouping (clip b's frames are rows b*T ... b*T + T-1).",
     )
 
 
@@ -1047,7 +1048,7 @@ def authors_indices(answer):
     """The 16 frame indices the authors' test pipeline reads from a video of `num_frames` > 16 frames."""
     from blvnet_edu.data.sampling import segment_indices
 
-    sizes = (17, 61, 132, 300, 4999)
+    sizes = (17, 61, 132, 300, 4999, 64)  # 64: a multiple of 32, where rounding up and down agree
 
     def like(wrong):  # a wrong variant, from (x, N)
         return lambda answers: _on_every(answers, lambda i: [wrong(x, sizes[i]) for x in range(16)])
@@ -1072,6 +1073,10 @@ def authors_indices(answer):
             (
                 "One too many everywhere: the indices are 0-based.",
                 like(lambda x, n: (2 * x + 1) * n // 32 + 1),
+            ),
+            (
+                "Rounded up: the formula takes the floor.",
+                like(lambda x, n: -(-(2 * x + 1) * n // 32)),
             ),
             (
                 "The tick is rounded before it is multiplied, and its error grows with x: divide last.",
@@ -1177,7 +1182,7 @@ def where_tams_sit(keep):
 
     def run():
         if keep is None:
-            raise NotImplementedError("your turn")
+            raise NotImplementedError("set KEEP above to your answer, run its cell, then this one again")
         names = list(_long_range_clips()[0].tams())
         if not isinstance(keep, (set, frozenset, list, tuple)) or not all(isinstance(n, str) for n in keep):
             _fail("The answer is a set of TAM names, as model.tams() names them.", f"got {keep!r}")
@@ -1188,15 +1193,17 @@ def where_tams_sit(keep):
         if accuracy < CAPSTONE_TARGET:
             _fail(
                 "These TAMs alone do not carry the long-range tier: keep more of them mixing frames. "
-                "Which one costs the most when it is the only one removed?",
+                "Which TAM outside your set raises the accuracy most when you add it back?",
                 f"with only {sorted(keep)} mixing: {accuracy:.1%}, below {CAPSTONE_TARGET:.0%}",
             )
-        for name in sorted(keep):
-            without = long_range_pair_accuracy(set(keep) - {name})
-            if without >= CAPSTONE_TARGET:
-                _fail(
-                    "Enough, but not the fewest: one of these TAMs can go too.",
-                    f"without {name}: still {without:.1%}",
-                )
+        spare = [
+            name for name in sorted(keep) if long_range_pair_accuracy(set(keep) - {name}) >= CAPSTONE_TARGET
+        ]
+        if spare:  # not named: finding it is the exercise
+            _fail(
+                "Enough, but not the fewest: at least one of these TAMs can go and the rest still reach "
+                f"{CAPSTONE_TARGET:.0%}. Leave each out in turn and measure.",
+                f"with only {sorted(keep)} mixing: {accuracy:.1%}; {len(spare)} of its {len(keep)} TAMs could go",
+            )
 
     return run

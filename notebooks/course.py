@@ -68,8 +68,12 @@ def check(exercise: str, test) -> None:
     the package and raises an `AssertionError` with a hint where they differ."""
     try:
         test()
-    except NotImplementedError:
-        print(f"{exercise}: not done yet. Complete the function above, run its cell, then this one again.")
+    except NotImplementedError as todo:  # a stub's "your turn", or what the exercise asks for instead
+        what = str(todo) if str(todo) not in ("", "your turn") else None
+        print(
+            f"{exercise}: not done yet. "
+            f"{what[0].upper() + what[1:] if what else 'Complete the function above, run its cell, then this one again'}."
+        )
         return
     except AssertionError as wrong:  # raised again from here: the traceback shows no line of the test
         raise AssertionError(f"{exercise}: not yet. {wrong}") from None

@@ -380,7 +380,11 @@ MISTAKES: dict[str, list[tuple[str, str]]] = {
             "first frame of its segment",
         ),
         ("def authors_indices(n):\n    return [((2 * x + 1) * n) / 32 // 1 for x in range(16)]", "Floats"),
-        ("def authors_indices(n):\n    return [round((2 * x + 1) * n / 32) for x in range(16)]", "Rounded"),
+        (
+            "def authors_indices(n):\n    return [round((2 * x + 1) * n / 32) for x in range(16)]",
+            "nearest frame",
+        ),
+        ("def authors_indices(n):\n    return [-(-(2 * x + 1) * n // 32) for x in range(16)]", "Rounded up"),
         ("def authors_indices(n):\n    return [((2 * x + 1) * n) // 32 + 1 for x in range(16)]", "0-based"),
         (
             "def authors_indices(n):\n    t = n // 16\n    return [t // 2 + t * x for x in range(16)]",

@@ -273,7 +273,8 @@ def grad_cam(
 
 
 def temporal_importance(model: nn.Module, video: Tensor, target: int) -> Tensor:
-    """`(T,)`: drop of the target probability when each frame is replaced by the mean frame."""
+    """`(T,)`: drop of the target probability when each frame is replaced by a grey frame
+    (ImageNet's mean colour, 0 after normalisation; `frame_removal` offers other replacements)."""
     model.eval()
     t = video.shape[1]
     mask = torch.arange(t, device=video.device).view(1, t, 1, 1, 1).expand_as(video)  # one feature per frame
