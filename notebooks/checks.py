@@ -168,13 +168,24 @@ def _judge(expected, got, *, otherwise: str, mistakes: Sequence[Mistake] = (), w
         _fail(_diagnose(got, mistakes) or otherwise, where + difference)
 
 
-def _judge_cases(cases, *, otherwise: str, mistakes: Sequence[Mistake] = (), atol=1e-5):
+def _judge_cases(cases, *, otherwise: str, mistakes: Sequence[Mistake] = (), atol=1e-5, largest=False):
     """`_judge` for an exercise tried on several inputs: `cases` are `(where, expected, got)`, and
-    a mistake's test gets the list of answers: a mistake is one the answer makes on every input."""
+    a mistake's test gets the list of answers: a mistake is one the answer makes on every input.
+    With `largest` (numbers), the case of the largest difference is named too: the first one
+    may be tiny where a later one is large."""
     answers = [got for _, _, got in cases]
     for where, expected, got in cases:
         difference = first_difference(expected, got, atol=atol)
         if difference is not None:
+            if largest:
+                gaps = [
+                    (abs(float(g) - float(e)), w, e, g)
+                    for w, e, g in cases
+                    if isinstance(g, (int, float, np.number)) and not isinstance(g, bool)
+                ]
+                if gaps:
+                    _, w, e, g = max(gaps, key=lambda item: item[0])
+                    difference += f"; the largest difference at {w.rstrip(': ')}: expected {_show(e)}, got {_show(g)}"
             _fail(_diagnose(answers, mistakes) or otherwise, where + difference)
 
 
@@ -823,6 +834,7 @@ def lr_factor(answer):
         ],
         otherwise="Not the recipe's factor: a linear warm-up to 1, then a cosine to 0 at `total`.",
         atol=1e-9,
+        largest=True,
     )
 
 
