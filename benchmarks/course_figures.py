@@ -212,35 +212,28 @@ def quick_times() -> dict[str, float]:
     from nbclient import NotebookClient
 
     from blvnet_edu.cli import course_sources
+    from blvnet_edu.course_export import environment
 
     times = {}
-    saved = {k: os.environ.get(k) for k in ("BLVNET_EDU_QUICK", "BLVNET_EDU_COURSE_DIR", "PYTHONPATH")}
-    with tempfile.TemporaryDirectory() as tmp:
-        os.environ.update(
-            BLVNET_EDU_QUICK="1",
-            BLVNET_EDU_COURSE_DIR=str(Path(tmp) / "work"),
-            PYTHONPATH=os.pathsep.join([str(ROOT / "notebooks"), os.environ.get("PYTHONPATH", "")]),
-        )
-        try:
-            for source in course_sources():
-                start = time.perf_counter()
-                nb = jupytext.read(source)
-                NotebookClient(
-                    nb,
-                    timeout=900,
-                    kernel_name="python3",
-                    resources={"metadata": {"path": str(source.parent)}},
-                ).execute()
-                times[f"quick.{source.stem[:2]}.seconds"] = time.perf_counter() - start
-                print(
-                    f"quick mode {source.stem}: {times[f'quick.{source.stem[:2]}.seconds']:.0f} s", flush=True
-                )
-        finally:
-            for key, value in saved.items():
-                if value is None:
-                    os.environ.pop(key, None)
-                else:
-                    os.environ[key] = value
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        environment(
+            {
+                "BLVNET_EDU_QUICK": "1",
+                "BLVNET_EDU_COURSE_DIR": str(Path(tmp) / "work"),
+                "PYTHONPATH": os.pathsep.join([str(ROOT / "notebooks"), os.environ.get("PYTHONPATH", "")]),
+            }
+        ),
+    ):
+        for source in course_sources():
+            start = time.perf_counter()
+            nb = jupytext.read(source)
+            NotebookClient(
+                nb, timeout=900, kernel_name="python3", resources={"metadata": {"path": str(source.parent)}}
+            ).execute()
+            key = f"quick.{source.stem[:2]}.seconds"
+            times[key] = time.perf_counter() - start
+            print(f"quick mode {source.stem}: {times[key]:.0f} s", flush=True)
     return times
 
 

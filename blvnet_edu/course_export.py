@@ -30,12 +30,14 @@ import os
 import re
 import time
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 __all__ = [
     "static_figures_available",
     "export_course",
+    "environment",
     "render_pages",
     "portable",
     "terminal_text",
@@ -601,6 +603,22 @@ def render_pages(
     return [index, *pages, *([out / STYLESHEET] if (out / STYLESHEET).exists() else [])]
 
 
+@contextmanager
+def environment(values: dict[str, str]) -> Iterator[None]:
+    """`os.environ` with `values` set inside the block (a Jupyter kernel started there inherits
+    them), and as it was after it."""
+    saved = {key: os.environ.get(key) for key in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
 def export_course(
     out: str | Path,
     notebooks: list[Path],
@@ -646,10 +664,8 @@ def export_course(
         env["BLVNET_EDU_FIGURES"] = str(figures)
     folder = notebooks[0].parent
     env["PYTHONPATH"] = os.pathsep.join([str(folder), os.environ.get("PYTHONPATH", "")])
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)  # the kernel inherits the environment
     executed = []
-    try:
+    with environment(env):  # the kernel inherits the environment
         for source in notebooks:
             start = time.perf_counter()
             nb = jupytext.read(source)
@@ -673,11 +689,5 @@ def export_course(
             executed.append(out / f"{source.stem}.ipynb")
             nbformat.write(nb, executed[-1])
             log(f"{source.stem}: {seconds:.0f} s -> {executed[-1]}")
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
     index, *rest = render_pages(executed, out, log=log)
     return [index, *executed, *rest]

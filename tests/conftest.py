@@ -31,6 +31,21 @@ CUDA = pytest.param(
 )
 
 
+CHROMIUM = "/usr/bin/chromium"  # Debian's package (scripts/setup.sh); never `playwright install`
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def launch_chromium(playwright):
+    """Debian's Chromium, headless, with nothing of its own going to the network."""
+    return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+
+
 def official_manifest() -> dict[str, list[int]]:
     """Every key of the authors' bLVNet-TAM-50 state dict with its shape."""
     return json.loads((REFERENCE_DIR / "state_dict_blvnet_tam_50.json").read_text())

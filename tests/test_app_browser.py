@@ -11,12 +11,11 @@ from pathlib import Path
 
 import pytest
 from blvnet_edu_app import app
-from conftest import free_port, randomize_, save_in_authors_format
+from conftest import CHROMIUM, free_port, launch_chromium, randomize_, save_in_authors_format
 from playwright.sync_api import expect, sync_playwright
 
 from blvnet_edu import build_model
 
-CHROMIUM = "/usr/bin/chromium"
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="needs Debian's chromium (scripts/setup.sh)"),
@@ -51,16 +50,7 @@ def test_every_control_in_a_browser(tmp_path):
 
     try:
         with sync_playwright() as p:
-            browser = p.chromium.launch(
-                executable_path=CHROMIUM,
-                args=[
-                    "--no-sandbox",
-                    "--disable-gpu",
-                    "--disable-background-networking",
-                    "--disable-component-update",
-                    "--disable-sync",
-                ],
-            )
+            browser = launch_chromium(p)
             page = browser.new_page(viewport={"width": 1400, "height": 1100})
             page.goto(f"http://127.0.0.1:{port}/")  # not "networkidle": a busy machine may never get there
             expect(page.get_by_role("button", name="Run")).to_be_visible(timeout=WAIT)

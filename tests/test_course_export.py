@@ -1,6 +1,7 @@
 """blvnet_edu/course_export.py: the published course names no path of the machine that ran it, shows
 each progress bar once, has its math as MathML and loads nothing from the network."""
 
+import os
 import re
 import sysconfig
 from pathlib import Path
@@ -250,3 +251,15 @@ def test_the_published_pages_load_nothing_from_the_network():
             page.name
         )
         assert '<link rel="stylesheet" href="course.css">' in text, page.name
+
+
+def test_environment_sets_variables_for_a_block_and_restores_them(monkeypatch):
+    """What the export's (and the quick-mode timing's) kernels inherit, and nothing left after."""
+    from blvnet_edu.course_export import environment
+
+    monkeypatch.setenv("BLVNET_EDU_QUICK", "0")
+    monkeypatch.delenv("BLVNET_EDU_FIGURES", raising=False)
+    with pytest.raises(RuntimeError), environment({"BLVNET_EDU_QUICK": "1", "BLVNET_EDU_FIGURES": "f.json"}):
+        assert os.environ["BLVNET_EDU_QUICK"] == "1" and os.environ["BLVNET_EDU_FIGURES"] == "f.json"
+        raise RuntimeError("a notebook failed")
+    assert os.environ["BLVNET_EDU_QUICK"] == "0" and "BLVNET_EDU_FIGURES" not in os.environ

@@ -7,9 +7,9 @@ import re
 from pathlib import Path
 
 import pytest
+from conftest import CHROMIUM, launch_chromium
 from playwright.sync_api import sync_playwright
 
-CHROMIUM = "/usr/bin/chromium"
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="needs Debian's chromium (scripts/setup.sh)"),
@@ -77,16 +77,7 @@ def test_the_published_course_works_offline():
             route.abort()
 
     with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-            ],
-        )
+        browser = launch_chromium(p)
         try:
             context = browser.new_context(viewport={"width": 1200, "height": 900})
             context.route("**/*", only_local)
