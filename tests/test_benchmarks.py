@@ -84,3 +84,43 @@ def test_the_course_export_keeps_what_a_notebook_records_and_its_time(tmp_path):
     assert 0 < recorded["01.seconds"] < 120
     full_run = json.loads(course_figures.FIGURES.read_text())
     assert "| `03.tam_params` | 18048 |" in course_figures.report_lines(full_run)
+
+
+def test_gpu_profile_runs_on_the_cpu_and_splits_the_step(tmp_path):
+    """The profile script of issue 24 works where no GPU is: per kind of operation, launches, parts."""
+    out = tmp_path / "profile.md"
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "benchmarks" / "gpu_profile.py"),
+            *("--device", "cpu", "--size", "48", "--batch", "2", "--steps", "1"),
+            *("--models", "blvnet_tam_tiny:8", "tsn_resnet_tiny:8", "--out", str(out)),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    rows = [line.split(" | ") for line in out.read_text().splitlines() if line.startswith("| ")]
+    kinds = {(r[0].lstrip("| "), r[2]) for r in rows if len(r) == 6}
+    for model in ("blvnet_tam_tiny", "tsn_resnet_tiny"):
+        assert {(model, "convolution"), (model, "BatchNorm"), (model, "**all**")} <= kinds
+    parts = {(r[0].lstrip("| "), r[2]) for r in rows if len(r) == 4}
+    assert ("blvnet_tam_tiny", "TAM (all)") in parts and (
+        "blvnet_tam_tiny",
+        "merges (fusion), stages 1-3",
+    ) in parts
+    assert not any(
+        model == "tsn_resnet_tiny" and part.startswith("TAM") for model, part in parts
+    )  # TSN: no TAM
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message shown without a GPU")
+def test_gpu_profile_says_it_needs_a_gpu_for_cuda():
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "gpu_profile.py")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 2 and "none is available here" in done.stderr
