@@ -74,29 +74,16 @@ def _param_groups(model: nn.Module, weight_decay: float, decay_norm_and_bias: bo
 
 
 def _lr_factor(total_steps: int, warmup_steps: int):
-    """Linear warm-up, then cosine decay to zero, per optimizer step."""
+    """Linear warm-up, then cosine decay to zero, per scheduler step: an optimizer update, or an
+    epoch (`schedule_per: epoch`). Without warm-up, step `e` gets 0.5 (1 + cos(pi e / total)),
+    the closed form of the authors' `CosineAnnealingLR(optimizer, epochs, eta_min=0)` stepped
+    with `scheduler.step(epoch)` before each epoch (the same floats)."""
 
     def factor(step: int) -> float:
         if step < warmup_steps:
             return (step + 1) / warmup_steps
         progress = (step - warmup_steps) / max(1, total_steps - warmup_steps)
         return 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
-
-    return factor
-
-
-def _epoch_lr_factor(epochs: int, warmup_epochs: int):
-    """Per epoch: linear warm-up, then cosine decay to zero. Without warm-up, epoch `e` (from 0)
-    gets 0.5 (1 + cos(pi e / epochs)), the closed form of the authors' `CosineAnnealingLR(optimizer,
-    epochs, eta_min=0)` stepped with `scheduler.step(epoch)` before each epoch, in its order of
-    operations (the same floats)."""
-
-    decay_epochs = max(1, epochs - warmup_epochs)
-
-    def factor(epoch: int) -> float:
-        if epoch < warmup_epochs:
-            return (epoch + 1) / warmup_epochs
-        return 0.5 * (1.0 + math.cos(math.pi * min(epoch - warmup_epochs, decay_epochs) / decay_epochs))
 
     return factor
 
@@ -291,10 +278,9 @@ def _train(
     updates_per_epoch = max(1, steps_in_epoch // cfg.accumulate)
     groups = _param_groups(model, cfg.weight_decay, cfg.decay_norm_and_bias)
     optimizer = torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.nesterov)
-    if cfg.schedule_per == "epoch":  # stepped after each epoch: epoch e trains at factor(e)
-        lr_factor = _epoch_lr_factor(cfg.epochs, int(cfg.warmup_epochs))
-    else:  # stepped after each optimizer update
-        lr_factor = _lr_factor(cfg.epochs * updates_per_epoch, round(cfg.warmup_epochs * updates_per_epoch))
+    # stepped after each epoch (epoch e trains at factor(e)), or after each optimizer update
+    steps_per_unit = 1 if cfg.schedule_per == "epoch" else updates_per_epoch
+    lr_factor = _lr_factor(cfg.epochs * steps_per_unit, round(cfg.warmup_epochs * steps_per_unit))
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_factor)
     autocast_dtype = AUTOCAST_DTYPES[cfg.precision]
     scaler = torch.amp.GradScaler(device.type, enabled=cfg.precision == "fp16")
