@@ -25,6 +25,11 @@ def network_shapes(config: BLVNetConfig, size: int = 224) -> dict[str, tuple[int
     """Output shape `(maps, C, h, w)` of the stem, of each bL stage's big and little branch
     and of its merge, and of stage 4, for one clip of `config.num_frames` frames at `size` px
     (a forward pass on the meta device)."""
+    return _meta_forward(config, size)[0]
+
+
+def _meta_forward(config: BLVNetConfig, size: int) -> tuple[dict[str, tuple[int, ...]], list[str]]:
+    """`network_shapes`, and the names of the network's TAMs: one network built on `meta`."""
     if config.frame_routing != "pairs" or config.backbone != "blresnet":
         raise ValueError(f"{config.name}: the diagram draws bLVNet's Big-Little stages (pair routing)")
     with torch.device("meta"):
@@ -46,7 +51,7 @@ def network_shapes(config: BLVNetConfig, size: int = 224) -> dict[str, tuple[int
     finally:
         for hook in hooks:
             hook.remove()
-    return shapes
+    return shapes, list(model.tams())
 
 
 def _box(fig: go.Figure, x: float, y: float, text: str, colour: str, width: float = 0.42) -> None:
@@ -82,10 +87,8 @@ def network_diagram(config: BLVNetConfig, size: int = 224) -> go.Figure:
     """bLVNet(-TAM) from input to logits: a box per part with its frames (maps per clip),
     channels and resolution, big branches on the top lane and little ones below, and an
     orange diamond at each TAM with the number of frames it mixes."""
-    shapes = network_shapes(config, size)
+    shapes, tams = _meta_forward(config, size)
     t, pairs = config.num_frames, config.num_frames // 2
-    with torch.device("meta"):
-        tams = list(VideoNet(config).tams())
     fig = go.Figure()
     x = 0.0
     _box(fig, x, _SHARED, f"<b>input</b><br>{t} frames<br>3 x {size}²", _SHARED_COLOUR)
